@@ -1,0 +1,5 @@
+import sys
+
+from crimeviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,21 @@
+"""Paths and settings shared by the app, the CLI and the tests."""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT / "data"
+TORONTO_PARQUET = DATA_DIR / "toronto_mci.parquet"
+TORONTO_SOURCE = "toronto-mci"
+RESOLUTIONS = (7, 8, 9)
+
+
+def db_path() -> Path:
+    """The DuckDB file the app opens: ``$CRIMEVIZ_DB`` or ``data/crimeviz.duckdb``."""
+    return Path(os.environ.get("CRIMEVIZ_DB", DATA_DIR / "crimeviz.duckdb"))
+
+
+def basemap() -> str:
+    """``none`` (offline, the default) or ``carto`` (token-free CARTO tiles, needs internet)."""
+    value = os.environ.get("CRIMEVIZ_BASEMAP", "none").lower()
+    return value if value in ("none", "carto") else "none"

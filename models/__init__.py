@@ -1,0 +1,1 @@
+"""Pure ``torch.nn`` modules for CrimeViz: CDNA, MGFN and DevianceNet."""
