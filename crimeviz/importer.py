@@ -195,3 +195,20 @@ def import_file(con, path: Path, mapping: dict[str, str], date_format: str | Non
         con.execute("INSERT INTO imports (source, file_sha256, loaded, duplicates, rejected) VALUES (?, ?, ?, ?, ?)",
                     [source, file_sha256(path), loaded, len(rows) - loaded, len(rejects)])
     return ImportResult(loaded, len(rows) - loaded, len(rejects), reject_file, source, fmt, examples)
+
+
+GUESSES = {
+    "lat": ("lat", "latitude", "y", "lat_wgs84"),
+    "lon": ("lon", "long", "lng", "longitude", "x", "long_wgs84"),
+    "occurred_at": ("occurred_at", "occurrencedate", "date", "datetime", "date_time", "occ_date",
+                    "incident_date", "date_occurred", "report_date", "timestamp"),
+    "offence": ("offence", "offense", "mci", "primary_type", "crime_type", "category", "type", "offence_type"),
+    "premises": ("premises", "premises_type", "location_description", "premise_type", "location_type"),
+    "neighbourhood": ("neighbourhood", "neighborhood", "community_area", "district", "beat", "ward"),
+}
+
+
+def guess_mapping(columns) -> dict[str, str | None]:
+    """A first guess at FIELD → COLUMN from common column names (case-insensitive)."""
+    lower = {str(c).lower().strip(): c for c in columns}
+    return {field: next((lower[g] for g in names if g in lower), None) for field, names in GUESSES.items()}

@@ -164,3 +164,15 @@ def neighbourhood_change(con, f: IncidentFilter, days: int, top: int = 15) -> pd
 
 def period_label(start: date, end: date) -> str:
     return f"{start:%d %b %Y} – {end:%d %b %Y}"
+
+
+def neighbourhood_centres(con) -> pd.DataFrame:
+    """Median location of each neighbourhood's incidents (``name``, ``lat``, ``lon``), for labels."""
+    return con.execute("SELECT neighbourhood AS name, median(lat) AS lat, median(lon) AS lon FROM incidents "
+                       "WHERE neighbourhood IS NOT NULL GROUP BY 1 ORDER BY 1").df()
+
+
+def centre(con) -> tuple[float, float]:
+    """Median incident location: a stable initial map view that does not move with filters."""
+    lat, lon = con.execute("SELECT median(lat), median(lon) FROM incidents").fetchall()[0]
+    return (lat, lon) if lat is not None else (43.70, -79.40)

@@ -1,0 +1,34 @@
+# CrimeViz: `make run` starts the app, `make test` runs every test. Both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.requirements-installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT    := chromium opencv-doc fonts-dejavu-core
+
+.PHONY: run test system-packages db bench
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+# Debian packages the tests need: Chromium for the browser tests, OpenCV's sample videos.
+system-packages:
+	@missing=""; for p in $(APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+db: $(STAMP)
+	$(PY) -m crimeviz db build
+
+run: db
+	$(VENV)/bin/streamlit run app.py
+
+test: $(STAMP) system-packages
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m crimeviz bench map

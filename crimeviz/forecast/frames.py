@@ -1,0 +1,165 @@
+"""H3 cells as image frames: the invertible cell ⇄ (row, col) mapping and daily count frames.
+
+Cells are placed with ``h3.cell_to_local_ij`` around a fixed origin cell. Local IJ
+coordinates are axial, so a 3×3 convolution sees a cell's six hexagonal
+neighbours plus two cells at distance 2 (offsets (+1, −1) and (−1, +1)). Pixels
+that hold no city cell are masked out, never read as "no crime".
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import h3
+import numpy as np
+
+from crimeviz import grid
+
+ORIGIN_LATLNG = (43.6534, -79.3841)  # Toronto City Hall: fixes the frame's origin cell
+FRAME_MULTIPLE = 8  # three stride-2 stages in the CDNA encoder
+ALL = "all"
+
+
+@dataclass(frozen=True, eq=False)
+class GridMapping:
+    """Cells (sorted uint64) ⇄ frame pixels ``(rows[k], cols[k])`` on a ``shape`` frame."""
+    res: int
+    origin: int
+    cells: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    shape: tuple[int, int]
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cells)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Boolean ``shape`` frame, True where a city cell sits."""
+        out = np.zeros(self.shape, dtype=bool)
+        out[self.rows, self.cols] = True
+        return out
+
+    @property
+    def areas_km2(self) -> np.ndarray:
+        return _areas(self.res, tuple(self.cells.tolist()))
+
+    def hex(self) -> list[str]:
+        return grid.to_hex(self.cells)
+
+    def to_frame(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """``(..., n_cells)`` values -> ``(..., H, W)`` frames, ``fill`` outside the city."""
+        values = np.asarray(values)
+        out = np.full(values.shape[:-1] + self.shape, fill, dtype=np.result_type(values, fill))
+        out[..., self.rows, self.cols] = values
+        return out
+
+    def from_frame(self, frames: np.ndarray) -> np.ndarray:
+        """``(..., H, W)`` frames -> ``(..., n_cells)`` values in ``cells`` order."""
+        return np.asarray(frames)[..., self.rows, self.cols]
+
+    def cell_at(self, row: int, col: int) -> int | None:
+        """The cell drawn at a pixel, or None outside the city."""
+        hit = np.flatnonzero((self.rows == row) & (self.cols == col))
+        return int(self.cells[hit[0]]) if len(hit) else None
+
+    def index_of(self, cells) -> np.ndarray:
+        """Positions of ``cells`` in ``self.cells``; −1 for cells outside the mapping."""
+        cells = np.asarray(cells, dtype=np.uint64)
+        pos = np.searchsorted(self.cells, cells)
+        pos = np.minimum(pos, len(self.cells) - 1)
+        return np.where(self.cells[pos] == cells, pos, -1)
+
+
+def grid_mapping(cells, res: int) -> GridMapping:
+    """The (cached) mapping for a set of integer cells at ``res``."""
+    return _mapping(tuple(sorted(int(c) for c in set(cells))), res)
+
+
+@lru_cache(maxsize=16)
+def _mapping(cells: tuple[int, ...], res: int) -> GridMapping:
+    grid.cell_column(res)
+    if not cells:
+        raise ValueError("a grid mapping needs at least one cell")
+    origin = h3.str_to_int(h3.latlng_to_cell(*ORIGIN_LATLNG, res))
+    origin_hex = h3.int_to_str(origin)
+    ij = np.array([h3.cell_to_local_ij(origin_hex, h3.int_to_str(c)) for c in cells])
+    span = ij.max(0) - ij.min(0) + 1
+    padded = -(-span // FRAME_MULTIPLE) * FRAME_MULTIPLE
+    offset = ij.min(0) - (padded - span) // 2
+    rows, cols = (ij - offset).T
+    return GridMapping(res, origin, np.array(cells, dtype=np.uint64), rows, cols,
+                       (int(padded[0]), int(padded[1])))
+
+
+@lru_cache(maxsize=16)
+def _areas(res: int, cells: tuple[int, ...]) -> np.ndarray:
+    return grid.cell_area_km2(cells)
+
+
+def cells_with_incidents(con, res: int, before: date | None = None) -> list[int]:
+    """Cells with ≥ 1 incident (strictly before ``before`` if given): the valid area."""
+    column = grid.cell_column(res)
+    if before is None:
+        rows = con.execute(f"SELECT DISTINCT {column} FROM incidents").fetchall()
+    else:
+        rows = con.execute(f"SELECT DISTINCT {column} FROM incidents WHERE occurred_at < ?",
+                           [before]).fetchall()
+    return [r[0] for r in rows]
+
+
+def offences(con) -> list[str]:
+    """The offence types in the store, sorted: the channels of a count cube."""
+    return [r[0] for r in con.execute("SELECT DISTINCT offence FROM incidents ORDER BY 1").fetchall()]
+
+
+def day_range(start: date, end: date) -> list[date]:
+    """Every day from ``start`` to ``end`` inclusive."""
+    return [start + timedelta(days=k) for k in range((end - start).days + 1)]
+
+
+def count_cube(con, mapping: GridMapping, start: date, end: date,
+               offence_names: list[str]) -> np.ndarray:
+    """Daily counts ``(days, len(offence_names), n_cells)`` (float32), ``start``..``end`` inclusive.
+
+    Days are local calendar days of ``occurred_at``; incidents in cells outside the
+    mapping are dropped.
+    """
+    column = grid.cell_column(mapping.res)
+    days = (end - start).days + 1
+    out = np.zeros((max(days, 0), len(offence_names), mapping.n_cells), dtype=np.float32)
+    if days <= 0:
+        return out
+    marks = ", ".join("?" for _ in offence_names)
+    frame = con.execute(
+        f"SELECT datediff('day', ?::DATE, CAST(occurred_at AS DATE)) AS d, offence, {column} AS cell, "
+        f"count(*) AS n FROM incidents WHERE occurred_at >= ? AND occurred_at < ? "
+        f"AND offence IN ({marks}) GROUP BY ALL",
+        [start, start, end + timedelta(days=1), *offence_names]).df()
+    channel = frame["offence"].map({name: k for k, name in enumerate(offence_names)}).to_numpy(int)
+    cell = mapping.index_of(frame["cell"].to_numpy(dtype=np.uint64))
+    keep = cell >= 0
+    np.add.at(out, (frame["d"].to_numpy()[keep], channel[keep], cell[keep]), frame["n"].to_numpy()[keep])
+    return out
+
+
+def group_counts(cube: np.ndarray, offence_names: list[str], offence_group: str) -> np.ndarray:
+    """Sum a ``(days, offences, cells)`` cube over one offence group: ``all`` or an offence name."""
+    if offence_group == ALL:
+        return cube.sum(axis=1)
+    if offence_group not in offence_names:
+        raise ValueError(f"unknown offence group {offence_group!r}; choose {ALL!r} or one of {offence_names}")
+    return cube[:, offence_names.index(offence_group)]
+
+
+def daily_frames(con, res: int, offence_group: str, start: date, end: date,
+                 mapping: GridMapping | None = None) -> tuple[np.ndarray, GridMapping]:
+    """Daily count frames ``(days, H, W)`` for one offence group, and the mapping used.
+
+    Without ``mapping`` the grid holds every cell with a stored incident.
+    """
+    mapping = mapping or grid_mapping(cells_with_incidents(con, res), res)
+    names = offences(con)
+    counts = group_counts(count_cube(con, mapping, start, end, names), names, offence_group)
+    return mapping.to_frame(counts), mapping

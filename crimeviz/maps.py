@@ -1,0 +1,132 @@
+"""pydeck layers and decks for the Map page (offline by default: no tiles, no tokens).
+
+Every layer has a fixed ``id`` so deck.gl keeps its state across Streamlit reruns,
+and every tooltip is a pre-built string whose data-derived parts are HTML-escaped
+(pydeck renders tooltips as HTML).
+"""
+
+import html
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+import h3
+from h3.api import basic_int as h3int
+
+# ColorBrewer YlOrRd, 6 classes.
+RAMP = [(255, 255, 178), (254, 217, 118), (254, 178, 76), (253, 141, 60), (240, 59, 32), (189, 0, 38)]
+HOT_COLD = {"Hot spot": (215, 25, 28), "Cold spot": (44, 123, 182), "Not significant": (200, 200, 200)}
+CARTO_LIGHT = "https://basemaps.cartocdn.com/gl/positron-gl-style/style.json"
+
+
+def class_breaks(values: np.ndarray, classes: int = len(RAMP)) -> np.ndarray:
+    """Upper bounds of quantile classes (unique, ascending) for a colour legend."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return np.array([0.0])
+    return np.unique(np.quantile(values, np.linspace(0, 1, classes + 1)[1:]))
+
+
+def colours_for(values: np.ndarray, breaks: np.ndarray) -> list[list[int]]:
+    """RGBA per value from the ramp, by the class its value falls in."""
+    idx = np.searchsorted(breaks, np.asarray(values, dtype=float), side="left")
+    ramp = np.array(RAMP)[np.linspace(0, len(RAMP) - 1, len(breaks)).round().astype(int)]
+    return [[*map(int, ramp[min(i, len(ramp) - 1)]), 190] for i in idx]
+
+
+def legend(breaks: np.ndarray, unit: str, fmt: str = "{:,.0f}") -> list[tuple[str, str]]:
+    """(label, css colour) pairs matching ``colours_for``."""
+    ramp = np.array(RAMP)[np.linspace(0, len(RAMP) - 1, len(breaks)).round().astype(int)]
+    out, low = [], None
+    for upper, rgb in zip(breaks, ramp):
+        label = f"≤ {fmt.format(upper)} {unit}" if low is None else f"{fmt.format(low)} – {fmt.format(upper)} {unit}"
+        out.append((label, "rgb({},{},{})".format(*rgb)))
+        low = upper
+    return out
+
+
+def legend_html(items: list[tuple[str, str]], title: str) -> str:
+    """A compact HTML legend; every label is escaped."""
+    rows = "".join(
+        f'<span style="display:inline-block;margin-right:10px"><span style="display:inline-block;'
+        f'width:12px;height:12px;background:{colour};border:1px solid #888;margin-right:4px"></span>'
+        f"{html.escape(label)}</span>" for label, colour in items)
+    return f"<div style='font-size:0.85em'><b>{html.escape(title)}</b>: {rows}</div>"
+
+
+def tooltip_rows(frame: pd.DataFrame, fields: dict[str, str]) -> list[str]:
+    """One escaped HTML tooltip per row from ``{label: column}``."""
+    parts = [frame[col].map(lambda v, lab=label: f"<b>{html.escape(lab)}</b>: {html.escape(str(v))}")
+             for label, col in fields.items()]
+    if not parts:
+        return [""] * len(frame)
+    return ["<br/>".join(items) for items in zip(*parts)]
+
+
+def hex_layer(frame: pd.DataFrame, layer_id: str, colour_column: str = "color",
+              opacity: float = 0.75) -> pdk.Layer:
+    """An H3HexagonLayer from a frame with ``cell`` (hex string), colour and ``tooltip`` columns."""
+    return pdk.Layer("H3HexagonLayer", frame, id=layer_id, get_hexagon="cell",
+                     get_fill_color=colour_column, get_line_color=[80, 80, 80, 120], line_width_min_pixels=0.5,
+                     stroked=True, filled=True, extruded=False, pickable=True, auto_highlight=True,
+                     opacity=opacity)
+
+
+def count_layer(counts: pd.DataFrame, layer_id: str = "incident-hexes") -> tuple[pdk.Layer, list]:
+    """Hexes coloured by incident count (``cell``, ``n``), and the legend items."""
+    breaks = class_breaks(counts["n"].to_numpy())
+    frame = counts.assign(color=colours_for(counts["n"].to_numpy(), breaks))
+    frame["tooltip"] = tooltip_rows(frame, {"Cell": "cell", "Incidents": "n"})
+    return hex_layer(frame, layer_id), legend(breaks, "incidents")
+
+
+def heatmap_layer(points: pd.DataFrame) -> pdk.Layer:
+    return pdk.Layer("HeatmapLayer", points[["lat", "lon"]], id="incident-heatmap",
+                     get_position=["lon", "lat"], radius_pixels=30, opacity=0.6)
+
+
+def point_layer(points: pd.DataFrame) -> pdk.Layer:
+    frame = points.copy()
+    frame["when"] = frame["occurred_at"].astype(str)
+    frame["tooltip"] = tooltip_rows(frame, {"Offence": "offence", "Premises": "premises", "When": "when"})
+    return pdk.Layer("ScatterplotLayer", frame[["lat", "lon", "tooltip"]], id="incident-points",
+                     get_position=["lon", "lat"], get_radius=25, radius_min_pixels=1.5,
+                     get_fill_color=[30, 30, 30, 160], pickable=True)
+
+
+def outline_layer(cells: list[int]) -> pdk.Layer:
+    """The study area's outline (union of its cells): context when there is no basemap."""
+    geo = h3.cells_to_geo([h3.int_to_str(int(c)) for c in cells])
+    feature = {"type": "Feature", "geometry": geo, "properties": {}}
+    return pdk.Layer("GeoJsonLayer", {"type": "FeatureCollection", "features": [feature]}, id="city-outline",
+                     stroked=True, filled=True, get_fill_color=[235, 235, 240, 90],
+                     get_line_color=[90, 90, 110, 220], line_width_min_pixels=1.5, pickable=False)
+
+
+def label_layer(labels: pd.DataFrame) -> pdk.Layer:
+    """Text labels (``name``, ``lat``, ``lon``), e.g. neighbourhood names at their centres."""
+    return pdk.Layer("TextLayer", labels, id="neighbourhood-labels", get_position=["lon", "lat"],
+                     get_text="name", get_size=11, get_color=[60, 60, 80, 200], size_units="pixels",
+                     character_set="auto", pickable=False)
+
+
+def view_for(lat: float, lon: float, zoom: float = 10.2) -> pdk.ViewState:
+    return pdk.ViewState(latitude=float(lat), longitude=float(lon), zoom=zoom, pitch=0, bearing=0)
+
+
+def deck(layers: list, view: pdk.ViewState, basemap: str = "none", height: int = 600) -> pdk.Deck:
+    """A Deck with no external requests unless ``basemap == "carto"`` (token-free CARTO)."""
+    kwargs = {"map_provider": None}
+    if basemap == "carto":
+        kwargs = {"map_provider": "carto", "map_style": CARTO_LIGHT}
+    return pdk.Deck(layers=layers, initial_view_state=view, tooltip={"html": "{tooltip}"},
+                    height=height, **kwargs)
+
+
+def cell_centres(cells: list[str]) -> pd.DataFrame:
+    latlng = [h3.cell_to_latlng(c) for c in cells]
+    return pd.DataFrame(latlng, columns=["lat", "lon"]).assign(cell=cells)
+
+
+def parent_cells(cells, res: int) -> list[int]:
+    return sorted({h3int.cell_to_parent(int(c), res) for c in cells})

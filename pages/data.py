@@ -1,0 +1,73 @@
+"""Data: what the store holds, and import of any city's incidents from CSV or Parquet."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from crimeviz import importer, ui
+
+MAX_MB = 200
+
+st.title("Data")
+con = ui.connection()
+st.subheader("In the database")
+st.dataframe(con.execute("SELECT source, count(*) AS incidents, min(occurred_at)::DATE AS first, "
+                         "max(occurred_at)::DATE AS last FROM incidents GROUP BY 1 ORDER BY 1").df(),
+             hide_index=True, key="sources")
+with st.expander("Import history"):
+    st.dataframe(con.execute("SELECT * FROM imports ORDER BY import_id DESC").df(), hide_index=True)
+
+st.subheader("Import incidents")
+st.markdown("Upload a CSV or Parquet file with one row per incident, then say which column holds what. "
+            "Rows with missing or invalid coordinates, dates or offences are rejected and listed; the rest "
+            "load in one transaction, and rows already in the database are skipped.")
+upload = st.file_uploader("Incident file", type=["csv", "parquet"], key="upload", max_upload_size=MAX_MB)
+if upload is None:
+    st.stop()
+
+work = Path(tempfile.mkdtemp(prefix="crimeviz-import-"))
+path = work / Path(upload.name).name
+path.write_bytes(upload.getbuffer())
+try:
+    frame = importer.read_table(path)
+except importer.ImportFailed as exc:
+    st.error(f"Cannot import this file: {exc}")
+    st.stop()
+
+st.markdown(f"**Preview** — {len(frame):,} rows, {len(frame.columns)} columns")
+st.dataframe(frame.head(20), key="preview")
+guess = importer.guess_mapping(frame.columns)
+columns = ["—"] + [str(c) for c in frame.columns]
+with st.form("mapping"):
+    st.markdown("**Column mapping** (fields marked * are required)")
+    cols = st.columns(3)
+    chosen = {}
+    for i, field in enumerate(importer.REQUIRED + importer.OPTIONAL):
+        label = f"{field} *" if field in importer.REQUIRED else field
+        default = columns.index(str(guess[field])) if guess[field] is not None else 0
+        chosen[field] = cols[i % 3].selectbox(label, columns, index=default, key=f"map_{field}")
+    date_format = st.text_input("Date format (strftime, blank = detect)", key="date_format",
+                                placeholder="e.g. %m/%d/%Y %I:%M:%S %p")
+    source = st.text_input("Source name", value=path.stem, key="source")
+    submitted = st.form_submit_button("Import", type="primary")
+
+if submitted:
+    mapping = {k: v for k, v in chosen.items() if v != "—"}
+    try:
+        importer.check_mapping(mapping, frame.columns)
+        with st.spinner("Importing…"):
+            result = importer.import_file(con, path, mapping, date_format.strip() or None,
+                                          source.strip() or path.stem, reject_dir=work)
+    except importer.ImportFailed as exc:
+        st.error(f"Nothing was imported: {exc}")
+    else:
+        st.cache_data.clear()
+        st.success(f"Imported {result.loaded:,} new incidents from {upload.name} "
+                   f"({result.duplicates:,} already in the database, {result.rejected:,} rejected; "
+                   f"dates read as {result.date_format}).")
+        if result.rejected:
+            st.warning(f"{result.rejected:,} rows were rejected. Examples:")
+            st.dataframe(result.examples, key="reject_examples")
+            st.download_button("Download all rejected rows (CSV)", Path(result.reject_file).read_bytes(),
+                               Path(result.reject_file).name, "text/csv", key="reject_download")

@@ -1,0 +1,63 @@
+"""Hotspots: Getis-Ord Gi* on the H3 grid and a quartic-kernel density surface."""
+
+import streamlit as st
+
+from crimeviz import config, hotspots, maps, queries, ui
+
+st.title("Hotspot statistics")
+con = ui.connection()
+f = ui.sidebar_filter(con)
+if f is None:
+    st.stop()
+st.caption(ui.describe(f))
+
+a, b, c, d = st.columns(4)
+res = a.radio("H3 resolution", [7, 8, 9], index=1, horizontal=True, key="hot_res")
+k = b.selectbox("Neighbourhood (k-ring)", [1, 2, 3], key="hot_k", help="Cells within k steps count as neighbours")
+alpha = c.selectbox("False discovery rate", [0.01, 0.05, 0.10], index=1, key="hot_alpha")
+bandwidth = d.slider("Kernel bandwidth (m)", 200, 3000, 800, 100, key="hot_bw")
+
+counts = queries.cell_counts(con, f, res)
+if counts.sum() == 0:
+    st.warning("No incidents match this filter. Widen the dates or clear some choices in the sidebar.")
+    st.stop()
+cells = queries.study_cells(con, res)
+gi = hotspots.gi_star(counts, cells, k, alpha)
+hot, cold = (gi["category"] == "Hot spot").sum(), (gi["category"] == "Cold spot").sum()
+m1, m2, m3 = st.columns(3)
+m1.metric("Cells in study area", f"{len(cells):,}")
+m2.metric("Significant hot spots", f"{hot:,}")
+m3.metric("Significant cold spots", f"{cold:,}")
+st.markdown(
+    f"Gi* compares each cell's k-ring total with the city-wide mean. Cells are **significant** when their "
+    f"two-sided p-value passes the Benjamini–Hochberg correction at a false discovery rate of {alpha:.0%} "
+    f"over all {len(cells):,} cells tested; colour shows only those.")
+
+view = maps.view_for(*queries.centre(con))
+outline = maps.outline_layer(queries.study_cells(con, 7))
+tab_gi, tab_kde = st.tabs(["Gi* hot/cold spots", "Kernel density"])
+with tab_gi:
+    shown = gi[gi["category"] != "Not significant"].copy()
+    shown["color"] = [[*maps.HOT_COLD[c], 200] for c in shown["category"]]
+    shown["z"] = shown["z"].round(2)
+    shown["p"] = shown["p"].map("{:.2g}".format)
+    shown["tooltip"] = maps.tooltip_rows(shown, {"Cell": "cell", "Incidents": "n", "Gi* z": "z", "p": "p",
+                                                  "Class": "category"})
+    st.pydeck_chart(maps.deck([outline, maps.hex_layer(shown, "gi-star")], view, config.basemap()),
+                    key="gi_map")
+    st.markdown(maps.legend_html([(k_, "rgb({},{},{})".format(*v)) for k_, v in maps.HOT_COLD.items()
+                                  if k_ != "Not significant"], "Gi*"), unsafe_allow_html=True)
+    st.dataframe(gi[gi["significant"]].sort_values("z", ascending=False).round({"z": 2, "p": 6}),
+                 hide_index=True, key="gi_table")
+with tab_kde:
+    points = queries.points(con, f, limit=500_000)
+    density = hotspots.cell_density(points, cells, bandwidth)
+    density = density[density["density_km2"] > 0]
+    breaks = maps.class_breaks(density["density_km2"].to_numpy())
+    density["color"] = maps.colours_for(density["density_km2"].to_numpy(), breaks)
+    density["density"] = density["density_km2"].round(1)
+    density["tooltip"] = maps.tooltip_rows(density, {"Cell": "cell", "Incidents per km²": "density"})
+    st.pydeck_chart(maps.deck([outline, maps.hex_layer(density, "kernel-density")], view, config.basemap()),
+                    key="kde_map")
+    st.markdown(maps.legend_html(maps.legend(breaks, "per km²", "{:,.1f}"), "Quartic kernel density"),
+                unsafe_allow_html=True)

@@ -1,0 +1,77 @@
+"""Map: incidents per H3 cell with filters, context layers and a cell detail panel."""
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from crimeviz import charts, config, grid, leaflet, maps, queries, ui
+
+st.title("Incident map")
+con = ui.connection()
+f = ui.sidebar_filter(con)
+if f is None:
+    st.stop()
+
+left, right = st.columns([2, 3])
+res = left.radio("H3 resolution", [7, 8, 9], index=1, horizontal=True, key="map_res",
+                 help="7 ≈ 5.2 km², 8 ≈ 0.74 km², 9 ≈ 0.11 km² per cell")
+shown = right.multiselect("Layers", ["Hexagons", "Heatmap", "Points", "Neighbourhood labels"],
+                          default=["Hexagons", "Neighbourhood labels"], key="map_layers")
+
+counts = queries.hex_counts(con, f, res)
+st.caption(ui.describe(f))
+if counts.empty:
+    st.warning("No incidents match this filter. Widen the dates or clear some choices in the sidebar.")
+    st.stop()
+
+total = int(counts["n"].sum())
+c1, c2, c3 = st.columns(3)
+c1.metric("Incidents", f"{total:,}")
+c2.metric("Cells with incidents", f"{len(counts):,}")
+c3.metric("Share in the top 5% of cells", f"{counts['n'].head(max(1, len(counts) // 20)).sum() / total:.0%}")
+
+layers = [maps.outline_layer(queries.study_cells(con, 7))]
+legend = None
+if "Hexagons" in shown:
+    hexes, legend = maps.count_layer(counts)
+    layers.append(hexes)
+if "Heatmap" in shown or "Points" in shown:
+    points = queries.points(con, f)
+    if "Heatmap" in shown:
+        layers.append(maps.heatmap_layer(points))
+    if "Points" in shown:
+        layers.append(maps.point_layer(points))
+if "Neighbourhood labels" in shown:
+    layers.append(maps.label_layer(queries.neighbourhood_centres(con)))
+
+tab_deck, tab_leaflet = st.tabs(["Map", "Leaflet (Folium) view"])
+with tab_deck:
+    deck = maps.deck(layers, maps.view_for(*queries.centre(con)), config.basemap())
+    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="incident_map")
+    if legend:
+        st.markdown(maps.legend_html(legend, "Incidents per cell"), unsafe_allow_html=True)
+    if config.basemap() == "none":
+        st.caption("Offline map: city outline and neighbourhood labels from the data, no basemap tiles "
+                   "(set CRIMEVIZ_BASEMAP=carto for a CARTO basemap when online).")
+with tab_leaflet:
+    fmap = leaflet.folium_map(counts, queries.centre(con), config.basemap())
+    st.download_button("Download as HTML", fmap.get_root().render(), "crimeviz-map.html", "text/html")
+    st_folium(fmap, height=500, use_container_width=True, returned_objects=[], key="leaflet_map")
+
+clicked = (event.selection.objects.get("incident-hexes") if event and event.selection else None) or []
+top_cells = counts["cell"].head(50).tolist()
+if clicked and clicked[0].get("cell") not in top_cells:
+    top_cells.insert(0, clicked[0]["cell"])
+st.subheader("Cell detail")
+cell = st.selectbox("Cell (click a hexagon, or pick one of the 50 busiest)", top_cells,
+                    index=top_cells.index(clicked[0]["cell"]) if clicked else 0, key="map_cell")
+detail = queries.cell_detail(con, f, res, cell)
+n_cell = int(detail["by_offence"]["n"].sum())
+st.markdown(f"**{cell}** · {n_cell:,} incidents · {grid.cell_area_km2([grid.to_int(cell)])[0]:.2f} km²")
+a, b = st.columns(2)
+a.plotly_chart(charts.bar_chart(detail["by_offence"], "offence", "n", "By offence"), key="cell_offence")
+b.plotly_chart(charts.bar_chart(detail["premises"].head(10), "premises", "n", "Top premises"), key="cell_premises")
+a.plotly_chart(charts.hour_weekday_heatmap(detail["hour_weekday"]), key="cell_hours")
+b.plotly_chart(charts.monthly_chart(detail["monthly"], "Monthly trend"), key="cell_monthly")
+rows = queries.incidents(con, f, res, cell)
+st.download_button(f"Download the {len(rows):,} incidents in this cell (CSV)", rows.to_csv(index=False),
+                   f"incidents-{cell}.csv", "text/csv", key="cell_csv")

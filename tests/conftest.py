@@ -1,0 +1,66 @@
+"""Shared fixtures: a Toronto store built once per session, small hand-made stores per test."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crimeviz import db
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def toronto_db(tmp_path_factory) -> Path:
+    """A store holding the embedded Toronto data; tests must not write to it."""
+    path = tmp_path_factory.mktemp("toronto") / "toronto.duckdb"
+    db.open_store(path).close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_db(toronto_db, tmp_path_factory) -> Path:
+    """The store the Streamlit pages open in AppTest (a copy, so pages may write)."""
+    path = tmp_path_factory.mktemp("app") / "app.duckdb"
+    shutil.copy(toronto_db, path)
+    os.environ["CRIMEVIZ_DB"] = str(path)
+    return path
+
+
+@pytest.fixture
+def empty_store(tmp_path):
+    con = db.connect(tmp_path / "store.duckdb")
+    yield con
+    con.close()
+
+
+def incident_rows(rows) -> pd.DataFrame:
+    """Clean incident rows from tuples (occurred_at, offence, lat, lon[, premises, neighbourhood])."""
+    out = []
+    for r in rows:
+        when, offence, lat, lon, *rest = r
+        premises, neighbourhood = (rest + [None, None])[:2]
+        out.append({"occurred_at": pd.Timestamp(when), "offence": offence, "premises": premises,
+                    "neighbourhood": neighbourhood, "lat": lat, "lon": lon})
+    frame = pd.DataFrame(out)
+    frame["occurred_at"] = frame["occurred_at"].astype("datetime64[us]")
+    return frame
+
+
+@pytest.fixture
+def small_store(empty_store):
+    """Eight hand-made incidents around downtown Toronto, source "hand"."""
+    rows = incident_rows([
+        ("2021-03-01 08:00", "Assault", 43.6532, -79.3832, "Outside", "Bay Street Corridor"),
+        ("2021-03-01 23:00", "Assault", 43.6533, -79.3833, "Outside", "Bay Street Corridor"),
+        ("2021-03-02 02:00", "Robbery", 43.6534, -79.3831, "Commercial", "Bay Street Corridor"),
+        ("2021-03-06 14:00", "Break and Enter", 43.6700, -79.3900, "House", "Annex"),
+        ("2021-03-07 15:00", "Auto Theft", 43.7000, -79.4000, "Outside", "Yonge-Eglinton"),
+        ("2020-03-02 10:00", "Assault", 43.6532, -79.3832, "Outside", "Bay Street Corridor"),
+        ("2020-03-03 11:00", "Assault", 43.6700, -79.3900, "Apartment", "Annex"),
+        ("2021-02-10 12:00", "Assault", 43.6700, -79.3900, "Apartment", "Annex"),
+    ])
+    db.insert_incidents(empty_store, db.with_cells(rows, "hand"))
+    return empty_store

@@ -1,0 +1,79 @@
+"""The incident store: embedded Toronto data, schema, ids and cells."""
+
+import duckdb
+import h3
+import pandas as pd
+import pytest
+
+from crimeviz import config, db, grid, toronto
+
+
+def test_embedded_toronto_parquet_is_clean():
+    frame = pd.read_parquet(config.TORONTO_PARQUET)
+    assert len(frame) == 239_935
+    assert frame["occurred_at"].min() >= pd.Timestamp("2014-01-01")
+    assert frame["occurred_at"].max() < pd.Timestamp("2022-01-01")
+    assert set(frame["offence"]) == {"Assault", "Auto Theft", "Break and Enter", "Robbery", "Theft Over"}
+    assert frame[["lat", "lon"]].notna().all().all()
+
+
+def test_convert_reads_local_date_and_hour_and_drops_pre_2014(tmp_path):
+    header = "occurrencedate,occurrencehour,premises_type,MCI,Neighbourhood,Lat,Long\n"
+    (tmp_path / "train.csv").write_text(
+        header + "2014/03/02 05:00:00+00,8,House,Assault,Annex,43.7,-79.4\n"
+        "2014/07/01 04:00:00+00,23,Outside,Robbery,Annex,43.7,-79.4\n"
+        "2013/12/24 05:00:00+00,22,Commercial,Robbery,Annex,43.7,-79.4\n")
+    (tmp_path / "test.csv").write_text(header + "2014/03/02 05:00:00+00,8,House,Assault,Annex,43.7,-79.4\n")
+    frame, counts = toronto.convert(tmp_path)
+    assert list(frame["occurred_at"]) == [pd.Timestamp("2014-03-02 08:00"), pd.Timestamp("2014-03-02 08:00"),
+                                          pd.Timestamp("2014-07-01 23:00")]
+    assert counts == {"source_rows": 4, "dropped_before_2014": 1, "exact_duplicates_kept": 1, "rows": 3}
+
+
+def test_open_store_loads_toronto_once(toronto_db):
+    con = db.open_store(toronto_db)
+    try:
+        assert db.incident_count(con) == 239_935
+        assert con.execute("SELECT count(DISTINCT id) FROM incidents").fetchall()[0][0] == 239_935
+    finally:
+        con.close()
+
+
+def test_cells_are_consistent_h3_parents(toronto_db):
+    con = duckdb.connect(str(toronto_db), read_only=True)
+    rows = con.execute("SELECT lat, lon, h3_7, h3_8, h3_9 FROM incidents USING SAMPLE 50 ROWS (reservoir, 1)").fetchall()
+    con.close()
+    for lat, lon, c7, c8, c9 in rows:
+        assert h3.str_to_int(h3.latlng_to_cell(lat, lon, 9)) == c9
+        assert h3.cell_to_parent(h3.int_to_str(c9), 8) == h3.int_to_str(c8)
+        assert h3.cell_to_parent(h3.int_to_str(c9), 7) == h3.int_to_str(c7)
+
+
+def test_row_ids_are_stable_and_keep_identical_rows_distinct(small_store):
+    frame = small_store.execute("SELECT occurred_at, offence, premises, neighbourhood, lat, lon FROM incidents").df()
+    doubled = pd.concat([frame, frame.head(1)], ignore_index=True)
+    ids = db.row_ids(doubled)
+    assert len(set(ids)) == len(doubled)
+    assert list(db.row_ids(frame)) == list(ids[: len(frame)])
+
+
+def test_transaction_rolls_back_on_error(small_store):
+    before = db.incident_count(small_store)
+    with pytest.raises(RuntimeError):
+        with db.transaction(small_store):
+            small_store.execute("DELETE FROM incidents")
+            raise RuntimeError("boom")
+    assert db.incident_count(small_store) == before
+
+
+def test_cell_column_rejects_unknown_resolution():
+    assert grid.cell_column(8) == "h3_8"
+    with pytest.raises(ValueError):
+        grid.cell_column("8; DROP TABLE incidents")
+
+
+def test_hex_round_trip():
+    cell = h3.latlng_to_cell(43.65, -79.38, 8)
+    assert grid.to_hex([grid.to_int(cell)]) == [cell]
+    with pytest.raises(ValueError):
+        grid.to_int("not-a-cell")
