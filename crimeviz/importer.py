@@ -210,5 +210,5 @@ GUESSES = {
 
 def guess_mapping(columns) -> dict[str, str | None]:
     """A first guess at FIELD → COLUMN from common column names (case-insensitive)."""
-    lower = {str(c).lower().strip(): c for c in columns}
+    lower = {str(c).lower().strip().replace(" ", "_").replace("-", "_"): c for c in columns}
     return {field: next((lower[g] for g in names if g in lower), None) for field, names in GUESSES.items()}

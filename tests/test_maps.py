@@ -1,0 +1,32 @@
+"""pydeck layers: offline by default, stable ids, escaped tooltips."""
+
+import json
+
+import pandas as pd
+
+from crimeviz import maps
+
+
+def test_tooltips_escape_data():
+    frame = pd.DataFrame({"name": ["<script>alert(1)</script>"], "n": [3]})
+    html = maps.tooltip_rows(frame, {"Name": "name", "Incidents": "n"})[0]
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_offline_deck_requests_nothing_external():
+    counts = pd.DataFrame({"cell": ["882b9bc717fffff", "882b9bc713fffff"], "n": [5, 1]})
+    layer, legend = maps.count_layer(counts)
+    spec = json.loads(maps.deck([layer], maps.view_for(43.7, -79.4)).to_json())
+    text = json.dumps(spec)
+    assert "http" not in text and spec.get("mapProvider") in (None, "")
+    assert spec["layers"][0]["id"] == "incident-hexes"
+    assert spec["layers"][0]["data"][0]["cell"] == "882b9bc717fffff"
+    assert len(legend) >= 1
+
+
+def test_colour_classes_follow_the_legend():
+    values = [1, 2, 3, 10, 50, 100]
+    breaks = maps.class_breaks(values)
+    colours = maps.colours_for(values, breaks)
+    assert colours[0][:3] == list(maps.RAMP[0]) and colours[-1][:3] == list(maps.RAMP[-1])
+    assert len(maps.legend(breaks, "incidents")) == len(breaks)
