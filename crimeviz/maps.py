@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 import h3
-from h3.api import basic_int as h3int
 
 # ColorBrewer YlOrRd, 6 classes.
 RAMP = [(255, 255, 178), (254, 217, 118), (254, 178, 76), (253, 141, 60), (240, 59, 32), (189, 0, 38)]
@@ -67,7 +66,7 @@ def hex_layer(frame: pd.DataFrame, layer_id: str, colour_column: str = "color",
               opacity: float = 0.75) -> pdk.Layer:
     """An H3HexagonLayer from a frame with ``cell`` (hex string), colour and ``tooltip`` columns."""
     return pdk.Layer("H3HexagonLayer", frame, id=layer_id, get_hexagon="cell",
-                     get_fill_color=colour_column, get_line_color=[80, 80, 80, 120], line_width_min_pixels=0.5,
+                     get_fill_color=colour_column, get_line_color=[255, 255, 255, 160], line_width_min_pixels=0.5,
                      stroked=True, filled=True, extruded=False, pickable=True, auto_highlight=True,
                      opacity=opacity)
 
@@ -103,15 +102,35 @@ def outline_layer(cells: list[int]) -> pdk.Layer:
                      get_line_color=[90, 90, 110, 220], line_width_min_pixels=1.5, pickable=False)
 
 
-def label_layer(labels: pd.DataFrame) -> pdk.Layer:
-    """Text labels (``name``, ``lat``, ``lon``), e.g. neighbourhood names at their centres."""
-    return pdk.Layer("TextLayer", labels, id="neighbourhood-labels", get_position=["lon", "lat"],
-                     get_text="name", get_size=11, get_color=[60, 60, 80, 200], size_units="pixels",
-                     character_set="auto", pickable=False)
+def neighbourhood_layer(cells: pd.DataFrame) -> pdk.Layer:
+    """Neighbourhood outlines (``name``, ``cell`` hex) with their names as tooltips.
+
+    Without a basemap this is the analyst's orientation: neighbourhoods are drawn as
+    the union of the cells whose incidents mostly carry that neighbourhood's name.
+    """
+    features = [{"type": "Feature", "geometry": h3.cells_to_geo(list(part["cell"])),
+                 "properties": {"tooltip": f"<b>Neighbourhood</b>: {html.escape(str(name))}"}}
+                for name, part in cells.groupby("name")]
+    return pdk.Layer("GeoJsonLayer", {"type": "FeatureCollection", "features": features}, id="neighbourhoods",
+                     stroked=True, filled=False, get_line_color=[40, 40, 110, 230], line_width_min_pixels=2,
+                     pickable=True)
 
 
-def view_for(lat: float, lon: float, zoom: float = 10.2) -> pdk.ViewState:
-    return pdk.ViewState(latitude=float(lat), longitude=float(lon), zoom=zoom, pitch=0, bearing=0)
+def view_for(bounds: tuple[float, float, float, float], width: int = 800, height: int = 600) -> pdk.ViewState:
+    """A view fitting (lat_min, lat_max, lon_min, lon_max) into about width × height pixels."""
+    lat_min, lat_max, lon_min, lon_max = bounds
+    # deck.gl's web-mercator world is 512 px wide at zoom 0; 0.3 zoom steps less
+    # leave a margin around the area.
+    x_span = max(lon_max - lon_min, 1e-4) / 360
+    y_span = max(abs(_mercator_y(lat_max) - _mercator_y(lat_min)), 1e-6)
+    zoom = min(np.log2(width / (512 * x_span)), np.log2(height / (512 * y_span)))
+    return pdk.ViewState(latitude=(lat_min + lat_max) / 2, longitude=(lon_min + lon_max) / 2,
+                         zoom=round(float(zoom) - 0.3, 2), pitch=0, bearing=0)
+
+
+def _mercator_y(lat: float) -> float:
+    """Web-mercator y of ``lat`` as a fraction of the world's height."""
+    return np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) / (2 * np.pi)
 
 
 def deck(layers: list, view: pdk.ViewState, basemap: str = "none", height: int = 600) -> pdk.Deck:
@@ -122,11 +141,3 @@ def deck(layers: list, view: pdk.ViewState, basemap: str = "none", height: int =
     return pdk.Deck(layers=layers, initial_view_state=view, tooltip={"html": "{tooltip}"},
                     height=height, **kwargs)
 
-
-def cell_centres(cells: list[str]) -> pd.DataFrame:
-    latlng = [h3.cell_to_latlng(c) for c in cells]
-    return pd.DataFrame(latlng, columns=["lat", "lon"]).assign(cell=cells)
-
-
-def parent_cells(cells, res: int) -> list[int]:
-    return sorted({h3int.cell_to_parent(int(c), res) for c in cells})

@@ -166,13 +166,16 @@ def period_label(start: date, end: date) -> str:
     return f"{start:%d %b %Y} – {end:%d %b %Y}"
 
 
-def neighbourhood_centres(con) -> pd.DataFrame:
-    """Median location of each neighbourhood's incidents (``name``, ``lat``, ``lon``), for labels."""
-    return con.execute("SELECT neighbourhood AS name, median(lat) AS lat, median(lon) AS lon FROM incidents "
-                       "WHERE neighbourhood IS NOT NULL GROUP BY 1 ORDER BY 1").df()
+def neighbourhood_cells(con, res: int = 8) -> pd.DataFrame:
+    """Each cell at ``res`` with the neighbourhood most of its incidents name (``name``, ``cell`` hex)."""
+    column = grid.cell_column(res)
+    return con.execute(f"SELECT mode(neighbourhood) AS name, lower(hex({column})) AS cell FROM incidents "
+                       f"WHERE neighbourhood IS NOT NULL GROUP BY {column} ORDER BY 1, 2").df()
 
 
-def centre(con) -> tuple[float, float]:
-    """Median incident location: a stable initial map view that does not move with filters."""
-    lat, lon = con.execute("SELECT median(lat), median(lon) FROM incidents").fetchall()[0]
-    return (lat, lon) if lat is not None else (43.70, -79.40)
+def bounds(con) -> tuple[float, float, float, float]:
+    """(lat_min, lat_max, lon_min, lon_max) of the central 99.8% of incidents: a map view that
+    does not move when filters change and is not stretched by a few stray points."""
+    row = con.execute("SELECT quantile_cont(lat, 0.001), quantile_cont(lat, 0.999), "
+                      "quantile_cont(lon, 0.001), quantile_cont(lon, 0.999) FROM incidents").fetchall()[0]
+    return row if row[0] is not None else (43.58, 43.86, -79.64, -79.12)

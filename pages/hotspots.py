@@ -33,7 +33,7 @@ st.markdown(
     f"two-sided p-value passes the Benjamini–Hochberg correction at a false discovery rate of {alpha:.0%} "
     f"over all {len(cells):,} cells tested; colour shows only those.")
 
-view = maps.view_for(*queries.centre(con))
+view = maps.view_for(queries.bounds(con))
 outline = maps.outline_layer(queries.study_cells(con, 7))
 tab_gi, tab_kde = st.tabs(["Gi* hot/cold spots", "Kernel density"])
 with tab_gi:

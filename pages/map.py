@@ -14,8 +14,8 @@ if f is None:
 left, right = st.columns([2, 3])
 res = left.radio("H3 resolution", [7, 8, 9], index=1, horizontal=True, key="map_res",
                  help="7 ≈ 5.2 km², 8 ≈ 0.74 km², 9 ≈ 0.11 km² per cell")
-shown = right.multiselect("Layers", ["Hexagons", "Heatmap", "Points", "Neighbourhood labels"],
-                          default=["Hexagons", "Neighbourhood labels"], key="map_layers")
+shown = right.multiselect("Layers", ["Hexagons", "Heatmap", "Points", "Neighbourhoods"],
+                          default=["Hexagons", "Neighbourhoods"], key="map_layers")
 
 counts = queries.hex_counts(con, f, res)
 st.caption(ui.describe(f))
@@ -40,22 +40,28 @@ if "Heatmap" in shown or "Points" in shown:
         layers.append(maps.heatmap_layer(points))
     if "Points" in shown:
         layers.append(maps.point_layer(points))
-if "Neighbourhood labels" in shown:
-    layers.append(maps.label_layer(queries.neighbourhood_centres(con)))
+if "Neighbourhoods" in shown:
+    layers.append(maps.neighbourhood_layer(queries.neighbourhood_cells(con)))
 
 tab_deck, tab_leaflet = st.tabs(["Map", "Leaflet (Folium) view"])
 with tab_deck:
-    deck = maps.deck(layers, maps.view_for(*queries.centre(con)), config.basemap())
+    deck = maps.deck(layers, maps.view_for(queries.bounds(con)), config.basemap())
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="incident_map")
     if legend:
         st.markdown(maps.legend_html(legend, "Incidents per cell"), unsafe_allow_html=True)
     if config.basemap() == "none":
-        st.caption("Offline map: city outline and neighbourhood labels from the data, no basemap tiles "
+        st.caption("Offline map: city outline and neighbourhoods (hover for names) derived from the data, no basemap tiles "
                    "(set CRIMEVIZ_BASEMAP=carto for a CARTO basemap when online).")
 with tab_leaflet:
-    fmap = leaflet.folium_map(counts, queries.centre(con), config.basemap())
-    st.download_button("Download as HTML", fmap.get_root().render(), "crimeviz-map.html", "text/html")
-    st_folium(fmap, height=500, use_container_width=True, returned_objects=[], key="leaflet_map")
+    lat_min, lat_max, lon_min, lon_max = queries.bounds(con)
+    fmap = leaflet.folium_map(counts, ((lat_min + lat_max) / 2, (lon_min + lon_max) / 2), config.basemap())
+    st.download_button("Download this map as a Leaflet HTML file", fmap.get_root().render(),
+                       "crimeviz-map.html", "text/html", key="leaflet_html")
+    if config.basemap() == "none":
+        st.caption("The Leaflet view loads Leaflet and map tiles from the internet, so it is shown only "
+                   "when CRIMEVIZ_BASEMAP=carto; the downloaded file works in any online browser.")
+    else:
+        st_folium(fmap, height=500, use_container_width=True, returned_objects=[], key="leaflet_map")
 
 clicked = (event.selection.objects.get("incident-hexes") if event and event.selection else None) or []
 top_cells = counts["cell"].head(50).tolist()

@@ -10,6 +10,7 @@ import pytest
 from crimeviz import db
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.e2e_helpers"]
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from crimeviz import maps
 
@@ -16,7 +17,7 @@ def test_tooltips_escape_data():
 def test_offline_deck_requests_nothing_external():
     counts = pd.DataFrame({"cell": ["882b9bc717fffff", "882b9bc713fffff"], "n": [5, 1]})
     layer, legend = maps.count_layer(counts)
-    spec = json.loads(maps.deck([layer], maps.view_for(43.7, -79.4)).to_json())
+    spec = json.loads(maps.deck([layer], maps.view_for((43.59, 43.83, -79.62, -79.14))).to_json())
     text = json.dumps(spec)
     assert "http" not in text and spec.get("mapProvider") in (None, "")
     assert spec["layers"][0]["id"] == "incident-hexes"
@@ -30,3 +31,10 @@ def test_colour_classes_follow_the_legend():
     colours = maps.colours_for(values, breaks)
     assert colours[0][:3] == list(maps.RAMP[0]) and colours[-1][:3] == list(maps.RAMP[-1])
     assert len(maps.legend(breaks, "incidents")) == len(breaks)
+
+
+def test_view_fits_the_bounds():
+    wide = maps.view_for((43.59, 43.83, -79.62, -79.14))
+    narrow = maps.view_for((43.70, 43.71, -79.40, -79.39))
+    assert wide.latitude == pytest.approx(43.71) and wide.longitude == pytest.approx(-79.38)
+    assert 9 < wide.zoom < 11 and narrow.zoom > wide.zoom + 4

@@ -163,3 +163,53 @@ def daily_frames(con, res: int, offence_group: str, start: date, end: date,
     names = offences(con)
     counts = group_counts(count_cube(con, mapping, start, end, names), names, offence_group)
     return mapping.to_frame(counts), mapping
+
+
+@dataclass(frozen=True, eq=False)
+class History:
+    """Daily counts ``(days, offences, cells)`` from ``start`` on, on one grid mapping."""
+    mapping: GridMapping
+    offences: list[str]
+    start: date
+    counts: np.ndarray
+
+    @property
+    def n_days(self) -> int:
+        return len(self.counts)
+
+    @property
+    def end(self) -> date:
+        """The last day held (the day before ``start`` if empty)."""
+        return self.start + timedelta(days=self.n_days - 1)
+
+    def index(self, day: date) -> int:
+        """Row of ``day`` (``n_days`` for the day after the last one held)."""
+        return (day - self.start).days
+
+    def group(self, offence_group: str) -> np.ndarray:
+        """``(days, cells)`` counts of one offence group."""
+        return group_counts(self.counts, self.offences, offence_group)
+
+
+def first_day(con) -> date:
+    """The day of the earliest stored incident."""
+    first = con.execute("SELECT min(occurred_at) FROM incidents").fetchall()[0][0]
+    if first is None:
+        raise ValueError("the incident store is empty")
+    return first.date()
+
+
+def load_history(con, mapping: GridMapping, end: date, start: date | None = None,
+                 offence_names: list[str] | None = None) -> History:
+    """Counts from ``start`` (default: the first stored day) to ``end`` inclusive."""
+    start = start or first_day(con)
+    names = offence_names or offences(con)
+    return History(mapping, names, start, count_cube(con, mapping, start, end, names))
+
+
+def trailing_sums(counts: np.ndarray, window: int) -> np.ndarray:
+    """``out[t] = counts[t - window + 1 : t + 1].sum(axis=0)``: what is known at the end of day ``t``."""
+    cum = np.cumsum(counts, axis=0, dtype=np.float64)
+    out = cum.copy()
+    out[window:] -= cum[:-window]
+    return out

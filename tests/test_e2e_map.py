@@ -1,0 +1,48 @@
+"""End to end: the Map page in a real headless Chromium draws its hexagons."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.e2e_helpers import screenshot, wait_for_script
+
+pytestmark = pytest.mark.e2e
+
+
+def ramp_pixels(path) -> int:
+    """Pixels in the warm YlOrRd colours of the count layer (not grey outline, not white)."""
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return int(((r > 180) & (b < 150) & (r - b > 80)).sum())
+
+
+def test_map_page_draws_hexagons_in_chromium(app_url, browser_page):
+    errors = []
+    browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    browser_page.goto(app_url)
+    wait_for_script(browser_page)
+    chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
+    chart.locator("canvas").first.wait_for(state="visible", timeout=60_000)
+    browser_page.wait_for_timeout(2500)  # let deck.gl draw its first frames
+    whole = screenshot(browser_page, "e2e-map-page", full_page=True)
+    shot = screenshot(chart, "e2e-map")
+    assert ramp_pixels(shot) > 5_000, f"no hexagons visible in {shot} (page: {whole})"
+    assert not errors, errors
+    assert browser_page.get_by_text("Cell detail").count() >= 1
+
+
+def test_map_filter_change_reruns_in_the_browser(app_url, browser_page):
+    browser_page.goto(app_url)
+    wait_for_script(browser_page)
+    incidents = browser_page.locator('[data-testid="stMetricValue"]').first
+    before = incidents.inner_text()
+    browser_page.get_by_text("H3 resolution").first.wait_for()
+    browser_page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.click()
+    browser_page.get_by_role("option", name="Robbery").click()
+    browser_page.keyboard.press("Escape")
+    browser_page.wait_for_function(
+        "before => document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== before", arg=before,
+        timeout=30_000)
+    wait_for_script(browser_page)
+    assert int(incidents.inner_text().replace(",", "")) < int(before.replace(",", ""))
+    screenshot(browser_page, "e2e-map-robbery", full_page=True)

@@ -1,0 +1,117 @@
+"""Every page through streamlit.testing: no exceptions, expected elements, filters change results."""
+
+import json
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=120)
+
+
+def deck_specs(at: AppTest) -> list[dict]:
+    return [json.loads(e.proto.json) for e in at.get("deck_gl_json_chart")]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.fixture
+def map_page(app_db):
+    return page("map").run()
+
+
+def test_map_page_renders_hexes_with_context_layers(map_page):
+    assert not map_page.exception
+    spec = deck_specs(map_page)[0]
+    ids = [layer["id"] for layer in spec["layers"]]
+    assert ids == ["city-outline", "incident-hexes", "neighbourhoods"]
+    hexes = spec["layers"][1]["data"]
+    assert len(hexes) > 500 and all(isinstance(h["cell"], str) and h["cell"].startswith("88") for h in hexes)
+    assert "http" not in map_page.get("deck_gl_json_chart")[0].proto.json  # offline: no tiles, no styles
+    assert [s.value for s in map_page.subheader] == ["Cell detail"]
+    assert len(map_page.get("plotly_chart")) == 4
+
+
+def test_map_filter_changes_counts_and_keeps_view(map_page):
+    before = metric(map_page, "Incidents")
+    view_before = deck_specs(map_page)[0]["initialViewState"]
+    map_page.multiselect(key="f_offences").set_value(["Robbery"]).run()
+    assert not map_page.exception
+    after = metric(map_page, "Incidents")
+    assert int(after.replace(",", "")) < int(before.replace(",", ""))
+    assert deck_specs(map_page)[0]["initialViewState"] == view_before
+
+
+def test_map_resolution_and_optional_layers(map_page):
+    map_page.radio(key="map_res").set_value(9)
+    map_page.multiselect(key="map_layers").set_value(["Hexagons", "Heatmap", "Points"]).run()
+    spec = deck_specs(map_page)[0]
+    assert [layer["id"] for layer in spec["layers"]] == ["city-outline", "incident-hexes", "incident-heatmap",
+                                                         "incident-points"]
+    assert spec["layers"][1]["data"][0]["cell"].startswith("89")
+
+
+def test_map_empty_filter_result_says_so(map_page):
+    map_page.multiselect(key="f_offences").set_value(["Theft Over"])
+    map_page.multiselect(key="f_premises").set_value(["Educational"])
+    map_page.slider(key="f_hours").set_value((3, 3))
+    map_page.multiselect(key="f_weekdays").set_value(["Sun"])
+    map_page.date_input(key="f_dates").set_value((date(2021, 12, 1), date(2021, 12, 2))).run()
+    assert not map_page.exception
+    assert "No incidents match" in map_page.warning[0].value
+
+
+def test_map_invalid_filter_gives_a_message(map_page):
+    map_page.multiselect(key="f_weekdays").set_value([]).run()
+    assert not map_page.exception
+    assert "choose at least one weekday" in map_page.error[0].value
+
+
+def test_trends_page(app_db):
+    at = page("trends").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 4
+    assert len(at.dataframe) == 2  # CompStat tables, 28 and 365 days
+    weekly = metric(at, "Incidents in period")
+    at.multiselect(key="f_offences").set_value(["Assault"]).run()
+    assert metric(at, "Incidents in period") != weekly
+    at.radio(key="trend_freq").set_value("Daily").run()
+    assert not at.exception
+
+
+def test_hotspots_page(app_db):
+    at = page("hotspots").run()
+    assert not at.exception
+    ids = [json.loads(d.proto.json)["layers"][1]["id"] for d in at.get("deck_gl_json_chart")]
+    assert ids == ["gi-star", "kernel-density"]
+    hot = int(metric(at, "Significant hot spots").replace(",", ""))
+    assert hot > 0
+    at.selectbox(key="hot_alpha").set_value(0.01).run()
+    assert int(metric(at, "Significant hot spots").replace(",", "")) <= hot
+
+
+def test_data_page_imports_an_upload_and_reports_rejects(app_db):
+    at = page("data").run()
+    assert not at.exception
+    csv = (b"Date,Primary Type,Latitude,Longitude\n"
+           b"2021-06-01 10:00:00,THEFT,43.65,-79.38\n2021-06-01 11:00:00,THEFT,,\n")
+    at.file_uploader(key="upload").set_value(("upload.csv", csv, "text/csv")).run()
+    assert not at.exception
+    assert at.selectbox(key="map_lat").value == "Latitude"
+    at.button[0].click().run()  # the form's Import button
+    assert not at.exception
+    assert "Imported 1 new incidents" in at.success[0].value
+    assert "1 rows were rejected" in at.warning[0].value
+
+
+def test_data_page_refuses_an_unreadable_upload(app_db):
+    at = page("data").run()
+    at.file_uploader(key="upload").set_value(("broken.csv", b"\xff\xfe\x00garbage", "text/csv")).run()
+    assert not at.exception
+    assert "Cannot import this file" in at.error[0].value
