@@ -92,7 +92,8 @@ def cmd_train(args) -> int:
             classes = training.classes_from_table(found, table)
             described = csv.name + (f": {table['rule'].iloc[0]}" if "rule" in table else "")
         record = training.train(found, classes, args.out, source=args.dir.name, labels=described,
-                                epochs=args.epochs, lr=args.lr, seed=args.seed)
+                                epochs=args.epochs, lr=args.lr, seed=args.seed, frames=args.frames,
+                                image_size=args.image_size)
     print(json.dumps(record))
     return 0
 
@@ -129,6 +130,8 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, default=8, help="frames the light model samples per sequence")
+    p.add_argument("--image-size", type=int, default=160, help="its input side in pixels, a multiple of 32")
     _rule_args(p)
     _db_arg(p)
     p.set_defaults(func=cmd_train)

@@ -100,21 +100,24 @@ def evaluate(model: DevianceNetLite, features: torch.Tensor, targets: torch.Tens
 
 
 def train(sequences: list[Sequence], classes: list[int], out: Path, *, source: str, labels: str,
-          epochs: int = 40, lr: float = 1e-3, batch_size: int = 32, seed: int = 0,
-          progress: Callable[[int, int], None] | None = None) -> dict:
+          epochs: int = 40, lr: float = 1e-3, batch_size: int = 32, seed: int = 0, frames: int = 8,
+          image_size: int = 160, progress: Callable[[int, int], None] | None = None) -> dict:
     """Trains DevianceNetLite on labelled sequences, saves it to ``out``; returns its record.
 
     ``source`` names the data and ``labels`` says where the classes came from; both are
     stored in the checkpoint with the class counts, settings and held-out metrics.
+    ``frames`` and ``image_size`` (a multiple of 32) set the model's input, as in
+    :class:`DevianceNetLite`.
     """
     if len(set(classes)) < 2:
         raise ValueError("training needs sequences of at least two different classes")
-    if epochs < 1 or lr <= 0 or batch_size < 1:
-        raise ValueError("epochs and batch size must be at least 1 and the learning rate positive")
+    if min(epochs, batch_size, frames) < 1 or lr <= 0 or image_size < 32 or image_size % 32:
+        raise ValueError("epochs, batch size and frames must be at least 1, the learning rate positive "
+                         "and the image size a multiple of 32")
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = DevianceNetLite().eval()
+        model = DevianceNetLite(frames=frames, image_size=image_size).eval()
     features = encode_sequences(model, sequences, progress)
     targets = torch.tensor(classes) - 1
     order = torch.randperm(len(targets), generator=generator)
@@ -131,3 +134,13 @@ def train(sequences: list[Sequence], classes: list[int], out: Path, *, source: s
         "trained_at": datetime.now().isoformat(timespec="seconds"),
     }
     return {"out": str(out), "sha256": save_lite(model, out, record), **record}
+
+
+def describe(record: dict) -> str:
+    """One line on a training run's record: data, labels and the held-out check."""
+    text = f"{record['sequences']} sequences from {record['source']} ({record['labels']})"
+    check = record["validation"]
+    if check is None:
+        return text + f"; fewer than {MIN_FOR_VALIDATION} sequences, so no held-out check"
+    return (text + f"; held out {check['sequences']}: SEA accuracy {check['sea_accuracy']:.0%}, "
+            f"mean class error {check['sea_mae']:.2f}, DIA accuracy {check['dia_accuracy']:.0%}")
