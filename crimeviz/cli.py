@@ -1,11 +1,18 @@
 """``python -m crimeviz``: every action of the app, scriptable. Each command takes ``--db``."""
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 
 from crimeviz import config
+
+
+# Feature packages that register their own subcommands with ``add_subcommands(subparsers)``.
+FEATURE_COMMANDS = {
+    "streetview": ("crimeviz.streetview.cli", "street-level imagery: DevianceNet scores and training"),
+}
 
 
 class CommandError(Exception):
@@ -85,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=7)
     _db_arg(p)
     p.set_defaults(func=cmd_bench_map)
+
+    for name, (module, help_text) in FEATURE_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        importlib.import_module(module).add_subcommands(p.add_subparsers(dest=f"{name}_command", required=True))
     return parser
 
 
