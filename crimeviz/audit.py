@@ -6,13 +6,16 @@ The ``audit_log`` table is created with the store (``crimeviz.db.SCHEMA``).
 
 import json
 
+from crimeviz.db import WRITE_LOCK
+
 
 def record(con, username: str, action: str, object_type: str | None = None, object_id=None,
            detail: dict | None = None) -> None:
     """Append one entry (inside the caller's transaction, if any)."""
-    con.execute("INSERT INTO audit_log (username, action, object_type, object_id, detail) VALUES (?, ?, ?, ?, ?)",
-                [username, action, object_type, None if object_id is None else str(object_id),
-                 json.dumps(detail, default=str) if detail else None])
+    with WRITE_LOCK:
+        con.execute("INSERT INTO audit_log (username, action, object_type, object_id, detail) VALUES (?, ?, ?, ?, ?)",
+                    [username, action, object_type, None if object_id is None else str(object_id),
+                     json.dumps(detail, default=str) if detail else None])
 
 
 def entries(con, limit: int = 1000, username: str | None = None, action: str | None = None):

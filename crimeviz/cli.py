@@ -100,10 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from crimeviz.db import StoreUnavailable
     from crimeviz.importer import ImportFailed
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CommandError, ImportFailed, ValueError) as exc:
+    except (CommandError, ImportFailed, StoreUnavailable, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

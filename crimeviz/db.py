@@ -4,6 +4,7 @@ Every query in CrimeViz binds its values as parameters; only column names chosen
 from fixed whitelists (see ``grid.cell_column``) are ever placed into SQL text.
 """
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,13 +63,29 @@ INCIDENT_COLUMNS = ("id", "occurred_at", "offence", "premises", "neighbourhood",
                     "lat", "lon", "h3_7", "h3_8", "h3_9", "source")
 
 
+class StoreUnavailable(Exception):
+    """The database file cannot be opened; the message says why in words for the user."""
+
+
 def connect(path: Path | str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the store at ``path`` (default ``config.db_path()``)."""
     path = Path(path) if path is not None else config.db_path()
-    if read_only:
-        return duckdb.connect(str(path), read_only=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    try:
+        if read_only:
+            return duckdb.connect(str(path), read_only=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text:
+            pid = text.split("PID ")[-1].split(")")[0] if "PID " in text else "?"
+            raise StoreUnavailable(f"the database {path} is in use by another process (PID {pid}); "
+                                   "stop it (e.g. the running app) or use another --db") from None
+        if "not a valid DuckDB database" in text:
+            raise StoreUnavailable(f"{path} is not a CrimeViz (DuckDB) database") from None
+        raise StoreUnavailable(f"cannot open the database {path}: {text.splitlines()[0]}") from None
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot open the database {path}: {exc.strerror or exc}") from None
     con.execute(SCHEMA)
     return con
 
@@ -85,16 +102,23 @@ def incident_count(con) -> int:
     return con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
 
 
+# One writer at a time in this process: every browser session reads through its own
+# cursor, while imports, reports, plans and audit entries queue here, so none is lost
+# to a DuckDB write-write conflict. Re-entrant, so an audited write may nest.
+WRITE_LOCK = threading.RLock()
+
+
 @contextmanager
 def transaction(con):
-    """BEGIN … COMMIT, or ROLLBACK on any exception so the store is left as it was."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+    """BEGIN … COMMIT under WRITE_LOCK, or ROLLBACK on any exception so the store is left as it was."""
+    with WRITE_LOCK:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
 
 
 def row_ids(frame: pd.DataFrame) -> np.ndarray:

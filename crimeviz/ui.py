@@ -20,7 +20,11 @@ def _store(path: str):
 
 def connection():
     """A cursor on the app's DuckDB store (one shared connection, a cursor per rerun)."""
-    return _store(str(config.db_path())).cursor()
+    try:
+        return _store(str(config.db_path())).cursor()
+    except db.StoreUnavailable as exc:
+        st.error(f"The incident database cannot be opened: {exc}.")
+        st.stop()
 
 
 def data_version(con) -> int:

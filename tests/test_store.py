@@ -1,11 +1,15 @@
 """The incident store: embedded Toronto data, schema, ids and cells."""
 
+import subprocess
+import sys
+
 import duckdb
 import h3
 import pandas as pd
 import pytest
 
 from crimeviz import config, db, grid, toronto
+from tests.conftest import ROOT
 
 
 def test_embedded_toronto_parquet_is_clean():
@@ -77,3 +81,17 @@ def test_hex_round_trip():
     assert grid.to_hex([grid.to_int(cell)]) == [cell]
     with pytest.raises(ValueError):
         grid.to_int("not-a-cell")
+
+
+def test_unusable_database_files_give_clear_messages(tmp_path):
+    junk = tmp_path / "junk.duckdb"
+    junk.write_text("not a database")
+    with pytest.raises(db.StoreUnavailable, match="is not a CrimeViz"):
+        db.connect(junk)
+    held = tmp_path / "held.duckdb"
+    con = db.connect(held)
+    out = subprocess.run([sys.executable, "-m", "crimeviz", "db", "build", "--db", str(held)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    con.close()
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: the database") and "in use by another process" in out.stderr
