@@ -1,0 +1,1 @@
+"""Patrol plans: beats and routes for patrol units chosen on a risk surface, saved, exported and reviewed."""

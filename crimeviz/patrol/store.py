@@ -1,0 +1,133 @@
+"""The ``patrol_plans`` and ``patrol_plan_cells`` tables: saved plans, re-opened, edited and approved.
+
+A plan row keeps its parameters (JSON), the risk model and version it was built on,
+who made it and when, its status (draft/approved) and its coverage; its cells are
+rows of (plan, unit, stop, cell, risk). Every write is one transaction.
+"""
+
+from dataclasses import replace
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from crimeviz import db, grid
+from crimeviz.patrol.plan import STATUSES, Beat, Plan, PlanParams
+from crimeviz.patrol.risk import PlanError
+
+SCHEMA = """
+CREATE SEQUENCE IF NOT EXISTS patrol_plan_seq;
+CREATE TABLE IF NOT EXISTS patrol_plans (
+    plan_id      BIGINT PRIMARY KEY DEFAULT nextval('patrol_plan_seq'),
+    created_at   TIMESTAMP NOT NULL,
+    created_by   VARCHAR NOT NULL,
+    updated_at   TIMESTAMP NOT NULL,
+    status       VARCHAR NOT NULL CHECK (status IN ('draft', 'approved')),
+    plan_date    DATE NOT NULL,
+    shift        VARCHAR NOT NULL,
+    res          TINYINT NOT NULL,
+    params       VARCHAR NOT NULL,
+    risk_model   VARCHAR NOT NULL,
+    risk_version VARCHAR NOT NULL,
+    method       VARCHAR NOT NULL,
+    total_risk   DOUBLE NOT NULL,
+    day_risk     DOUBLE NOT NULL,
+    covered_risk DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS patrol_plan_cells (
+    plan_id  BIGINT NOT NULL,
+    unit     INTEGER NOT NULL,
+    stop     INTEGER NOT NULL,
+    cell     UBIGINT NOT NULL,
+    risk     DOUBLE NOT NULL,
+    route_km DOUBLE NOT NULL
+);
+"""
+
+
+def ensure_tables(con) -> None:
+    con.execute(SCHEMA)
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+def save_plan(con, plan: Plan) -> Plan:
+    """Insert a new plan or replace a saved draft's content; returns it with id and timestamps."""
+    ensure_tables(con)
+    now = _now()
+    p = plan.params
+    values = [p.day, p.shift.label(), p.res, p.to_json(), plan.risk_model, plan.risk_version, plan.method,
+              plan.total_risk, plan.day_risk, plan.covered]
+    with db.transaction(con):
+        if plan.plan_id is None:
+            plan_id = con.execute(
+                "INSERT INTO patrol_plans (created_at, created_by, updated_at, status, plan_date, shift, res, params, "
+                "risk_model, risk_version, method, total_risk, day_risk, covered_risk) "
+                "VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING plan_id",
+                [now, plan.created_by, now, *values]).fetchall()[0][0]
+            plan = replace(plan, plan_id=plan_id, created_at=now, status="draft")
+        else:
+            if _status(con, plan.plan_id) != "draft":
+                raise PlanError(f"plan {plan.plan_id} is approved: reopen it as a draft before changing it")
+            con.execute("UPDATE patrol_plans SET updated_at = ?, plan_date = ?, shift = ?, res = ?, params = ?, "
+                        "risk_model = ?, risk_version = ?, method = ?, total_risk = ?, day_risk = ?, covered_risk = ? "
+                        "WHERE plan_id = ?", [now, *values, plan.plan_id])
+            con.execute("DELETE FROM patrol_plan_cells WHERE plan_id = ?", [plan.plan_id])
+        cells = plan.cells_frame()
+        rows = pd.DataFrame({
+            "plan_id": plan.plan_id, "unit": cells["unit"], "stop": cells["stop"],
+            "cell": np.array([grid.to_int(c) for c in cells["cell"]], dtype=np.uint64), "risk": cells["risk"],
+            "route_km": cells["unit"].map({b.unit: b.route_km for b in plan.beats}).astype(float)})
+        con.register("incoming_plan_cells", rows)
+        try:
+            con.execute("INSERT INTO patrol_plan_cells SELECT plan_id, unit, stop, cell, risk, route_km "
+                        "FROM incoming_plan_cells")
+        finally:
+            con.unregister("incoming_plan_cells")
+    return replace(plan, updated_at=now)
+
+
+def _status(con, plan_id: int) -> str:
+    rows = con.execute("SELECT status FROM patrol_plans WHERE plan_id = ?", [int(plan_id)]).fetchall()
+    if not rows:
+        raise PlanError(f"there is no saved plan {plan_id}")
+    return rows[0][0]
+
+
+def load_plan(con, plan_id: int) -> Plan:
+    """A saved plan by id; PlanError if there is none."""
+    ensure_tables(con)
+    _status(con, plan_id)
+    row = con.execute("SELECT params, risk_model, risk_version, method, total_risk, day_risk, created_by, status, "
+                      "created_at, updated_at FROM patrol_plans WHERE plan_id = ?", [int(plan_id)]).fetchall()[0]
+    cells = con.execute("SELECT unit, stop, lower(hex(cell)) AS cell, risk, route_km FROM patrol_plan_cells "
+                        "WHERE plan_id = ? ORDER BY unit, stop", [int(plan_id)]).df()
+    beats = tuple(Beat(int(unit), tuple(part["cell"]), tuple(part["risk"].astype(float)), float(part["route_km"].iloc[0]))
+                  for unit, part in cells.groupby("unit", sort=True))
+    params, model, version, method, total, day, by, status, created, updated = row
+    return Plan(PlanParams.from_json(params), beats, total, day, model, version, by, method, status,
+                int(plan_id), created, updated)
+
+
+def list_plans(con) -> pd.DataFrame:
+    """Saved plans, newest first, with their coverage."""
+    ensure_tables(con)
+    return con.execute(
+        "SELECT p.plan_id, strftime(p.plan_date, '%Y-%m-%d') AS plan_date, p.shift, p.res, p.status, count(c.cell) AS cells, "
+        "count(DISTINCT c.unit) AS units, p.covered_risk / p.total_risk AS share_of_shift, p.risk_model, "
+        "p.created_by, p.created_at, p.updated_at FROM patrol_plans p "
+        "LEFT JOIN patrol_plan_cells c USING (plan_id) GROUP BY ALL ORDER BY p.plan_id DESC").df()
+
+
+def set_status(con, plan_id: int, status: str) -> Plan:
+    """Approve a plan, or reopen it as a draft."""
+    if status not in STATUSES:
+        raise PlanError(f"status must be one of {', '.join(STATUSES)}")
+    ensure_tables(con)
+    _status(con, plan_id)
+    with db.transaction(con):
+        con.execute("UPDATE patrol_plans SET status = ?, updated_at = ? WHERE plan_id = ?",
+                    [status, _now(), int(plan_id)])
+    return load_plan(con, plan_id)
