@@ -2,13 +2,15 @@
 
 The main CLI registers these through :func:`add_subcommands`. DIR is a folder of
 sequences (official layout, or folders of images with EXIF GPS) or a zip of them.
-Every command prints JSON and takes ``--db`` (default ``$CRIMEVIZ_DB`` or
-``data/crimeviz.duckdb``).
+Every command prints JSON on stdout (what packages print while loading models goes to
+stderr) and takes ``--db`` (default ``$CRIMEVIZ_DB`` or ``data/crimeviz.duckdb``).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from contextlib import redirect_stdout
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -51,10 +53,10 @@ def _incident_store(path):
 def cmd_score(args) -> int:
     from crimeviz import db
     from crimeviz.streetview import checkpoints, scoring, uploads
-    model = checkpoints.load(args.weights, args.variant)
-    con = db.connect(args.db)
-    with uploads.sequences_in(args.dir, args.dir.stem) as found:
-        scored = scoring.score_sequences(con, model, found)
+    with redirect_stdout(sys.stderr):
+        model = checkpoints.load(args.weights, args.variant)
+        with uploads.sequences_in(args.dir, args.dir.stem) as found:
+            scored = scoring.score_sequences(db.connect(args.db), model, found)
     print(json.dumps({"scored": len(scored), "model": model.name, "checkpoint_sha256": model.sha256,
                       "classes": dict(sorted(Counter(str(s.sea_class) for *_, s in scored).items()))}))
     return 0
@@ -64,14 +66,13 @@ def cmd_label(args) -> int:
     from crimeviz.streetview import uploads
     from crimeviz.streetview.labels import label_sequences
     rule = _rule(args)
-    con = _incident_store(args.db)
     with uploads.sequences_in(args.dir, args.dir.stem) as found:
-        labels = label_sequences(con, found, rule)
+        labels = label_sequences(_incident_store(args.db), found, rule)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     labels.table.assign(rule=labels.describe()).to_csv(args.out, index=False)
+    counts = labels.table["sea_class"].value_counts().sort_index()
     print(json.dumps({"sequences": len(labels.table), "out": str(args.out), "rule": labels.describe(),
-                      "thresholds": labels.thresholds,
-                      "classes": {str(k): int(n) for k, n in labels.table["sea_class"].value_counts().sort_index().items()}}))
+                      "thresholds": labels.thresholds, "classes": {str(k): int(n) for k, n in counts.items()}}))
     return 0
 
 
@@ -80,7 +81,7 @@ def cmd_train(args) -> int:
 
     from crimeviz.cli import CommandError
     from crimeviz.streetview import training, uploads
-    with uploads.sequences_in(args.dir, args.dir.stem) as found:
+    with uploads.sequences_in(args.dir, args.dir.stem) as found, redirect_stdout(sys.stderr):
         if args.labels in ("names", "incidents"):
             con = _incident_store(args.db) if args.labels == "incidents" else None
             classes, described = training.classes_for(found, args.labels, con, _rule(args))
@@ -100,7 +101,9 @@ def cmd_train(args) -> int:
 
 def cmd_bench(args) -> int:
     from crimeviz.streetview.bench import bench_inference
-    print(json.dumps(bench_inference(args.repeats), indent=2))
+    with redirect_stdout(sys.stderr):
+        result = bench_inference(args.repeats)
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -1,0 +1,115 @@
+"""The Street view page (AppTest): no-weights notice, adding a model, scoring an upload."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from crimeviz import db
+from crimeviz.streetview import checkpoints
+from tests.conftest import incident_rows
+from tests.test_streetview_scoring import RECORD, small_lite
+from tests.test_streetview_sequences import one_torch_thread, sequence_files, zip_bytes  # noqa: F401
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "streetview.py")
+
+
+@pytest.fixture
+def page_env(tmp_path, monkeypatch) -> Path:
+    """A store with a few Toronto incidents and an empty weights folder, both in ``tmp_path``."""
+    path = tmp_path / "app.duckdb"
+    con = db.connect(path)
+    db.insert_incidents(con, db.with_cells(incident_rows([("2021-05-01 12:00", "Assault", 43.65, -79.38),
+                                                          ("2021-05-02 12:00", "Robbery", 43.70, -79.40)]), "hand"))
+    con.close()
+    monkeypatch.setenv("CRIMEVIZ_DB", str(path))
+    monkeypatch.setenv("CRIMEVIZ_STREETVIEW_WEIGHTS", str(tmp_path / "weights"))
+    return tmp_path
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def saved_rows(at: AppTest) -> int:
+    return len(at.dataframe[0].value)
+
+
+def test_without_weights_the_page_says_so_and_how_to_add_them(page_env):
+    at = open_page()
+    notice = at.warning[0].value
+    assert "No trained DevianceNet model is installed" in notice
+    assert str(page_env / "weights") in notice and "--weights W.pth" in notice and "train" in notice
+    assert [u.label for u in at.file_uploader] == ["Checkpoint (.pth)", "Labelled sequences (zip)"]
+    assert not at.metric
+
+
+def test_an_uploaded_checkpoint_is_checked_then_installed(page_env, tmp_path):
+    at = open_page()
+    at.file_uploader(key="sv_pth").set_value(("junk.pth", b"junk", "application/octet-stream")).run()
+    at.button(key="sv_install").click().run()
+    assert "Not installed: junk.pth: not a PyTorch checkpoint" in at.error[0].value
+    checkpoints.save_lite(small_lite(), tmp_path / "lite.pth", RECORD)
+    at.file_uploader(key="sv_pth").set_value(("lite.pth", (tmp_path / "lite.pth").read_bytes(),
+                                              "application/octet-stream")).run()
+    at.button(key="sv_install").click().run()
+    assert not at.error and "Installed DevianceNet-Lite" in at.success[0].value
+    assert at.selectbox(key="sv_weights").value == page_env / "weights" / "lite.pth"
+    assert not at.warning
+
+
+@pytest.fixture
+def installed(page_env) -> Path:
+    path = page_env / "weights" / "lite.pth"
+    checkpoints.save_lite(small_lite(), path, RECORD)
+    return path
+
+
+def test_an_uploaded_zip_is_scored_shown_and_saved(installed):
+    at = open_page()
+    assert "DevianceNet-Lite · lite.pth" in at.caption[0].value
+    frames = {f"walk/frame{i:06d}.jpg": data for i, (_, data) in enumerate(sequence_files())}
+    at.file_uploader(key="sv_upload").set_value(("walk.zip", zip_bytes(frames), "application/zip"))
+    at.number_input(key="sv_lat").set_value(43.66)
+    at.number_input(key="sv_lon").set_value(-79.39)
+    at.run()
+    at.button(key="sv_score").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value == "Scored walk.zip at 43.66000, -79.39000 and saved the score."
+    assert [m.label for m in at.metric] == ["Most likely class (SEA)", "Expected class", "P(deviance) (DIA)"]
+    assert len(at.image[0].proto.imgs) == 16
+    table = at.dataframe[0].value
+    assert table[["sequence", "model"]].values.tolist() == [["walk.zip", "DevianceNet-Lite"]]
+    assert table["checkpoint_sha256"][0] == checkpoints.file_sha256(installed)
+
+
+def test_bad_uploads_are_explained_and_store_nothing(installed):
+    at = open_page()
+    at.file_uploader(key="sv_upload").set_value([(n, d, "image/jpeg") for n, d in sequence_files(15)])
+    at.number_input(key="sv_lat").set_value(43.66)
+    at.number_input(key="sv_lon").set_value(-79.39)
+    at.run()
+    at.button(key="sv_score").click().run()
+    assert "Nothing was stored: 15 frame(s) given; DevianceNet needs a sequence of 16" == at.error[0].value
+    at.file_uploader(key="sv_upload").set_value([(n, d, "image/jpeg") for n, d in sequence_files(16)])
+    at.radio(key="sv_where").set_value("From the frames' EXIF GPS").run()
+    at.button(key="sv_score").click().run()
+    assert "no EXIF GPS position" in at.error[0].value
+    at.radio(key="sv_where").set_value("Clicked on the map").run()
+    assert "Click the map to set the location." in [c.value for c in at.caption]
+    at.button(key="sv_score").click().run()
+    assert "Nothing was stored: no location given" in at.error[0].value
+    assert saved_rows(at) == 0 and not at.metric
+
+
+def test_the_light_model_is_trained_on_an_uploaded_zip_and_offered(page_env):
+    files = {f"Toronto_train_SEA/v_class{c}_g43.65,-79.38_c{i}/frame{f:06d}.jpg": data
+             for i, c in enumerate((1, 5, 1, 5)) for f, (_, data) in enumerate(sequence_files(colour=(c * 40,) * 3))}
+    at = open_page()
+    at.file_uploader(key="sv_train_zip").set_value(("walks.zip", zip_bytes(files), "application/zip")).run()
+    at.slider(key="sv_train_epochs").set_value(5)
+    at.button(key="sv_train").click().run()
+    assert not at.error
+    assert "trained on 4 sequences from walks.zip (classes in the folder names)" in at.success[0].value
+    assert at.selectbox(key="sv_weights").value.name.startswith("lite-walks-")
