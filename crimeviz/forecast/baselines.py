@@ -14,8 +14,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from crimeviz.forecast.frames import GridMapping, trailing_sums
-
-EARTH_RADIUS_M = 6_371_008.8
+from crimeviz.hotspots import to_local_metres
 
 
 def _known_sums(counts: np.ndarray, targets: np.ndarray, window: int) -> np.ndarray:
@@ -36,16 +35,16 @@ def moving_count(counts: np.ndarray, targets: np.ndarray, window: int) -> np.nda
 
 def cell_xy_m(mapping: GridMapping) -> np.ndarray:
     """Cell centres ``(cells, 2)`` in metres on a local equirectangular plane."""
-    latlng = np.radians([h3.cell_to_latlng(c) for c in mapping.hex()])
-    lat0 = latlng[:, 0].mean()
-    return EARTH_RADIUS_M * np.column_stack([latlng[:, 1] * np.cos(lat0), latlng[:, 0]])
+    centres = np.array([h3.cell_to_latlng(c) for c in mapping.hex()])
+    return to_local_metres(centres[:, 0], centres[:, 1], *centres.mean(axis=0))
 
 
 def quartic_weights(mapping: GridMapping, bandwidth_m: float) -> np.ndarray:
     """``W[i, j]``: share of an incident in cell ``j`` spread to cell ``i`` by a quartic kernel.
 
-    ``K(d) = (1 - (d/h)^2)^2`` for ``d < h`` on cell-centre distances; each column
-    sums to one, so smoothing keeps the number of incidents.
+    ``K(d) = (1 - (d/h)^2)^2`` for ``d < h`` on cell-centre distances (the profile of
+    ``hotspots.quartic_density``); each column sums to one, so smoothing keeps the
+    number of incidents.
     """
     xy = cell_xy_m(mapping)
     dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))

@@ -1,0 +1,121 @@
+"""Backtest: every method forecasts every day of a period; hotspot metrics and Poisson fit.
+
+Baseline parameters are the defaults in :mod:`crimeviz.forecast.baselines`;
+:func:`tune_baselines` re-derives them on the validation year.
+"""
+
+import inspect
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from crimeviz.forecast import baselines, checkpoint, metrics
+from crimeviz.forecast.frames import ALL, History, cells_with_incidents, grid_mapping, load_history, offences
+from crimeviz.forecast.predict import METHODS, load_forecaster, method_intensities
+from crimeviz.forecast.protocol import PROTOCOL, Protocol
+from crimeviz.forecast.train import code_version
+
+KDE_GRID = {"window": (28, 91, 365, 730), "bandwidth_m": (1000.0, 1150.0, 1300.0, 1700.0)}
+PROMAP_GRID = {"max_distance": (1, 2, 3), "weeks": (4, 8, 26, 52)}
+
+
+def method_report(intensity: np.ndarray, counts: np.ndarray, areas: np.ndarray) -> dict:
+    """hit_rate / pai / pei keyed by coverage, plus the Poisson fit."""
+    return metrics.hotspot_metrics(intensity, counts, areas) | {"poisson": metrics.poisson_fit(intensity, counts)}
+
+
+def backtest(con, start: date, end: date, methods=tuple(METHODS), groups=(ALL,), res: int = 8,
+             checkpoint_path: Path | str = checkpoint.DEFAULT_CHECKPOINT, protocol: Protocol = PROTOCOL,
+             tune: bool = False, progress: bool = True) -> dict:
+    """Forecast every day ``start..end`` with each method; metrics per offence group.
+
+    Returns ``{"protocol", "groups": {group: {"methods": {method: report}, "diagnostics"}}}``
+    where a report holds ``hit_rate``, ``pai`` and ``pei`` keyed by coverage
+    (``"5%"``) with ``mean`` (over days) and ``pooled`` values, and ``poisson``.
+    With ``tune`` the kernel and ProMap settings are searched on the validation
+    year for each group (else the defaults of :mod:`baselines` are used).
+    """
+    if start <= protocol.train_end:
+        raise ValueError(f"the backtest must start after the training period (ends {protocol.train_end})")
+    mapping = grid_mapping(cells_with_incidents(con, res, before=protocol.train_end + timedelta(days=1)), res)
+    forecaster = load_forecaster(checkpoint_path) if "cdna" in methods else None
+    names = forecaster.meta["offences"] if forecaster else offences(con)
+    history = load_history(con, mapping, end, offence_names=names)
+    targets = np.arange(history.index(start), history.index(end) + 1)
+    areas = mapping.areas_km2
+    cdna = None
+    if forecaster is not None:
+        began = time.perf_counter()
+        cdna = forecaster.intensities(history, targets)
+        cdna_seconds = time.perf_counter() - began
+    out = {"protocol": protocol.describe() | {
+        "period": f"{start} .. {end}", "days": len(targets), "h3_resolution": res,
+        "valid_cells": mapping.n_cells, "valid_area_km2": round(float(areas.sum()), 2),
+        "coverages": [metrics.coverage_key(c) for c in metrics.COVERAGES],
+        "coverage_rule": "highest-intensity cells until their area reaches the coverage; ties split in expectation",
+        "mean": "mean over days with >= 1 incident", "pooled": "total hits / total incidents",
+        "pei_best": "best hit rate with the same number of cells",
+        "baseline_params": baseline_params()},
+        "code_version": code_version(), "groups": {}}
+    for group in tqdm(groups, disable=not progress, desc="backtest", unit="group"):
+        counts = history.group(group)[targets]
+        tuning = tune_baselines(history, protocol, group) if tune else None
+        chosen = {name: _without_score(row) for name, row in tuning["best"].items()} if tune else {}
+        reports = {}
+        for method in methods:
+            began = time.perf_counter()
+            if method == "cdna":
+                lam = cdna.sum(axis=1) if group == ALL else cdna[:, names.index(group)]
+                seconds = cdna_seconds
+            else:
+                lam = method_intensities(method, history, targets, group, train_end=protocol.train_end,
+                                         options=chosen.get(method))
+                seconds = time.perf_counter() - began
+            reports[method] = {"label": METHODS[method]} | method_report(lam, counts, areas) | {
+                "seconds": round(seconds, 2)}
+        oracle = np.broadcast_to(counts.mean(axis=0), counts.shape)
+        out["groups"][group] = {"incidents": int(counts.sum()), "methods": reports, "tuning": tuning,
+                                "diagnostics": {
+            "oracle_static": {"label": "Mean daily count of the evaluation period itself: NOT a forecast "
+                                       "(uses the future); the ceiling for any map that does not change by day"}
+            | method_report(oracle, counts, areas)}}
+    return out
+
+
+def baseline_params() -> dict:
+    """The default baseline settings (see :mod:`baselines`)."""
+    def defaults(fn):
+        return {name: p.default for name, p in inspect.signature(fn).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {"retro_kde": defaults(baselines.retrospective_hotspot), "promap": defaults(baselines.promap),
+            "sepp": "EM fit on the training period, parameters then fixed"}
+
+
+def _without_score(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "score"}
+
+
+def tune_baselines(history: History, protocol: Protocol = PROTOCOL, group: str = ALL) -> dict:
+    """Grid search of the kernel and ProMap settings on the validation year (mean PAI at 5% and 10%)."""
+    targets = np.arange(history.index(protocol.val_start), history.index(protocol.val_end) + 1)
+    counts = history.group(group)
+    areas = history.mapping.areas_km2
+
+    def score(lam):
+        pai = metrics.hotspot_metrics(lam, counts[targets], areas, (0.05, 0.10))["pai"]
+        return (pai["5%"]["mean"] + pai["10%"]["mean"]) / 2
+
+    table = {"retro_kde": [], "promap": []}
+    for window in KDE_GRID["window"]:
+        for bandwidth in KDE_GRID["bandwidth_m"]:
+            lam = baselines.retrospective_hotspot(counts, targets, history.mapping, window, bandwidth)
+            table["retro_kde"].append({"window": window, "bandwidth_m": bandwidth, "score": score(lam)})
+    for distance in PROMAP_GRID["max_distance"]:
+        for weeks in PROMAP_GRID["weeks"]:
+            lam = baselines.promap(counts, targets, history.mapping, distance, weeks)
+            table["promap"].append({"max_distance": distance, "weeks": weeks, "score": score(lam)})
+    best = {name: max(rows, key=lambda r: r["score"]) for name, rows in table.items()}
+    return {"criterion": "mean of validation PAI at 5% and 10%", "best": best, "table": table}
