@@ -2,16 +2,23 @@
 
 import streamlit as st
 
+from crimeviz import navigation, ui
+
 st.set_page_config(page_title="CrimeViz", layout="wide")
 
-pages = {
-    "Incidents": [
-        st.Page("pages/map.py", title="Map", icon=":material/map:", default=True),
-        st.Page("pages/trends.py", title="Trends", icon=":material/trending_up:"),
-        st.Page("pages/hotspots.py", title="Hotspots", icon=":material/local_fire_department:"),
-    ],
-    "Manage": [
-        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
-    ],
-}
-st.navigation(pages).run()
+con = ui.connection()
+user = ui.current_user()
+if user is None:
+    # Declaring a navigation (hidden) keeps Streamlit from listing pages/ on its own;
+    # the sign-in form shows whatever page the URL names.
+    st.navigation([st.Page(ui.sign_in_form_page, title="Sign in", url_path="signin")], position="hidden")
+    ui.sign_in_form(con)
+    st.stop()
+
+ui.account_box(con, user)
+sections = {section: [st.Page(script, title=title, icon=icon) for script, title, icon in pages]
+            for section, pages in navigation.visible(user).items()}
+if not sections:
+    st.info(f"The {user.role} role has no pages in this installation.")
+    st.stop()
+st.navigation(sections).run()

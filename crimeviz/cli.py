@@ -1,8 +1,10 @@
 """``python -m crimeviz``: every action of the app, scriptable. Each command takes ``--db``."""
 
 import argparse
+import getpass
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +26,52 @@ def _db_arg(parser: argparse.ArgumentParser) -> None:
                         help=f"DuckDB file (default: $CRIMEVIZ_DB or {config.db_path()})")
 
 
+def user_args(parser: argparse.ArgumentParser) -> None:
+    """``--user`` for commands that change the database (password: $CRIMEVIZ_PASSWORD or a prompt)."""
+    parser.add_argument("--user", default=os.environ.get("CRIMEVIZ_USER"),
+                        help="account to act as (default $CRIMEVIZ_USER); password from $CRIMEVIZ_PASSWORD "
+                             "or asked for in a terminal")
+
+
+def authorised(con, args, permission: str):
+    """Sign ``args.user`` in and check ``permission``: every CLI write path goes through here."""
+    from crimeviz import auth
+    if not args.user:
+        raise CommandError("this command changes the database: give --user NAME "
+                           "(see `python -m crimeviz users add`)")
+    password = os.environ.get("CRIMEVIZ_PASSWORD")
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.user}: ")
+    if not password:
+        raise CommandError("no password: set CRIMEVIZ_PASSWORD or run the command in a terminal")
+    return auth.require(auth.sign_in(con, args.user, password), permission)
+
+
+def cmd_users_add(args) -> int:
+    """Add an account; the first one (the bootstrap administrator) needs no sign-in."""
+    from crimeviz import auth, db
+    con = db.connect(args.db)
+    by = None if auth.user_count(con) == 0 else authorised(con, args, "users").username
+    password = os.environ.get("CRIMEVIZ_NEW_PASSWORD")
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass(f"New password for {args.username}: ")
+        if getpass.getpass("Repeat it: ") != password:
+            raise CommandError("the passwords differ")
+    if not password:
+        raise CommandError("no password: set CRIMEVIZ_NEW_PASSWORD or run the command in a terminal")
+    if by is None and args.role != "admin":
+        raise CommandError("the first account must be an admin (--role admin)")
+    user = auth.add_user(con, args.username, password, args.role, args.display_name, by=by)
+    print(json.dumps({"added": user.username, "role": user.role}))
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    from crimeviz import auth, db
+    print(auth.users(db.connect(args.db)).to_json(orient="records", date_format="iso"))
+    return 0
+
+
 def cmd_db_build(args) -> int:
     from crimeviz import db
     con = db.open_store(args.db)
@@ -38,7 +86,9 @@ def cmd_import(args) -> int:
     if not path.is_file():
         raise CommandError(f"{path}: no such file")
     con = db.connect(args.db)
-    result = importer.import_file(con, path, mapping, args.date_format, args.source, args.reject_dir)
+    user = authorised(con, args, "data")
+    result = importer.import_file(con, path, mapping, user.username, args.date_format, args.source,
+                                  args.reject_dir)
     print(json.dumps(result.summary(), default=str))
     return 0
 
@@ -57,7 +107,8 @@ def cmd_bench_map(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (given the first argument) one that loads only that feature's commands."""
     parser = argparse.ArgumentParser(prog="python -m crimeviz", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -75,7 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=None, help="source name stored with the rows (default: file name)")
     p.add_argument("--reject-dir", type=Path, default=None, help="where to write rejected rows (default: beside FILE)")
     _db_arg(p)
+    user_args(p)
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("users", help="accounts (roles: analyst, commander, reviewer, admin)")
+    usub = p.add_subparsers(dest="users_command", required=True)
+    p = usub.add_parser("add", help="add an account (the first must be an admin and needs no sign-in); "
+                                    "password from $CRIMEVIZ_NEW_PASSWORD or a prompt")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=("analyst", "commander", "reviewer", "admin"))
+    p.add_argument("--display-name", default=None)
+    _db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_users_add)
+    p = usub.add_parser("list", help="list accounts (JSON)")
+    _db_arg(p)
+    p.set_defaults(func=cmd_users_list)
 
     p = sub.add_parser("toronto", help="the embedded Toronto data")
     tsub = p.add_subparsers(dest="toronto_command", required=True)
@@ -95,16 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, (module, help_text) in FEATURE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
-        importlib.import_module(module).add_subcommands(p.add_subparsers(dest=f"{name}_command", required=True))
+        if command in (None, name):  # import a feature (and torch) only when it is asked for
+            importlib.import_module(module).add_subcommands(p.add_subparsers(dest=f"{name}_command", required=True))
     return parser
 
 
 def main(argv=None) -> int:
+    from crimeviz.auth import AccessDenied
     from crimeviz.db import StoreUnavailable
     from crimeviz.importer import ImportFailed
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    args = build_parser(command).parse_args(argv)
     try:
         return args.func(args)
-    except (CommandError, ImportFailed, StoreUnavailable, ValueError) as exc:
+    except (AccessDenied, CommandError, ImportFailed, StoreUnavailable, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

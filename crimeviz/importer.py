@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crimeviz import db
+from crimeviz import audit, db
 
 REQUIRED = ("lat", "lon", "occurred_at", "offence")
 OPTIONAL = ("premises", "neighbourhood")
@@ -164,9 +164,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def import_file(con, path: Path, mapping: dict[str, str], date_format: str | None = None,
+def import_file(con, path: Path, mapping: dict[str, str], by: str, date_format: str | None = None,
                 source: str | None = None, reject_dir: Path | None = None) -> ImportResult:
-    """Validate and load ``path`` into the store in one transaction.
+    """Validate and load ``path`` into the store in one transaction, audited as done ``by`` a user.
 
     Rejected rows are written to a CSV in ``reject_dir`` (default: next to the file)
     and never loaded; if no row is valid nothing is loaded and ImportFailed is raised.
@@ -192,8 +192,11 @@ def import_file(con, path: Path, mapping: dict[str, str], date_format: str | Non
     rows = db.with_cells(clean, source)
     with db.transaction(con):
         loaded = db.insert_incidents(con, rows)
+        digest = file_sha256(path)
         con.execute("INSERT INTO imports (source, file_sha256, loaded, duplicates, rejected) VALUES (?, ?, ?, ?, ?)",
-                    [source, file_sha256(path), loaded, len(rows) - loaded, len(rejects)])
+                    [source, digest, loaded, len(rows) - loaded, len(rejects)])
+        audit.record(con, by, "import", "file", path.name,
+                     {"sha256": digest, "source": source, "loaded": loaded, "rejected": len(rejects)})
     return ImportResult(loaded, len(rows) - loaded, len(rejects), reject_file, source, fmt, examples)
 
 

@@ -3,12 +3,14 @@
 Only widget code lives here; every query and figure comes from the rest of ``crimeviz``.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import streamlit as st
 
-from crimeviz import config, db, queries
+from crimeviz import audit, auth, config, db, queries
 from crimeviz.filters import WEEKDAYS, IncidentFilter
+
+IDLE_TIMEOUT = timedelta(hours=8)
 
 FILTER_KEYS = ("f_dates", "f_offences", "f_premises", "f_neigh", "f_hours", "f_midnight", "f_weekdays")
 
@@ -96,3 +98,72 @@ def describe(f: IncidentFilter) -> str:
     if len(f.weekdays) < 7:
         parts.append(" ".join(WEEKDAYS[d] for d in f.weekdays))
     return " · ".join(parts)
+
+
+def current_user() -> auth.User | None:
+    """The signed-in user, or None; signs out a session idle for longer than IDLE_TIMEOUT."""
+    user = st.session_state.get("user")
+    now = datetime.now()
+    if user is not None and now - st.session_state.get("last_seen", now) > IDLE_TIMEOUT:
+        st.session_state.pop("user")
+        st.session_state["signed_out_reason"] = "You were signed out after a period of inactivity."
+        return None
+    st.session_state["last_seen"] = now
+    return user
+
+
+def require(permission: str) -> auth.User:
+    """The signed-in user if their role grants ``permission``; otherwise a message and stop."""
+    try:
+        return auth.require(current_user(), permission)
+    except auth.AccessDenied as exc:
+        st.error(f"Access denied: {exc}.")
+        st.stop()
+
+
+def sign_in_form(con) -> None:
+    """The sign-in form, or the first administrator's set-up form on a store without users."""
+    first_run = auth.user_count(con) == 0
+    st.title("CrimeViz")
+    if reason := st.session_state.pop("signed_out_reason", None):
+        st.info(reason)
+    if first_run:
+        st.subheader("Create the first administrator")
+        st.caption("This database has no accounts yet. The account created here can add analysts, "
+                   "commanders and reviewers on the Users page (or use `python -m crimeviz users add`).")
+    with st.form("sign_in"):
+        username = st.text_input("User name", key="signin_user")
+        password = st.text_input("Password", type="password", key="signin_password")
+        if first_run:
+            repeat = st.text_input("Repeat password", type="password", key="signin_repeat")
+        submitted = st.form_submit_button("Create administrator" if first_run else "Sign in", type="primary")
+    if not submitted:
+        return
+    try:
+        if first_run:
+            if password != repeat:
+                raise ValueError("the passwords differ")
+            auth.add_user(con, username.strip().lower(), password, "admin")
+        user = auth.sign_in(con, username, password)
+    except (auth.AccessDenied, ValueError) as exc:
+        st.error(f"Not signed in: {exc}.")
+        return
+    st.session_state["user"] = user
+    st.rerun()
+
+
+def sign_in_form_page() -> None:
+    """Placeholder page for the hidden navigation shown while nobody is signed in."""
+
+
+def account_box(con, user: auth.User) -> None:
+    """Who is signed in, and a sign-out button, at the foot of the sidebar."""
+    with st.sidebar:
+        st.divider()
+        st.caption(f"Signed in as **{user.display_name}** ({user.role})")
+        st.button("Sign out", key="sign_out", on_click=_sign_out, args=(con, user))
+
+
+def _sign_out(con, user: auth.User) -> None:
+    audit.record(con, user.username, "sign_out", "user", user.username)
+    st.session_state.pop("user", None)

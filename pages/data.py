@@ -10,6 +10,7 @@ from crimeviz import importer, ui
 MAX_MB = 200
 
 st.title("Data")
+user = ui.require("data")
 con = ui.connection()
 st.subheader("In the database")
 st.dataframe(con.execute("SELECT source, count(*) AS incidents, min(occurred_at)::DATE AS first, "
@@ -57,7 +58,7 @@ if submitted:
     try:
         importer.check_mapping(mapping, frame.columns)
         with st.spinner("Importing…"):
-            result = importer.import_file(con, path, mapping, date_format.strip() or None,
+            result = importer.import_file(con, path, mapping, user.username, date_format.strip() or None,
                                           source.strip() or path.stem, reject_dir=work)
     except importer.ImportFailed as exc:
         st.error(f"Nothing was imported: {exc}")

@@ -5,6 +5,7 @@ import streamlit as st
 from crimeviz import config, hotspots, maps, queries, ui
 
 st.title("Hotspot statistics")
+user = ui.require("incidents")
 con = ui.connection()
 f = ui.sidebar_filter(con)
 if f is None:

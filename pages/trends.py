@@ -5,6 +5,7 @@ import streamlit as st
 from crimeviz import charts, queries, ui
 
 st.title("Trends")
+user = ui.require("incidents")
 con = ui.connection()
 f = ui.sidebar_filter(con)
 if f is None:

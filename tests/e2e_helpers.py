@@ -3,8 +3,9 @@
 Fixtures (registered for every test module by ``conftest.py``):
   ``app_url``  — base URL of a Streamlit server running ``app.py`` on a copy of the Toronto store;
   ``browser_page`` — a fresh Playwright page in headless Chromium (``/usr/bin/chromium``).
-Helpers: ``wait_for_script(page)`` waits until the app's script run has finished, and
-``screenshot(page, name)`` saves ``artifacts/NAME.png`` for a person to look at.
+Helpers: ``sign_in(page, app_url, role)`` signs in as the store's ``e2e-ROLE`` account (one per
+role, password ``E2E_PASSWORD``), ``wait_for_script(page)`` waits until the app's script run has
+finished, and ``screenshot(page, name)`` saves ``artifacts/NAME.png`` for a person to look at.
 """
 
 import os
@@ -18,9 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from crimeviz import auth, db
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
+E2E_PASSWORD = "e2e password for tests"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--enable-unsafe-swiftshader"]
@@ -52,6 +56,10 @@ def app_url(toronto_db, tmp_path_factory):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     store = tmp_path_factory.mktemp("e2e") / "e2e.duckdb"
     shutil.copy(toronto_db, store)
+    con = db.connect(store)
+    for role in auth.ROLES:
+        auth.add_user(con, f"e2e-{role}", E2E_PASSWORD, role)
+    con.close()
     port = free_port()
     env = {**os.environ, "CRIMEVIZ_DB": str(store), "CRIMEVIZ_BASEMAP": "none"}
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")
@@ -89,6 +97,17 @@ def browser_page(browser):
 def wait_for_script(page, timeout_ms: int = 90_000) -> None:
     """Wait until Streamlit has finished running the page's script."""
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+
+
+def sign_in(page, app_url: str, role: str = "admin", path: str = "") -> None:
+    """Open ``app_url/path`` and sign in as ``e2e-ROLE``; returns when the page has run."""
+    page.goto(f"{app_url}/{path}")
+    wait_for_script(page)
+    page.get_by_label("User name").fill(f"e2e-{role}")
+    page.get_by_label("Password", exact=True).fill(E2E_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as").first.wait_for(timeout=60_000)
+    wait_for_script(page)
 
 
 def screenshot(page, name: str, **kwargs) -> Path:

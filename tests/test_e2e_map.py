@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e_helpers import screenshot, wait_for_script
+from tests.e2e_helpers import screenshot, sign_in, wait_for_script
 
 pytestmark = pytest.mark.e2e
 
@@ -19,8 +19,7 @@ def ramp_pixels(path) -> int:
 def test_map_page_draws_hexagons_in_chromium(app_url, browser_page):
     errors = []
     browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
-    browser_page.goto(app_url)
-    wait_for_script(browser_page)
+    sign_in(browser_page, app_url, "analyst")
     chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
     chart.locator("canvas").first.wait_for(state="visible", timeout=60_000)
     browser_page.wait_for_timeout(2500)  # let deck.gl draw its first frames
@@ -32,8 +31,7 @@ def test_map_page_draws_hexagons_in_chromium(app_url, browser_page):
 
 
 def test_map_filter_change_reruns_in_the_browser(app_url, browser_page):
-    browser_page.goto(app_url)
-    wait_for_script(browser_page)
+    sign_in(browser_page, app_url, "analyst")
     incidents = browser_page.locator('[data-testid="stMetricValue"]').first
     before = incidents.inner_text()
     browser_page.get_by_text("H3 resolution").first.wait_for()
@@ -46,3 +44,12 @@ def test_map_filter_change_reruns_in_the_browser(app_url, browser_page):
     wait_for_script(browser_page)
     assert int(incidents.inner_text().replace(",", "")) < int(before.replace(",", ""))
     screenshot(browser_page, "e2e-map-robbery", full_page=True)
+
+
+def test_sign_out_returns_to_the_sign_in_form(app_url, browser_page):
+    sign_in(browser_page, app_url, "commander")
+    assert browser_page.get_by_text("Signed in as").count() == 1
+    browser_page.get_by_role("button", name="Sign out").click()
+    browser_page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+    assert browser_page.locator('[data-testid="stDeckGlJsonChart"]').count() == 0
+    screenshot(browser_page, "e2e-signed-out")

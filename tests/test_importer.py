@@ -1,13 +1,14 @@
 """Importing any city's incidents: validation, rejects, idempotence, all-or-nothing."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
-from crimeviz import db, importer
+from crimeviz import audit, auth, db, importer
 from tests.conftest import ROOT
 
 MAPPING = {"lat": "Latitude", "lon": "Longitude", "occurred_at": "Date", "offence": "Primary Type",
@@ -32,7 +33,7 @@ def chicago_csv(tmp_path):
 
 
 def test_import_loads_valid_rows_and_reports_each_reject(empty_store, chicago_csv):
-    result = importer.import_file(empty_store, chicago_csv, MAPPING)
+    result = importer.import_file(empty_store, chicago_csv, MAPPING, "tester")
     assert (result.loaded, result.rejected, result.duplicates) == (2, 6, 0)
     assert result.date_format == "%m/%d/%Y %I:%M:%S %p"
     rejects = pd.read_csv(result.reject_file)
@@ -47,8 +48,8 @@ def test_import_loads_valid_rows_and_reports_each_reject(empty_store, chicago_cs
 
 
 def test_reimporting_the_same_file_adds_nothing(empty_store, chicago_csv):
-    importer.import_file(empty_store, chicago_csv, MAPPING)
-    again = importer.import_file(empty_store, chicago_csv, MAPPING)
+    importer.import_file(empty_store, chicago_csv, MAPPING, "tester")
+    again = importer.import_file(empty_store, chicago_csv, MAPPING, "tester")
     assert (again.loaded, again.duplicates) == (0, 2)
     assert db.incident_count(empty_store) == 2
 
@@ -63,7 +64,7 @@ def test_failed_import_leaves_table_unchanged(small_store, chicago_csv, monkeypa
 
     monkeypatch.setattr(db, "insert_incidents", fail_after_insert)
     with pytest.raises(OSError):
-        importer.import_file(small_store, chicago_csv, MAPPING)
+        importer.import_file(small_store, chicago_csv, MAPPING, "tester")
     pd.testing.assert_frame_equal(small_store.execute("SELECT * FROM incidents ORDER BY id").df(), before)
     assert small_store.execute("SELECT count(*) FROM imports").fetchall() == imports_before
 
@@ -74,7 +75,7 @@ def test_explicit_date_format_and_parquet(empty_store, tmp_path):
     path = tmp_path / "berlin.parquet"
     frame.to_parquet(path)
     result = importer.import_file(empty_store, path, {"lat": "y", "lon": "x", "occurred_at": "when", "offence": "type"},
-                                  date_format="%d.%m.%Y %H:%M")
+                                  "tester", date_format="%d.%m.%Y %H:%M")
     assert result.loaded == 2
     assert empty_store.execute("SELECT min(occurred_at) FROM incidents").fetchall()[0][0] == pd.Timestamp("2021-03-01 10:00")
 
@@ -88,20 +89,20 @@ def test_unreadable_files_are_refused(empty_store, tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(importer.ImportFailed, match=message):
-        importer.import_file(empty_store, path, MAPPING)
+        importer.import_file(empty_store, path, MAPPING, "tester")
     assert db.incident_count(empty_store) == 0
 
 
 def test_wrong_mapping_names_the_missing_column(empty_store, chicago_csv):
     with pytest.raises(importer.ImportFailed, match="'Lat' not in the file"):
-        importer.import_file(empty_store, chicago_csv, {**MAPPING, "lat": "Lat"})
+        importer.import_file(empty_store, chicago_csv, {**MAPPING, "lat": "Lat"}, "tester")
 
 
 def test_all_rows_rejected_loads_nothing(empty_store, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("Date,Primary Type,Latitude,Longitude\nnope,THEFT,1,2\n")
     with pytest.raises(importer.ImportFailed, match="no valid rows"):
-        importer.import_file(empty_store, path, MAPPING | {"premises": "Primary Type"})
+        importer.import_file(empty_store, path, MAPPING | {"premises": "Primary Type"}, "tester")
     assert db.incident_count(empty_store) == 0
 
 
@@ -120,24 +121,70 @@ def test_guess_mapping_knows_common_names():
     assert guess["occurred_at"] == "Date" and guess["offence"] == "Primary Type"
 
 
-def run_cli(*args):
+PASSWORD = "a long test password"
+
+
+def run_cli(*args, user=None, password=PASSWORD):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRIMEVIZ_")}
+    if user:
+        env |= {"CRIMEVIZ_USER": user, "CRIMEVIZ_PASSWORD": password}
     return subprocess.run([sys.executable, "-m", "crimeviz", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env, stdin=subprocess.DEVNULL)
 
 
-def test_cli_import_prints_json_summary(tmp_path, chicago_csv):
+@pytest.fixture
+def cli_db(tmp_path):
+    path = tmp_path / "c.duckdb"
+    con = db.connect(path)
+    auth.add_user(con, "root", PASSWORD, "admin")
+    auth.add_user(con, "ana", PASSWORD, "analyst")
+    con.close()
+    return path
+
+
+def test_cli_import_prints_json_summary_and_is_audited(cli_db, chicago_csv):
     mapping = "lat=Latitude,lon=Longitude,occurred_at=Date,offence=Primary Type"
-    out = run_cli("import", str(chicago_csv), "--db", str(tmp_path / "c.duckdb"), "--mapping", mapping)
+    out = run_cli("import", str(chicago_csv), "--db", str(cli_db), "--mapping", mapping, user="root")
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert (summary["loaded"], summary["rejected"]) == (2, 6)
     assert summary["reject_file"].endswith(".csv")
+    con = db.connect(cli_db)
+    assert audit.entries(con, action="import")[["username", "object_id"]].values.tolist() == [["root", "chicago.csv"]]
+    con.close()
 
 
-def test_cli_import_failure_is_one_line_and_nonzero(tmp_path, chicago_csv):
-    out = run_cli("import", str(chicago_csv), "--db", str(tmp_path / "c.duckdb"), "--mapping", "lat=nope,lon=x")
+def test_cli_import_needs_an_admin(cli_db, chicago_csv):
+    mapping = "lat=Latitude,lon=Longitude,occurred_at=Date,offence=Primary Type"
+    anonymous = run_cli("import", str(chicago_csv), "--db", str(cli_db), "--mapping", mapping)
+    assert anonymous.returncode == 2 and "give --user" in anonymous.stderr
+    analyst = run_cli("import", str(chicago_csv), "--db", str(cli_db), "--mapping", mapping, user="ana")
+    assert analyst.returncode == 2 and "analyst role may not use data" in analyst.stderr
+    wrong = run_cli("import", str(chicago_csv), "--db", str(cli_db), "--mapping", mapping, user="root",
+                    password="not the password")
+    assert wrong.returncode == 2 and "wrong user name or password" in wrong.stderr
+    con = db.connect(cli_db)
+    assert db.incident_count(con) == 0
+    con.close()
+
+
+def test_cli_import_failure_is_one_line_and_nonzero(cli_db, chicago_csv, tmp_path):
+    out = run_cli("import", str(chicago_csv), "--db", str(cli_db), "--mapping", "lat=nope,lon=x", user="root")
     assert out.returncode != 0
     assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error: mapping lacks")
-    out = run_cli("import", str(tmp_path / "missing.csv"), "--db", str(tmp_path / "c.duckdb"),
-                  "--mapping", "lat=a,lon=b,occurred_at=c,offence=d")
+    out = run_cli("import", str(tmp_path / "missing.csv"), "--db", str(cli_db),
+                  "--mapping", "lat=a,lon=b,occurred_at=c,offence=d", user="root")
     assert out.returncode != 0 and "no such file" in out.stderr
+
+
+def test_cli_users_bootstrap_then_admin_only(tmp_path):
+    path = tmp_path / "u.duckdb"
+    env_new = {"CRIMEVIZ_NEW_PASSWORD": PASSWORD}
+    first = subprocess.run([sys.executable, "-m", "crimeviz", "users", "add", "boss", "--role", "admin", "--db",
+                            str(path)], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env_new},
+                           stdin=subprocess.DEVNULL, timeout=120)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run([sys.executable, "-m", "crimeviz", "users", "add", "eve", "--role", "admin", "--db",
+                             str(path)], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, **env_new, "CRIMEVIZ_USER": ""}, stdin=subprocess.DEVNULL, timeout=120)
+    assert second.returncode == 2 and "give --user" in second.stderr

@@ -6,11 +6,16 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from crimeviz import auth
 from tests.conftest import ROOT
 
 
-def page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=120)
+def page(name: str, role: str = "admin") -> AppTest:
+    """A page script as signed in with ``role`` (None: signed out)."""
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=120)
+    if role:
+        at.session_state["user"] = auth.User(f"test-{role}", f"Test {role}", role)
+    return at
 
 
 def deck_specs(at: AppTest) -> list[dict]:
@@ -115,3 +120,17 @@ def test_data_page_refuses_an_unreadable_upload(app_db):
     at.file_uploader(key="upload").set_value(("broken.csv", b"\xff\xfe\x00garbage", "text/csv")).run()
     assert not at.exception
     assert "Cannot import this file" in at.error[0].value
+
+
+@pytest.mark.parametrize("name, allowed, refused", [
+    ("map", "analyst", "reviewer"), ("trends", "commander", "reviewer"), ("hotspots", "analyst", "reviewer"),
+    ("data", "admin", "analyst"), ("admin", "admin", "commander"),
+])
+def test_pages_check_the_role_not_just_the_menu(app_db, name, allowed, refused):
+    assert not page(name, allowed).run().exception
+    denied = page(name, refused).run()
+    assert not denied.exception
+    assert denied.error[0].value.startswith("Access denied")
+    assert not denied.get("deck_gl_json_chart") and not denied.get("file_uploader")
+    anonymous = page(name, None).run()
+    assert anonymous.error[0].value == "Access denied: sign in first."

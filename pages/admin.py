@@ -1,0 +1,57 @@
+"""Admin: user accounts and the audit trail."""
+
+import streamlit as st
+
+from crimeviz import audit, auth, ui
+
+user = ui.require("users")
+con = ui.connection()
+st.title("Users and audit trail")
+
+tab_users, tab_audit = st.tabs(["Users", "Audit trail"])
+with tab_users:
+    st.dataframe(auth.users(con), hide_index=True, key="users_table")
+    with st.form("add_user", clear_on_submit=True):
+        st.markdown("**Add a user**")
+        a, b, c = st.columns(3)
+        name = a.text_input("User name", key="new_user")
+        role = b.selectbox("Role", auth.ROLES, key="new_role")
+        password = c.text_input(f"Initial password (≥ {auth.MIN_PASSWORD} characters)", type="password",
+                                key="new_password")
+        if st.form_submit_button("Add user"):
+            try:
+                auth.add_user(con, name.strip().lower(), password, role, by=user.username)
+                st.success(f"Added {name.strip().lower()} as {role}.")
+            except ValueError as exc:
+                st.error(f"Not added: {exc}.")
+    with st.form("change_user"):
+        st.markdown("**Change a user**")
+        names = list(auth.users(con)["username"])
+        a, b, c = st.columns(3)
+        target = a.selectbox("User", names, key="edit_user")
+        new_role = b.selectbox("Role", ["(unchanged)", *auth.ROLES], key="edit_role")
+        state = c.selectbox("Account", ["(unchanged)", "active", "disabled"], key="edit_active")
+        new_password = st.text_input("New password (blank: unchanged)", type="password", key="edit_password")
+        if st.form_submit_button("Save changes"):
+            if target == user.username and (state == "disabled" or new_role not in ("(unchanged)", "admin")):
+                st.error("You cannot disable your own account or remove your own admin role.")
+            else:
+                try:
+                    auth.update_user(con, target, user.username,
+                                     role=None if new_role == "(unchanged)" else new_role,
+                                     active=None if state == "(unchanged)" else state == "active",
+                                     password=new_password or None)
+                    st.success(f"Saved {target}.")
+                except ValueError as exc:
+                    st.error(f"Not saved: {exc}.")
+
+with tab_audit:
+    a, b, c = st.columns(3)
+    who = a.text_input("User", key="audit_user")
+    action = b.text_input("Action starts with", key="audit_action", placeholder="e.g. sign_in, import")
+    limit = c.number_input("Entries", 10, 100_000, 500, key="audit_limit")
+    log = audit.entries(con, int(limit), who.strip() or None, action.strip() or None)
+    st.dataframe(log, hide_index=True, key="audit_table")
+    if st.download_button("Export as CSV", log.to_csv(index=False), "crimeviz-audit.csv", "text/csv",
+                          key="audit_export"):
+        audit.record(con, user.username, "audit.export", "audit_log", None, {"entries": len(log)})

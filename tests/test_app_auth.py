@@ -1,0 +1,81 @@
+"""The app entry: first-run administrator, sign-in, role-filtered navigation, sign-out."""
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from crimeviz import audit, auth, db, navigation
+from tests.conftest import ROOT
+
+PASSWORD = "a long test password"
+
+
+@pytest.fixture
+def store(toronto_db, tmp_path, monkeypatch):
+    path = tmp_path / "auth.duckdb"
+    shutil.copy(toronto_db, path)
+    monkeypatch.setenv("CRIMEVIZ_DB", str(path))
+    return path
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+
+
+def sign_in(at: AppTest, name: str, password: str = PASSWORD) -> AppTest:
+    at.text_input(key="signin_user").input(name)
+    at.text_input(key="signin_password").input(password)
+    return at.button[0].click().run()
+
+
+def add_users(path, **roles):
+    con = db.connect(path)
+    for name, role in roles.items():
+        auth.add_user(con, name, PASSWORD, role)
+    con.close()
+
+
+def test_first_run_creates_the_administrator(store):
+    at = app().run()
+    assert at.subheader[0].value == "Create the first administrator"
+    at.text_input(key="signin_repeat").input(PASSWORD)
+    sign_in(at, "chief")
+    assert not at.exception
+    assert at.session_state["user"] == auth.User("chief", "chief", "admin")
+
+
+def test_wrong_password_is_refused_and_audited(store):
+    add_users(store, ana="analyst")
+    at = sign_in(app().run(), "ana", "wrong password!!")
+    assert "wrong user name or password" in at.error[0].value
+    assert "user" not in at.session_state
+    con = db.connect(store)
+    assert audit.entries(con, action="sign_in.failed")["object_id"].tolist() == ["ana"]
+    con.close()
+
+
+def test_navigation_lists_only_what_the_role_may_use():
+    def titles(role):
+        return [t for pages in navigation.visible(auth.User("x", "x", role)).values() for _, t, _ in pages]
+    assert titles("analyst") == ["Map", "Trends", "Hotspots", "Street view"]
+    assert "Data" not in titles("commander") and "Users & audit" not in titles("commander")
+    assert set(titles("admin")) == {title for _, _, title, _, _ in navigation.PAGES}
+
+
+def test_signed_in_analyst_lands_on_the_map(store):
+    add_users(store, ana="analyst")
+    at = sign_in(app().run(), "ana")
+    assert not at.exception
+    assert at.title[0].value == "Incident map"
+
+
+def test_sign_out(store):
+    add_users(store, ana="analyst")
+    at = sign_in(app().run(), "ana")
+    at.button(key="sign_out").click().run()
+    assert "user" not in at.session_state
+    assert "Access denied" in at.error[0].value or at.button[0].label == "Sign in"
+    con = db.connect(store)
+    assert audit.entries(con, action="sign_out")["username"].tolist() == ["ana"]
+    con.close()
