@@ -1,7 +1,7 @@
 """Plan exports: a CSV of every stop and a printable PDF (overview map, unit table, a map per unit).
 
 The PDF uses DejaVu Sans when installed (any text); otherwise fpdf2's core
-Helvetica, with characters outside latin-1 replaced by ``?``.
+Helvetica, with dashes made ASCII and other characters outside latin-1 replaced by ``?``.
 """
 
 from pathlib import Path
@@ -15,6 +15,7 @@ from crimeviz.patrol.plan import Plan
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 CONTEXT_GREY = (225, 225, 230)
+ASCII_DASHES = str.maketrans({"–": "-", "—": "-", "…": "..."})
 
 
 def plan_csv(plan: Plan, names: dict[str, str]) -> str:
@@ -41,7 +42,9 @@ class _Pdf(FPDF):
 
     def text_safe(self, text) -> str:
         text = str(text)
-        return text if self.unicode else text.encode("latin-1", "replace").decode("latin-1")
+        if self.unicode:
+            return text
+        return text.translate(ASCII_DASHES).encode("latin-1", "replace").decode("latin-1")
 
     def font(self, size: float, bold: bool = False) -> None:
         self.set_font(self.family, "B" if bold else "", size)

@@ -165,6 +165,12 @@ class Plan:
                 "created_at": self.created_at.isoformat(timespec="seconds") if self.created_at else None}
 
 
+def parse_cells(text: str) -> tuple[str, ...]:
+    """H3 cells typed as hex, separated by spaces, commas or new lines; ValueError for anything else."""
+    tokens = [t for t in text.replace(",", " ").split() if t]
+    return tuple(dict.fromkeys(grid.to_hex([grid.to_int(t.lower()) for t in tokens])))
+
+
 def routed_beat(unit: int, cells: list[int], risk: list[float], res: int) -> Beat:
     """A beat with its loop through ``cells`` (from the riskiest), in visiting order."""
     xy = beats_mod.CellGrid(tuple(cells), res).xy

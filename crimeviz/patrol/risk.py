@@ -21,9 +21,9 @@ import importlib.util
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import h3
 import numpy as np
 import pandas as pd
+from h3.api import basic_int as h3int
 
 from crimeviz import grid, queries
 
@@ -89,7 +89,7 @@ class RiskSurface:
         cells = np.array([grid.to_int(c) if isinstance(c, str) else int(c) for c in frame["cell"]],
                          dtype=np.uint64)
         risk = frame["risk"].to_numpy(dtype=float)
-        if len(cells) and any(h3.get_resolution(h3.int_to_str(int(c))) != res for c in cells[:1]):
+        if any(h3int.get_resolution(c) != res for c in cells.tolist()):
             raise PlanError(f"the risk surface's cells are not at resolution {res}")
         if np.any(~np.isfinite(risk)) or np.any(risk < 0):
             raise PlanError("risk values must be finite and ≥ 0")
@@ -209,7 +209,7 @@ class ShiftHistory:
     def child_shares(self, day: date) -> np.ndarray:
         """Each cell's add-one-smoothed share of its res-8 parent's incidents in the window."""
         n_all, _ = self.window_counts(day)
-        parents = np.array([h3.cell_to_parent(int(c), FORECAST_RES) for c in self.cells.tolist()],
+        parents = np.array([h3int.cell_to_parent(c, FORECAST_RES) for c in self.cells.tolist()],
                            dtype=np.uint64) if self.res != FORECAST_RES else self.cells
         _, group = np.unique(parents, return_inverse=True)
         total = np.bincount(group, weights=n_all + 1.0)
@@ -218,10 +218,22 @@ class ShiftHistory:
 
 def _forecast_frame(con, day: date, group: str, method: str) -> pd.DataFrame:
     predict = importlib.import_module(FORECAST_MODULE)
-    frame = predict.forecast_for_date(con, day, group, method)
+    try:
+        frame = predict.forecast_for_date(con, day, group, method, res=FORECAST_RES)
+    except FileNotFoundError as exc:
+        raise PlanError(str(exc)) from None
     if frame is None or len(frame) == 0:
         raise PlanError(f"the {method} forecast for {day} is empty")
     return frame
+
+
+def _forecast_version(frame: pd.DataFrame, method: str) -> str:
+    """What identifies the forecast: method, data it saw, lead (and checkpoint when given)."""
+    attrs = frame.attrs
+    parts = [method] + [f"{label} {attrs[key]}" for key, label in
+                        (("checkpoint", "checkpoint"), ("data_until", "data until"), ("lead", "lead days"))
+                        if key in attrs]
+    return ", ".join(parts)
 
 
 def forecast_surface(con, history: ShiftHistory, day: date, method: str) -> RiskSurface:
@@ -234,7 +246,7 @@ def forecast_surface(con, history: ShiftHistory, day: date, method: str) -> Risk
     version = ""
     for group, weight in groups.items():
         frame = _forecast_frame(con, day, group, method)
-        version = str(frame.attrs.get("version", frame.attrs.get("model", method)))
+        version = _forecast_version(frame, method)
         cells = np.array([grid.to_int(c) if isinstance(c, str) else int(c) for c in frame["cell"]],
                          dtype=np.uint64)
         parent_rate = RiskSurface.from_frame(pd.DataFrame({"cell": cells, "risk": frame["intensity"]}),
@@ -253,6 +265,15 @@ def sources() -> list[str]:
         predict = importlib.import_module(FORECAST_MODULE)
         methods = [f"{FORECAST_PREFIX}{m}" for m in getattr(predict, "METHODS", ("cdna",))]
     return methods + [HISTORICAL]
+
+
+def source_label(source: str) -> str:
+    """Words for a risk source, for the page and the PDF."""
+    if source == HISTORICAL:
+        return f"Historical counts (daily mean of the {HISTORY_DAYS} days before)"
+    method = source[len(FORECAST_PREFIX):]
+    described = getattr(importlib.import_module(FORECAST_MODULE), "METHODS", {}) if forecast_available() else {}
+    return f"Forecast: {described.get(method, method)}"
 
 
 def surface(con, history: ShiftHistory, day: date, source: str) -> RiskSurface:

@@ -46,7 +46,9 @@ CREATE TABLE IF NOT EXISTS patrol_plan_cells (
 
 
 def ensure_tables(con) -> None:
-    con.execute(SCHEMA)
+    """Create the tables if missing (under the store's write lock, like every write)."""
+    with db.WRITE_LOCK:
+        con.execute(SCHEMA)
 
 
 def _now() -> datetime:

@@ -1,0 +1,62 @@
+"""Saved plans: round trip, edits of drafts, approval, and all-or-nothing writes."""
+
+from dataclasses import replace
+
+import pytest
+
+from crimeviz.patrol import store
+from crimeviz.patrol.plan import Beat, PlanParams, plan_on_surface, remove_cell
+from crimeviz.patrol.risk import PlanError
+from tests.test_patrol_beats import DAY, connected, random_surface
+
+
+@pytest.fixture
+def plan():
+    return plan_on_surface(PlanParams(DAY, units=3, max_cells=5, weights=(("Assault", 2.0),)),
+                           random_surface(5), created_by="insp.test")
+
+
+def test_a_saved_plan_reopens_unchanged(empty_store, plan):
+    saved = store.save_plan(empty_store, plan)
+    assert saved.plan_id is not None and saved.created_at is not None and saved.status == "draft"
+    back = store.load_plan(empty_store, saved.plan_id)
+    assert back.beats == saved.beats and back.params == saved.params
+    assert (back.created_by, back.risk_model, back.method) == ("insp.test", "hand-made", plan.method)
+    assert back.covered == pytest.approx(plan.covered) and back.total_risk == pytest.approx(plan.total_risk)
+    listed = store.list_plans(empty_store)
+    assert listed[["plan_id", "status", "cells", "units"]].values.tolist() == [
+        [saved.plan_id, "draft", len(plan.cell_list()), len(plan.beats)]]
+
+
+def test_an_edited_draft_replaces_its_cells_and_keeps_its_id(empty_store, plan):
+    saved = store.save_plan(empty_store, plan)
+    beat = saved.beats[0]
+    drop = next(c for c in beat.cells if connected([x for x in beat.cells if x != c]))
+    edited = store.save_plan(empty_store, remove_cell(saved, drop))
+    back = store.load_plan(empty_store, saved.plan_id)
+    assert edited.plan_id == saved.plan_id and drop not in back.cell_list()
+    assert len(back.cell_list()) == len(plan.cell_list()) - 1
+    assert len(store.list_plans(empty_store)) == 1
+
+
+def test_an_approved_plan_is_locked_until_reopened(empty_store, plan):
+    saved = store.save_plan(empty_store, plan)
+    approved = store.set_status(empty_store, saved.plan_id, "approved")
+    assert approved.status == "approved"
+    with pytest.raises(PlanError, match="approved"):
+        store.save_plan(empty_store, saved)
+    assert store.load_plan(empty_store, saved.plan_id).beats == saved.beats
+    assert store.set_status(empty_store, saved.plan_id, "draft").status == "draft"
+    with pytest.raises(PlanError, match="status must be"):
+        store.set_status(empty_store, saved.plan_id, "done")
+    with pytest.raises(PlanError, match="no saved plan 99"):
+        store.load_plan(empty_store, 99)
+
+
+def test_a_failed_save_leaves_the_store_unchanged(empty_store, plan):
+    store.save_plan(empty_store, plan)
+    broken = replace(plan, beats=plan.beats + (Beat(9, ("not-a-cell",), (1.0,), 0.0),))
+    with pytest.raises(ValueError, match="not an H3 cell"):
+        store.save_plan(empty_store, broken)
+    assert len(store.list_plans(empty_store)) == 1
+    assert empty_store.execute("SELECT count(*) FROM patrol_plan_cells").fetchall()[0][0] == len(plan.cell_list())
