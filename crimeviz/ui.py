@@ -3,7 +3,11 @@
 Only widget code lives here; every query and figure comes from the rest of ``crimeviz``.
 """
 
+import re
+import shutil
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import streamlit as st
 
@@ -167,3 +171,23 @@ def account_box(con, user: auth.User) -> None:
 def _sign_out(con, user: auth.User) -> None:
     audit.record(con, user.username, "sign_out", "user", user.username)
     st.session_state.pop("user", None)
+
+
+def save_upload(upload, prefix: str) -> Path | None:
+    """Copy an upload into a new private temp folder; None (with a message) if it cannot be stored.
+
+    The file name is reduced to safe characters; a failed copy (e.g. a full disk) leaves nothing behind.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"crimeviz-{prefix}-"))
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(upload.name).name).lstrip(".") or "upload"
+    path = folder / name
+    try:
+        upload.seek(0)
+        with open(path, "wb") as out:
+            shutil.copyfileobj(upload, out, 1 << 20)
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        st.error(f"The upload could not be stored ({exc.strerror or exc}); nothing was saved. "
+                 "Free some disk space or ask an administrator.")
+        return None
+    return path

@@ -1,6 +1,5 @@
 """Data: what the store holds, and import of any city's incidents from CSV or Parquet."""
 
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -9,8 +8,8 @@ from crimeviz import importer, ui
 
 MAX_MB = 200
 
-st.title("Data")
 user = ui.require("data")
+st.title("Data")
 con = ui.connection()
 st.subheader("In the database")
 st.dataframe(con.execute("SELECT source, count(*) AS incidents, min(occurred_at)::DATE AS first, "
@@ -27,9 +26,10 @@ upload = st.file_uploader("Incident file", type=["csv", "parquet"], key="upload"
 if upload is None:
     st.stop()
 
-work = Path(tempfile.mkdtemp(prefix="crimeviz-import-"))
-path = work / Path(upload.name).name
-path.write_bytes(upload.getbuffer())
+path = ui.save_upload(upload, "import")
+if path is None:
+    st.stop()
+work = path.parent
 try:
     frame = importer.read_table(path)
 except importer.ImportFailed as exc:

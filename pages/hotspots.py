@@ -4,8 +4,8 @@ import streamlit as st
 
 from crimeviz import config, hotspots, maps, queries, ui
 
-st.title("Hotspot statistics")
 user = ui.require("incidents")
+st.title("Hotspot statistics")
 con = ui.connection()
 f = ui.sidebar_filter(con)
 if f is None:

@@ -5,8 +5,8 @@ from streamlit_folium import st_folium
 
 from crimeviz import charts, config, grid, leaflet, maps, queries, ui
 
-st.title("Incident map")
 user = ui.require("incidents")
+st.title("Incident map")
 con = ui.connection()
 f = ui.sidebar_filter(con)
 if f is None:

@@ -4,8 +4,8 @@ import streamlit as st
 
 from crimeviz import charts, queries, ui
 
-st.title("Trends")
 user = ui.require("incidents")
+st.title("Trends")
 con = ui.connection()
 f = ui.sidebar_filter(con)
 if f is None:

@@ -134,3 +134,16 @@ def test_pages_check_the_role_not_just_the_menu(app_db, name, allowed, refused):
     assert not denied.get("deck_gl_json_chart") and not denied.get("file_uploader")
     anonymous = page(name, None).run()
     assert anonymous.error[0].value == "Access denied: sign in first."
+
+
+def test_data_page_full_disk_gives_a_message_and_stores_nothing(app_db, monkeypatch):
+    import shutil as shutil_module
+
+    def disk_full(src, dst, length=0):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil_module, "copyfileobj", disk_full)
+    at = page("data").run()
+    at.file_uploader(key="upload").set_value(("big.csv", b"a,b\n1,2\n", "text/csv")).run()
+    assert not at.exception
+    assert "No space left on device" in at.error[0].value and "nothing was saved" in at.error[0].value
