@@ -27,7 +27,7 @@ con = ui.connection()
 store.ensure_tables(con)
 
 st.subheader("Model")
-with st.expander("Add a trained model"):
+with st.expander("Add a trained model", expanded=not checkpoints.installed()):
     tab_upload, tab_train = st.tabs(["Upload a checkpoint", "Train on your labelled sequences"])
     with tab_upload:
         st.markdown("The official `[AAAI2022-DevianceNet]SEA.pth` or `DIA.pth` from the DevianceNet authors, or a "
@@ -60,7 +60,7 @@ with st.expander("Add a trained model"):
             except ValueError as exc:
                 st.error(f"Not trained: {exc}")
             else:
-                st.success(f"Saved {out.name}: trained on {training.describe(record)}.")
+                st.success(f"Saved {out.name}: trained on {checkpoints.training_summary(record)}.")
 
 paths = checkpoints.installed()
 if not paths:

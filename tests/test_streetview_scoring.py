@@ -6,6 +6,7 @@ the full DevianceNet is only built, never run (its numbers are pinned by test_de
 from pathlib import Path
 
 import h3
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -51,7 +52,7 @@ def test_lite_checkpoint_round_trips_strictly_with_its_record(lite_path, lite):
             assert torch.equal(a, b)
     assert (lite.variant, lite.name, lite.trained_on) == ("lite", "DevianceNet-Lite", RECORD)
     assert lite.sha256 == checkpoints.file_sha256(lite_path)
-    assert "trained on 0 sequences (made up)" in lite.describe()
+    assert "trained on 0 sequences from test fixture (made up); no held-out check" in lite.describe()
     assert lite_path.stat().st_size < 10 << 20          # the frozen backbone is not stored
 
 
@@ -173,7 +174,7 @@ def test_training_writes_a_checkpoint_that_loads_and_says_what_it_was_trained_on
     assert loaded.trained_on["class_counts"] == {"1": 5, "5": 5}
     assert loaded.trained_on["source"] == "Toronto_train_SEA" and loaded.trained_on["sequences"] == 10
     assert record["validation"]["sequences"] == 2 and record["validation"]["sea_accuracy"] == 1.0
-    assert "held out 2: SEA accuracy 100%" in training.describe(record)
+    assert "held out 2: SEA accuracy 100%" in loaded.describe()
 
 
 def test_training_needs_classes_for_every_sequence_and_two_kinds(labelled, tmp_path):
@@ -181,7 +182,6 @@ def test_training_needs_classes_for_every_sequence_and_two_kinds(labelled, tmp_p
     unnamed = sequences.find_sequences(tmp_path / "Toronto_train_SEA")
     with pytest.raises(ValueError, match="no class in their folder name.*unnamed"):
         training.classes_from_names(unnamed)
-    import pandas as pd
     table = pd.DataFrame({"sequence": [s.name for s in labelled], "sea_class": 3})
     assert training.classes_from_table(labelled, table) == [3] * 10
     with pytest.raises(ValueError, match="1 sequence.*no label.*unnamed"):

@@ -88,16 +88,23 @@ class ScoringModel:
 
     def describe(self) -> str:
         text = f"{self.name} · {self.path.name} · sha256 {self.sha256[:12]}"
-        if self.trained_on:
-            text += (f" · trained on {self.trained_on.get('sequences', '?')} sequences "
-                     f"({self.trained_on.get('labels', 'labels unknown')})")
-        return text
+        return text + f" · trained on {training_summary(self.trained_on)}" if self.trained_on else text
 
     @torch.inference_mode()
     def score(self, clip: torch.Tensor) -> Score:
         """(3, 16, 224, 224) clip from :func:`~crimeviz.streetview.sequences.to_clip` -> :class:`Score`."""
         sea, dia = self.model(clip.unsqueeze(0))
         return Score(tuple(F.softmax(sea, dim=1)[0].tolist()), float(F.softmax(dia, dim=1)[0, 1]))
+
+
+def training_summary(record: Mapping) -> str:
+    """One line on a light checkpoint's ``trained_on`` record: data, labels, held-out check."""
+    text = f"{record.get('sequences', '?')} sequences from {record.get('source', '?')} ({record.get('labels', '?')})"
+    check = record.get("validation")
+    if not check:
+        return text + "; no held-out check (too few sequences)"
+    return (text + f"; held out {check['sequences']}: SEA accuracy {check['sea_accuracy']:.0%}, "
+            f"mean class error {check['sea_mae']:.2f}, DIA accuracy {check['dia_accuracy']:.0%}")
 
 
 def _lite_from(payload: Mapping) -> DevianceNetLite:

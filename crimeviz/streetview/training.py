@@ -135,12 +135,3 @@ def train(sequences: list[Sequence], classes: list[int], out: Path, *, source: s
     }
     return {"out": str(out), "sha256": save_lite(model, out, record), **record}
 
-
-def describe(record: dict) -> str:
-    """One line on a training run's record: data, labels and the held-out check."""
-    text = f"{record['sequences']} sequences from {record['source']} ({record['labels']})"
-    check = record["validation"]
-    if check is None:
-        return text + f"; fewer than {MIN_FOR_VALIDATION} sequences, so no held-out check"
-    return (text + f"; held out {check['sequences']}: SEA accuracy {check['sea_accuracy']:.0%}, "
-            f"mean class error {check['sea_mae']:.2f}, DIA accuracy {check['dia_accuracy']:.0%}")
