@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import duckdb
 
-from crimeviz import config, db, queries
+from crimeviz import auth, config, db, queries
 from crimeviz.filters import IncidentFilter
 from crimeviz.grid import cell_column
 
@@ -57,7 +57,9 @@ def page_rerun(db_path, repeats: int) -> float:
     """Median time of a Map page rerun after a filter change (AppTest, no browser)."""
     from streamlit.testing.v1 import AppTest
     os.environ["CRIMEVIZ_DB"] = str(db_path)
-    at = AppTest.from_file(str(config.ROOT / "pages" / "map.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(config.ROOT / "pages" / "map.py"), default_timeout=120)
+    at.session_state["user"] = auth.User("bench", "Benchmark", "analyst")
+    at.run()
     choices = [["Assault"], ["Robbery", "Auto Theft"], []]
     samples = []
     for i in range(repeats):

@@ -51,10 +51,12 @@ def offence_mix_chart(frame: pd.DataFrame) -> go.Figure:
 
 
 def bar_chart(frame: pd.DataFrame, x: str, y: str, title: str) -> go.Figure:
-    fig = px.bar(frame, x=x, y=y, labels={y: "Incidents"})
+    fig = go.Figure(go.Bar(x=frame[x], y=frame[y]))
+    fig.update_yaxes(title="Incidents")
     return _layout(fig, title, 280)
 
 
 def monthly_chart(frame: pd.DataFrame, title: str) -> go.Figure:
-    fig = px.line(frame, x="month", y="n", markers=True, labels={"n": "Incidents"})
+    fig = go.Figure(go.Scatter(x=frame["month"], y=frame["n"], mode="lines+markers"))
+    fig.update_yaxes(title="Incidents")
     return _layout(fig, title, 280)

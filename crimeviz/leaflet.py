@@ -23,10 +23,12 @@ def hex_features(counts: pd.DataFrame) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def folium_map(counts: pd.DataFrame, centre: tuple[float, float], basemap: str = "none") -> folium.Map:
-    """Leaflet map of incident counts per cell; tiles only when ``basemap == "carto"``."""
+def folium_map(counts: pd.DataFrame, bounds: tuple[float, float, float, float], basemap: str = "none") -> folium.Map:
+    """Leaflet map of incident counts per cell fitted to ``bounds``; tiles only when ``basemap == "carto"``."""
+    lat_min, lat_max, lon_min, lon_max = bounds
     tiles = "CartoDB positron" if basemap == "carto" else None
-    fmap = folium.Map(location=list(centre), zoom_start=11, tiles=tiles, control_scale=True)
+    fmap = folium.Map(location=[(lat_min + lat_max) / 2, (lon_min + lon_max) / 2], tiles=tiles, control_scale=True)
+    fmap.fit_bounds([[lat_min, lon_min], [lat_max, lon_max]])
     folium.GeoJson(
         hex_features(counts), name="Incidents per cell",
         style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555", "weight": 0.4,

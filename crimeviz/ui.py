@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from crimeviz import audit, auth, config, db, queries
+from crimeviz import audit, auth, config, db, maps, queries
 from crimeviz.filters import WEEKDAYS, IncidentFilter
 
 IDLE_TIMEOUT = timedelta(hours=8)
@@ -45,6 +45,19 @@ def _options(version: int) -> dict:
 
 def options(con) -> dict:
     return _options(data_version(con))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _context(version: int) -> dict:
+    con = connection()
+    return {"bounds": queries.bounds(con),
+            "outline": maps.outline_layer(queries.study_cells(con, 7)),
+            "neighbourhoods": maps.neighbourhood_layer(queries.neighbourhood_cells(con))}
+
+
+def map_context(con) -> dict:
+    """What every map shares and only imports change: ``bounds``, ``outline`` and ``neighbourhoods`` layers."""
+    return _context(data_version(con))
 
 
 def keep_filters() -> None:

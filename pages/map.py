@@ -30,7 +30,8 @@ c1.metric("Incidents", f"{total:,}")
 c2.metric("Cells with incidents", f"{len(counts):,}")
 c3.metric("Share in the top 5% of cells", f"{counts['n'].head(max(1, len(counts) // 20)).sum() / total:.0%}")
 
-layers = [maps.outline_layer(queries.study_cells(con, 7))]
+context = ui.map_context(con)
+layers = [context["outline"]]
 legend = None
 if "Hexagons" in shown:
     hexes, legend = maps.count_layer(counts)
@@ -42,11 +43,11 @@ if "Heatmap" in shown or "Points" in shown:
     if "Points" in shown:
         layers.append(maps.point_layer(points))
 if "Neighbourhoods" in shown:
-    layers.append(maps.neighbourhood_layer(queries.neighbourhood_cells(con)))
+    layers.append(context["neighbourhoods"])
 
 tab_deck, tab_leaflet = st.tabs(["Map", "Leaflet (Folium) view"])
 with tab_deck:
-    deck = maps.deck(layers, maps.view_for(queries.bounds(con)), config.basemap())
+    deck = maps.deck(layers, maps.view_for(context["bounds"]), config.basemap())
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="incident_map")
     if legend:
         st.markdown(maps.legend_html(legend, "Incidents per cell"), unsafe_allow_html=True)
@@ -54,10 +55,9 @@ with tab_deck:
         st.caption("Offline map: city outline and neighbourhoods (hover for names) derived from the data, no basemap tiles "
                    "(set CRIMEVIZ_BASEMAP=carto for a CARTO basemap when online).")
 with tab_leaflet:
-    lat_min, lat_max, lon_min, lon_max = queries.bounds(con)
-    fmap = leaflet.folium_map(counts, ((lat_min + lat_max) / 2, (lon_min + lon_max) / 2), config.basemap())
-    st.download_button("Download this map as a Leaflet HTML file", fmap.get_root().render(),
-                       "crimeviz-map.html", "text/html", key="leaflet_html")
+    fmap = leaflet.folium_map(counts, context["bounds"], config.basemap())
+    st.download_button("Download this map as a Leaflet HTML file", lambda: fmap.get_root().render(),
+                       "crimeviz-map.html", "text/html", key="leaflet_html", on_click="ignore")
     if config.basemap() == "none":
         st.caption("The Leaflet view loads Leaflet and map tiles from the internet, so it is shown only "
                    "when CRIMEVIZ_BASEMAP=carto; the downloaded file works in any online browser.")
@@ -79,6 +79,6 @@ a.plotly_chart(charts.bar_chart(detail["by_offence"], "offence", "n", "By offenc
 b.plotly_chart(charts.bar_chart(detail["premises"].head(10), "premises", "n", "Top premises"), key="cell_premises")
 a.plotly_chart(charts.hour_weekday_heatmap(detail["hour_weekday"]), key="cell_hours")
 b.plotly_chart(charts.monthly_chart(detail["monthly"], "Monthly trend"), key="cell_monthly")
-rows = queries.incidents(con, f, res, cell)
-st.download_button(f"Download the {len(rows):,} incidents in this cell (CSV)", rows.to_csv(index=False),
-                   f"incidents-{cell}.csv", "text/csv", key="cell_csv")
+st.download_button(f"Download the {n_cell:,} incidents in this cell (CSV)",
+                   lambda: queries.incidents(con, f, res, cell).to_csv(index=False),
+                   f"incidents-{cell}.csv", "text/csv", key="cell_csv", on_click="ignore")
