@@ -4,7 +4,6 @@ from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from crimeviz import config, queries, ui
 from crimeviz.streetview import checkpoints, figures, labels, scoring, sequences, store, training, uploads
@@ -90,10 +89,13 @@ if mode == LOCATION_MODES[0]:
     lon = right.number_input("Longitude", -180.0, 180.0, value=None, format="%.6f", key="sv_lon")
 elif mode == LOCATION_MODES[1]:
     picker = figures.location_picker(queries.study_cells(con, 7), queries.bounds(con), config.basemap())
-    clicked = (st_folium(picker, height=420, returned_objects=["last_clicked"], key="sv_map") or {}).get("last_clicked")
-    if clicked:
-        lat, lon = clicked["lat"], clicked["lng"]
-    st.caption(f"Location: {lat:.5f}, {lon:.5f}" if clicked else "Click the map to set the location.")
+    picked = figures.picked_location(st.pydeck_chart(picker, on_select="rerun", selection_mode="single-object",
+                                                     key="sv_map"))
+    if picked:
+        lat, lon = picked
+    st.caption(f"Location: {lat:.5f}, {lon:.5f} (centre of the clicked cell)" if picked else
+               "Click the map to set the location: the centre of the clicked H3 cell (about 0.1 km²); "
+               "type it for an exact position.")
 
 if st.button("Score and save", type="primary", key="sv_score", disabled=not files):
     try:
