@@ -7,8 +7,12 @@ import sys
 
 import pytest
 
+from crimeviz import auth, db
+from crimeviz.auth import AccessDenied
 from crimeviz.cli import CommandError
 from crimeviz.patrol.cli import add_subcommands
+
+PASSWORD = "patrol cli test password"
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -20,7 +24,7 @@ def run(capsys, *argv) -> tuple[int, str, str]:
     args = parser.parse_args(["patrol", *argv])
     try:
         code = args.func(args)
-    except (CommandError, ValueError) as exc:
+    except (AccessDenied, CommandError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
     out, err = capsys.readouterr()
@@ -29,16 +33,26 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def store(toronto_db, tmp_path_factory):
+    """A copy of the Toronto store with a commander (cmdr) and an analyst (anna)."""
     path = tmp_path_factory.mktemp("patrol-cli") / "store.duckdb"
     shutil.copy(toronto_db, path)
+    con = db.connect(path)
+    auth.add_user(con, "cmdr", PASSWORD, "commander")
+    auth.add_user(con, "anna", PASSWORD, "analyst")
+    con.close()
     return str(path)
+
+
+@pytest.fixture(autouse=True)
+def password(monkeypatch):
+    monkeypatch.setenv("CRIMEVIZ_PASSWORD", PASSWORD)
 
 
 def test_build_saves_a_plan_and_prints_it(capsys, store):
     code, out, _ = run(capsys, "build", "--db", store, "--date", "2021-10-05", "--shift", "night", "--res", "8",
-                       "--units", "3", "--weight", "Assault=2", "--created-by", "sgt.cli")
+                       "--units", "3", "--weight", "Assault=2", "--user", "cmdr")
     plan = json.loads(out)
-    assert code == 0 and plan["status"] == "draft" and plan["created_by"] == "sgt.cli"
+    assert code == 0 and plan["status"] == "draft" and plan["created_by"] == "cmdr"
     assert plan["units"] == 3 and len(plan["beats"]) == 3 and plan["shift"] == "night 23:00–07:00"
     assert 0 < plan["share_of_shift"] < 1 and plan["beats"][0]["route"][0].startswith("88")
     code, out, _ = run(capsys, "list", "--db", store)
@@ -46,7 +60,8 @@ def test_build_saves_a_plan_and_prints_it(capsys, store):
 
 
 def test_export_review_and_approve_a_saved_plan(capsys, store, tmp_path):
-    _, out, _ = run(capsys, "build", "--db", store, "--date", "2021-10-06", "--res", "8", "--units", "2")
+    _, out, _ = run(capsys, "build", "--db", store, "--date", "2021-10-06", "--res", "8", "--units", "2",
+                    "--user", "cmdr")
     plan_id = str(json.loads(out)["plan_id"])
     for fmt in ("pdf", "csv"):
         code, out, _ = run(capsys, "export", plan_id, "--out", str(tmp_path / f"plan.{fmt}"), "--db", store)
@@ -56,8 +71,8 @@ def test_export_review_and_approve_a_saved_plan(capsys, store, tmp_path):
     code, out, _ = run(capsys, "review", "--plan", plan_id, "--db", store)
     rows = json.loads(out)["rows"]
     assert code == 0 and [r["method"] for r in rows] == ["plan", "top-k cells"] and rows[0]["day"] == "2021-10-06"
-    code, out, _ = run(capsys, "approve", plan_id, "--db", store)
-    assert code == 0 and json.loads(out)["status"] == "approved"
+    code, out, _ = run(capsys, "approve", plan_id, "--db", store, "--user", "cmdr")
+    assert code == 0 and (json.loads(out)["status"], json.loads(out)["approved_by"]) == ("approved", "cmdr")
 
 
 def test_review_over_a_period(capsys, store):
@@ -77,10 +92,13 @@ def test_bench_reports_build_time_and_coverage(capsys, store):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["build", "--units", "0"], "choose at least one unit"),
-    (["build", "--units", "5000"], "5000 units but only"),
-    (["build", "--date", "2030-01-01"], "no incidents of the prioritised offences are recorded"),
-    (["build", "--weight", "Arson=1"], "unknown offence(s) Arson"),
+    (["build", "--units", "0", "--user", "cmdr"], "choose at least one unit"),
+    (["build", "--units", "5000", "--user", "cmdr"], "5000 units but only"),
+    (["build", "--date", "2030-01-01", "--user", "cmdr"], "no incidents of the prioritised offences are recorded"),
+    (["build", "--weight", "Arson=1", "--user", "cmdr"], "unknown offence(s) Arson"),
+    (["build"], "give --user NAME"),
+    (["build", "--user", "anna"], "the analyst role may not use patrol"),
+    (["approve", "1", "--user", "anna"], "the analyst role may not use patrol"),
     (["export", "999", "--out", "x.pdf"], "there is no saved plan 999"),
     (["export", "1", "--out", "x.docx"], "export writes pdf or csv"),
     (["review"], "give --plan ID, or --start"),

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 
+from crimeviz import audit
 from crimeviz.patrol import store
 from crimeviz.patrol.plan import Beat, PlanParams, plan_on_surface, remove_cell
 from crimeviz.patrol.risk import PlanError
@@ -17,7 +18,7 @@ def plan():
 
 
 def test_a_saved_plan_reopens_unchanged(empty_store, plan):
-    saved = store.save_plan(empty_store, plan)
+    saved = store.save_plan(empty_store, plan, "insp.test")
     assert saved.plan_id is not None and saved.created_at is not None and saved.status == "draft"
     back = store.load_plan(empty_store, saved.plan_id)
     assert back.beats == saved.beats and back.params == saved.params
@@ -29,10 +30,10 @@ def test_a_saved_plan_reopens_unchanged(empty_store, plan):
 
 
 def test_an_edited_draft_replaces_its_cells_and_keeps_its_id(empty_store, plan):
-    saved = store.save_plan(empty_store, plan)
+    saved = store.save_plan(empty_store, plan, "insp.test")
     beat = saved.beats[0]
     drop = next(c for c in beat.cells if connected([x for x in beat.cells if x != c]))
-    edited = store.save_plan(empty_store, remove_cell(saved, drop))
+    edited = store.save_plan(empty_store, remove_cell(saved, drop), "insp.test")
     back = store.load_plan(empty_store, saved.plan_id)
     assert edited.plan_id == saved.plan_id and drop not in back.cell_list()
     assert len(back.cell_list()) == len(plan.cell_list()) - 1
@@ -40,23 +41,29 @@ def test_an_edited_draft_replaces_its_cells_and_keeps_its_id(empty_store, plan):
 
 
 def test_an_approved_plan_is_locked_until_reopened(empty_store, plan):
-    saved = store.save_plan(empty_store, plan)
-    approved = store.set_status(empty_store, saved.plan_id, "approved")
-    assert approved.status == "approved"
+    saved = store.save_plan(empty_store, plan, "insp.test")
+    approved = store.set_status(empty_store, saved.plan_id, "approved", "supt.test")
+    assert (approved.status, approved.approved_by, approved.created_by) == ("approved", "supt.test", "insp.test")
+    assert approved.approved_at is not None
     with pytest.raises(PlanError, match="approved"):
-        store.save_plan(empty_store, saved)
+        store.save_plan(empty_store, saved, "insp.test")
     assert store.load_plan(empty_store, saved.plan_id).beats == saved.beats
-    assert store.set_status(empty_store, saved.plan_id, "draft").status == "draft"
+    reopened = store.set_status(empty_store, saved.plan_id, "draft", "supt.test")
+    assert (reopened.status, reopened.approved_by) == ("draft", None)
     with pytest.raises(PlanError, match="status must be"):
-        store.set_status(empty_store, saved.plan_id, "done")
+        store.set_status(empty_store, saved.plan_id, "done", "supt.test")
+    log = audit.entries(empty_store, action="patrol.")
+    assert log["action"].tolist() == ["patrol.reopen", "patrol.approve", "patrol.save"]
+    assert log["username"].tolist() == ["supt.test", "supt.test", "insp.test"]
     with pytest.raises(PlanError, match="no saved plan 99"):
         store.load_plan(empty_store, 99)
 
 
 def test_a_failed_save_leaves_the_store_unchanged(empty_store, plan):
-    store.save_plan(empty_store, plan)
+    store.save_plan(empty_store, plan, "insp.test")
     broken = replace(plan, beats=plan.beats + (Beat(9, ("not-a-cell",), (1.0,), 0.0),))
     with pytest.raises(ValueError, match="not an H3 cell"):
-        store.save_plan(empty_store, broken)
+        store.save_plan(empty_store, broken, "insp.test")
     assert len(store.list_plans(empty_store)) == 1
     assert empty_store.execute("SELECT count(*) FROM patrol_plan_cells").fetchall()[0][0] == len(plan.cell_list())
+    assert len(audit.entries(empty_store, action="patrol.")) == 1

@@ -2,7 +2,9 @@
 
 The main CLI registers these through :func:`add_subcommands`. Every command prints
 JSON (``export`` writes a file and prints where) and takes ``--db`` (default
-``$CRIMEVIZ_DB`` or ``data/crimeviz.duckdb``).
+``$CRIMEVIZ_DB`` or ``data/crimeviz.duckdb``). Commands that change plans (``build``,
+``approve``, ``reopen``) sign in with ``--user`` and need the ``patrol`` permission
+(commander or admin); the plan records that user.
 """
 
 import argparse
@@ -11,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from crimeviz import config
+from crimeviz.cli import CommandError, authorised, user_args
 from crimeviz.patrol.risk import HISTORICAL, SHIFTS, Shift
 
 
@@ -70,7 +73,6 @@ def _last_day(con) -> date:
 
 def _store(path):
     from crimeviz import db
-    from crimeviz.cli import CommandError
     con = db.connect(path)
     if db.incident_count(con) == 0:
         raise CommandError("the store holds no incidents: run `python -m crimeviz db build` or import some")
@@ -88,8 +90,9 @@ def cmd_build(args) -> int:
     from crimeviz.patrol import store
     from crimeviz.patrol.plan import build_plan
     con = _store(args.db)
+    user = authorised(con, args, "patrol")
     params = _params(args, args.date or _last_day(con) + timedelta(days=1))
-    plan = store.save_plan(con, build_plan(con, params, args.created_by))
+    plan = store.save_plan(con, build_plan(con, params, user.username), user.username)
     print(json.dumps(_plan_json(plan), default=str))
     return 0
 
@@ -102,7 +105,8 @@ def cmd_list(args) -> int:
 
 def cmd_status(args) -> int:
     from crimeviz.patrol import store
-    plan = store.set_status(_store(args.db), args.plan_id, args.status)
+    con = _store(args.db)
+    plan = store.set_status(con, args.plan_id, args.status, authorised(con, args, "patrol").username)
     print(json.dumps(plan.summary(), default=str))
     return 0
 
@@ -115,7 +119,6 @@ def _names(con, res: int) -> dict[str, str]:
 
 def cmd_export(args) -> int:
     from crimeviz import grid, queries
-    from crimeviz.cli import CommandError
     from crimeviz.patrol import export, store
     con = _store(args.db)
     plan = store.load_plan(con, args.plan_id)
@@ -140,7 +143,6 @@ def _records(frame) -> list[dict]:
 
 
 def cmd_review(args) -> int:
-    from crimeviz.cli import CommandError
     from crimeviz.patrol import review, store
     con = _store(args.db)
     if args.plan_id is not None:
@@ -171,8 +173,8 @@ def add_subcommands(subparsers) -> None:
     """Register ``build``, ``list``, ``approve``, ``reopen``, ``export``, ``review`` and ``bench``."""
     p = subparsers.add_parser("build", help="make and save a draft plan (JSON)")
     _plan_args(p, "plan date (default: the day after the last stored incident)")
-    p.add_argument("--created-by", default=None, help="stored with the plan (default: $USER)")
     _db_arg(p)
+    user_args(p)
     p.set_defaults(func=cmd_build)
 
     p = subparsers.add_parser("list", help="saved plans (JSON)")
@@ -184,6 +186,7 @@ def add_subcommands(subparsers) -> None:
         p = subparsers.add_parser(name, help=text)
         p.add_argument("plan_id", type=int)
         _db_arg(p)
+        user_args(p)
         p.set_defaults(func=cmd_status, status=status)
 
     p = subparsers.add_parser("export", help="write a saved plan as a printable PDF or a CSV of its stops")

@@ -142,6 +142,8 @@ def plan_pdf(plan: Plan, names: dict[str, str], context: list[str]) -> bytes:
     ident = f"#{plan.plan_id}" if plan.plan_id is not None else "(not saved)"
     pdf.line_of(f"Patrol plan {ident} — {plan.params.day:%A %d %B %Y}, {plan.params.shift.label()}", 15, True, 8)
     who = f"created by {plan.created_by}" + (f" at {plan.created_at:%Y-%m-%d %H:%M}" if plan.created_at else "")
+    if plan.approved_by:
+        who += f" · approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}"
     pdf.line_of(f"Status: {plan.status.upper()} · {who}", 9)
     pdf.line_of(f"Expected incidents inside the beats: {plan.covered:.1f} of {plan.total_risk:.1f} in the shift "
                 f"({plan.share:.0%}; {plan.day_share:.0%} of the day's {plan.day_risk:.1f})", 10, True)

@@ -111,6 +111,8 @@ class Plan:
     plan_id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
 
     @property
     def covered(self) -> float:
@@ -161,8 +163,12 @@ class Plan:
                 "expected_incidents": round(self.covered, 3), "expected_in_shift": round(self.total_risk, 3),
                 "share_of_shift": round(self.share, 4), "share_of_day": round(self.day_share, 4),
                 "risk_model": self.risk_model, "risk_version": self.risk_version, "method": self.method,
-                "created_by": self.created_by,
-                "created_at": self.created_at.isoformat(timespec="seconds") if self.created_at else None}
+                "created_by": self.created_by, "created_at": _iso(self.created_at),
+                "approved_by": self.approved_by, "approved_at": _iso(self.approved_at)}
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat(timespec="seconds") if when else None
 
 
 def parse_cells(text: str) -> tuple[str, ...]:

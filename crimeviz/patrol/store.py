@@ -1,8 +1,9 @@
 """The ``patrol_plans`` and ``patrol_plan_cells`` tables: saved plans, re-opened, edited and approved.
 
 A plan row keeps its parameters (JSON), the risk model and version it was built on,
-who made it and when, its status (draft/approved) and its coverage; its cells are
-rows of (plan, unit, stop, cell, risk). Every write is one transaction.
+who made it and when, its status (draft/approved, with who approved it and when) and
+its coverage; its cells are rows of (plan, unit, stop, cell, risk). Every write is one
+transaction with its entry in the audit trail.
 """
 
 from dataclasses import replace
@@ -11,7 +12,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from crimeviz import db, grid
+from crimeviz import audit, db, grid
 from crimeviz.patrol.plan import STATUSES, Beat, Plan, PlanParams
 from crimeviz.patrol.risk import PlanError
 
@@ -23,6 +24,8 @@ CREATE TABLE IF NOT EXISTS patrol_plans (
     created_by   VARCHAR NOT NULL,
     updated_at   TIMESTAMP NOT NULL,
     status       VARCHAR NOT NULL CHECK (status IN ('draft', 'approved')),
+    approved_by  VARCHAR,
+    approved_at  TIMESTAMP,
     plan_date    DATE NOT NULL,
     shift        VARCHAR NOT NULL,
     res          TINYINT NOT NULL,
@@ -55,8 +58,8 @@ def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
-def save_plan(con, plan: Plan) -> Plan:
-    """Insert a new plan or replace a saved draft's content; returns it with id and timestamps."""
+def save_plan(con, plan: Plan, by: str) -> Plan:
+    """Insert a new plan or replace a saved draft's content (user ``by``); returns it with id and timestamps."""
     ensure_tables(con)
     now = _now()
     p = plan.params
@@ -88,6 +91,8 @@ def save_plan(con, plan: Plan) -> Plan:
                         "FROM incoming_plan_cells")
         finally:
             con.unregister("incoming_plan_cells")
+        audit.record(con, by, "patrol.save", "patrol_plan", plan.plan_id,
+                     {"date": p.day, "shift": p.shift.label(), "units": len(plan.beats)})
     return replace(plan, updated_at=now)
 
 
@@ -102,15 +107,15 @@ def load_plan(con, plan_id: int) -> Plan:
     """A saved plan by id; PlanError if there is none."""
     ensure_tables(con)
     _status(con, plan_id)
-    row = con.execute("SELECT params, risk_model, risk_version, method, total_risk, day_risk, created_by, status, "
-                      "created_at, updated_at FROM patrol_plans WHERE plan_id = ?", [int(plan_id)]).fetchall()[0]
+    fields = ("total_risk", "day_risk", "risk_model", "risk_version", "created_by", "method", "status", "plan_id",
+              "created_at", "updated_at", "approved_by", "approved_at")
+    params, *values = con.execute(f"SELECT params, {', '.join(fields)} FROM patrol_plans WHERE plan_id = ?",
+                                  [int(plan_id)]).fetchall()[0]
     cells = con.execute("SELECT unit, stop, lower(hex(cell)) AS cell, risk, route_km FROM patrol_plan_cells "
                         "WHERE plan_id = ? ORDER BY unit, stop", [int(plan_id)]).df()
     beats = tuple(Beat(int(unit), tuple(part["cell"]), tuple(part["risk"].astype(float)), float(part["route_km"].iloc[0]))
                   for unit, part in cells.groupby("unit", sort=True))
-    params, model, version, method, total, day, by, status, created, updated = row
-    return Plan(PlanParams.from_json(params), beats, total, day, model, version, by, method, status,
-                int(plan_id), created, updated)
+    return Plan(PlanParams.from_json(params), beats, **dict(zip(fields, values)))
 
 
 def list_plans(con) -> pd.DataFrame:
@@ -119,17 +124,20 @@ def list_plans(con) -> pd.DataFrame:
     return con.execute(
         "SELECT p.plan_id, strftime(p.plan_date, '%Y-%m-%d') AS plan_date, p.shift, p.res, p.status, count(c.cell) AS cells, "
         "count(DISTINCT c.unit) AS units, p.covered_risk / p.total_risk AS share_of_shift, p.risk_model, "
-        "p.created_by, p.created_at, p.updated_at FROM patrol_plans p "
+        "p.created_by, p.created_at, p.updated_at, p.approved_by FROM patrol_plans p "
         "LEFT JOIN patrol_plan_cells c USING (plan_id) GROUP BY ALL ORDER BY p.plan_id DESC").df()
 
 
-def set_status(con, plan_id: int, status: str) -> Plan:
-    """Approve a plan, or reopen it as a draft."""
+def set_status(con, plan_id: int, status: str, by: str) -> Plan:
+    """Approve a plan (recording who and when), or reopen it as a draft; audited as user ``by``."""
     if status not in STATUSES:
         raise PlanError(f"status must be one of {', '.join(STATUSES)}")
     ensure_tables(con)
     _status(con, plan_id)
+    now = _now()
+    approved = (by, now) if status == "approved" else (None, None)
     with db.transaction(con):
-        con.execute("UPDATE patrol_plans SET status = ?, updated_at = ? WHERE plan_id = ?",
-                    [status, _now(), int(plan_id)])
+        con.execute("UPDATE patrol_plans SET status = ?, updated_at = ?, approved_by = ?, approved_at = ? "
+                    "WHERE plan_id = ?", [status, now, *approved, int(plan_id)])
+        audit.record(con, by, "patrol.approve" if status == "approved" else "patrol.reopen", "patrol_plan", plan_id)
     return load_plan(con, plan_id)

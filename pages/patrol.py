@@ -1,0 +1,228 @@
+"""Patrol plans: beats and routes for a shift's units, saved and approved, then reviewed against what happened."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import streamlit as st
+
+from crimeviz import audit, config, grid, maps, queries, ui
+from crimeviz.patrol import beats, export, review, store, views
+from crimeviz.patrol.plan import MINUTES_PER_CELL, PlanParams, assign_cell, build_plan, parse_cells, remove_cell, risk_for
+from crimeviz.patrol.risk import SHIFTS, Shift, source_label, sources
+
+st.title("Patrol plans")
+user = ui.require("patrol")
+con = ui.connection()
+opts = ui.options(con)
+if opts["first_date"] is None:
+    st.warning("The database holds no incidents yet: import some on the Data page.")
+    st.stop()
+version = ui.data_version(con)
+
+
+@st.cache_data(show_spinner="Computing the risk surface…", max_entries=16)
+def risk_surface(params_json: str, _version: int):
+    return risk_for(ui.connection(), PlanParams.from_json(params_json))
+
+
+@st.cache_data(show_spinner=False)
+def cell_names(res: int, _version: int) -> dict[str, str]:
+    cells = queries.neighbourhood_cells(ui.connection(), res)
+    return dict(zip(cells["cell"], cells["name"]))
+
+
+@st.cache_data(show_spinner=False)
+def city_cells(_version: int) -> list[str]:
+    return grid.to_hex(queries.study_cells(ui.connection(), 7))
+
+
+@st.cache_data(show_spinner=False)
+def city_view(_version: int):
+    return maps.view_for(queries.bounds(ui.connection()))
+
+
+def settings() -> PlanParams | None:
+    """The sidebar's plan settings; None (with the reason shown) when they cannot be used."""
+    with st.sidebar:
+        st.header("Plan settings")
+        day = st.date_input("Date", opts["last_date"] + timedelta(days=1), min_value=opts["first_date"],
+                            format="YYYY-MM-DD", key="patrol_date")
+        name = st.selectbox("Shift", list(SHIFTS), index=1, key="patrol_shift", format_func=str.title)
+        a, b = st.columns(2)
+        start = a.number_input("Starts at (hour)", 0, 23, SHIFTS[name].start, key=f"patrol_start_{name}")
+        hours = b.number_input("Hours", 1, 24, SHIFTS[name].hours, key=f"patrol_hours_{name}")
+        source = st.selectbox("Risk from", sources(), index=len(sources()) - 1, key="patrol_source",
+                              format_func=source_label)
+        res = st.radio("H3 resolution", [9, 8], horizontal=True, key="patrol_res",
+                       help="9 ≈ 0.11 km² per cell, 8 ≈ 0.74 km²")
+        units = st.number_input("Units", 0, 200, 10, key="patrol_units")
+        a, b = st.columns(2)
+        patrol = a.number_input("Patrol minutes per unit", 0, 720, 240, 15, key="patrol_minutes")
+        per_cell = b.number_input("Minutes per cell", 1, 240, int(MINUTES_PER_CELL[res]), key=f"patrol_per_cell_{res}")
+        max_cells = a.number_input("Max cells per unit", 1, 200, 20, key="patrol_max_cells")
+        max_area = b.number_input("Max km² per unit (0: none)", 0.0, 100.0, 0.0, 0.5, key="patrol_max_area")
+        speed = st.number_input("Travel speed (km/h)", 1, 80, 20, key="patrol_speed")
+        with st.expander("Offence priorities"):
+            weights = tuple((o, st.number_input(o, 0.0, 10.0, 1.0, 0.5, key=f"patrol_w_{o}")) for o in opts["offences"])
+        with st.expander("Excluded areas"):
+            hoods = st.multiselect("Neighbourhoods", opts["neighbourhoods"], key="patrol_ex_hoods")
+            typed = st.text_area("H3 cells (hex, one per line)", key="patrol_ex_cells")
+    names = cell_names(res, version)
+    try:
+        excluded = tuple(dict.fromkeys([c for c, n in names.items() if n in set(hoods)] + list(parse_cells(typed))))
+        return PlanParams(day, Shift(name, int(start), int(hours)), res, int(units), float(patrol), float(per_cell),
+                          float(speed), int(max_cells), float(max_area) or None, weights, excluded, source)
+    except ValueError as exc:
+        st.error(f"These settings cannot be used: {exc}.")
+        return None
+
+
+def build(params: PlanParams) -> None:
+    try:
+        st.session_state["patrol_plan"] = build_plan(con, params, user.username)
+    except ValueError as exc:
+        st.session_state.pop("patrol_plan", None)
+        st.error(f"No plan: {exc}.")
+
+
+params = settings()
+if params is not None and st.sidebar.button("Build plan", type="primary", key="patrol_build"):
+    build(params)
+if params is not None and "patrol_plan" not in st.session_state:
+    build(params)
+
+tab_plan, tab_saved, tab_review = st.tabs(["Plan", "Saved plans", "Review"])
+
+with tab_saved:
+    saved = store.list_plans(con)
+    if saved.empty:
+        st.info("No plans saved yet: build one and press *Save draft*.")
+    else:
+        st.dataframe(saved.assign(share_of_shift=(100 * saved["share_of_shift"]).round(1)), hide_index=True,
+                     key="patrol_saved_table")
+        pick = st.selectbox("Plan", saved["plan_id"], key="patrol_open_id",
+                            format_func=lambda i: f"#{i} · " + " · ".join(
+                                str(v) for v in saved.set_index("plan_id").loc[i, ["plan_date", "shift", "status"]]))
+        if st.button("Open this plan", key="patrol_open"):
+            st.session_state["patrol_plan"] = store.load_plan(con, int(pick))
+            st.rerun()
+
+plan = st.session_state.get("patrol_plan")
+with tab_plan:
+    if plan is None:
+        st.info("Choose the plan settings in the sidebar and press *Build plan*.")
+    else:
+        ident = f"Plan #{plan.plan_id}" if plan.plan_id else "Unsaved plan"
+        st.subheader(f"{ident} · {plan.params.day:%a %d %b %Y} · {plan.params.shift.label()} · {plan.status}")
+        m = st.columns(5)
+        m[0].metric("Units", len(plan.beats))
+        m[1].metric("Cells", len(plan.cell_list()))
+        m[2].metric("Expected incidents covered", f"{plan.covered:.1f} of {plan.total_risk:.1f}")
+        m[3].metric("Share of the shift's incidents", f"{plan.share:.0%}")
+        m[4].metric("Share of the day's incidents", f"{plan.day_share:.0%}")
+        if len(plan.beats) < plan.params.units:
+            st.warning(f"Only {len(plan.beats)} of {plan.params.units} units could be given a beat.")
+        names = cell_names(plan.params.res, version)
+        risk = risk_surface(plan.params.to_json(), version)
+        show_risk = st.toggle("Show the risk surface", value=True, key="patrol_show_risk")
+        layers = [maps.outline_layer([grid.to_int(c) for c in city_cells(version)])]
+        if show_risk:
+            risk_hexes, risk_legend = views.risk_layer(risk)
+            layers.append(risk_hexes)
+        if plan.params.excluded:
+            layers.append(views.excluded_layer(list(plan.params.excluded)))
+        layers += views.plan_layers(plan, names)
+        deck = maps.deck(layers, city_view(version), config.basemap())
+        event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="patrol_map")
+        st.markdown(maps.legend_html(views.unit_legend(plan, names), "Units (route loops start at the white dot)"),
+                    unsafe_allow_html=True)
+        if show_risk:
+            st.markdown(maps.legend_html(risk_legend, "Expected incidents per cell in the shift"),
+                        unsafe_allow_html=True)
+        st.caption(f"Risk: {source_label(plan.params.source)} — {plan.risk_model} ({plan.risk_version}), weighted by "
+                   f"each cell's hour-of-day profile for the shift. Optimisation: {beats.METHOD}. Every beat is "
+                   "contiguous and within a few cells of its anchor; routes are closed loops through the cell "
+                   "centres (nearest neighbour + 2-opt).")
+
+        st.markdown("**Units**")
+        st.dataframe(views.unit_table(plan, names), hide_index=True, key="patrol_units_table")
+        unit = st.selectbox("Stops of unit", [b.unit for b in plan.beats], key="patrol_stops_unit")
+        stops = views.stops_table(plan, names)
+        st.dataframe(stops[stops["unit"] == unit].drop(columns="unit"), hide_index=True, key="patrol_stops_table")
+
+        a, b, c, d = st.columns(4)
+        stem = f"patrol-plan-{plan.plan_id or 'draft'}-{plan.params.day}-{plan.params.shift.name}"
+        context = city_cells(version)
+        if a.download_button("Printable PDF", lambda: export.plan_pdf(plan, names, context), f"{stem}.pdf",
+                             "application/pdf", key="patrol_pdf"):
+            audit.record(con, user.username, "patrol.export", "patrol_plan", plan.plan_id, {"format": "pdf"})
+        if b.download_button("CSV of stops", export.plan_csv(plan, names), f"{stem}.csv", "text/csv",
+                             key="patrol_csv"):
+            audit.record(con, user.username, "patrol.export", "patrol_plan", plan.plan_id, {"format": "csv"})
+        try:
+            if c.button("Save draft", disabled=plan.status != "draft", key="patrol_save"):
+                st.session_state["patrol_plan"] = store.save_plan(con, plan, user.username)
+                st.rerun()
+            if plan.status == "draft" and d.button("Save and approve", type="primary", key="patrol_approve"):
+                saved = store.save_plan(con, plan, user.username)
+                st.session_state["patrol_plan"] = store.set_status(con, saved.plan_id, "approved", user.username)
+                st.rerun()
+            if plan.status == "approved" and d.button("Reopen as draft", key="patrol_reopen"):
+                st.session_state["patrol_plan"] = store.set_status(con, plan.plan_id, "draft", user.username)
+                st.rerun()
+        except ValueError as exc:
+            st.error(f"Not saved: {exc}.")
+        if plan.created_at:
+            st.caption(f"Created by {plan.created_by} at {plan.created_at:%Y-%m-%d %H:%M}"
+                       + (f", last saved {plan.updated_at:%Y-%m-%d %H:%M}" if plan.updated_at else "")
+                       + (f", approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}"
+                          if plan.approved_by else ""))
+
+        with st.expander("Edit beats", expanded=False):
+            clicked = [o.get("cell") for layer in ("patrol-beats", "patrol-risk")
+                       for o in ((event.selection.objects.get(layer) if event and event.selection else None) or [])]
+            st.caption("Click a cell on the map (or type its id) and assign it to a unit, or remove it. "
+                       "Beats must stay contiguous and within the unit's limits.")
+            e1, e2 = st.columns(2)
+            cell = e1.text_input("Cell", clicked[0] if clicked else "", key="patrol_edit_cell").strip().lower()
+            target = e2.selectbox("Unit", [b.unit for b in plan.beats], key="patrol_edit_unit")
+            b1, b2 = st.columns(2)
+            try:
+                if b1.button("Assign to unit", key="patrol_assign", disabled=not cell):
+                    st.session_state["patrol_plan"] = assign_cell(plan, risk, cell, int(target))
+                    st.rerun()
+                if b2.button("Remove from plan", key="patrol_remove", disabled=not cell):
+                    st.session_state["patrol_plan"] = remove_cell(plan, cell)
+                    st.rerun()
+            except ValueError as exc:
+                st.error(f"Not changed: {exc}.")
+
+with tab_review:
+    st.markdown("**Hit rate**: share of the shift's incidents (offences with a priority above 0) that occurred in "
+                "the plan's cells. **PAI**: hit rate ÷ the cells' share of the city's area. Compared with the "
+                "naive *top-k cells* plan (as many cells, the riskiest ones, not contiguous) and with a plan built "
+                "by the same method from historical counts only.")
+    if plan is not None:
+        st.markdown(f"**This plan** ({plan.params.day}, {plan.params.shift.label()})")
+        try:
+            st.dataframe(review.review_plan(con, plan).round(3), hide_index=True, key="patrol_review_plan")
+        except ValueError as exc:
+            st.info(f"Not reviewable yet: {exc}.")
+    st.markdown("**Plans over a period** (built with the sidebar settings for every day)")
+    last = opts["last_date"] - timedelta(days=1)
+    period = st.date_input("Period", (last - timedelta(days=27), last), min_value=opts["first_date"],
+                           max_value=last, format="YYYY-MM-DD", key="patrol_review_period")
+    if st.button("Review this period", key="patrol_review_run") and params is not None:
+        if not isinstance(period, (tuple, list)) or len(period) != 2:
+            st.error("Pick the last day of the period too.")
+        else:
+            with st.spinner("Building and scoring a plan for every day…"):
+                try:
+                    st.session_state["patrol_review"] = review.review_period(con, replace(params, day=period[0]),
+                                                                             *period)
+                except ValueError as exc:
+                    st.error(f"No review: {exc}.")
+    daily = st.session_state.get("patrol_review")
+    if daily is not None:
+        st.plotly_chart(views.review_chart(daily), key="patrol_review_chart")
+        st.dataframe(review.period_summary(daily).round(3), hide_index=True, key="patrol_review_summary")

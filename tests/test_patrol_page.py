@@ -1,0 +1,117 @@
+"""The Patrol plans page through streamlit.testing: build, bad input, save/approve/reopen, edit, review."""
+
+import json
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from crimeviz import auth
+from tests.conftest import ROOT
+from tests.test_patrol_beats import connected
+
+
+def patrol_page(role: str = "commander") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "patrol.py"), default_timeout=120)
+    at.session_state["user"] = auth.User(f"test-{role}", f"Test {role}", role)
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+UNITS, STOPS = 0, 1  # the Plan tab's tables, first in the page
+
+
+def table(at: AppTest, index: int):
+    return at.dataframe[index].value
+
+
+@pytest.fixture
+def page(app_db):
+    at = patrol_page()
+    at.session_state["patrol_units"] = 4
+    at.session_state["patrol_res"] = 8
+    return at.run()
+
+
+def test_page_builds_a_plan_and_draws_it(page):
+    assert not page.exception and not page.error
+    spec = json.loads(page.get("deck_gl_json_chart")[0].proto.json)
+    assert [layer["id"] for layer in spec["layers"]] == ["city-outline", "patrol-risk", "patrol-beats",
+                                                         "patrol-routes", "patrol-starts"]
+    beats = spec["layers"][2]["data"]
+    assert {b["cell"][:2] for b in beats} == {"88"} and len({tuple(b["color"]) for b in beats}) == 4
+    assert metric(page, "Units") == "4"
+    assert page.subheader[0].value.startswith("Unsaved plan · Sat 01 Jan 2022 · evening 15:00–23:00 · draft")
+    assert any("greedy seeded region growing" in c.value for c in page.caption)
+    assert len(table(page, UNITS)) == 4  # one row per unit
+    assert any("Not reviewable yet" in i.value for i in page.info)  # 1 Jan 2022 is after the data
+
+
+def only_one_neighbourhood(at):
+    at.multiselect(key="patrol_ex_hoods").set_value(at.multiselect(key="patrol_ex_hoods").options[1:])
+    at.number_input(key="patrol_units").set_value(150)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda at: at.number_input(key="patrol_units").set_value(0), "choose at least one unit"),
+    (only_one_neighbourhood, "150 units but only"),
+    (lambda at: at.date_input(key="patrol_date").set_value(date(2030, 1, 1)), "no incidents of the prioritised"),
+    (lambda at: at.number_input(key="patrol_minutes").set_value(10), "does not cover one cell"),
+])
+def test_bad_input_gives_a_message_not_a_traceback(page, change, message):
+    change(page)
+    page.button(key="patrol_build").click().run()
+    assert not page.exception
+    assert message in page.error[0].value and not page.get("deck_gl_json_chart")
+
+
+def test_save_approve_reopen_and_open_again(page):
+    page.button(key="patrol_save").click().run()
+    assert page.subheader[0].value.startswith("Plan #")
+    page.button(key="patrol_approve").click().run()
+    assert page.subheader[0].value.endswith("· approved")
+    assert any("approved by test-commander" in c.value for c in page.caption)
+    page.button(key="patrol_reopen").click().run()
+    assert page.subheader[0].value.endswith("· draft")
+    plan_id = int(page.subheader[0].value.split("#")[1].split(" ")[0])
+    page.number_input(key="patrol_units").set_value(2)
+    page.button(key="patrol_build").click().run()
+    assert metric(page, "Units") == "2"
+    page.selectbox(key="patrol_open_id").set_value(plan_id)
+    page.button(key="patrol_open").click().run()
+    assert not page.exception and metric(page, "Units") == "4"
+    assert page.subheader[0].value.startswith(f"Plan #{plan_id} ")
+
+
+def test_cells_can_be_removed_and_assigned_and_bad_edits_are_explained(page):
+    cells = table(page, STOPS)["cell"].tolist()  # unit 1's stops
+    drop = next(c for c in cells if connected([x for x in cells if x != c]))
+    before = int(metric(page, "Cells"))
+    page.text_input(key="patrol_edit_cell").set_value(drop).run()
+    page.button(key="patrol_remove").click().run()
+    assert not page.exception and int(metric(page, "Cells")) == before - 1
+    page.button(key="patrol_assign").click().run()  # back into unit 1
+    assert int(metric(page, "Cells")) == before and drop in table(page, STOPS)["cell"].tolist()
+    page.text_input(key="patrol_edit_cell").set_value("not-a-cell").run()
+    page.button(key="patrol_assign").click().run()
+    assert page.error[0].value == "Not changed: not an H3 cell: 'not-a-cell'."
+
+
+def test_review_over_a_period_draws_the_comparison(page):
+    page.date_input(key="patrol_review_period").set_value((date(2021, 12, 1), date(2021, 12, 3)))
+    page.button(key="patrol_review_run").click().run()
+    assert not page.exception
+    chart = json.loads(page.get("plotly_chart")[0].proto.spec)
+    assert [trace["name"] for trace in chart["data"]] == ["plan", "top-k cells"]
+    summary = table(page, -1)
+    assert summary["method"].tolist() == ["plan", "top-k cells"] and (summary["days"] == 3).all()
+
+
+def test_only_commanders_and_admins_may_plan(app_db):
+    denied = patrol_page("analyst").run()
+    assert not denied.exception
+    assert denied.error[0].value.startswith("Access denied")
+    assert not denied.get("deck_gl_json_chart")
