@@ -1,6 +1,5 @@
 """Street view: DevianceNet deviance scores for an uploaded street-level sequence (Park et al., AAAI 2022)."""
 
-from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
@@ -10,7 +9,8 @@ from crimeviz.streetview import checkpoints, figures, labels, scoring, sequences
 
 FRAME_TYPES = sorted(s.lstrip(".") for s in sequences.IMAGE_SUFFIXES | uploads.VIDEO_SUFFIXES) + ["zip"]
 LOCATION_MODES = ("Typed", "Clicked on the map", "From the frames' EXIF GPS")
-LABEL_SOURCES = {"names": "From the folder names (v_class<N>_…)", "incidents": "From incidents around each location"}
+LABEL_SOURCES = {"names": "From the folder names (v_class<N>_…)",
+                 "incidents": "From incidents around each location"}
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
@@ -50,16 +50,14 @@ with st.expander("Add a trained model", expanded=not checkpoints.installed()):
         epochs = st.slider("Epochs", 5, 200, 40, key="sv_train_epochs")
         if archive is not None and st.button("Train", key="sv_train"):
             bar = st.progress(0.0, "Encoding the sequences…")
-            out = checkpoints.weights_dir() / f"lite-{Path(archive.name).stem}-{datetime.now():%Y%m%d-%H%M%S}.pth"
             try:
-                with uploads.sequences_in(archive.getvalue(), Path(archive.name).stem) as found:
-                    classes, described = training.classes_for(found, source, con, labels.LabelRule(radius_m=radius))
-                    record = training.train(found, classes, out, source=archive.name, labels=described, epochs=epochs,
-                                            progress=lambda done, total: bar.progress(done / total, f"Encoded {done} of {total}"))
+                record = training.train_archive(
+                    con, archive.getvalue(), archive.name, source, labels.LabelRule(radius_m=radius), epochs,
+                    lambda done, total: bar.progress(done / total, f"Encoded {done} of {total} sequences"))
             except ValueError as exc:
                 st.error(f"Not trained: {exc}")
             else:
-                st.success(f"Saved {out.name}: trained on {checkpoints.training_summary(record)}.")
+                st.success(f"Saved {Path(record['out']).name}: trained on {checkpoints.training_summary(record)}.")
 
 paths = checkpoints.installed()
 if not paths:

@@ -27,12 +27,14 @@ def _rule_args(parser: argparse.ArgumentParser) -> None:
     defaults = LabelRule()
     parser.add_argument("--method", choices=METHODS, default=defaults.method,
                         help="count incidents within a radius, or in an H3 k-ring (default: %(default)s)")
-    parser.add_argument("--radius-m", type=float, default=defaults.radius_m, help="radius in metres (default: %(default)s)")
+    parser.add_argument("--radius-m", type=float, default=defaults.radius_m,
+                        help="radius in metres (default: %(default)s)")
     parser.add_argument("--res", type=int, default=defaults.res, choices=(7, 8, 9),
                         help="H3 resolution of the k-ring and of the reference cells (default: %(default)s)")
     parser.add_argument("--k", type=int, default=defaults.k, help="k-ring size (default: %(default)s)")
     parser.add_argument("--reference", choices=REFERENCES, default=defaults.reference,
-                        help="quintiles over all cells with incidents, or over the labelled points (default: %(default)s)")
+                        help="quintiles over all cells with incidents, or over the labelled points "
+                             "(default: %(default)s)")
     parser.add_argument("--start", type=date.fromisoformat, default=None, help="first incident date (YYYY-MM-DD)")
     parser.add_argument("--end", type=date.fromisoformat, default=None, help="last incident date (YYYY-MM-DD)")
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from crimeviz.streetview.checkpoints import save_lite
+from crimeviz.streetview.checkpoints import save_lite, weights_dir
 from crimeviz.streetview.labels import LabelRule, label_sequences
 from crimeviz.streetview.sequences import Sequence, SequenceError, to_clip
+from crimeviz.streetview.uploads import sequences_in
 from models.deviancenet import DevianceNetLite, deviance_loss, dia_target, recommended_optimizer
 
 MIN_FOR_VALIDATION = 10
@@ -135,3 +136,15 @@ def train(sequences: list[Sequence], classes: list[int], out: Path, *, source: s
     }
     return {"out": str(out), "sha256": save_lite(model, out, record), **record}
 
+
+def train_archive(con, data: bytes, name: str, labels_from: str, rule: LabelRule = LabelRule(), epochs: int = 40,
+                  progress: Callable[[int, int], None] | None = None) -> dict:
+    """Trains on an uploaded zip of sequence folders and installs the result in :func:`weights_dir`.
+
+    ``labels_from`` is ``"names"`` or ``"incidents"`` (:func:`classes_for`); returns the record.
+    """
+    stem = Path(name).stem
+    out = weights_dir() / f"lite-{stem}-{datetime.now():%Y%m%d-%H%M%S}.pth"
+    with sequences_in(data, stem) as found:
+        classes, described = classes_for(found, labels_from, con, rule)
+        return train(found, classes, out, source=name, labels=described, epochs=epochs, progress=progress)

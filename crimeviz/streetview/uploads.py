@@ -48,8 +48,9 @@ def _checked_members(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfil
         parts = PurePosixPath(name).parts
         if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
             raise SequenceError(f"zip member {info.filename!r} points outside the archive")
-        if info.file_size > (1 << 20) and info.file_size > limits.ratio * max(info.compress_size, 1):
-            raise SequenceError(f"zip member {info.filename!r} expands {info.file_size / max(info.compress_size, 1):,.0f}×: "
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > (1 << 20) and ratio > limits.ratio:
+            raise SequenceError(f"zip member {info.filename!r} expands {ratio:,.0f}×: "
                                 "refused as a possible decompression bomb")
         total += info.file_size
     if total > limits.total_bytes:
