@@ -55,10 +55,10 @@ def _incident_store(path):
 def cmd_score(args) -> int:
     from crimeviz import db
     from crimeviz.streetview import checkpoints, scoring, uploads
-    with redirect_stdout(sys.stderr):
+    with uploads.sequences_in(args.dir, args.dir.stem) as found, redirect_stdout(sys.stderr):
+        con = db.connect(args.db)
         model = checkpoints.load(args.weights, args.variant)
-        with uploads.sequences_in(args.dir, args.dir.stem) as found:
-            scored = scoring.score_sequences(db.connect(args.db), model, found)
+        scored = scoring.score_sequences(con, model, found)
     print(json.dumps({"scored": len(scored), "model": model.name, "checkpoint_sha256": model.sha256,
                       "classes": dict(sorted(Counter(str(s.sea_class) for *_, s in scored).items()))}))
     return 0
