@@ -107,6 +107,12 @@ def cmd_bench_map(args) -> int:
     return 0
 
 
+def cmd_bench_load(args) -> int:
+    from crimeviz import loadtest
+    print(json.dumps(loadtest.bench_load(args.db, args.sessions, args.seconds), indent=2))
+    return 0
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or (given the first argument) one that loads only that feature's commands."""
     parser = argparse.ArgumentParser(prog="python -m crimeviz", description=__doc__)
@@ -158,6 +164,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=7)
     _db_arg(p)
     p.set_defaults(func=cmd_bench_map)
+    p = bsub.add_parser("load", help="N headless-browser sessions changing Map filters: rerun p50/p95, errors")
+    p.add_argument("--sessions", type=int, default=10)
+    p.add_argument("--seconds", type=float, default=60, help="how long the sessions keep changing filters")
+    _db_arg(p)
+    p.set_defaults(func=cmd_bench_load)
 
     for name, (module, help_text) in FEATURE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text)

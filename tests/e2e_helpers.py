@@ -8,46 +8,17 @@ role, password ``E2E_PASSWORD``), ``wait_for_script(page)`` waits until the app'
 finished, and ``screenshot(page, name)`` saves ``artifacts/NAME.png`` for a person to look at.
 """
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from crimeviz import auth, db
+from crimeviz import auth, db, serve
+from crimeviz.serve import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 E2E_PASSWORD = "e2e password for tests"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--enable-unsafe-swiftshader"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_health(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError("streamlit did not become healthy")
 
 
 @pytest.fixture(scope="session")
@@ -60,21 +31,11 @@ def app_url(toronto_db, tmp_path_factory):
     for role in auth.ROLES:
         auth.add_user(con, f"e2e-{role}", E2E_PASSWORD, role)
     con.close()
-    port = free_port()
-    env = {**os.environ, "CRIMEVIZ_DB": str(store), "CRIMEVIZ_BASEMAP": "none"}
-    log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = serve.start(store, tmp_path_factory.mktemp("e2e-log") / "streamlit.log")
     try:
-        wait_for_health(url, proc)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+        serve.stop(proc)
 
 
 @pytest.fixture(scope="session")
