@@ -9,6 +9,7 @@ finished, and ``screenshot(page, name)`` saves ``artifacts/NAME.png`` for a pers
 """
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,16 @@ def sign_in(page, app_url: str, role: str = "admin", path: str = "") -> None:
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as").first.wait_for(timeout=60_000)
     wait_for_script(page)
+
+
+def wait_for_pixels(element, name: str, count, at_least: int, timeout_s: float = 60) -> Path:
+    """Screenshot ``element`` as ``name`` until ``count(path) >= at_least`` (WebGL draws asynchronously)."""
+    deadline = time.time() + timeout_s
+    while True:
+        path = screenshot(element, name)
+        if count(path) >= at_least or time.time() > deadline:
+            return path
+        time.sleep(1)
 
 
 def screenshot(page, name: str, **kwargs) -> Path:

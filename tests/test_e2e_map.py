@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e_helpers import screenshot, sign_in, wait_for_script
+from tests.e2e_helpers import screenshot, sign_in, wait_for_pixels, wait_for_script
 
 pytestmark = pytest.mark.e2e
 
@@ -22,9 +22,8 @@ def test_map_page_draws_hexagons_in_chromium(app_url, browser_page):
     sign_in(browser_page, app_url, "analyst")
     chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
     chart.locator("canvas").first.wait_for(state="visible", timeout=60_000)
-    browser_page.wait_for_timeout(2500)  # let deck.gl draw its first frames
+    shot = wait_for_pixels(chart, "e2e-map", ramp_pixels, 5_000)
     whole = screenshot(browser_page, "e2e-map-page", full_page=True)
-    shot = screenshot(chart, "e2e-map")
     assert ramp_pixels(shot) > 5_000, f"no hexagons visible in {shot} (page: {whole})"
     assert not errors, errors
     assert browser_page.get_by_text("Cell detail").count() >= 1
