@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from crimeviz import config, queries, ui
+from crimeviz import audit, config, queries, ui
 from crimeviz.streetview import checkpoints, figures, labels, scoring, sequences, store, training, uploads
 
 FRAME_TYPES = sorted(s.lstrip(".") for s in sequences.IMAGE_SUFFIXES | uploads.VIDEO_SUFFIXES) + ["zip"]
@@ -19,6 +19,7 @@ def _model(path: str, modified: float) -> checkpoints.ScoringModel:
 
 
 st.title("Street view deviance")
+user = ui.require("streetview")
 st.markdown("**DevianceNet** (Park et al., AAAI 2022) reads 16 street-level frames of a place and predicts how much "
             "crime surrounds it: a severity class from 1 (least) to 5 (most), *SEA*, and the probability that the "
             "place is among the most deviant, *DIA*.")
@@ -38,6 +39,8 @@ with st.expander("Add a trained model", expanded=not checkpoints.installed()):
             except ValueError as exc:
                 st.error(f"Not installed: {exc}")
             else:
+                audit.record(con, user.username, "streetview.install", "checkpoint", added.path.name,
+                             {"sha256": added.sha256, "model": added.name})
                 st.success(f"Installed {added.describe()}.")
     with tab_train:
         st.markdown("Trains the light CPU model (DevianceNet-Lite: a frozen EfficientNet-Lite0 and a small temporal "
@@ -52,8 +55,8 @@ with st.expander("Add a trained model", expanded=not checkpoints.installed()):
             bar = st.progress(0.0, "Encoding the sequences…")
             try:
                 record = training.train_archive(
-                    con, archive.getvalue(), archive.name, source, labels.LabelRule(radius_m=radius), epochs,
-                    lambda done, total: bar.progress(done / total, f"Encoded {done} of {total} sequences"))
+                    con, archive.getvalue(), archive.name, user.username, source, labels.LabelRule(radius_m=radius),
+                    epochs, lambda done, total: bar.progress(done / total, f"Encoded {done} of {total} sequences"))
             except ValueError as exc:
                 st.error(f"Not trained: {exc}")
             else:
@@ -99,7 +102,8 @@ if st.button("Score and save", type="primary", key="sv_score", disabled=not file
     try:
         with st.spinner("Scoring…"):
             st.session_state["sv_result"] = scoring.score_upload(
-                con, model, [(f.name, f.getvalue()) for f in files], lat, lon, use_exif=mode == LOCATION_MODES[2])
+                con, model, [(f.name, f.getvalue()) for f in files], user.username, lat, lon,
+                use_exif=mode == LOCATION_MODES[2])
     except ValueError as exc:
         st.session_state.pop("sv_result", None)
         st.error(f"Nothing was stored: {exc}")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from crimeviz import db
+from crimeviz import auth, db
 from crimeviz.cli import CommandError
 from crimeviz.streetview import bench, checkpoints, store
 from crimeviz.streetview.cli import add_subcommands
@@ -16,12 +16,14 @@ from tests.test_streetview_scoring import RECORD, small_lite
 from tests.test_streetview_sequences import one_torch_thread, write_sequence, zip_bytes, frame_bytes  # noqa: F401
 
 PLACES = [(43.65 + 0.004 * i, -79.38) for i in range(5)]
+PASSWORD = "a long test password"
 
 
 @pytest.fixture(autouse=True)
 def default_store(tmp_path, monkeypatch):
-    """Where ``--db`` points when a test leaves it out: never the app's own store."""
+    """Where ``--db`` points when a test leaves it out (never the app's own store); the password."""
     monkeypatch.setenv("CRIMEVIZ_DB", str(tmp_path / "default.duckdb"))
+    monkeypatch.setenv("CRIMEVIZ_PASSWORD", PASSWORD)
 
 
 def run(argv: list[str], capsys) -> tuple[int, dict | str]:
@@ -32,16 +34,19 @@ def run(argv: list[str], capsys) -> tuple[int, dict | str]:
     capsys.readouterr()
     try:
         code = args.func(args)
-    except (CommandError, ValueError) as exc:
+    except (auth.AccessDenied, CommandError, ValueError) as exc:
         return 2, str(exc)
     return code, json.loads(capsys.readouterr().out)
 
 
 @pytest.fixture
 def store_path(tmp_path):
-    """A store with 0, 2, 4, 6 and 8 incidents at five places about 450 m apart."""
+    """A store with 0, 2, 4, 6 and 8 incidents at five places about 450 m apart, an analyst
+    ``ana`` and a reviewer ``rev``."""
     path = tmp_path / "store.duckdb"
     con = db.connect(path)
+    auth.add_user(con, "ana", PASSWORD, "analyst")
+    auth.add_user(con, "rev", PASSWORD, "reviewer")
     rows = [("2021-05-01 12:00", "Assault", lat, lon) for i, (lat, lon) in enumerate(PLACES) for _ in range(2 * i)]
     db.insert_incidents(con, db.with_cells(incident_rows(rows), "hand"))
     con.close()
@@ -76,8 +81,8 @@ def scores(path) -> list[tuple]:
 
 
 def test_score_stores_every_sequence_of_an_official_folder(walks, lite_path, store_path, capsys):
-    code, out = run(["score", str(walks), "--weights", str(lite_path), "--variant", "lite", "--db", str(store_path)],
-                    capsys)
+    code, out = run(["score", str(walks), "--weights", str(lite_path), "--variant", "lite", "--user", "ana",
+                     "--db", str(store_path)], capsys)
     assert code == 0
     assert out["scored"] == 6 and out["model"] == "DevianceNet-Lite"
     assert out["checkpoint_sha256"] == checkpoints.file_sha256(lite_path)
@@ -90,14 +95,23 @@ def test_score_of_a_zip_with_a_bad_sequence_stores_nothing(walks, lite_path, sto
     files.update({f"nowhere/frame{i:06d}.jpg": frame_bytes() for i in range(16)})
     archive = tmp_path / "walks.zip"
     archive.write_bytes(zip_bytes(files))
-    code, message = run(["score", str(archive), "--weights", str(lite_path), "--db", str(store_path)], capsys)
+    score = ["--weights", str(lite_path), "--user", "ana", "--db", str(store_path)]
+    code, message = run(["score", str(archive), *score], capsys)
     assert code == 2 and "no location" in message and "nowhere" in message
     (walks / "v_class1_g43.65,-79.38_c0" / "frame000003.jpg").unlink()
-    code, message = run(["score", str(walks), "--weights", str(lite_path), "--db", str(store_path)], capsys)
+    code, message = run(["score", str(walks), *score], capsys)
     assert code == 2 and message.startswith("v_class1_g43.65,-79.38_c0: 15 frame")
-    code, message = run(["score", str(walks), "--weights", str(lite_path), "--variant", "con", "--db",
-                         str(store_path)], capsys)
+    code, message = run(["score", str(walks), *score, "--variant", "con"], capsys)
     assert code == 2 and "not DevianceNet (con)" in message
+    assert scores(store_path) == []
+
+
+def test_score_needs_a_user_allowed_to_use_street_view(walks, lite_path, store_path, capsys):
+    score = ["score", str(walks), "--weights", str(lite_path), "--db", str(store_path)]
+    code, message = run(score, capsys)
+    assert code == 2 and "give --user NAME" in message
+    code, message = run([*score, "--user", "rev"], capsys)
+    assert code == 2 and "reviewer role may not use streetview" in message
     assert scores(store_path) == []
 
 

@@ -7,7 +7,7 @@ import pytest
 from h3.api import basic_int as h3int
 from streamlit.testing.v1 import AppTest
 
-from crimeviz import db
+from crimeviz import auth, db
 from crimeviz.streetview import checkpoints, figures
 from tests.conftest import incident_rows
 from tests.test_streetview_scoring import RECORD, small_lite
@@ -29,10 +29,22 @@ def page_env(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def open_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+def open_page(role: str = "analyst") -> AppTest:
+    """The page as signed in with ``role``."""
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["user"] = auth.User(f"test-{role}", f"Test {role}", role)
+    at.run()
     assert not at.exception
     return at
+
+
+def audit_actions(page_env: Path) -> list[tuple]:
+    con = db.connect(page_env / "app.duckdb")
+    try:
+        return con.execute("SELECT username, action FROM audit_log WHERE starts_with(action, 'streetview') "
+                           "ORDER BY entry_id").fetchall()
+    finally:
+        con.close()
 
 
 def saved_rows(at: AppTest) -> int:
@@ -48,6 +60,12 @@ def test_without_weights_the_page_says_so_and_how_to_add_them(page_env):
     assert not at.metric
 
 
+def test_roles_without_street_view_are_turned_away(page_env):
+    at = open_page("reviewer")
+    assert at.error[0].value == "Access denied: the reviewer role may not use streetview."
+    assert not at.file_uploader
+
+
 def test_an_uploaded_checkpoint_is_checked_then_installed(page_env, tmp_path):
     at = open_page()
     at.file_uploader(key="sv_pth").set_value(("junk.pth", b"junk", "application/octet-stream")).run()
@@ -60,6 +78,7 @@ def test_an_uploaded_checkpoint_is_checked_then_installed(page_env, tmp_path):
     assert not at.error and "Installed DevianceNet-Lite" in at.success[0].value
     assert at.selectbox(key="sv_weights").value == page_env / "weights" / "lite.pth"
     assert not at.warning
+    assert audit_actions(page_env) == [("test-analyst", "streetview.install")]
 
 
 @pytest.fixture
@@ -85,6 +104,7 @@ def test_an_uploaded_zip_is_scored_shown_and_saved(installed):
     table = at.dataframe[0].value
     assert table[["sequence", "model"]].values.tolist() == [["walk.zip", "DevianceNet-Lite"]]
     assert table["checkpoint_sha256"][0] == checkpoints.file_sha256(installed)
+    assert audit_actions(installed.parents[1]) == [("test-analyst", "streetview.score")]
 
 
 def test_bad_uploads_are_explained_and_store_nothing(installed):
@@ -116,6 +136,7 @@ def test_the_light_model_is_trained_on_an_uploaded_zip_and_offered(page_env):
     assert not at.error
     assert "trained on 4 sequences from walks.zip (classes in the folder names)" in at.success[0].value
     assert at.selectbox(key="sv_weights").value.name.startswith("lite-walks-")
+    assert audit_actions(page_env) == [("test-analyst", "streetview.train")]
 
 
 def test_the_map_picker_covers_the_area_with_clickable_cells_and_returns_a_centre():

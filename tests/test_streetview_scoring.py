@@ -100,8 +100,11 @@ FAKE = ScoringModel(nn.Identity(), "lite", Path("fake.pth"), "ab" * 32)
 
 def test_scores_are_stored_with_cell_model_and_checkpoint_and_shown_on_the_map(empty_store):
     saved = store.save_scores(empty_store, [("a", 43.65, -79.38, Score((0.1, 0.2, 0.3, 0.25, 0.15), 0.4)),
-                                            ("b", 43.70, -79.40, Score((0, 0, 0, 0, 1.0), 0.9))], FAKE)
+                                            ("b", 43.70, -79.40, Score((0, 0, 0, 0, 1.0), 0.9))], FAKE, "ana")
     assert saved == 2
+    assert empty_store.execute("SELECT username, action, detail FROM audit_log").fetchall() == [
+        ("ana", "streetview.score", '{"sequences": 2, "model": "DevianceNet-Lite", "checkpoint_sha256": "'
+         + "ab" * 32 + '"}')]
     rows = empty_store.execute("SELECT sequence, p_class3, sea_class, model, checkpoint_sha256 "
                                "FROM deviance_scores ORDER BY score_id").fetchall()
     assert rows == [("a", 0.3, 3, "DevianceNet-Lite", "ab" * 32), ("b", 0.0, 5, "DevianceNet-Lite", "ab" * 32)]
@@ -122,15 +125,16 @@ def test_the_map_frame_of_an_empty_table_is_empty(empty_store):
 def test_a_bad_location_stores_nothing(empty_store, lat, lon, message):
     good = ("a", 43.65, -79.38, Score((0.2,) * 5, 0.1))
     with pytest.raises(ValueError, match=message):
-        store.save_scores(empty_store, [good, ("b", lat, lon, Score((0.2,) * 5, 0.1))], FAKE)
+        store.save_scores(empty_store, [good, ("b", lat, lon, Score((0.2,) * 5, 0.1))], FAKE, "ana")
     store.ensure_tables(empty_store)
     assert empty_store.execute("SELECT count(*) FROM deviance_scores").fetchall() == [(0,)]
+    assert empty_store.execute("SELECT count(*) FROM audit_log").fetchall() == [(0,)]
 
 
 # --- scoring --------------------------------------------------------------------------------
 
 def test_an_upload_is_scored_and_saved_at_its_exif_position(empty_store, lite):
-    result = scoring.score_upload(empty_store, lite, sequence_files(gps=(43.65, -79.38)), use_exif=True)
+    result = scoring.score_upload(empty_store, lite, sequence_files(gps=(43.65, -79.38)), "ana", use_exif=True)
     assert result.name == "frame000000.jpg + 15 more"
     assert (result.lat, result.lon) == pytest.approx((43.65, -79.38), abs=1e-5)
     assert sum(result.score.sea_probs) == pytest.approx(1.0) and 0 <= result.score.dia_prob <= 1
@@ -148,7 +152,7 @@ def test_an_upload_is_scored_and_saved_at_its_exif_position(empty_store, lite):
 ])
 def test_bad_uploads_store_nothing(empty_store, lite, files, where, message):
     with pytest.raises(ValueError, match=message):
-        scoring.score_upload(empty_store, lite, files, **where)
+        scoring.score_upload(empty_store, lite, files, "ana", **where)
     store.ensure_tables(empty_store)
     assert empty_store.execute("SELECT count(*) FROM deviance_scores").fetchall() == [(0,)]
 

@@ -3,7 +3,9 @@
 The main CLI registers these through :func:`add_subcommands`. DIR is a folder of
 sequences (official layout, or folders of images with EXIF GPS) or a zip of them.
 Every command prints JSON on stdout (what packages print while loading models goes to
-stderr) and takes ``--db`` (default ``$CRIMEVIZ_DB`` or ``data/crimeviz.duckdb``).
+stderr) and takes ``--db`` (default ``$CRIMEVIZ_DB`` or ``data/crimeviz.duckdb``);
+``score``, which writes to the store, signs in with ``--user`` and needs the
+``streetview`` permission.
 """
 from __future__ import annotations
 
@@ -54,11 +56,13 @@ def _incident_store(path):
 
 def cmd_score(args) -> int:
     from crimeviz import db
+    from crimeviz.cli import authorised
     from crimeviz.streetview import checkpoints, scoring, uploads
     with uploads.sequences_in(args.dir, args.dir.stem) as found, redirect_stdout(sys.stderr):
         con = db.connect(args.db)
+        user = authorised(con, args, "streetview")
         model = checkpoints.load(args.weights, args.variant)
-        scored = scoring.score_sequences(con, model, found)
+        scored = scoring.score_sequences(con, model, found, user.username)
     print(json.dumps({"scored": len(scored), "model": model.name, "checkpoint_sha256": model.sha256,
                       "classes": dict(sorted(Counter(str(s.sea_class) for *_, s in scored).items()))}))
     return 0
@@ -111,11 +115,13 @@ def cmd_bench(args) -> int:
 
 def add_subcommands(subparsers) -> None:
     """Registers ``score``, ``label``, ``train`` and ``bench`` on the ``streetview`` subparsers."""
+    from crimeviz.cli import user_args
     p = subparsers.add_parser("score", help="score every sequence in DIR and store the scores")
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--weights", type=Path, required=True, help="official SEA/DIA .pth, or one from `train`")
     p.add_argument("--variant", choices=("con", "lite"), default=None,
                    help="expected checkpoint kind (default: recognised from the file)")
+    user_args(p)
     _db_arg(p)
     p.set_defaults(func=cmd_score)
 

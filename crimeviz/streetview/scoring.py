@@ -25,9 +25,10 @@ def _upload_name(files: list[tuple[str, bytes]]) -> str:
     return files[0][0] if len(files) == 1 else f"{files[0][0]} + {len(files) - 1} more"
 
 
-def score_upload(con, model: ScoringModel, files: list[tuple[str, bytes]], lat: float | None = None,
+def score_upload(con, model: ScoringModel, files: list[tuple[str, bytes]], by: str, lat: float | None = None,
                  lon: float | None = None, use_exif: bool = False) -> ScoredUpload:
-    """Scores one uploaded sequence (``(name, bytes)`` files) at ``lat, lon`` or its EXIF GPS position.
+    """Scores one uploaded sequence (``(name, bytes)`` files) at ``lat, lon`` or its EXIF GPS position,
+    and stores the score as done ``by`` a user.
 
     Raises ValueError in words for bad input (:class:`SequenceError` included) before
     anything is stored.
@@ -42,13 +43,14 @@ def score_upload(con, model: ScoringModel, files: list[tuple[str, bytes]], lat: 
     lat, lon = store.check_location(lat, lon)
     score = model.score(to_clip(frames))
     name = _upload_name(files)
-    store.save_scores(con, [(name, lat, lon, score)], model)
+    store.save_scores(con, [(name, lat, lon, score)], model, by)
     return ScoredUpload(name, frames, lat, lon, score)
 
 
-def score_sequences(con, model: ScoringModel, sequences: list[Sequence]) -> list[tuple[str, float, float, Score]]:
+def score_sequences(con, model: ScoringModel, sequences: list[Sequence],
+                    by: str) -> list[tuple[str, float, float, Score]]:
     """Scores every sequence (located by folder name or EXIF GPS), then stores all in one transaction."""
     places = locate_all(sequences)
     scored = [(s.name, *places[s.name], model.score(to_clip(s.load()))) for s in sequences]
-    store.save_scores(con, scored, model)
+    store.save_scores(con, scored, model, by)
     return scored

@@ -2,7 +2,8 @@
 
 One row per scored sequence: where (lat, lon, H3 res-9 cell), the SEA class
 probabilities, most likely and expected class, the DIA deviance probability, and which
-model and checkpoint (sha256) produced them, and when. Writes are all-or-nothing.
+model and checkpoint (sha256) produced them, and when. Writes are all-or-nothing and
+audited (``streetview.score``) in the same transaction.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from crimeviz import db, grid, maps
+from crimeviz import audit, db, grid, maps
 from crimeviz.streetview.checkpoints import Score, ScoringModel
 
 SCHEMA = """
@@ -40,7 +41,8 @@ COLUMNS = ("sequence", "lat", "lon", "h3_9", "p_class1", "p_class2", "p_class3",
 
 
 def ensure_tables(con) -> None:
-    con.execute(SCHEMA)
+    with db.WRITE_LOCK:
+        con.execute(SCHEMA)
 
 
 def check_location(lat, lon) -> tuple[float, float]:
@@ -53,8 +55,9 @@ def check_location(lat, lon) -> tuple[float, float]:
     return lat, lon
 
 
-def save_scores(con, scored: list[tuple[str, float, float, Score]], model: ScoringModel) -> int:
-    """Stores ``(sequence, lat, lon, score)`` rows in one transaction; returns how many."""
+def save_scores(con, scored: list[tuple[str, float, float, Score]], model: ScoringModel, by: str) -> int:
+    """Stores ``(sequence, lat, lon, score)`` rows in one audited transaction, done ``by`` a user;
+    returns how many."""
     places = [check_location(lat, lon) for _, lat, lon, _ in scored]
     lat, lon = np.array(places).reshape(-1, 2).T
     rows = pd.DataFrame({
@@ -72,6 +75,8 @@ def save_scores(con, scored: list[tuple[str, float, float, Score]], model: Scori
         with db.transaction(con):
             con.execute(f"INSERT INTO deviance_scores ({', '.join(COLUMNS)}) "
                         f"SELECT {', '.join(COLUMNS)} FROM incoming_scores")
+            audit.record(con, by, "streetview.score", "deviance_scores", None,
+                         {"sequences": len(rows), "model": model.name, "checkpoint_sha256": model.sha256})
     finally:
         con.unregister("incoming_scores")
     return len(rows)

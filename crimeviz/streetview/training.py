@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from crimeviz import audit
 from crimeviz.streetview.checkpoints import save_lite, weights_dir
 from crimeviz.streetview.labels import LabelRule, label_sequences
 from crimeviz.streetview.sequences import Sequence, SequenceError, to_clip
@@ -137,9 +138,10 @@ def train(sequences: list[Sequence], classes: list[int], out: Path, *, source: s
     return {"out": str(out), "sha256": save_lite(model, out, record), **record}
 
 
-def train_archive(con, data: bytes, name: str, labels_from: str, rule: LabelRule = LabelRule(), epochs: int = 40,
-                  progress: Callable[[int, int], None] | None = None) -> dict:
-    """Trains on an uploaded zip of sequence folders and installs the result in :func:`weights_dir`.
+def train_archive(con, data: bytes, name: str, by: str, labels_from: str, rule: LabelRule = LabelRule(),
+                  epochs: int = 40, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Trains on an uploaded zip of sequence folders, installs the result in :func:`weights_dir`
+    and audits it as done ``by`` a user.
 
     ``labels_from`` is ``"names"`` or ``"incidents"`` (:func:`classes_for`); returns the record.
     """
@@ -147,4 +149,7 @@ def train_archive(con, data: bytes, name: str, labels_from: str, rule: LabelRule
     out = weights_dir() / f"lite-{stem}-{datetime.now():%Y%m%d-%H%M%S}.pth"
     with sequences_in(data, stem) as found:
         classes, described = classes_for(found, labels_from, con, rule)
-        return train(found, classes, out, source=name, labels=described, epochs=epochs, progress=progress)
+        record = train(found, classes, out, source=name, labels=described, epochs=epochs, progress=progress)
+    audit.record(con, by, "streetview.train", "checkpoint", out.name,
+                 {"sha256": record["sha256"], "source": name, "sequences": record["sequences"]})
+    return record
