@@ -36,11 +36,6 @@ def city_cells(_version: int) -> list[str]:
     return grid.to_hex(queries.study_cells(ui.connection(), 7))
 
 
-@st.cache_data(show_spinner=False)
-def city_view(_version: int):
-    return maps.view_for(queries.bounds(ui.connection()))
-
-
 def settings() -> PlanParams | None:
     """The sidebar's plan settings; None (with the reason shown) when they cannot be used."""
     with st.sidebar:
@@ -124,7 +119,7 @@ with tab_plan:
             st.warning(f"Only {len(plan.beats)} of {plan.params.units} units could be given a beat.")
         names = cell_names(plan.params.res, version)
         risk = risk_surface(plan.params.to_json(), version)
-        show_risk = st.toggle("Show the risk surface", value=True, key="patrol_show_risk")
+        show_risk = st.toggle("Show the risk surface", value=False, key="patrol_show_risk")
         layers = [maps.outline_layer([grid.to_int(c) for c in city_cells(version)])]
         if show_risk:
             risk_hexes, risk_legend = views.risk_layer(risk)
@@ -132,7 +127,7 @@ with tab_plan:
         if plan.params.excluded:
             layers.append(views.excluded_layer(list(plan.params.excluded)))
         layers += views.plan_layers(plan, names)
-        deck = maps.deck(layers, city_view(version), config.basemap())
+        deck = maps.deck(layers, views.plan_view(plan), config.basemap())
         event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="patrol_map")
         st.markdown(maps.legend_html(views.unit_legend(plan, names), "Units (route loops start at the white dot)"),
                     unsafe_allow_html=True)

@@ -1,0 +1,37 @@
+"""End to end: a commander opens Patrol plans in headless Chromium and the plan's beats are drawn."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from crimeviz.patrol.views import UNIT_COLOURS
+from tests.e2e_helpers import screenshot, sign_in, wait_for_script
+
+pytestmark = pytest.mark.e2e
+
+
+def unit_pixels(path, colour, alpha: float) -> int:
+    """Pixels within a small distance of ``colour`` drawn at ``alpha`` over the map's light background."""
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(float)
+    expected = alpha * np.array(colour) + (1 - alpha) * np.array([246, 246, 248])
+    return int((np.abs(rgb - expected).max(axis=2) < 28).sum())
+
+
+def test_patrol_page_draws_the_units_beats(app_url, browser_page):
+    errors = []
+    browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(browser_page, app_url, "commander")
+    browser_page.get_by_role("link", name="Patrol plans").click()
+    browser_page.wait_for_url("**/patrol")
+    browser_page.get_by_text("Show the risk surface").wait_for(timeout=60_000)
+    wait_for_script(browser_page)
+    chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
+    chart.locator("canvas").first.wait_for(state="visible", timeout=60_000)
+    browser_page.wait_for_timeout(2500)  # let deck.gl draw its first frames
+    whole = screenshot(browser_page, "e2e-patrol-page", full_page=True)
+    shot = screenshot(chart, "e2e-patrol-map")
+    drawn = [unit_pixels(shot, colour, 0.8 * 200 / 255) for colour in UNIT_COLOURS[:4]]
+    assert min(drawn) > 30, f"unit colours {drawn} not all visible in {shot} (page: {whole})"
+    assert not errors, errors
+    assert browser_page.get_by_text("Patrol plans").count() >= 1
+    assert browser_page.get_by_text("Units (route loops start at the white dot)").count() == 1
