@@ -69,7 +69,7 @@ if not paths:
                f"`{checkpoints.weights_dir()}` (the official `[AAAI2022-DevianceNet]SEA.pth`, or one made by "
                "`python -m crimeviz streetview train DIR --out W.pth`), or upload a `.pth` or train on your labelled "
                "sequences under *Add a trained model*. To score a folder from the command line: "
-               "`python -m crimeviz streetview score DIR --weights W.pth`.")
+               "`python -m crimeviz streetview score DIR --weights W.pth --user NAME`.")
     st.stop()
 path = st.selectbox("Installed checkpoint", paths, format_func=lambda p: p.name, key="sv_weights")
 try:
