@@ -1,8 +1,8 @@
 """pydeck layers and decks for the Map page (offline by default: no tiles, no tokens).
 
 Every layer has a fixed ``id`` so deck.gl keeps its state across Streamlit reruns,
-and every tooltip is a pre-built string whose data-derived parts are HTML-escaped
-(pydeck renders tooltips as HTML).
+and every tooltip is a pre-built plain-text string shown with deck.gl's ``text``
+tooltip, so data-derived text is never interpreted as HTML.
 """
 
 import html
@@ -54,12 +54,11 @@ def legend_html(items: list[tuple[str, str]], title: str) -> str:
 
 
 def tooltip_rows(frame: pd.DataFrame, fields: dict[str, str]) -> list[str]:
-    """One escaped HTML tooltip per row from ``{label: column}``."""
-    parts = [frame[col].map(lambda v, lab=label: f"<b>{html.escape(lab)}</b>: {html.escape(str(v))}")
-             for label, col in fields.items()]
+    """One plain-text tooltip per row from ``{label: column}``, a line per field."""
+    parts = [frame[col].map(lambda v, lab=label: f"{lab}: {v}" if lab else str(v)) for label, col in fields.items()]
     if not parts:
         return [""] * len(frame)
-    return ["<br/>".join(items) for items in zip(*parts)]
+    return ["\n".join(items) for items in zip(*parts)]
 
 
 def hex_layer(frame: pd.DataFrame, layer_id: str, colour_column: str = "color",
@@ -109,7 +108,7 @@ def neighbourhood_layer(cells: pd.DataFrame) -> pdk.Layer:
     the union of the cells whose incidents mostly carry that neighbourhood's name.
     """
     features = [{"type": "Feature", "geometry": h3.cells_to_geo(list(part["cell"])),
-                 "properties": {"tooltip": f"<b>Neighbourhood</b>: {html.escape(str(name))}"}}
+                 "properties": {"tooltip": f"Neighbourhood: {name}"}}
                 for name, part in cells.groupby("name")]
     return pdk.Layer("GeoJsonLayer", {"type": "FeatureCollection", "features": features}, id="neighbourhoods",
                      stroked=True, filled=False, get_line_color=[40, 40, 110, 230], line_width_min_pixels=2,
@@ -138,6 +137,6 @@ def deck(layers: list, view: pdk.ViewState, basemap: str = "none", height: int =
     kwargs = {"map_provider": None}
     if basemap == "carto":
         kwargs = {"map_provider": "carto", "map_style": CARTO_LIGHT}
-    return pdk.Deck(layers=layers, initial_view_state=view, tooltip={"html": "{tooltip}"},
+    return pdk.Deck(layers=layers, initial_view_state=view, tooltip={"text": "{tooltip}"},
                     height=height, **kwargs)
 

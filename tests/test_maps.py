@@ -8,10 +8,10 @@ import pytest
 from crimeviz import maps
 
 
-def test_tooltips_escape_data():
-    frame = pd.DataFrame({"name": ["<script>alert(1)</script>"], "n": [3]})
-    html = maps.tooltip_rows(frame, {"Name": "name", "Incidents": "n"})[0]
-    assert "<script>" not in html and "&lt;script&gt;" in html
+def test_tooltips_are_plain_text_never_html():
+    frame = pd.DataFrame({"name": ["<img src=x onerror=alert(1)>"], "n": [3]})
+    assert maps.tooltip_rows(frame, {"Name": "name", "Incidents": "n"}) == ["Name: <img src=x onerror=alert(1)>\nIncidents: 3"]
+    # The page-level check that the deck's tooltip is {"text": ...} is in test_pages.
 
 
 def test_offline_deck_requests_nothing_external():

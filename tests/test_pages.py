@@ -39,6 +39,8 @@ def test_map_page_renders_hexes_with_context_layers(map_page):
     hexes = spec["layers"][1]["data"]
     assert len(hexes) > 500 and all(isinstance(h["cell"], str) and h["cell"].startswith("88") for h in hexes)
     assert "http" not in map_page.get("deck_gl_json_chart")[0].proto.json  # offline: no tiles, no styles
+    # deck.gl shows a "text" tooltip with innerText: data never becomes HTML.
+    assert json.loads(map_page.get("deck_gl_json_chart")[0].proto.tooltip) == {"text": "{tooltip}"}
     assert [s.value for s in map_page.subheader] == ["Cell detail"]
     assert len(map_page.get("plotly_chart")) == 4
 
