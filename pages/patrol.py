@@ -72,17 +72,45 @@ def settings() -> PlanParams | None:
         return None
 
 
-def build(params: PlanParams) -> None:
+def build(params: PlanParams, keep=None) -> None:
+    """A new plan in the session; ``keep``: a saved draft whose number and creator it takes over."""
     try:
-        st.session_state["patrol_plan"] = build_plan(con, params, user.username)
+        plan = build_plan(con, params, user.username)
     except ValueError as exc:
         st.session_state.pop("patrol_plan", None)
         st.error(f"No plan: {exc}.")
+        return
+    if keep is not None:
+        plan = replace(plan, plan_id=keep.plan_id, created_by=keep.created_by, created_at=keep.created_at,
+                       updated_at=keep.updated_at)
+    st.session_state["patrol_plan"] = plan
+
+
+def open_plan(plan_id: int) -> None:
+    """Button callback: show a saved plan and put its settings in the sidebar."""
+    plan = store.load_plan(ui.connection(), plan_id)
+    p, limits = plan.params, plan.params.limits()
+    st.session_state.update({
+        "patrol_plan": plan, "patrol_date": p.day, "patrol_shift": p.shift.name,
+        f"patrol_start_{p.shift.name}": p.shift.start, f"patrol_hours_{p.shift.name}": p.shift.hours,
+        "patrol_res": p.res, "patrol_units": p.units, "patrol_minutes": int(p.patrol_minutes),
+        f"patrol_per_cell_{p.res}": int(limits.minutes_per_cell), "patrol_max_cells": p.max_cells,
+        "patrol_max_area": p.max_area_km2 or 0.0, "patrol_speed": int(p.speed_kmh), "patrol_ex_hoods": [],
+        "patrol_ex_cells": "\n".join(p.excluded),
+        **{f"patrol_w_{o}": p.weight_map.get(o, 1.0) for o in opts["offences"]}})
+    if p.source in sources():
+        st.session_state["patrol_source"] = p.source
 
 
 params = settings()
-if params is not None and st.sidebar.button("Build plan", type="primary", key="patrol_build"):
+current = st.session_state.get("patrol_plan")
+if params is not None and st.sidebar.button("Build new plan", type="primary", key="patrol_build"):
     build(params)
+elif params is not None and current is not None and current.plan_id and current.status == "draft" and \
+        st.sidebar.button(f"Rebuild plan #{current.plan_id}", key="patrol_rebuild",
+                          help="Replace the beats of this saved draft with a plan built on these settings; "
+                               "press Save draft to keep it."):
+    build(params, keep=current)
 if params is not None and "patrol_plan" not in st.session_state:
     build(params)
 
@@ -98,14 +126,12 @@ with tab_saved:
         pick = st.selectbox("Plan", saved["plan_id"], key="patrol_open_id",
                             format_func=lambda i: f"#{i} · " + " · ".join(
                                 str(v) for v in saved.set_index("plan_id").loc[i, ["plan_date", "shift", "status"]]))
-        if st.button("Open this plan", key="patrol_open"):
-            st.session_state["patrol_plan"] = store.load_plan(con, int(pick))
-            st.rerun()
+        st.button("Open this plan", key="patrol_open", on_click=open_plan, args=(int(pick),))
 
 plan = st.session_state.get("patrol_plan")
 with tab_plan:
     if plan is None:
-        st.info("Choose the plan settings in the sidebar and press *Build plan*.")
+        st.info("Choose the plan settings in the sidebar and press *Build new plan*.")
     else:
         ident = f"Plan #{plan.plan_id}" if plan.plan_id else "Unsaved plan"
         st.subheader(f"{ident} · {plan.params.day:%a %d %b %Y} · {plan.params.shift.label()} · {plan.status}")

@@ -72,8 +72,7 @@ def test_builder_respects_every_limit_and_beats_top_k_disks(seed):
     plan = plan_on_surface(params, risk)
     check_limits(plan, params)
     planner = planner_for(params, risk)
-    naive = planner.disks()
-    assert plan.covered >= planner.covered(naive) - 1e-9
+    assert plan.covered >= planner.routed_risk(planner.baseline()) - 1e-9
     top_k = risk.lookup([h3.str_to_int(c) for c in top_k_plan(plan, risk)]).sum()
     assert plan.covered <= top_k + 1e-9  # the non-contiguous top-k cells bound any plan with as many cells
 
@@ -91,7 +90,7 @@ def test_one_unit_finds_the_best_connected_group_not_the_hottest_cell():
                key=lambda g: sum(values[h3.str_to_int(c)] for c in g))
     assert set(plan.beats[0].cells) == set(best) == set(cluster)
     planner = planner_for(params, risk)
-    assert plan.covered > planner.covered(planner.disks())  # the naive plan spends its unit on the lonely cell
+    assert plan.covered > planner.routed_risk(planner.baseline())  # the naive plan spends its unit on the lonely cell
 
 
 def test_beats_do_not_cross_excluded_cells():

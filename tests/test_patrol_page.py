@@ -71,7 +71,7 @@ def test_bad_input_gives_a_message_not_a_traceback(page, change, message):
     assert message in page.error[0].value and not page.get("deck_gl_json_chart")
 
 
-def test_save_approve_reopen_and_open_again(page):
+def test_save_approve_reopen_open_and_rebuild(page):
     page.button(key="patrol_save").click().run()
     assert page.subheader[0].value.startswith("Plan #")
     page.button(key="patrol_approve").click().run()
@@ -81,12 +81,17 @@ def test_save_approve_reopen_and_open_again(page):
     assert page.subheader[0].value.endswith("· draft")
     plan_id = int(page.subheader[0].value.split("#")[1].split(" ")[0])
     page.number_input(key="patrol_units").set_value(2)
+    page.radio(key="patrol_res").set_value(9)
     page.button(key="patrol_build").click().run()
-    assert metric(page, "Units") == "2"
+    assert metric(page, "Units") == "2" and page.subheader[0].value.startswith("Unsaved plan")
     page.selectbox(key="patrol_open_id").set_value(plan_id)
     page.button(key="patrol_open").click().run()
     assert not page.exception and metric(page, "Units") == "4"
     assert page.subheader[0].value.startswith(f"Plan #{plan_id} ")
+    assert (page.number_input(key="patrol_units").value, page.radio(key="patrol_res").value) == (4, 8)
+    page.number_input(key="patrol_units").set_value(3)
+    page.button(key="patrol_rebuild").click().run()
+    assert metric(page, "Units") == "3" and page.subheader[0].value.startswith(f"Plan #{plan_id} ")
 
 
 def test_cells_can_be_removed_and_assigned_and_bad_edits_are_explained(page):

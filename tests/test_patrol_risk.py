@@ -78,7 +78,6 @@ def test_a_res8_forecast_is_split_among_children_by_their_history(sibling_store,
         asked.append((group, method))
         return pd.DataFrame({"cell": [parent], "intensity": [0.6]})
 
-    monkeypatch.setattr(risk_mod, "forecast_available", lambda: True)
     monkeypatch.setattr(risk_mod, "_forecast_frame", fake)
     surface = risk_for(con, PlanParams(date(2021, 6, 1), source="forecast:fake"))
     # add-one shares: (3 + 1) / 6 and (1 + 1) / 6 of 0.6 a day; all incidents were in the evening.
@@ -94,4 +93,4 @@ def test_a_res8_forecast_is_split_among_children_by_their_history(sibling_store,
 def test_unknown_sources_are_refused(small_store):
     with pytest.raises(PlanError, match="unknown risk source"):
         risk_for(small_store, PlanParams(date(2021, 3, 8), source="crystal ball"))
-    assert "historical" in risk_mod.sources()
+    assert risk_mod.sources()[-1] == "historical" and "forecast:cdna" in risk_mod.sources()

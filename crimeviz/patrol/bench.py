@@ -35,7 +35,7 @@ def bench_build(con, params: PlanParams, repeats: int = 5) -> dict:
     planner = planner_for(params, risk)
     top_k = risk.lookup([grid.to_int(c) for c in top_k_plan(plan, risk)]).sum()
     expected = {"plan": plan.share, "top_k_cells": float(top_k) / risk.total,
-                "top_k_disks": planner.covered(planner.disks()) / risk.total}
+                "top_k_disks": planner.routed_risk(planner.baseline()) / risk.total}
     out = {"date": params.day.isoformat(), "shift": params.shift.label(), "res": params.res, "units": len(plan.beats),
            "cells_in_city": len(risk.cells), "cells_in_plan": len(plan.cell_list()), "risk_model": risk.model,
            "method": plan.method, "first_build_s": round(first_risk_s + first_opt_s, 4),

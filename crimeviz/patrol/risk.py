@@ -4,8 +4,8 @@ A surface is ``cell → expected (priority-weighted) incidents in the shift``; t
 builder needs nothing else, so any forecast can drive it. Two sources are provided:
 
 - ``historical``: each cell's mean daily count over the 365 days before the plan date;
-- ``forecast:<method>``: ``crimeviz.forecast.predict.forecast_for_date`` (resolution 8),
-  when that module is installed. For resolution 9 each res-8 cell's forecast is split
+- ``forecast:<method>``: ``crimeviz.forecast.predict.forecast_for_date`` at resolution 8
+  (any of its methods: CDNA or a baseline). For resolution 9 each res-8 cell's forecast is split
   among its res-9 children in proportion to their incidents in the same 365 days
   (add-one smoothed, over the children in the study area).
 
@@ -16,8 +16,6 @@ with three incidents does not get a share of 0 or 1. Offences are weighted by th
 commander's priorities (weight 0 leaves an offence out).
 """
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -31,7 +29,6 @@ HISTORY_DAYS = 365
 PROFILE_PRIOR = 10.0
 HISTORICAL = "historical"
 FORECAST_PREFIX = "forecast:"
-FORECAST_MODULE = "crimeviz.forecast.predict"
 FORECAST_RES = 8
 
 
@@ -111,12 +108,10 @@ class RiskSurface:
         return np.where(self.cells[pos] == cells, self.risk[pos], 0.0)
 
 
-def forecast_available() -> bool:
-    """Whether the forecast module (another part of CrimeViz) is installed."""
-    try:
-        return importlib.util.find_spec(FORECAST_MODULE) is not None
-    except ModuleNotFoundError:
-        return False
+def _predict():
+    """The forecast API (imported on first use: it brings in torch)."""
+    from crimeviz.forecast import predict
+    return predict
 
 
 def check_weights(weights: dict[str, float], offences: list[str]) -> dict[str, float]:
@@ -217,9 +212,8 @@ class ShiftHistory:
 
 
 def _forecast_frame(con, day: date, group: str, method: str) -> pd.DataFrame:
-    predict = importlib.import_module(FORECAST_MODULE)
     try:
-        frame = predict.forecast_for_date(con, day, group, method, res=FORECAST_RES)
+        frame = _predict().forecast_for_date(con, day, group, method, res=FORECAST_RES)
     except FileNotFoundError as exc:
         raise PlanError(str(exc)) from None
     if frame is None or len(frame) == 0:
@@ -238,19 +232,16 @@ def _forecast_version(frame: pd.DataFrame, method: str) -> str:
 
 def forecast_surface(con, history: ShiftHistory, day: date, method: str) -> RiskSurface:
     """The forecast's daily intensity per cell, at ``history.res``, weighted by shift and priorities."""
-    weights = {k: w for k, w in history.weights.items() if w > 0}
-    groups = {"all": next(iter(weights.values()))} if len(set(weights.values())) == 1 and \
-        len(weights) == len(history.weights) else weights
+    positive = {k: w for k, w in history.weights.items() if w > 0}
+    uniform = len(positive) == len(history.weights) and len(set(positive.values())) == 1
+    groups = {"all": next(iter(positive.values()))} if uniform else positive
     shares, parents = history.child_shares(day)
     daily = np.zeros(len(history.cells))
     version = ""
     for group, weight in groups.items():
         frame = _forecast_frame(con, day, group, method)
         version = _forecast_version(frame, method)
-        cells = np.array([grid.to_int(c) if isinstance(c, str) else int(c) for c in frame["cell"]],
-                         dtype=np.uint64)
-        parent_rate = RiskSurface.from_frame(pd.DataFrame({"cell": cells, "risk": frame["intensity"]}),
-                                             FORECAST_RES).lookup(parents)
+        parent_rate = RiskSurface.from_frame(frame.rename(columns={"intensity": "risk"}), FORECAST_RES).lookup(parents)
         daily += weight * parent_rate * shares
     if daily.sum() <= 0:
         raise PlanError(f"the {method} forecast for {day} expects no incidents anywhere")
@@ -259,21 +250,16 @@ def forecast_surface(con, history: ShiftHistory, day: date, method: str) -> Risk
 
 
 def sources() -> list[str]:
-    """Risk sources this installation offers: forecasts first when present, then historical."""
-    methods = []
-    if forecast_available():
-        predict = importlib.import_module(FORECAST_MODULE)
-        methods = [f"{FORECAST_PREFIX}{m}" for m in getattr(predict, "METHODS", ("cdna",))]
-    return methods + [HISTORICAL]
+    """Risk sources: every method of the forecast API, then historical counts."""
+    return [f"{FORECAST_PREFIX}{m}" for m in _predict().METHODS] + [HISTORICAL]
 
 
 def source_label(source: str) -> str:
-    """Words for a risk source, for the page and the PDF."""
+    """Words for a risk source, for the page."""
     if source == HISTORICAL:
         return f"Historical counts (daily mean of the {HISTORY_DAYS} days before)"
     method = source[len(FORECAST_PREFIX):]
-    described = getattr(importlib.import_module(FORECAST_MODULE), "METHODS", {}) if forecast_available() else {}
-    return f"Forecast: {described.get(method, method)}"
+    return f"Forecast: {_predict().METHODS.get(method, method)}"
 
 
 def surface(con, history: ShiftHistory, day: date, source: str) -> RiskSurface:
@@ -281,8 +267,6 @@ def surface(con, history: ShiftHistory, day: date, source: str) -> RiskSurface:
     if source == HISTORICAL:
         return history.historical(day)
     if source.startswith(FORECAST_PREFIX):
-        if not forecast_available():
-            raise PlanError("forecasts are not installed here: use the historical risk source")
         history.daily_rate(day)  # a date without data gets the same message as for historical risk
         return forecast_surface(con, history, day, source[len(FORECAST_PREFIX):])
     raise PlanError(f"unknown risk source {source!r}; choose one of {', '.join(sources())}")
