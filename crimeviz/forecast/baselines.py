@@ -53,7 +53,7 @@ def quartic_weights(mapping: GridMapping, bandwidth_m: float) -> np.ndarray:
 
 
 def retrospective_hotspot(counts: np.ndarray, targets: np.ndarray, mapping: GridMapping,
-                          window: int = 365, bandwidth_m: float = 1300.0) -> np.ndarray:
+                          window: int = 365, bandwidth_m: float = 1000.0) -> np.ndarray:
     """Quartic-kernel density of the last ``window`` days' incidents, per day."""
     return moving_count(counts, targets, window) @ quartic_weights(mapping, bandwidth_m).T
 
@@ -72,7 +72,7 @@ def grid_distances(mapping: GridMapping, max_distance: int) -> np.ndarray:
 
 
 def promap(counts: np.ndarray, targets: np.ndarray, mapping: GridMapping,
-           max_distance: int = 2, weeks: int = 8) -> np.ndarray:
+           max_distance: int = 1, weeks: int = 52) -> np.ndarray:
     """Prospective hotspot (ProMap, Bowers, Johnson & Pease 2004).
 
     An incident ``d`` cells and ``t`` whole weeks before the forecast day adds

@@ -41,11 +41,11 @@ class TrainConfig:
     widths: tuple[int, ...] = (8, 8, 16, 16, 32, 16, 8)
     lstm_kernel: int = 3
     n_kernels: int = 10
-    epochs: int = 12
+    epochs: int = 6  # validation likelihood peaks around epoch 4 on 2020, then the model overfits
     batch_size: int = 8
     stride: int = 7  # days between training windows
     lr: float = 1e-3
-    sampling_k: float = 90.0  # ground-truth share falls to ~0.5 by the end of the default run
+    sampling_k: float = 50.0  # ground-truth share falls to ~0.5 by the end of the default run
     val_stride: int = 3  # validate on every n-th day while training; all days at the end
     seed: int = 0
 
