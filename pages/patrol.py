@@ -144,8 +144,13 @@ with tab_plan:
         if len(plan.beats) < plan.params.units:
             st.warning(f"Only {len(plan.beats)} of {plan.params.units} units could be given a beat.")
         names = cell_names(plan.params.res, version)
-        risk = risk_surface(plan.params.to_json(), version)
-        show_risk = st.toggle("Show the risk surface", value=False, key="patrol_show_risk")
+        try:
+            risk = risk_surface(plan.params.to_json(), version)
+        except ValueError as exc:
+            risk = None
+            st.info(f"The plan's risk surface cannot be recomputed ({exc}); the plan can be viewed and "
+                    "exported but not edited.")
+        show_risk = st.toggle("Show the risk surface", value=False, key="patrol_show_risk", disabled=risk is None)
         layers = [maps.outline_layer([grid.to_int(c) for c in city_cells(version)])]
         if show_risk:
             risk_hexes, risk_legend = views.risk_layer(risk)
@@ -185,8 +190,8 @@ with tab_plan:
                 st.session_state["patrol_plan"] = store.save_plan(con, plan, user.username)
                 st.rerun()
             if plan.status == "draft" and d.button("Save and approve", type="primary", key="patrol_approve"):
-                saved = store.save_plan(con, plan, user.username)
-                st.session_state["patrol_plan"] = store.set_status(con, saved.plan_id, "approved", user.username)
+                stored = store.save_plan(con, plan, user.username)
+                st.session_state["patrol_plan"] = store.set_status(con, stored.plan_id, "approved", user.username)
                 st.rerun()
             if plan.status == "approved" and d.button("Reopen as draft", key="patrol_reopen"):
                 st.session_state["patrol_plan"] = store.set_status(con, plan.plan_id, "draft", user.username)
@@ -204,12 +209,14 @@ with tab_plan:
                        for o in ((event.selection.objects.get(layer) if event and event.selection else None) or [])]
             st.caption("Click a cell on the map (or type its id) and assign it to a unit, or remove it. "
                        "Beats must stay contiguous and within the unit's limits.")
+            if clicked and clicked[0] != st.session_state.get("patrol_clicked"):
+                st.session_state["patrol_clicked"] = st.session_state["patrol_edit_cell"] = clicked[0]
             e1, e2 = st.columns(2)
-            cell = e1.text_input("Cell", clicked[0] if clicked else "", key="patrol_edit_cell").strip().lower()
+            cell = e1.text_input("Cell", key="patrol_edit_cell").strip().lower()
             target = e2.selectbox("Unit", [b.unit for b in plan.beats], key="patrol_edit_unit")
             b1, b2 = st.columns(2)
             try:
-                if b1.button("Assign to unit", key="patrol_assign", disabled=not cell):
+                if b1.button("Assign to unit", key="patrol_assign", disabled=not cell or risk is None):
                     st.session_state["patrol_plan"] = assign_cell(plan, risk, cell, int(target))
                     st.rerun()
                 if b2.button("Remove from plan", key="patrol_remove", disabled=not cell):
@@ -228,7 +235,7 @@ with tab_review:
         try:
             st.dataframe(review.review_plan(con, plan).round(3), hide_index=True, key="patrol_review_plan")
         except ValueError as exc:
-            st.info(f"Not reviewable yet: {exc}.")
+            st.info(f"Not reviewed: {exc}.")
     st.markdown("**Plans over a period** (built with the sidebar settings for every day)")
     last = opts["last_date"] - timedelta(days=1)
     period = st.date_input("Period", (last - timedelta(days=27), last), min_value=opts["first_date"],

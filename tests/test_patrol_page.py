@@ -47,7 +47,7 @@ def test_page_builds_a_plan_and_draws_it(page):
     assert page.subheader[0].value.startswith("Unsaved plan · Sat 01 Jan 2022 · evening 15:00–23:00 · draft")
     assert any("greedy seeded region growing" in c.value for c in page.caption)
     assert len(table(page, UNITS)) == 4  # one row per unit
-    assert any("Not reviewable yet" in i.value for i in page.info)  # 1 Jan 2022 is after the data
+    assert any("Not reviewed: the evening shift of 2022-01-01 ends after" in i.value for i in page.info)  # 1 Jan 2022 is after the data
     page.toggle(key="patrol_show_risk").set_value(True).run()
     layers = json.loads(page.get("deck_gl_json_chart")[0].proto.json)["layers"]
     assert layers[1]["id"] == "patrol-risk" and len(layers[1]["data"]) > 500
