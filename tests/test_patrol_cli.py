@@ -46,6 +46,7 @@ def store(toronto_db, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def password(monkeypatch):
     monkeypatch.setenv("CRIMEVIZ_PASSWORD", PASSWORD)
+    monkeypatch.delenv("CRIMEVIZ_USER", raising=False)
 
 
 def test_build_saves_a_plan_and_prints_it(capsys, store):
