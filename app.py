@@ -9,9 +9,9 @@ st.set_page_config(page_title="CrimeViz", layout="wide")
 con = ui.connection()
 user = ui.current_user()
 if user is None:
-    # Declaring a navigation (hidden) keeps Streamlit from listing pages/ on its own;
-    # the sign-in form shows whatever page the URL names.
-    st.navigation([st.Page(ui.sign_in_form_page, title="Sign in", url_path="signin")], position="hidden")
+    # Declare the pages (hidden, not run) so Streamlit builds no menu of its own; the sign-in
+    # form shows whatever the URL names. (A deep link to a page script meets its own check.)
+    st.navigation([st.Page(script, title=title) for _, script, title, _, _ in navigation.PAGES], position="hidden")
     ui.sign_in_form(con)
     st.stop()
 
@@ -21,4 +21,4 @@ sections = {section: [st.Page(script, title=title, icon=icon) for script, title,
 if not sections:
     st.info(f"The {user.role} role has no pages in this installation.")
     st.stop()
-st.navigation(sections).run()
+st.navigation(sections, position="top").run()

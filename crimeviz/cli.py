@@ -14,6 +14,7 @@ from crimeviz import config
 # Feature packages that register their own subcommands with ``add_subcommands(subparsers)``.
 FEATURE_COMMANDS = {
     "streetview": ("crimeviz.streetview.cli", "street-level imagery: DevianceNet scores and training"),
+    "patrol": ("crimeviz.patrol.cli", "patrol plans: build, approve, export, review, bench"),
 }
 
 

@@ -131,10 +131,13 @@ def current_user() -> auth.User | None:
 
 def require(permission: str) -> auth.User:
     """The signed-in user if their role grants ``permission``; otherwise a message and stop."""
+    user = current_user()
     try:
-        return auth.require(current_user(), permission)
+        return auth.require(user, permission)
     except auth.AccessDenied as exc:
         st.error(f"Access denied: {exc}.")
+        if user is None:
+            st.markdown("[Sign in](/)")
         st.stop()
 
 
@@ -167,10 +170,6 @@ def sign_in_form(con) -> None:
         return
     st.session_state["user"] = user
     st.rerun()
-
-
-def sign_in_form_page() -> None:
-    """Placeholder page for the hidden navigation shown while nobody is signed in."""
 
 
 def account_box(con, user: auth.User) -> None:
