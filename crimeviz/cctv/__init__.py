@@ -1,0 +1,15 @@
+"""CCTV review: anomaly scores for video clips with MGFN, alert segments, reports.
+
+Pipeline (``scoring``): decode with OpenCV (``video``) -> 16-frame snippets ->
+pooled EfficientNet-Lite0 features + motion statistics (``features``) -> MGFN
+snippet scores (``model``, ``models.mgfn``) -> smoothed per-frame scores -> alert
+segments. ``train`` and ``synthetic`` make the demo weights; ``evaluation`` has
+the frame-level ROC-AUC and the official protocol on precomputed I3D features;
+``store`` keeps cameras and review reports in DuckDB; ``report`` exports them.
+"""
+
+from crimeviz import config
+
+DATA_DIR = config.DATA_DIR / "cctv"
+DEMO_WEIGHTS = DATA_DIR / "mgfn_demo.pt"
+DEMO_CLIP = DATA_DIR / "demo_clip.webm"

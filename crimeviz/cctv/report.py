@@ -1,0 +1,158 @@
+"""Review reports: the report record, key frames, JSON and a printable PDF.
+
+The record (:func:`build_report`) is what the store saves and what both exports
+show; the PDF repeats the model's training label next to the scores, so a printed
+page cannot pass demo-model scores off as validated detections.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fpdf import FPDF
+
+from crimeviz.cctv import video
+from crimeviz.cctv.scoring import ScoreResult
+
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+THUMB_WIDTH = 320
+
+
+def build_report(result: ScoreResult, camera: dict, clip_name: str, sha256: str, threshold: float,
+                 note: str = "", created_at: datetime | None = None) -> dict:
+    """The report of one review: camera, clip, scores, segments at ``threshold``, model, note."""
+    segments = [s.to_dict() for s in result.segments(threshold)]
+    return {
+        "report_id": None,
+        "created_at": (created_at or datetime.now()).isoformat(timespec="seconds"),
+        "camera": {k: camera[k] for k in ("camera_id", "name", "lat", "lon")},
+        "clip": {"name": clip_name, "sha256": sha256, "duration_s": round(result.duration_s, 3),
+                 "fps": result.fps, "n_frames": result.n_frames, "width": result.info.width,
+                 "height": result.info.height},
+        "threshold": threshold,
+        "peak": round(float(result.frame_scores.max()), 4),
+        "segments": segments,
+        "model": {"version": result.model_version, "label": result.model_label},
+        "note": note.strip(),
+        "frame_scores": [round(float(s), 5) for s in result.frame_scores],
+    }
+
+
+def keyframe_jpegs(info: video.VideoInfo, frame_indices: list[int], width: int = THUMB_WIDTH) -> list[bytes]:
+    """JPEG thumbnails of the given frames (e.g. segment peaks), in the given order."""
+    frames = video.read_frames_at(info, frame_indices)
+    out = []
+    for index in frame_indices:
+        frame = frames[index]
+        height = round(frame.shape[0] * width / frame.shape[1])
+        thumb = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        out.append(cv2.imencode(".jpg", thumb, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+    return out
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return f"{int(minutes):02d}:{secs:05.2f}"
+
+
+class _Pdf(FPDF):
+    """A4 portrait with a Unicode font where available (camera names and notes are free text)."""
+
+    def __init__(self):
+        super().__init__(format="A4")
+        self.set_auto_page_break(True, margin=15)
+        if (FONT_DIR / "DejaVuSans.ttf").is_file():
+            self.add_font("body", "", FONT_DIR / "DejaVuSans.ttf")
+            self.add_font("body", "B", FONT_DIR / "DejaVuSans-Bold.ttf")
+            self.family = "body"
+        else:
+            self.family = "helvetica"
+
+    def text_safe(self, text: str) -> str:
+        """Core fonts are Latin-1 only; DejaVu takes any text."""
+        return text if self.family == "body" else text.encode("latin-1", "replace").decode("latin-1")
+
+    def para(self, text: str, size: float = 10, style: str = "", height: float = 5) -> None:
+        self.set_font(self.family, style, size)
+        self.multi_cell(0, height, self.text_safe(text), new_x="LMARGIN", new_y="NEXT")
+
+
+def _curve(pdf: _Pdf, scores: np.ndarray, fps: float, threshold: float, segments: list[dict]) -> None:
+    """The per-frame score curve drawn with vector lines, segments shaded, threshold dashed."""
+    x0, y0, w, h = pdf.l_margin + 8, pdf.get_y() + 2, pdf.epw - 8, 45
+    n = len(scores)
+    pdf.set_fill_color(255, 220, 220)
+    for s in segments:
+        pdf.rect(x0 + w * s["start_frame"] / n, y0, w * (s["end_frame"] - s["start_frame"]) / n, h, style="F")
+    pdf.set_draw_color(120, 120, 120)
+    pdf.set_line_width(0.2)
+    pdf.rect(x0, y0, w, h)
+    step = max(1, n // 800)  # at most ~800 points: sharp when printed, small file
+    points = [(x0 + w * i / max(1, n - 1), y0 + h * (1 - float(scores[i]))) for i in range(0, n, step)]
+    pdf.set_draw_color(31, 119, 180)
+    pdf.set_line_width(0.4)
+    pdf.polyline(points)
+    pdf.set_draw_color(200, 0, 0)
+    pdf.set_dash_pattern(dash=1.5, gap=1)
+    pdf.line(x0, y0 + h * (1 - threshold), x0 + w, y0 + h * (1 - threshold))
+    pdf.set_dash_pattern()
+    pdf.set_font(pdf.family, "", 7)
+    for value in (0, 0.5, 1):
+        pdf.text(pdf.l_margin, y0 + h * (1 - value) + 1, f"{value:g}")
+    pdf.text(x0, y0 + h + 4, "0 s")
+    pdf.text(x0 + w - 12, y0 + h + 4, f"{n / fps:.1f} s")
+    pdf.set_y(y0 + h + 7)
+
+
+def to_pdf(report: dict, keyframes: list[bytes]) -> bytes:
+    """A printable report: header, model label, curve, segment table, key frames, note."""
+    pdf = _Pdf()
+    pdf.add_page()
+    title = f"CCTV review report #{report['report_id']}" if report["report_id"] else "CCTV review report"
+    pdf.para(title, 16, "B", 8)
+    camera, clip = report["camera"], report["clip"]
+    pdf.para(f"Camera: {camera['name']} ({camera['lat']:.5f}, {camera['lon']:.5f})    Reviewed: "
+             f"{report['created_at'].replace('T', ' ')}")
+    pdf.para(f"Clip: {clip['name']} · {clip['width']}×{clip['height']} · {clip['fps']:g} fps · "
+             f"{clip['n_frames']} frames ({_clock(clip['duration_s'])}) · SHA-256 {clip['sha256'][:16]}…")
+    pdf.set_text_color(150, 60, 0)
+    pdf.para(f"Model {report['model']['version']}: {report['model']['label']}", 9)
+    pdf.set_text_color(0, 0, 0)
+    pdf.ln(2)
+    pdf.para(f"Anomaly score per frame (alert threshold {report['threshold']:.2f}, peak {report['peak']:.3f})",
+             11, "B", 6)
+    _curve(pdf, np.asarray(report["frame_scores"]), clip["fps"], report["threshold"], report["segments"])
+    segments = report["segments"]
+    pdf.para(f"Alert segments: {len(segments)}", 11, "B", 6)
+    if segments:
+        pdf.set_font(pdf.family, "", 9)
+        with pdf.table(col_widths=(10, 25, 25, 25, 20), text_align="RIGHT") as table:
+            table.row(["#", "Start", "End", "Peak at", "Peak"])
+            for i, s in enumerate(segments, 1):
+                table.row([str(i), _clock(s["start_s"]), _clock(s["end_s"]), _clock(s["peak_s"]), f"{s['peak']:.3f}"])
+        pdf.ln(3)
+    if keyframes:
+        pdf.para("Key frames at the segment peaks", 11, "B", 6)
+        size = (pdf.epw - 10) / 3
+        for i, (jpeg, s) in enumerate(zip(keyframes, segments)):
+            if i % 3 == 0:
+                if pdf.get_y() + size * 0.8 > pdf.h - pdf.b_margin:
+                    pdf.add_page()
+                top = pdf.get_y()
+            x = pdf.l_margin + (i % 3) * (size + 5)
+            info = pdf.image(jpeg, x=x, y=top, w=size)
+            pdf.set_font(pdf.family, "", 8)
+            pdf.text(x, top + info.rendered_height + 3.5, f"#{i + 1} at {_clock(s['peak_s'])} · {s['peak']:.3f}")
+            if i % 3 == 2 or i == len(keyframes) - 1:
+                pdf.set_y(top + info.rendered_height + 6)
+    pdf.ln(2)
+    pdf.para("Reviewer note", 11, "B", 6)
+    pdf.para(report["note"] or "—")
+    return bytes(pdf.output())
