@@ -80,7 +80,8 @@ def test_count_cube_counts_by_local_day_offence_and_cell(empty_store):
         frames.group_counts(cube, names, "Arson")
 
 
-def test_trailing_sums_include_the_day_itself():
+def test_cumulative_counts_make_window_sums_differences():
     counts = np.array([[1.0], [2.0], [3.0], [4.0]])
-    assert frames.trailing_sums(counts, 2)[:, 0].tolist() == [1, 3, 5, 7]
-    assert frames.trailing_sums(counts, 10)[:, 0].tolist() == [1, 3, 6, 10]
+    cum = frames.cumulative(counts)
+    assert cum[:, 0].tolist() == [0, 1, 3, 6, 10]
+    assert (cum[4] - cum[2]).tolist() == [7.0]  # days 2 and 3

@@ -1,0 +1,10 @@
+"""Next-day hotspot forecasting on the H3 grid (issue 3).
+
+- ``frames``: cells ⇄ frame pixels (:class:`frames.GridMapping`), daily count cubes.
+- ``calendar``: weekday, month, Ontario holidays and trend covariates.
+- ``baselines``: persistence, moving counts, kernel hotspot, ProMap, grid SEPP.
+- ``metrics``: hit rate, PAI, PEI at area coverages; Poisson fit.
+- ``inputs`` / ``train`` / ``checkpoint``: CDNA (``models/cdna.py``) windows, training, checkpoints.
+- ``predict``: :func:`predict.forecast_for_date` for any method; ``evaluate``: backtests;
+  ``bench``: timings; ``cli``: ``python -m crimeviz forecast {train,evaluate,bench}``.
+"""

@@ -8,19 +8,24 @@ cells)`` intensities (expected incidents per cell on that day) computed only fro
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import h3
 import numpy as np
 from scipy.signal import lfilter
 
-from crimeviz.forecast.frames import GridMapping, trailing_sums
+from crimeviz.forecast.frames import GridMapping, cumulative
 from crimeviz.hotspots import to_local_metres
 
 
-def _known_sums(counts: np.ndarray, targets: np.ndarray, window: int) -> np.ndarray:
-    """Sum of ``counts`` over the ``window`` days before each target day (0 before the history)."""
-    sums = np.vstack([np.zeros((1, counts.shape[1])), trailing_sums(counts, window)])
-    return sums[np.maximum(np.asarray(targets), 0)]
+def _known_sums(counts: np.ndarray, targets: np.ndarray, window: int, cum: np.ndarray | None = None) -> np.ndarray:
+    """Sum of ``counts`` over the ``window`` days before each target day (0 before the history).
+
+    ``cum`` (``frames.cumulative(counts)``) may be passed to reuse it across windows.
+    """
+    cum = cumulative(counts) if cum is None else cum
+    ends = np.maximum(np.asarray(targets), 0)
+    return cum[ends] - cum[np.maximum(ends - window, 0)]
 
 
 def persistence(counts: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -39,6 +44,7 @@ def cell_xy_m(mapping: GridMapping) -> np.ndarray:
     return to_local_metres(centres[:, 0], centres[:, 1], *centres.mean(axis=0))
 
 
+@lru_cache(maxsize=8)
 def quartic_weights(mapping: GridMapping, bandwidth_m: float) -> np.ndarray:
     """``W[i, j]``: share of an incident in cell ``j`` spread to cell ``i`` by a quartic kernel.
 
@@ -49,7 +55,9 @@ def quartic_weights(mapping: GridMapping, bandwidth_m: float) -> np.ndarray:
     xy = cell_xy_m(mapping)
     dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
     weights = np.clip(1 - (dist / bandwidth_m) ** 2, 0, None) ** 2
-    return weights / weights.sum(axis=0, keepdims=True)
+    weights /= weights.sum(axis=0, keepdims=True)
+    weights.setflags(write=False)  # cached: shared by every caller
+    return weights
 
 
 def retrospective_hotspot(counts: np.ndarray, targets: np.ndarray, mapping: GridMapping,
@@ -58,6 +66,7 @@ def retrospective_hotspot(counts: np.ndarray, targets: np.ndarray, mapping: Grid
     return moving_count(counts, targets, window) @ quartic_weights(mapping, bandwidth_m).T
 
 
+@lru_cache(maxsize=8)
 def grid_distances(mapping: GridMapping, max_distance: int) -> np.ndarray:
     """``(cells, cells)`` H3 grid distance, ``max_distance + 1`` beyond ``max_distance``."""
     out = np.full((mapping.n_cells, mapping.n_cells), max_distance + 1, dtype=np.int16)
@@ -68,6 +77,7 @@ def grid_distances(mapping: GridMapping, max_distance: int) -> np.ndarray:
                 j = position.get(other)
                 if j is not None:
                     out[i, j] = ring
+    out.setflags(write=False)  # cached: shared by every caller
     return out
 
 
@@ -79,8 +89,8 @@ def promap(counts: np.ndarray, targets: np.ndarray, mapping: GridMapping,
     ``1 / ((1 + d)(1 + t))`` for ``d ≤ max_distance`` and ``t < weeks``. Scores are
     scaled so each day's total is the mean daily count of the last 365 days.
     """
-    targets = np.asarray(targets)
-    recent = sum(_known_sums(counts, targets - 7 * t, 7) / (1 + t) for t in range(weeks))
+    targets, cum = np.asarray(targets), cumulative(counts)
+    recent = sum(_known_sums(counts, targets - 7 * t, 7, cum) / (1 + t) for t in range(weeks))
     dist = grid_distances(mapping, max_distance)
     spatial = np.where(dist <= max_distance, 1.0 / (1 + dist), 0.0)
     score = recent @ spatial.T

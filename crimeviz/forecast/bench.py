@@ -3,14 +3,15 @@
 import platform
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 import numpy as np
 import torch
 
 from crimeviz.forecast import checkpoint
-from crimeviz.forecast.frames import load_history
+from crimeviz.forecast.frames import ALL, load_history
 from crimeviz.forecast.inputs import ModelInputs
-from crimeviz.forecast.predict import METHODS, method_intensities
+from crimeviz.forecast.predict import METHODS, forecast_for_date, method_intensities
 from crimeviz.forecast.protocol import PROTOCOL
 from crimeviz.forecast.train import TrainConfig, seed_everything
 from models.cdna import CDNA, poisson_nll
@@ -36,7 +37,8 @@ def _synchronised(fn, on: str):
 
 def bench(con, checkpoint_path=checkpoint.DEFAULT_CHECKPOINT, repeats: int = 20,
           train_batches: int = 5, devices: tuple[str, ...] | None = None) -> dict:
-    """Median next-day inference time and training seconds per epoch, per device."""
+    """Median next-day times (model alone, with its input features, end to end from the
+    store, and each baseline) and training seconds per epoch, per device."""
     devices = devices or (("cpu", "cuda") if torch.cuda.is_available() else ("cpu",))
     forecaster = checkpoint.load(checkpoint_path, on="cpu")
     meta = forecaster.meta
@@ -52,6 +54,10 @@ def bench(con, checkpoint_path=checkpoint.DEFAULT_CHECKPOINT, repeats: int = 20,
         if method != "cdna":
             out["baselines_next_day_ms"][method] = _median_ms(
                 lambda m=method: method_intensities(m, history, target), max(3, repeats // 4))
+    last = con.execute("SELECT max(occurred_at) FROM incidents").fetchall()[0][0].date()
+    out["forecast_for_date_cdna_ms"] = _median_ms(
+        lambda: forecast_for_date(con, last + timedelta(days=1), ALL, "cdna", checkpoint_path=checkpoint_path),
+        max(3, repeats // 4))
     for on in devices:
         model = checkpoint.load(checkpoint_path, on=on)
         inputs = ModelInputs(history, tuple(meta["rate_windows"]), on)

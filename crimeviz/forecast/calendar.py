@@ -65,11 +65,10 @@ def is_holiday(day: date) -> bool:
 def covariates(days: list[date]) -> np.ndarray:
     """``(len(days), N_COVARIATES)`` float32: weekday one-hot, month one-hot, holiday, years since 2014 / 10."""
     out = np.zeros((len(days), N_COVARIATES), dtype=np.float32)
-    holidays: dict[int, dict] = {}
+    holidays = set().union(*(ontario_holidays(year) for year in {day.year for day in days}))
     for row, day in enumerate(days):
         out[row, day.weekday()] = 1.0
         out[row, 7 + day.month - 1] = 1.0
-        year = holidays.setdefault(day.year, ontario_holidays(day.year))
-        out[row, 19] = float(day in year)
+        out[row, 19] = float(day in holidays)
         out[row, 20] = (day - EPOCH).days / 3652.5
     return out

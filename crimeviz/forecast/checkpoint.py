@@ -48,10 +48,13 @@ class CDNAForecaster:
         if history.offences != self.meta["offences"] or not same_grid:
             raise ValueError("the history must use the checkpoint's offences and grid mapping")
         context = self.meta["context"]
-        inputs = inputs or ModelInputs(history, tuple(self.meta["rate_windows"]), self.device)
         starts = np.asarray(targets) - lead - context + 1
         if len(starts) and starts.min() < 0:
             raise ValueError(f"a forecast needs {context + lead - 1} earlier days of history")
+        if inputs is None:  # only the rows the longest rate window reaches back to
+            first = max(0, int(starts.min(initial=0)) - max(self.meta["rate_windows"]))
+            inputs = ModelInputs(history.since(first), tuple(self.meta["rate_windows"]), self.device)
+            starts = starts - first
         self.model.eval()
         out = []
         for chunk in np.array_split(starts, max(1, -(-len(starts) // batch))):

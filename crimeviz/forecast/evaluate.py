@@ -58,7 +58,7 @@ def backtest(con, start: date, end: date, methods=tuple(METHODS), groups=(ALL,),
         "coverage_rule": "highest-intensity cells until their area reaches the coverage; ties split in expectation",
         "mean": "mean over days with >= 1 incident", "pooled": "total hits / total incidents",
         "pei_best": "best hit rate with the same number of cells",
-        "baseline_params": baseline_params()},
+        "baseline_defaults": baseline_params()},
         "code_version": code_version(), "groups": {}}
     for group in tqdm(groups, disable=not progress, desc="backtest", unit="group"):
         counts = history.group(group)[targets]
@@ -77,7 +77,8 @@ def backtest(con, start: date, end: date, methods=tuple(METHODS), groups=(ALL,),
             reports[method] = {"label": METHODS[method]} | method_report(lam, counts, areas) | {
                 "seconds": round(seconds, 2)}
         oracle = np.broadcast_to(counts.mean(axis=0), counts.shape)
-        out["groups"][group] = {"incidents": int(counts.sum()), "methods": reports, "tuning": tuning,
+        out["groups"][group] = {"incidents": int(counts.sum()), "methods": reports,
+                                "baseline_params": baseline_params() | chosen, "tuning": tuning,
                                 "diagnostics": {
             "oracle_static": {"label": "Mean daily count of the evaluation period itself: NOT a forecast "
                                        "(uses the future); the ceiling for any map that does not change by day"}

@@ -190,6 +190,10 @@ class History:
         """``(days, cells)`` counts of one offence group."""
         return group_counts(self.counts, self.offences, offence_group)
 
+    def since(self, row: int) -> "History":
+        """The same history from row ``row`` on (a view, no copy)."""
+        return History(self.mapping, self.offences, self.start + timedelta(days=row), self.counts[row:])
+
 
 def first_day(con) -> date:
     """The day of the earliest stored incident."""
@@ -207,9 +211,8 @@ def load_history(con, mapping: GridMapping, end: date, start: date | None = None
     return History(mapping, names, start, count_cube(con, mapping, start, end, names))
 
 
-def trailing_sums(counts: np.ndarray, window: int) -> np.ndarray:
-    """``out[t] = counts[t - window + 1 : t + 1].sum(axis=0)``: what is known at the end of day ``t``."""
-    cum = np.cumsum(counts, axis=0, dtype=np.float64)
-    out = cum.copy()
-    out[window:] -= cum[:-window]
+def cumulative(counts: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """``cum[t]`` = sum of ``counts[:t]`` (one more row than ``counts``): any window sum is a difference."""
+    out = np.zeros((len(counts) + 1,) + counts.shape[1:], dtype=dtype)
+    np.cumsum(counts, axis=0, dtype=dtype, out=out[1:])
     return out

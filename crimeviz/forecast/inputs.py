@@ -3,7 +3,9 @@
 A window starting on row ``t0`` holds the count frames of days ``t0 … t0+L-1``,
 the long-run rate frames known at the end of each context day and the calendar
 covariates of each predicted day (``t0+1 …``). Rates at row ``t`` average the
-last ``w`` days up to and including ``t`` (fewer at the start of the history).
+last ``w`` days up to and including ``t`` (fewer at the start of the history);
+they are differences of one cumulative sum, so only the rows a window needs are
+ever computed.
 """
 
 from datetime import timedelta
@@ -12,22 +14,21 @@ import numpy as np
 import torch
 
 from crimeviz.forecast import calendar
-from crimeviz.forecast.frames import History, day_range, trailing_sums
+from crimeviz.forecast.frames import History, cumulative, day_range
 
 MAX_LEAD = 7  # days ahead a rollout may go past the end of the history
 
 
 class ModelInputs:
-    """Per-cell count and rate tensors of a history on ``device``, cut into frame windows."""
+    """Count tensors of a history on ``device``, cut into frame windows."""
 
     def __init__(self, history: History, rate_windows: tuple[int, ...], device: str = "cpu"):
         self.history = history
         self.device = device
-        counts = history.counts.astype(np.float64)
-        seen = np.arange(1, len(counts) + 1)[:, None, None]
-        rates = [trailing_sums(counts, w) / np.minimum(seen, w) for w in rate_windows]
-        self.counts = torch.as_tensor(counts, dtype=torch.float32, device=device)
-        self.rates = torch.as_tensor(np.stack(rates, axis=2), dtype=torch.float32, device=device)
+        self.windows = torch.as_tensor(rate_windows, device=device)
+        self.counts = torch.as_tensor(history.counts, dtype=torch.float32, device=device)
+        # integer counts: float32 sums are exact below 2**24 per cell
+        self.cum = torch.as_tensor(cumulative(history.counts, np.float32), device=device)
         days = day_range(history.start, history.end + timedelta(days=MAX_LEAD + 1))
         self.calendar = torch.as_tensor(calendar.covariates(days), device=device)
         mapping = history.mapping
@@ -41,6 +42,13 @@ class ModelInputs:
         out[..., self.pixels] = values
         return out.view(values.shape[:-1] + self.shape)
 
+    def rates(self, rows: torch.Tensor) -> torch.Tensor:
+        """(...,) history rows -> (..., C, R, cells) mean daily counts over each window."""
+        end = (rows + 1)[..., None]
+        begin = (end - self.windows).clamp(min=0)
+        total = self.cum[end] - self.cum[begin]  # (..., R, C, cells)
+        return (total / (end - begin)[..., None, None]).transpose(-3, -2)
+
     def window(self, starts, length: int, context: int, steps: int):
         """Counts (N, length, C, H, W), rates (N, context, C, R, H, W), calendar (N, steps, K).
 
@@ -51,7 +59,7 @@ class ModelInputs:
         rows = starts[:, None] + torch.arange(length, device=self.device)
         counts = self.counts[rows.clamp(max=len(self.counts) - 1)]
         counts = counts * (rows < len(self.counts))[..., None, None]
-        rates = self.rates[starts[:, None] + torch.arange(context, device=self.device)]
+        rates = self.rates(starts[:, None] + torch.arange(context, device=self.device))
         cal = self.calendar[starts[:, None] + 1 + torch.arange(steps, device=self.device)]
         return self._frames(counts), self._frames(rates), cal
 

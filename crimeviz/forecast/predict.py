@@ -92,7 +92,8 @@ def forecast_for_date(con, day: date, offence_group: str = ALL, method: str = "c
     Returns one row per cell, highest intensity first: ``cell`` (H3 hex),
     ``intensity`` (expected incidents that day) and ``rank`` (1 = hottest). When
     the store ends before ``day - 1`` the forecast is ``lead`` days ahead (≤ 7);
-    ``df.attrs`` holds ``method``, ``offence_group``, ``lead`` and ``data_until``.
+    ``df.attrs`` holds ``method``, ``offence_group``, ``lead``, ``data_until`` and, for
+    CDNA, ``checkpoint``.
     The grid is the checkpoint's when ``res`` matches it, else every cell with an
     incident before ``day``.
     """
@@ -119,4 +120,7 @@ def forecast_for_date(con, day: date, offence_group: str = ALL, method: str = "c
                           "rank": np.arange(1, len(order) + 1)})
     frame.attrs = {"method": method, "offence_group": offence_group, "lead": lead,
                    "data_until": data_until.isoformat()}
+    if method == "cdna":
+        commit = forecaster.meta["code_version"].get("git_commit") or "unknown commit"
+        frame.attrs["checkpoint"] = f"{Path(checkpoint_path).name} ({commit[:7]})"
     return frame
