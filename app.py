@@ -9,9 +9,9 @@ st.set_page_config(page_title="CrimeViz", layout="wide")
 con = ui.connection()
 user = ui.current_user()
 if user is None:
-    # Declare the pages (hidden, not run) so Streamlit builds no menu of its own; the sign-in
-    # form shows whatever the URL names. (A deep link to a page script meets its own check.)
-    st.navigation([st.Page(script, title=title) for _, script, title, _, _ in navigation.PAGES], position="hidden")
+    # A hidden one-page navigation keeps Streamlit from building a menu of its own; the form
+    # shows whatever the URL names. (A deep link to a page script meets that page's own check.)
+    st.navigation([st.Page(ui.signed_out, title="Sign in", url_path="signin")], position="hidden")
     ui.sign_in_form(con)
     st.stop()
 

@@ -39,16 +39,16 @@ def data_version(con) -> int:
 
 
 @st.cache_data(show_spinner=False)
-def _options(version: int) -> dict:
+def _options(path: str, version: int) -> dict:
     return queries.options(connection())
 
 
 def options(con) -> dict:
-    return _options(data_version(con))
+    return _options(str(config.db_path()), data_version(con))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _context(version: int) -> dict:
+def _context(path: str, version: int) -> dict:
     con = connection()
     return {"bounds": queries.bounds(con),
             "outline": maps.outline_layer(queries.study_cells(con, 7)),
@@ -57,7 +57,7 @@ def _context(version: int) -> dict:
 
 def map_context(con) -> dict:
     """What every map shares and only imports change: ``bounds``, ``outline`` and ``neighbourhoods`` layers."""
-    return _context(data_version(con))
+    return _context(str(config.db_path()), data_version(con))
 
 
 def keep_filters() -> None:
@@ -170,6 +170,10 @@ def sign_in_form(con) -> None:
         return
     st.session_state["user"] = user
     st.rerun()
+
+
+def signed_out() -> None:
+    """The page behind the hidden navigation while nobody is signed in (app.py draws the form)."""
 
 
 def account_box(con, user: auth.User) -> None:

@@ -3,7 +3,7 @@
 Fixtures (registered for every test module by ``conftest.py``):
   ``app_url``  — base URL of a Streamlit server running ``app.py`` on a copy of the Toronto store;
   ``browser_page`` — a fresh Playwright page in headless Chromium (``/usr/bin/chromium``).
-Helpers: ``sign_in(page, app_url, role)`` signs in as the store's ``e2e-ROLE`` account (one per
+Helpers: ``open_page(page, section, title)`` follows the top navigation, ``sign_in(page, app_url, role)`` signs in as the store's ``e2e-ROLE`` account (one per
 role, password ``E2E_PASSWORD``), ``wait_for_script(page)`` waits until the app's script run has
 finished, and ``screenshot(page, name)`` saves ``artifacts/NAME.png`` for a person to look at.
 """
@@ -69,6 +69,13 @@ def sign_in(page, app_url: str, role: str = "admin", path: str = "") -> None:
     page.get_by_label("Password", exact=True).fill(E2E_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as").first.wait_for(timeout=60_000)
+    wait_for_script(page)
+
+
+def open_page(page, section: str, title: str) -> None:
+    """Open a page from the top navigation: its section's menu, then the page's link."""
+    page.get_by_text(section, exact=True).first.click()
+    page.locator('[data-testid="stTopNavDropdownLink"]', has_text=title).click()
     wait_for_script(page)
 
 

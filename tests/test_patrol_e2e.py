@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from crimeviz.patrol.views import UNIT_COLOURS
-from tests.e2e_helpers import screenshot, sign_in, wait_for_script
+from tests.e2e_helpers import open_page, screenshot, sign_in, wait_for_pixels, wait_for_script
 
 pytestmark = pytest.mark.e2e
 
@@ -21,15 +21,15 @@ def test_patrol_page_draws_the_units_beats(app_url, browser_page):
     errors = []
     browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(browser_page, app_url, "commander")
-    browser_page.get_by_role("link", name="Patrol plans").click()
+    open_page(browser_page, "Forecasts & patrol", "Patrol plans")
     browser_page.wait_for_url("**/patrol")
     browser_page.get_by_text("Show the risk surface").wait_for(timeout=60_000)
     wait_for_script(browser_page)
     chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
     chart.locator("canvas").first.wait_for(state="visible", timeout=60_000)
-    browser_page.wait_for_timeout(2500)  # let deck.gl draw its first frames
+    shot = wait_for_pixels(chart, "e2e-patrol-map",
+                           lambda p: min(unit_pixels(p, c, 0.8 * 200 / 255) for c in UNIT_COLOURS[:4]), 31)
     whole = screenshot(browser_page, "e2e-patrol-page", full_page=True)
-    shot = screenshot(chart, "e2e-patrol-map")
     drawn = [unit_pixels(shot, colour, 0.8 * 200 / 255) for colour in UNIT_COLOURS[:4]]
     assert min(drawn) > 30, f"unit colours {drawn} not all visible in {shot} (page: {whole})"
     assert not errors, errors

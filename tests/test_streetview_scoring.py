@@ -113,7 +113,7 @@ def test_scores_are_stored_with_cell_model_and_checkpoint_and_shown_on_the_map(e
                                    "created_at", "tooltip"]
     assert frame["cell"][0] == h3.latlng_to_cell(43.65, -79.38, 9)
     assert frame["expected_class"][0] == pytest.approx(3.15)
-    assert "<b>P(deviance)</b>: 40%" in frame["tooltip"][0] and "abababababab" in frame["tooltip"][0]
+    assert "P(deviance): 40%" in frame["tooltip"][0] and "abababababab" in frame["tooltip"][0]
 
 
 def test_the_map_frame_of_an_empty_table_is_empty(empty_store):
