@@ -78,6 +78,18 @@ def count_layer(counts: pd.DataFrame, layer_id: str = "incident-hexes") -> tuple
     return hex_layer(frame, layer_id), legend(breaks, "incidents")
 
 
+# DevianceNet SEA classes 1 (least) … 5 (most deviant).
+DEVIANCE_COLOURS = {1: (26, 150, 65), 2: (166, 217, 106), 3: (254, 224, 139), 4: (253, 174, 97), 5: (215, 25, 28)}
+
+
+def marker_layer(frame: pd.DataFrame, layer_id: str, colour_column: str = "color") -> pdk.Layer:
+    """Round markers (``lat``, ``lon``, a colour and a ``tooltip`` per row), e.g. cameras or scored places."""
+    return pdk.Layer("ScatterplotLayer", frame[["lat", "lon", colour_column, "tooltip"]], id=layer_id,
+                     get_position=["lon", "lat"], get_fill_color=colour_column, get_line_color=[255, 255, 255, 230],
+                     stroked=True, line_width_min_pixels=1.5, get_radius=60, radius_min_pixels=5,
+                     radius_max_pixels=14, pickable=True)
+
+
 def heatmap_layer(points: pd.DataFrame) -> pdk.Layer:
     return pdk.Layer("HeatmapLayer", points[["lat", "lon"]], id="incident-heatmap",
                      get_position=["lon", "lat"], radius_pixels=30, opacity=0.6)

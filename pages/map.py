@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from crimeviz import charts, config, grid, leaflet, maps, queries, ui
+from crimeviz import charts, config, grid, leaflet, maps, overlays, queries, ui
 
 user = ui.require("incidents")
 st.title("Incident map")
@@ -15,8 +15,10 @@ if f is None:
 left, right = st.columns([2, 3])
 res = left.radio("H3 resolution", [7, 8, 9], index=1, horizontal=True, key="map_res",
                  help="7 ≈ 5.2 km², 8 ≈ 0.74 km², 9 ≈ 0.11 km² per cell")
-shown = right.multiselect("Layers", ["Hexagons", "Heatmap", "Points", "Neighbourhoods"],
-                          default=["Hexagons", "Neighbourhoods"], key="map_layers")
+shown = right.multiselect("Layers", ["Hexagons", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance",
+                                    "CCTV reports"],
+                          default=["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
+                          key="map_layers")
 
 counts = queries.hex_counts(con, f, res)
 st.caption(ui.describe(f))
@@ -44,6 +46,11 @@ if "Heatmap" in shown or "Points" in shown:
         layers.append(maps.point_layer(points))
 if "Neighbourhoods" in shown:
     layers.append(context["neighbourhoods"])
+extra = {"Street-view deviance": lambda: overlays.deviance_layer(con),
+         "CCTV reports": lambda: overlays.cctv_layer(con, f)}
+for name, build in extra.items():
+    if name in shown and (layer := build()) is not None:
+        layers.append(layer)
 
 tab_deck, tab_leaflet = st.tabs(["Map", "Leaflet (Folium) view"])
 with tab_deck:
@@ -51,6 +58,10 @@ with tab_deck:
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="incident_map")
     if legend:
         st.markdown(maps.legend_html(legend, "Incidents per cell"), unsafe_allow_html=True)
+    if any(layer.id == "deviance-scores" for layer in layers):
+        st.markdown(maps.legend_html([(f"class {c}", "rgb({},{},{})".format(*rgb))
+                                      for c, rgb in maps.DEVIANCE_COLOURS.items()],
+                                     "DevianceNet class (street-view sequences)"), unsafe_allow_html=True)
     if config.basemap() == "none":
         st.caption("Offline map: city outline and neighbourhoods (hover for names) derived from the data, no basemap tiles "
                    "(set CRIMEVIZ_BASEMAP=carto for a CARTO basemap when online).")

@@ -8,12 +8,15 @@ audited (``streetview.score``) in the same transaction.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from crimeviz import audit, db, grid, maps
-from crimeviz.streetview.checkpoints import Score, ScoringModel
+
+if TYPE_CHECKING:  # the Map page reads scores without loading torch
+    from crimeviz.streetview.checkpoints import Score, ScoringModel
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS deviance_score_seq;
