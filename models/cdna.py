@@ -4,28 +4,30 @@ Finn, Goodfellow & Levine, "Unsupervised Learning for Physical Interaction
 through Video Prediction", NeurIPS 2016 (arXiv:1605.07157). Reference code:
 tensorflow/models ``research/video_prediction/prediction_model.py``.
 
-Paper section -> code:
+Paper section -> code (arXiv:1605.07157; titles given since numbering varies by version):
 
-- Sec. 3.3 / Fig. 1 (action-conditioned convolutional LSTMs): :class:`CDNA` stacks 7 convolutional LSTMs
-  (:class:`ConvLSTMCell`, Shi et al. 2015) in an encoder-decoder; a 5×5
-  stride-2 conv, LSTM 1-2, stride-2 conv, LSTM 3-4, stride-2 conv, bottleneck
-  LSTM 5 at 1/8 resolution, transposed convs up through LSTM 6-7, with skip
-  connections (LSTM 6 + encoder stage 2, LSTM 7 + encoder stage 1), layer norm
-  after every LSTM as in the reference code.
-- Sec. 3.1 (pixel transformations, CDNA): ``cdna_kernels`` maps the flattened bottleneck to
-  ``n_kernels`` 5×5 kernels, made non-negative and normalised to sum to one
-  (a softmax over the 25 taps), and :func:`apply_kernels` convolves the
-  previous frame with each of them, the same kernel for every channel.
-- Sec. 3.2 (composing object motion predictions): ``mask_head`` gives a per-pixel
-  softmax over ``n_kernels + 1`` candidates, one mask per candidate: the
-  transformed frames and the static background. Here the background is the
-  long-run rate frame (see :meth:`CDNA.background`), the crime analogue of the
-  static scene.
-- Sec. 3.3 (action conditioning): the robot state/action vector tiled
-  over the bottleneck is replaced by calendar covariates (weekday, month,
-  holiday, trend; :mod:`crimeviz.forecast.calendar`) tiled in at the same point.
-- Sec. 5 (training details): scheduled sampling (Bengio et al. 2015) over the rollout
-  steps, ground truth for a share ``k / (k + exp(step / k))`` of the sequences.
+- Sec. 3.3 "Action-conditioned convolutional LSTMs" and Fig. 1: :class:`CDNA`
+  stacks 7 convolutional LSTMs (:class:`ConvLSTMCell`, Shi et al. 2015) in an
+  encoder-decoder: 5×5 stride-2 conv, LSTM 1-2, stride-2 conv, LSTM 3-4,
+  stride-2 conv, bottleneck LSTM 5 at 1/8 resolution, transposed convs up
+  through LSTM 6-7, skip connections (LSTM 6 + encoder stage 2, LSTM 7 +
+  encoder stage 1), layer norm after every LSTM and ReLU after every plain
+  (transposed) conv, as in the reference code.
+- Sec. 3.1 "Pixel transformations", CDNA: ``cdna_kernels`` maps the flattened
+  bottleneck to ``n_kernels`` 5×5 kernels, non-negative and normalised to sum
+  to one (a softmax over the 25 taps); :func:`apply_kernels` convolves the
+  previous frame with each, the same kernel for every channel.
+- Sec. 3.2 "Composing object motion predictions": ``mask_head`` gives a
+  per-pixel softmax over ``n_kernels + 1`` candidates, one mask per candidate:
+  the transformed frames and the static background (:func:`composite`). Here
+  the background is the long-run rate frame (:meth:`CDNA.background`), the
+  crime analogue of the static scene.
+- Sec. 3.3, conditioning: the robot state/action vector tiled over the
+  bottleneck is replaced by calendar covariates (weekday, month, holiday,
+  trend; :mod:`crimeviz.forecast.calendar`) tiled in at the same point.
+- Training details (Sec. 5): scheduled sampling (Bengio et al. 2015) over the
+  rollout steps, ground truth for a share ``k / (k + exp(step / k))`` of the
+  sequences (:func:`sampling_truth_share`).
 
 Departures, on purpose:
 
@@ -37,10 +39,14 @@ Departures, on purpose:
 - Counts are sparse, so the output is a non-negative intensity (expected
   incidents per cell and day), trained with a Poisson likelihood
   (:func:`poisson_nll`) masked to the city, instead of an L2 image loss. A
-  per-channel level ``exp(a)`` from the bottleneck scales the composite (the
-  composite alone is a convex mixture and cannot follow weekly swings).
+  per-channel level ``exp(a)`` from the bottleneck scales the composite (a
+  convex mixture alone cannot follow weekly swings).
 - The background is a convex mixture, learned per channel, of long-run rate
-  frames over several windows (e.g. 28, 365, 1095 days).
+  frames over several windows (7, 28, 365 and 1095 days in the Toronto model),
+  and the mask starts at 90% background: yesterday's counts are mostly noise.
+- Default widths are a quarter of the paper's (8-8-16-16-32-16-8) with 3×3
+  ConvLSTM kernels, so training fits a CPU; the paper's are constructor
+  arguments (``widths=(32, 32, 64, 64, 128, 64, 32), lstm_kernel=5``).
 """
 from __future__ import annotations
 
@@ -127,7 +133,7 @@ class CDNA(nn.Module):
     """
 
     def __init__(self, frame_shape: tuple[int, int], channels: int, rate_windows: int, covariates: int,
-                 widths: tuple[int, ...] = (16, 16, 32, 32, 64, 32, 16), lstm_kernel: int = 5,
+                 widths: tuple[int, ...] = (8, 8, 16, 16, 32, 16, 8), lstm_kernel: int = 3,
                  n_kernels: int = 10):
         super().__init__()
         if len(widths) != 7:
@@ -162,7 +168,7 @@ class CDNA(nn.Module):
         self.background_logits = nn.Parameter(torch.zeros(channels, rate_windows))
         nn.init.zeros_(self.level.weight)
         nn.init.zeros_(self.level.bias)
-        with torch.no_grad():  # start from 90% background: yesterday's counts alone are mostly noise
+        with torch.no_grad():  # start from 90% background
             self.mask_head.bias.zero_()
             self.mask_head.bias[0] = math.log(9 * n_kernels)
 
@@ -178,20 +184,20 @@ class CDNA(nn.Module):
         state = state or [None] * 7
         x = torch.cat([torch.log1p(prev), torch.log1p(rates.flatten(1, 2) * 28.0),
                        city.expand(n, 1, h, w)], dim=1)
-        e0 = self.enc0(x)
+        e0 = F.relu(self.enc0(x))
         h1, state[0] = self.lstm1(e0, state[0])
         h2, state[1] = self.lstm2(self.norm1(h1), state[1])
-        e1 = self.enc1(self.norm2(h2))
+        e1 = F.relu(self.enc1(self.norm2(h2)))
         h3, state[2] = self.lstm3(e1, state[2])
         h4, state[3] = self.lstm4(self.norm3(h3), state[3])
-        e2 = self.enc2(self.norm4(h4))
+        e2 = F.relu(self.enc2(self.norm4(h4)))
         smear = calendar[:, :, None, None].expand(-1, -1, *e2.shape[2:])
-        e3 = self.enc3(torch.cat([e2, smear], dim=1))
+        e3 = F.relu(self.enc3(torch.cat([e2, smear], dim=1)))
         h5, state[4] = self.lstm5(e3, state[4])
         h5 = self.norm5(h5)
-        h6, state[5] = self.lstm6(self.dec4(h5), state[5])
-        h7, state[6] = self.lstm7(self.dec5(torch.cat([self.norm6(h6), e1], dim=1)), state[6])
-        e6 = self.dec6(torch.cat([self.norm7(h7), e0], dim=1))
+        h6, state[5] = self.lstm6(F.relu(self.dec4(h5)), state[5])
+        h7, state[6] = self.lstm7(F.relu(self.dec5(torch.cat([self.norm6(h6), e1], dim=1))), state[6])
+        e6 = F.relu(self.dec6(torch.cat([self.norm7(h7), e0], dim=1)))
 
         kernels = normalised_kernels(self.cdna_kernels(h5.flatten(1)).view(n, -1, KERNEL_SIZE ** 2))
         transformed = apply_kernels(prev, kernels)
