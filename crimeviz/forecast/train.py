@@ -41,7 +41,7 @@ class TrainConfig:
     widths: tuple[int, ...] = (8, 8, 16, 16, 32, 16, 8)
     lstm_kernel: int = 3
     n_kernels: int = 10
-    epochs: int = 6  # validation likelihood peaks around epoch 4 on 2020, then the model overfits
+    epochs: int = 6  # validation (2020) likelihood plateaus from epoch 4; later epochs overfit
     batch_size: int = 8
     stride: int = 7  # days between training windows
     lr: float = 1e-3
