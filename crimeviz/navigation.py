@@ -9,6 +9,7 @@ PAGES = [
     ("Incidents", "pages/hotspots.py", "Hotspots", ":material/local_fire_department:", "incidents"),
     ("Video & imagery", "pages/streetview.py", "Street view", ":material/photo_camera:", "streetview"),
     ("Video & imagery", "pages/cctv.py", "CCTV review", ":material/videocam:", "cctv"),
+    ("Forecasts & patrol", "pages/forecast.py", "Forecast", ":material/query_stats:", "forecasts"),
     ("Forecasts & patrol", "pages/patrol.py", "Patrol plans", ":material/local_police:", "patrol"),
     ("Manage", "pages/data.py", "Data", ":material/upload_file:", "data"),
     ("Manage", "pages/admin.py", "Users & audit", ":material/admin_panel_settings:", "users"),

@@ -1,0 +1,97 @@
+"""What the Forecast page shows: the day's hotspot map, the backtest table and curves, the model card."""
+
+import json
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from crimeviz import grid, maps
+from crimeviz.forecast.checkpoint import DEFAULT_CHECKPOINT
+from crimeviz.forecast.frames import ALL
+from crimeviz.forecast.metrics import COVERAGES, coverage_key
+from crimeviz.forecast.predict import METHODS
+
+MODEL_DIR = DEFAULT_CHECKPOINT.parent
+BACKTEST = MODEL_DIR / "backtest_2021.json"
+MODEL_CARD = MODEL_DIR / "MODEL_CARD.md"
+
+
+@lru_cache(maxsize=2)
+def backtest(path: Path = BACKTEST) -> dict:
+    """The committed backtest (``forecast evaluate`` output) for the test year."""
+    return json.loads(Path(path).read_text())
+
+
+def backtest_table(result: dict, group: str = ALL) -> pd.DataFrame:
+    """One row per method: PAI (mean over days) at each coverage, hit rates and Poisson log-likelihood."""
+    rows = []
+    for method, m in result["groups"][group]["methods"].items():
+        row = {"method": m.get("label", METHODS.get(method, method))}
+        row |= {f"PAI {k}": m["pai"][k]["mean"] for k in m["pai"]}
+        row |= {f"hit rate {k}": m["hit_rate"][k]["mean"] for k in ("5%", "10%", "20%") if k in m["hit_rate"]}
+        row["log-lik / cell-day"] = m["poisson"]["loglik_per_cell_day"]
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("PAI 5%", ascending=False, ignore_index=True)
+
+
+def curve_figure(result: dict, group: str, metric: str) -> go.Figure:
+    """``metric`` ("hit_rate" or "pai") against area coverage, one line per method."""
+    fig = go.Figure()
+    for method, m in result["groups"][group]["methods"].items():
+        keys = [k for k in map(coverage_key, COVERAGES) if k in m[metric]]
+        fig.add_trace(go.Scatter(x=[float(k[:-1]) for k in keys], y=[m[metric][k]["mean"] for k in keys],
+                                 mode="lines+markers", name=method,
+                                 line=dict(width=4 if method == "cdna" else 1.5)))
+    label = {"hit_rate": "Hit rate (share of incidents in flagged cells)", "pai": "PAI"}[metric]
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), title=f"{label} vs area flagged",
+                      xaxis_title="% of the valid area flagged", yaxis_title=label,
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def flag_top(forecast: pd.DataFrame, coverage: float) -> pd.DataFrame:
+    """The forecast with ``area_km2`` and ``flagged`` (hottest cells until their area reaches ``coverage``)."""
+    out = forecast.copy()
+    out["area_km2"] = grid.cell_area_km2([grid.to_int(c) for c in out["cell"]])
+    share = out["area_km2"].cumsum() / out["area_km2"].sum()
+    out["flagged"] = (share <= coverage + 1e-9) | (out["rank"] == 1)
+    return out
+
+
+def hotspot_layer(flagged: pd.DataFrame, actual: pd.DataFrame | None = None):
+    """Hexes coloured by expected incidents, flagged cells outlined; legend items.
+
+    ``actual`` (``cell``, ``n`` at the same resolution) adds that day's counts to the tooltips.
+    """
+    frame = flagged.copy()
+    breaks = maps.class_breaks(frame["intensity"].to_numpy())
+    colours = maps.colours_for(frame["intensity"].to_numpy(), breaks)
+    frame["color"] = [c[:3] + [220 if f else 70] for c, f in zip(colours, frame["flagged"])]
+    frame["expected"] = frame["intensity"].map("{:.2f}".format)
+    frame["hotspot"] = np.where(frame["flagged"], "yes", "no")
+    fields = {"Cell": "cell", "Expected incidents": "expected", "Rank": "rank", "Flagged hotspot": "hotspot"}
+    if actual is not None:
+        frame["actual"] = frame["cell"].map(actual.set_index("cell")["n"]).fillna(0).astype(int)
+        fields["Actual incidents"] = "actual"
+    frame["tooltip"] = maps.tooltip_rows(frame, fields)
+    return maps.hex_layer(frame, "forecast-hexes", opacity=0.85), maps.legend(breaks, "expected", "{:.2f}")
+
+
+def day_score(flagged: pd.DataFrame, actual: pd.DataFrame) -> dict:
+    """Hit rate and PAI of the flagged cells against the day's actual counts (``cell``, ``n``)."""
+    n = flagged["cell"].map(actual.set_index("cell")["n"]).fillna(0)
+    total = int(actual["n"].sum())
+    hits = int(n[flagged["flagged"]].sum())
+    area = flagged.loc[flagged["flagged"], "area_km2"].sum() / flagged["area_km2"].sum()
+    rate = hits / total if total else float("nan")
+    return {"incidents": total, "hits": hits, "hit_rate": rate, "area_share": area,
+            "pai": rate / area if total else float("nan"),
+            "outside_grid": total - int(n.sum())}
+
+
+def next_day(last: date) -> date:
+    return last + timedelta(days=1)
