@@ -13,6 +13,8 @@ from crimeviz import config
 
 # Feature packages that register their own subcommands with ``add_subcommands(subparsers)``.
 FEATURE_COMMANDS = {
+    "forecast": ("crimeviz.forecast.cli", "next-day hotspot forecasts: train, evaluate, bench"),
+    "cctv": ("crimeviz.cctv.cli", "CCTV review with MGFN: score, train, evaluate, bench"),
     "streetview": ("crimeviz.streetview.cli", "street-level imagery: DevianceNet scores and training"),
     "patrol": ("crimeviz.patrol.cli", "patrol plans: build, approve, export, review, bench"),
 }
