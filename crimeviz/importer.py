@@ -1,6 +1,5 @@
 """Import any city's incidents from CSV or Parquet: validate, report rejects, load all-or-nothing."""
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crimeviz import audit, db
+from crimeviz.files import file_sha256
 
 REQUIRED = ("lat", "lon", "occurred_at", "offence")
 OPTIONAL = ("premises", "neighbourhood")
@@ -154,14 +154,6 @@ def validate(frame: pd.DataFrame, mapping: dict[str, str], date_format: str | No
     rejects.insert(0, "reject_reason", reasons[bad])
     rejects.insert(0, "source_row", rejects.index + 2)  # 1-based line number under a CSV header
     return clean, rejects, fmt
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def import_file(con, path: Path, mapping: dict[str, str], by: str, date_format: str | None = None,

@@ -105,6 +105,23 @@ def sidebar_filter(con) -> IncidentFilter | None:
     return f
 
 
+def filtered_page(title: str, permission: str = "incidents"):
+    """The common head of the incident pages: access check, title, connection and sidebar filter.
+
+    Returns ``(user, con, filter)``; stops the page (with a message) when the filter is unusable.
+    """
+    user = require(permission)
+    st.title(title)
+    con = connection()
+    f = sidebar_filter(con)
+    if f is None:
+        st.stop()
+    return user, con, f
+
+
+NO_MATCH = "No incidents match this filter. Widen the dates or clear some choices in the sidebar."
+
+
 def describe(f: IncidentFilter) -> str:
     parts = [queries.period_label(f.start, f.end)]
     for name, values in (("offences", f.offences), ("premises", f.premises), ("neighbourhoods", f.neighbourhoods)):

@@ -4,12 +4,7 @@ import streamlit as st
 
 from crimeviz import config, hotspots, maps, queries, ui
 
-user = ui.require("incidents")
-st.title("Hotspot statistics")
-con = ui.connection()
-f = ui.sidebar_filter(con)
-if f is None:
-    st.stop()
+user, con, f = ui.filtered_page("Hotspot statistics")
 st.caption(ui.describe(f))
 
 a, b, c, d = st.columns(4)
@@ -20,7 +15,7 @@ bandwidth = d.slider("Kernel bandwidth (m)", 200, 3000, 800, 100, key="hot_bw")
 
 counts = queries.cell_counts(con, f, res)
 if counts.sum() == 0:
-    st.warning("No incidents match this filter. Widen the dates or clear some choices in the sidebar.")
+    st.warning(ui.NO_MATCH)
     st.stop()
 cells = queries.study_cells(con, res)
 gi = hotspots.gi_star(counts, cells, k, alpha)

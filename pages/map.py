@@ -5,12 +5,7 @@ from streamlit_folium import st_folium
 
 from crimeviz import charts, config, grid, leaflet, maps, overlays, queries, ui
 
-user = ui.require("incidents")
-st.title("Incident map")
-con = ui.connection()
-f = ui.sidebar_filter(con)
-if f is None:
-    st.stop()
+user, con, f = ui.filtered_page("Incident map")
 
 left, right = st.columns([2, 3])
 res = left.radio("H3 resolution", [7, 8, 9], index=1, horizontal=True, key="map_res",
@@ -23,7 +18,7 @@ shown = right.multiselect("Layers", ["Hexagons", "Heatmap", "Points", "Neighbour
 counts = queries.hex_counts(con, f, res)
 st.caption(ui.describe(f))
 if counts.empty:
-    st.warning("No incidents match this filter. Widen the dates or clear some choices in the sidebar.")
+    st.warning(ui.NO_MATCH)
     st.stop()
 
 total = int(counts["n"].sum())

@@ -4,15 +4,10 @@ import streamlit as st
 
 from crimeviz import charts, queries, ui
 
-user = ui.require("incidents")
-st.title("Trends")
-con = ui.connection()
-f = ui.sidebar_filter(con)
-if f is None:
-    st.stop()
+user, con, f = ui.filtered_page("Trends")
 st.caption(ui.describe(f))
 if queries.total(con, f) == 0:
-    st.warning("No incidents match this filter. Widen the dates or clear some choices in the sidebar.")
+    st.warning(ui.NO_MATCH)
     st.stop()
 
 freq = st.radio("Series", ["Daily", "Weekly", "Monthly"], index=1, horizontal=True, key="trend_freq")

@@ -15,7 +15,6 @@ Installed checkpoints live in :func:`weights_dir`; none ships with CrimeViz.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crimeviz import config
+from crimeviz.files import file_sha256
 from models.deviancenet import DevianceNet, DevianceNetLite, load_official_weights
 
 LITE_FORMAT = "crimeviz-deviancenet-lite/1"
@@ -44,14 +44,6 @@ def installed() -> list[Path]:
     """The ``.pth`` files in :func:`weights_dir`, by name."""
     folder = weights_dir()
     return sorted(folder.glob("*.pth")) if folder.is_dir() else []
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
