@@ -10,6 +10,15 @@ from models.cdna import (CDNA, KERNEL_SIZE, adapt_state_dict, apply_kernels, com
 SHAPE = (16, 16)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine two threads spin-wait."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny(seed: int = 0) -> CDNA:
     torch.manual_seed(seed)
     return CDNA(SHAPE, channels=2, rate_windows=3, covariates=4, widths=(4, 4, 4, 4, 8, 4, 4), lstm_kernel=3)
