@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from crimeviz import navigation, ui
+from crimeviz import config, navigation, ui
 
 st.set_page_config(page_title="CrimeViz", layout="wide")
+config.limit_torch_threads()
 
 con = ui.connection()
 user = ui.current_user()

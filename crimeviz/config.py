@@ -19,3 +19,10 @@ def basemap() -> str:
     """``none`` (offline, the default) or ``carto`` (token-free CARTO tiles, needs internet)."""
     value = os.environ.get("CRIMEVIZ_BASEMAP", "none").lower()
     return value if value in ("none", "carto") else "none"
+
+
+def limit_torch_threads() -> None:
+    """Give each model call ``$CRIMEVIZ_TORCH_THREADS`` threads (default 1): the server runs many
+    sessions at once, and on a small CPU one thread per call is much faster than contention."""
+    import torch
+    torch.set_num_threads(max(1, int(os.environ.get("CRIMEVIZ_TORCH_THREADS", "1"))))

@@ -74,6 +74,11 @@ def to_local_metres(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) 
     return np.column_stack([x, y])
 
 
+def quartic_profile(distance: np.ndarray, bandwidth: float) -> np.ndarray:
+    """The quartic (biweight) kernel's shape (1 − d²/h²)² for d < h, else 0 (unnormalised)."""
+    return np.clip(1.0 - (np.asarray(distance) / bandwidth) ** 2, 0.0, None) ** 2
+
+
 def quartic_density(points: np.ndarray, weights: np.ndarray, targets: np.ndarray,
                     bandwidth: float) -> np.ndarray:
     """Quartic (biweight) kernel density at ``targets`` from weighted ``points`` (both (N, 2), metres).
@@ -87,7 +92,7 @@ def quartic_density(points: np.ndarray, weights: np.ndarray, targets: np.ndarray
     if len(points) == 0:
         return out
     near = cKDTree(targets).sparse_distance_matrix(cKDTree(points), bandwidth, output_type="coo_matrix")
-    kernel = 3.0 / (np.pi * bandwidth ** 2) * (1.0 - (near.data / bandwidth) ** 2) ** 2
+    kernel = 3.0 / (np.pi * bandwidth ** 2) * quartic_profile(near.data, bandwidth)
     np.add.at(out, near.row, kernel * weights[near.col])
     return out
 

@@ -52,7 +52,7 @@ m2.metric("Cells flagged", f"{int(flagged['flagged'].sum())} of {len(flagged)}")
 m3.metric("Expected in flagged cells", f"{flagged.loc[flagged['flagged'], 'intensity'].sum() / forecast['intensity'].sum():.0%}")
 if actual is not None:
     score = views.day_score(flagged, actual)
-    m4.metric("Actual hit rate that day", f"{score['hits']} of {score['incidents']}",
+    m4.metric("Actual hit rate that day", f"{score['hits']:.0f} of {score['incidents']}",
               f"PAI {score['pai']:.1f}" if score["incidents"] else None, delta_color="off")
 
 layer, legend = views.hotspot_layer(flagged, actual)

@@ -42,7 +42,7 @@ def test_backtest_table_and_day_score_by_hand():
     table = views.backtest_table(views.backtest())
     assert set(table.columns) >= {"method", "PAI 5%", "PAI 10%", "hit rate 5%"}
     flagged = pd.DataFrame({"cell": ["a", "b", "c", "d"], "intensity": [4, 3, 2, 1], "rank": [1, 2, 3, 4],
-                            "area_km2": [1.0, 1.0, 1.0, 1.0], "flagged": [True, True, False, False]})
+                            "area_km2": [1.0, 1.0, 1.0, 1.0], "weight": [1.0, 1.0, 0.0, 0.0]})
     actual = pd.DataFrame({"cell": ["a", "c", "z"], "n": [2, 1, 1]})
     score = views.day_score(flagged, actual)
     assert (score["hits"], score["incidents"], score["outside_grid"]) == (2, 4, 1)

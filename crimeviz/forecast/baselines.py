@@ -15,7 +15,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from crimeviz.forecast.frames import GridMapping, cumulative
-from crimeviz.hotspots import to_local_metres
+from crimeviz.hotspots import quartic_profile, to_local_metres
 
 
 def _known_sums(counts: np.ndarray, targets: np.ndarray, window: int, cum: np.ndarray | None = None) -> np.ndarray:
@@ -54,7 +54,7 @@ def quartic_weights(mapping: GridMapping, bandwidth_m: float) -> np.ndarray:
     """
     xy = cell_xy_m(mapping)
     dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
-    weights = np.clip(1 - (dist / bandwidth_m) ** 2, 0, None) ** 2
+    weights = quartic_profile(dist, bandwidth_m)
     weights /= weights.sum(axis=0, keepdims=True)
     weights.setflags(write=False)  # cached: shared by every caller
     return weights

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from crimeviz import grid, maps
 from crimeviz.forecast.checkpoint import DEFAULT_CHECKPOINT
 from crimeviz.forecast.frames import ALL
-from crimeviz.forecast.metrics import COVERAGES, coverage_key
+from crimeviz.forecast.metrics import COVERAGES, coverage_key, flagged
 from crimeviz.forecast.predict import METHODS
 
 MODEL_DIR = DEFAULT_CHECKPOINT.parent
@@ -54,11 +54,12 @@ def curve_figure(result: dict, group: str, metric: str) -> go.Figure:
 
 
 def flag_top(forecast: pd.DataFrame, coverage: float) -> pd.DataFrame:
-    """The forecast with ``area_km2`` and ``flagged`` (hottest cells until their area reaches ``coverage``)."""
+    """The forecast with ``area_km2``, ``weight`` (the share of each cell flagged, as in the backtest:
+    hottest cells until their area reaches ``coverage``, ties split) and ``flagged`` (weight > 0)."""
     out = forecast.copy()
     out["area_km2"] = grid.cell_area_km2([grid.to_int(c) for c in out["cell"]])
-    share = out["area_km2"].cumsum() / out["area_km2"].sum()
-    out["flagged"] = (share <= coverage + 1e-9) | (out["rank"] == 1)
+    out["weight"] = flagged(out["intensity"].to_numpy()[None, :], out["area_km2"].to_numpy(), coverage)[0]
+    out["flagged"] = out["weight"] > 0
     return out
 
 
@@ -85,8 +86,8 @@ def day_score(flagged: pd.DataFrame, actual: pd.DataFrame) -> dict:
     """Hit rate and PAI of the flagged cells against the day's actual counts (``cell``, ``n``)."""
     n = flagged["cell"].map(actual.set_index("cell")["n"]).fillna(0)
     total = int(actual["n"].sum())
-    hits = int(n[flagged["flagged"]].sum())
-    area = flagged.loc[flagged["flagged"], "area_km2"].sum() / flagged["area_km2"].sum()
+    hits = float((n * flagged["weight"]).sum())
+    area = float((flagged["area_km2"] * flagged["weight"]).sum() / flagged["area_km2"].sum())
     rate = hits / total if total else float("nan")
     return {"incidents": total, "hits": hits, "hit_rate": rate, "area_share": area,
             "pai": rate / area if total else float("nan"),
