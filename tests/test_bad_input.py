@@ -96,3 +96,22 @@ def test_hostile_text_is_stored_verbatim_and_shown_as_text(store, tmp_path, caps
     assert json.loads(deck.proto.tooltip) == {"text": "{tooltip}"}
     legends = [m.value for m in at.markdown if "Incidents per cell" in m.value]
     assert legends and "<script>" not in legends[0]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("traversal.zip", "points outside the archive"),
+    ("bomb.zip", "expands"),
+    ("many_files.zip", "at most 1,000 are accepted"),
+    ("not_a_zip.zip", "not a readable zip file"),
+])
+def test_hostile_zips_are_refused_before_anything_is_written(tmp_path, name, message):
+    from crimeviz.streetview import uploads
+    from crimeviz.streetview.sequences import SequenceError
+    data = (CORPUS / "zip" / name).read_bytes()
+    with pytest.raises(SequenceError, match=message):
+        uploads.zip_frames(data)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(SequenceError, match=message if name != "many_files.zip" else "files"):
+        uploads.extract_zip(data, dest, uploads.ONE_SEQUENCE)
+    assert not any(dest.rglob("*")) and not (tmp_path / "outside").exists()
