@@ -71,12 +71,16 @@ with tab_leaflet:
         st_folium(fmap, height=500, use_container_width=True, returned_objects=[], key="leaflet_map")
 
 clicked = (event.selection.objects.get("incident-hexes") if event and event.selection else None) or []
-top_cells = counts["cell"].head(50).tolist()
-if clicked and clicked[0].get("cell") not in top_cells:
-    top_cells.insert(0, clicked[0]["cell"])
+if clicked and st.session_state.get("map_clicked") != clicked[0]["cell"]:
+    st.session_state["map_clicked"] = st.session_state["map_cell"] = clicked[0]["cell"]
+choices = counts["cell"].head(50).tolist()
+if st.session_state.get("map_cell") and st.session_state["map_cell"] not in choices:
+    choices.insert(0, st.session_state["map_cell"])
 st.subheader("Cell detail")
-cell = st.selectbox("Cell (click a hexagon, or pick one of the 50 busiest)", top_cells,
-                    index=top_cells.index(clicked[0]["cell"]) if clicked else 0, key="map_cell")
+cell = st.selectbox("Cell", choices, index=None, key="map_cell",
+                    placeholder="Click a hexagon on the map, or pick one of the 50 busiest cells")
+if cell is None:
+    st.stop()
 detail = queries.cell_detail(con, f, res, cell)
 n_cell = int(detail["by_offence"]["n"].sum())
 st.markdown(f"**{cell}** · {n_cell:,} incidents · {grid.cell_area_km2([grid.to_int(cell)])[0]:.2f} km²")

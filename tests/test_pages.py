@@ -42,7 +42,11 @@ def test_map_page_renders_hexes_with_context_layers(map_page):
     # deck.gl shows a "text" tooltip with innerText: data never becomes HTML.
     assert json.loads(map_page.get("deck_gl_json_chart")[0].proto.tooltip) == {"text": "{tooltip}"}
     assert [s.value for s in map_page.subheader] == ["Cell detail"]
+    assert not map_page.get("plotly_chart")  # the detail panel waits for a cell
+    busiest = spec["layers"][1]["data"][0]["cell"]
+    map_page.selectbox(key="map_cell").set_value(busiest).run()
     assert len(map_page.get("plotly_chart")) == 4
+    assert busiest in map_page.markdown[-1].value or any(busiest in m.value for m in map_page.markdown)
 
 
 def test_map_filter_changes_counts_and_keeps_view(map_page):
