@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from crimeviz import ui
+from crimeviz import audit, ui
 from crimeviz.cctv import DEMO_CLIP, charts, report, store, video
 from crimeviz.cctv.model import WeightsError, load_scorer
 from crimeviz.cctv.scoring import score_clip
@@ -33,15 +33,13 @@ def _keyframes(path: str, sha256: str, peaks: tuple[int, ...]) -> list[bytes]:
     return report.keyframe_jpegs(video.probe(path), list(peaks))
 
 
-def _uploaded_path(upload) -> Path:
-    """The upload copied to a temp file in 1 MB chunks, once per uploaded file."""
+def _uploaded_path(upload) -> Path | None:
+    """The upload in a private temp file (copied in chunks), once per uploaded file; None if it failed."""
     saved = st.session_state.setdefault("cctv_uploads", {})
     if upload.file_id not in saved:
-        folder = Path(tempfile.mkdtemp(prefix="crimeviz-cctv-"))
-        path = folder / (Path(upload.name).name or "clip")
-        upload.seek(0)
-        with open(path, "wb") as out:
-            shutil.copyfileobj(upload, out, 1 << 20)
+        path = ui.save_upload(upload, "cctv")
+        if path is None:
+            return None
         for old in saved.values():  # one clip on disk at a time
             shutil.rmtree(old.parent, ignore_errors=True)
         saved.clear()
@@ -49,7 +47,15 @@ def _uploaded_path(upload) -> Path:
     return saved[upload.file_id]
 
 
-def _camera_forms(con, cams: pd.DataFrame) -> None:
+def _audited(con, username: str, record: dict, kind: str, make):
+    """Download data made when the button is clicked, and the export entered in the audit trail."""
+    def data():
+        audit.record(con, username, f"cctv.export.{kind}", "cctv_report", record["report_id"])
+        return make()
+    return data
+
+
+def _camera_forms(con, cams: pd.DataFrame, by: str) -> None:
     add, edit = st.columns(2)
     with add.form("cctv_add_camera", clear_on_submit=True):
         st.markdown("**Add a camera**")
@@ -58,7 +64,7 @@ def _camera_forms(con, cams: pd.DataFrame) -> None:
         lon = st.number_input("Longitude", -180.0, 180.0, TORONTO[1], format="%.6f", key="cam_new_lon")
         if st.form_submit_button("Add camera"):
             try:
-                st.session_state["cctv_camera_pick"] = store.add_camera(con, name, lat, lon)
+                st.session_state["cctv_camera_pick"] = store.add_camera(con, name, lat, lon, by)
             except ValueError as exc:
                 st.error(f"Camera not added: {exc}.")
             else:
@@ -76,7 +82,7 @@ def _camera_forms(con, cams: pd.DataFrame) -> None:
                               key=f"cam_edit_lon_{pick}")
         if st.form_submit_button("Save changes"):
             try:
-                store.update_camera(con, int(pick), name, lat, lon)
+                store.update_camera(con, int(pick), name, lat, lon, by)
             except ValueError as exc:
                 st.error(f"Camera not changed: {exc}.")
             else:
@@ -84,6 +90,7 @@ def _camera_forms(con, cams: pd.DataFrame) -> None:
 
 
 st.title("CCTV review")
+user = ui.require("cctv")
 con = ui.connection()
 store.ensure_tables(con)
 try:
@@ -96,10 +103,13 @@ st.warning(f"**Model {html.escape(scorer.version)}.** {html.escape(scorer.label)
 
 st.subheader("Camera")
 cams = store.cameras(con)
-with st.expander("Add or edit cameras", expanded=cams.empty):
-    _camera_forms(con, cams)
+if user.may("cameras"):
+    with st.expander("Add or edit cameras", expanded=cams.empty):
+        _camera_forms(con, cams, user.username)
 if cams.empty:
-    st.info("Register the camera the footage comes from to save reviews (name and location).")
+    st.info("Reviews are saved per camera, and no camera is registered yet"
+            + (": add the one the footage comes from (name and location)." if user.may("cameras")
+               else "; an administrator adds cameras."))
     camera = None
 else:
     ids = cams["camera_id"].tolist()
@@ -125,6 +135,8 @@ else:
     if upload is None:
         st.stop()
     path, clip_name = _uploaded_path(upload), Path(upload.name).name
+    if path is None:
+        st.stop()
 sha256 = _sha256(str(path), path.stat().st_mtime)
 
 results = st.session_state.setdefault("cctv_results", {})
@@ -138,6 +150,8 @@ if key not in results:
         st.error(f"This clip cannot be reviewed: {exc}")
         st.stop()
     bar.empty()
+    audit.record(con, user.username, "cctv.score", "clip", sha256,
+                 {"name": clip_name, "frames": result.n_frames, "model": scorer.version})
     results.clear()  # keep one clip's scores in memory
     results[key] = result
 result = results[key]
@@ -203,7 +217,7 @@ else:
                             placeholder="What you saw, what was done")
         save = st.form_submit_button(f"Save report for {camera['name']}", type="primary")
     if save:
-        record = report.build_report(result, camera, clip_name, sha256, threshold, note)
+        record = report.build_report(result, camera, clip_name, sha256, threshold, user.username, note)
         try:
             report_id = store.save_report(con, record, keyframes)
         except ValueError as exc:
@@ -227,10 +241,10 @@ names = {row.report_id: f"#{row.report_id} · {row.camera} · {row.created_at:%Y
 report_id = st.selectbox("Export report", ids, key="cctv_report_pick", format_func=names.get)
 record, frames = store.load_report(con, int(report_id))
 d1, d2 = st.columns(2)
-d1.download_button("Download JSON", report.to_json(record), f"cctv-report-{report_id}.json", "application/json",
-                   key="cctv_json")
-d2.download_button("Download PDF", lambda: report.to_pdf(record, frames), f"cctv-report-{report_id}.pdf",
-                   "application/pdf", key="cctv_pdf")
+d1.download_button("Download JSON", _audited(con, user.username, record, "json", lambda: report.to_json(record)),
+                   f"cctv-report-{report_id}.json", "application/json", key="cctv_json")
+d2.download_button("Download PDF", _audited(con, user.username, record, "pdf", lambda: report.to_pdf(record, frames)),
+                   f"cctv-report-{report_id}.pdf", "application/pdf", key="cctv_pdf")
 nearby = store.nearby_incidents(con, record["camera"]["lat"], record["camera"]["lon"])
 st.caption(f"{len(nearby):,} recorded incidents lie within 250 m of {html.escape(record['camera']['name'])}.")
 if not nearby.empty:

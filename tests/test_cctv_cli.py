@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from crimeviz import cli as main_cli
-from crimeviz import db
+from crimeviz import auth, db
 from crimeviz.cctv import cli, store
 from crimeviz.cctv.video import VideoError
-from tests.test_cctv_pipeline import random_weights, scorer  # noqa: F401 (fixtures)
+from tests.test_cctv_pipeline import one_torch_thread, random_weights, scorer  # noqa: F401 (fixtures)
 from tests.test_cctv_video import make_clip
 
 ROOT = main_cli.config.ROOT
@@ -21,17 +21,24 @@ def run(capsys, *argv):
     """Parses and runs like the main CLI's ``cctv`` command; returns (status, stdout JSON)."""
     parser = argparse.ArgumentParser()
     cli.add_subcommands(parser.add_subparsers(dest="cctv_command", required=True))
-    args = parser.parse_args([str(a) for a in argv])
+    args = parser.parse_args([str(a) for a in argv] + ["--threads", "1"])
     status = args.func(args)
     return status, json.loads(capsys.readouterr().out)
 
 
+PASSWORD = "cctv test password"
+
+
 @pytest.fixture
-def store_path(tmp_path):
+def store_path(tmp_path, monkeypatch):
+    """A store with a reviewer account (password in $CRIMEVIZ_PASSWORD) and the camera "Gate"."""
     con = db.connect(tmp_path / "store.duckdb")
+    auth.add_user(con, "rev", PASSWORD, "reviewer")
+    auth.add_user(con, "ana", PASSWORD, "analyst")
     store.ensure_tables(con)
-    store.add_camera(con, "Gate", 43.6532, -79.3832)
+    store.add_camera(con, "Gate", 43.6532, -79.3832, "admin")
     con.close()
+    monkeypatch.setenv("CRIMEVIZ_PASSWORD", PASSWORD)
     return tmp_path / "store.duckdb"
 
 
@@ -49,13 +56,12 @@ def test_every_subcommand_takes_db_and_sets_func():
     for argv in (["score", "x.mp4"], ["train"], ["evaluate", "--gt", "g.npy"], ["bench"]):
         args = parser.parse_args(argv + ["--db", "here.duckdb"])
         assert callable(args.func) and str(args.db) == "here.duckdb"
-    assert parser.parse_args(["train"]).db == main_cli.config.db_path()
+    assert parser.parse_args(["train"]).db is None  # db.connect(None) opens $CRIMEVIZ_DB or the default
 
 
 def test_score_writes_one_score_per_frame(capsys, tmp_path, random_weights):
     clip = make_clip(tmp_path / "walk.avi", n_frames=40)
-    status, summary = run(capsys, "score", clip, "--json", tmp_path / "out" / "s.json", "--weights", random_weights,
-                          "--threads", 1)
+    status, summary = run(capsys, "score", clip, "--json", tmp_path / "out" / "s.json", "--weights", random_weights)
     payload = json.loads((tmp_path / "out" / "s.json").read_text())
     assert status == 0 and summary["n_frames"] == 40 and summary["report_id"] is None
     assert payload["fps"] == 10 and payload["n_frames"] == 40 and len(payload["frame_scores"]) == 40
@@ -66,27 +72,41 @@ def test_score_writes_one_score_per_frame(capsys, tmp_path, random_weights):
 def test_score_with_camera_saves_report_and_pdf(capsys, tmp_path, random_weights, store_path):
     clip = make_clip(tmp_path / "walk.avi", n_frames=40)
     status, summary = run(capsys, "score", clip, "--weights", random_weights, "--camera", "gate", "--note", "checked",
-                          "--threshold", 0.01, "--pdf", tmp_path / "r.pdf", "--db", store_path)
+                          "--threshold", 0.01, "--pdf", tmp_path / "r.pdf", "--db", store_path, "--user", "rev")
     assert status == 0 and summary["report_id"] == 1 and summary["segments"] == 1
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
     con = db.connect(store_path)
     record, keyframes = store.load_report(con, 1)
     con.close()
     assert record["note"] == "checked" and record["camera"]["name"] == "Gate" and len(keyframes) == 1
+    assert record["reviewer"] == "rev"
+
+
+def test_saving_a_report_needs_a_reviewer_sign_in(capsys, tmp_path, random_weights, store_path):
+    clip = make_clip(tmp_path / "walk.avi", n_frames=20)
+    with pytest.raises(main_cli.CommandError, match="give --user"):
+        run(capsys, "score", clip, "--weights", random_weights, "--camera", "Gate", "--db", store_path)
+    with pytest.raises(auth.AccessDenied, match="analyst role may not use cctv"):
+        run(capsys, "score", clip, "--weights", random_weights, "--camera", "Gate", "--db", store_path,
+            "--user", "ana")
+    with pytest.raises(main_cli.CommandError, match="--pdf writes the saved report"):
+        run(capsys, "score", clip, "--weights", random_weights, "--pdf", tmp_path / "r.pdf")
+    assert _report_count(store_path) == 0
 
 
 def test_broken_clip_fails_with_one_line_and_stores_nothing(capsys, tmp_path, random_weights, store_path):
     data = make_clip(tmp_path / "full.avi").read_bytes()
     (tmp_path / "cut.avi").write_bytes(data[: len(data) // 3])
     with pytest.raises(VideoError, match=r"^cut.avi: truncated"):
-        run(capsys, "score", tmp_path / "cut.avi", "--weights", random_weights, "--camera", "Gate", "--db", store_path)
+        run(capsys, "score", tmp_path / "cut.avi", "--weights", random_weights, "--camera", "Gate", "--db", store_path,
+            "--user", "rev")
     assert _report_count(store_path) == 0
 
 
 def test_unknown_camera_is_refused_before_scoring(capsys, tmp_path, random_weights, store_path):
     clip = make_clip(tmp_path / "walk.avi", n_frames=20)
     with pytest.raises(main_cli.CommandError, match="no camera named 'Yard'"):
-        run(capsys, "score", clip, "--weights", random_weights, "--camera", "Yard", "--db", store_path)
+        run(capsys, "score", clip, "--weights", random_weights, "--camera", "Yard", "--db", store_path, "--user", "rev")
 
 
 def test_score_and_evaluate_precomputed_features(capsys, tmp_path, scorer, random_weights):
@@ -110,8 +130,7 @@ def test_score_and_evaluate_precomputed_features(capsys, tmp_path, scorer, rando
 
 def test_bench_reports_throughput_latency_and_report_time(capsys, tmp_path, random_weights):
     clip = make_clip(tmp_path / "walk.avi", n_frames=64)
-    status, result = run(capsys, "bench", "--clip", clip, "--weights", random_weights, "--snippets", 2,
-                         "--threads", 1)
+    status, result = run(capsys, "bench", "--clip", clip, "--weights", random_weights, "--snippets", 2)
     assert status == 0 and result["frames"] == 64 and result["resolution"] == "160x120"
     assert result["end_to_end"]["realtime_factor"] > 0 and result["snippet_latency"]["snippets"] == 2
     assert result["report"]["segments"] >= 1 and result["report"]["pdf_bytes"] > 0

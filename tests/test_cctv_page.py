@@ -5,6 +5,9 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from crimeviz import auth
+
+from tests.test_cctv_pipeline import one_torch_thread  # noqa: F401 (fixture)
 from tests.test_cctv_video import make_clip
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "cctv.py")
@@ -13,6 +16,13 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "cctv.py")
 @pytest.fixture(scope="module")
 def clip_bytes(tmp_path_factory):
     return make_clip(tmp_path_factory.mktemp("clips") / "walk.avi", n_frames=48, event=(16, 32)).read_bytes()
+
+
+def page(role: str = "admin") -> AppTest:
+    """The CCTV page as signed in with ``role``."""
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["user"] = auth.User(f"test-{role}", f"Test {role}", role)
+    return at
 
 
 def _reports(app_db) -> int:
@@ -34,7 +44,7 @@ def _add_camera(at, name):
 
 
 def test_review_an_upload_and_save_a_report(app_db, clip_bytes):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = page().run()
     assert not at.exception
     assert "synthetic anomalies" in at.warning[0].value  # the demo model is labelled for what it is
     at = _add_camera(at, "Test gate")
@@ -61,7 +71,7 @@ def test_review_an_upload_and_save_a_report(app_db, clip_bytes):
 
 
 def test_a_bad_upload_is_explained_and_nothing_is_saved(app_db, tmp_path):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = page().run()
     before = _reports(app_db)
     at.file_uploader(key="cctv_upload").set_value(("notes.mp4", b"not a video at all\n" * 100, "video/mp4"))
     at.run()
@@ -72,8 +82,16 @@ def test_a_bad_upload_is_explained_and_nothing_is_saved(app_db, tmp_path):
 
 
 def test_demo_clip_plays_in_the_browser_player(app_db):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = page().run()
     at.radio(key="cctv_source").set_value("Demo clip").run()
     assert not at.exception and not at.error
     assert any("vtest.avi" in c.value and "Injected events: fast entry" in c.value for c in at.caption)
     assert len(at.get("video")) == 1
+
+
+def test_reviewers_use_cameras_but_only_administrators_edit_them(app_db):
+    at = page("reviewer").run()
+    assert not at.exception and not at.get("expander")
+    assert not [b for b in at.button if b.label == "Add camera"]
+    analyst = page("analyst").run()
+    assert analyst.error[0].value.startswith("Access denied: the analyst role may not use cctv")

@@ -13,6 +13,15 @@ from tests.test_cctv_video import make_clip
 STAT = {name: i for i, name in enumerate(MOTION_STATS)}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One PyTorch thread: on 2 shared cores, OpenMP's second thread mostly waits."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory):
     """A CrimeViz checkpoint with seeded random MGFN weights, labelled as exactly that."""
@@ -20,7 +29,7 @@ def random_weights(tmp_path_factory):
     spec = FeatureSpec()
     path = tmp_path_factory.mktemp("weights") / "random.pt"
     k = len(MOTION_STATS)
-    save_checkpoint(path, MGFN.small(spec.dim), spec, np.zeros(k), np.ones(k), "random-test",
+    save_checkpoint(path, MGFN.small(spec.dim), {}, spec, np.zeros(k), np.ones(k), "random-test",
                     "Seeded random weights for tests: the scores mean nothing.", {})
     return path
 

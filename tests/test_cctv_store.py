@@ -5,6 +5,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from crimeviz import audit
 from crimeviz.cctv import report, store
 from crimeviz.cctv.scoring import ScoreResult
 from crimeviz.cctv.video import VideoInfo, probe
@@ -28,16 +29,16 @@ def _result(path, n=60, fps=10.0) -> ScoreResult:
 def _record(con, tmp_path, camera_id, note="ok"):
     clip = make_clip(tmp_path / "clip.avi", n_frames=60)
     result = _result(clip)
-    record = report.build_report(result, store.camera(con, camera_id), "clip.avi", "ab" * 32, 0.5, note,
-                                 datetime(2024, 5, 1, 12, 30))
+    record = report.build_report(result, store.camera(con, camera_id), "clip.avi", "ab" * 32, 0.5, "reviewer1",
+                                 note, datetime(2024, 5, 1, 12, 30))
     return record, report.keyframe_jpegs(result.info, [s["peak_frame"] for s in record["segments"]])
 
 
 def test_cameras_are_added_listed_and_edited(con):
-    a = store.add_camera(con, "  King & Bay  ", 43.6487, -79.3817)
-    b = store.add_camera(con, "Union Station", 43.6453, -79.3806)
+    a = store.add_camera(con, "  King & Bay  ", 43.6487, -79.3817, "admin")
+    b = store.add_camera(con, "Union Station", 43.6453, -79.3806, "admin")
     assert store.cameras(con)["name"].tolist() == ["King & Bay", "Union Station"]
-    store.update_camera(con, a, "King and Bay", 43.65, -79.38)
+    store.update_camera(con, a, "King and Bay", 43.65, -79.38, "admin")
     assert store.camera(con, a) == {"camera_id": a, "name": "King and Bay", "lat": 43.65, "lon": -79.38}
     assert store.camera(con, name="union station")["camera_id"] == b
     assert store.camera(con, 999) is None
@@ -49,23 +50,23 @@ def test_cameras_are_added_listed_and_edited(con):
 ])
 def test_invalid_cameras_are_refused(con, name, lat, lon, message):
     with pytest.raises(ValueError, match=message):
-        store.add_camera(con, name, lat, lon)
+        store.add_camera(con, name, lat, lon, "admin")
     assert store.cameras(con).empty
 
 
 def test_camera_names_are_unique_ignoring_case(con):
-    a = store.add_camera(con, "Gate", 43.6, -79.3)
-    b = store.add_camera(con, "Yard", 43.6, -79.3)
+    a = store.add_camera(con, "Gate", 43.6, -79.3, "admin")
+    b = store.add_camera(con, "Yard", 43.6, -79.3, "admin")
     with pytest.raises(ValueError, match="already exists"):
-        store.add_camera(con, "GATE", 43.6, -79.3)
+        store.add_camera(con, "GATE", 43.6, -79.3, "admin")
     with pytest.raises(ValueError, match="already exists"):
-        store.update_camera(con, b, "gate", 43.6, -79.3)
-    store.update_camera(con, a, "gate", 43.7, -79.3)  # renaming itself is fine
+        store.update_camera(con, b, "gate", 43.6, -79.3, "admin")
+    store.update_camera(con, a, "gate", 43.7, -79.3, "admin")  # renaming itself is fine
     assert sorted(store.cameras(con)["name"]) == ["Yard", "gate"]
 
 
 def test_report_round_trips_through_the_store(con, tmp_path):
-    camera_id = store.add_camera(con, "Gate", 43.6532, -79.3832)
+    camera_id = store.add_camera(con, "Gate", 43.6532, -79.3832, "admin")
     record, keyframes = _record(con, tmp_path, camera_id)
     assert [(s["start_frame"], s["end_frame"], s["peak_frame"]) for s in record["segments"]] == [(20, 30, 29), (45, 50, 45)]
     assert all(k[:2] == b"\xff\xd8" for k in keyframes) and len(keyframes) == 2
@@ -76,10 +77,13 @@ def test_report_round_trips_through_the_store(con, tmp_path):
     listing = store.reports(con, camera_id)
     assert listing[["report_id", "camera", "n_segments", "peak"]].values.tolist() == [[report_id, "Gate", 2, 0.9]]
     assert store.cameras(con)["reports"].tolist() == [1]
+    trail = audit.entries(con)
+    assert trail[["username", "action", "object_id"]].values.tolist()[:2] == [
+        ["reviewer1", "cctv.report", str(report_id)], ["admin", "cameras.add", str(camera_id)]]
 
 
 def test_failed_report_leaves_no_row(con, tmp_path):
-    camera_id = store.add_camera(con, "Gate", 43.6532, -79.3832)
+    camera_id = store.add_camera(con, "Gate", 43.6532, -79.3832, "admin")
     record, keyframes = _record(con, tmp_path, camera_id, note="x" * (store.MAX_NOTE + 1))
     with pytest.raises(ValueError, match="note is longer"):
         store.save_report(con, record, keyframes)
@@ -91,13 +95,14 @@ def test_failed_report_leaves_no_row(con, tmp_path):
     with pytest.raises(KeyError):
         store.save_report(con, record, keyframes)
     assert con.execute("SELECT count(*) FROM cctv_reports").fetchall() == [(0,)]
+    assert "cctv.report" not in set(audit.entries(con)["action"])
 
 
 def test_reports_for_map_follow_their_camera(con, tmp_path):
-    camera_id = store.add_camera(con, "Gate", 43.6532, -79.3832)
+    camera_id = store.add_camera(con, "Gate", 43.6532, -79.3832, "admin")
     record, keyframes = _record(con, tmp_path, camera_id)
     report_id = store.save_report(con, record, keyframes)
-    store.update_camera(con, camera_id, "Gate", 43.7, -79.4)
+    store.update_camera(con, camera_id, "Gate", 43.7, -79.4, "admin")
     points = store.reports_for_map(con)
     assert list(points.columns) == ["lat", "lon", "camera", "created_at", "peak", "n_segments", "report_id"]
     assert points.iloc[0][["lat", "lon", "camera", "peak", "n_segments", "report_id"]].tolist() == \
@@ -113,7 +118,7 @@ def test_nearby_incidents_are_within_the_radius_nearest_first(con):
 
 
 def test_json_and_pdf_exports(con, tmp_path):
-    camera_id = store.add_camera(con, "Kamera Straße 7 – Süd", 43.6532, -79.3832)
+    camera_id = store.add_camera(con, "Kamera Straße 7 – Süd", 43.6532, -79.3832, "admin")
     record, keyframes = _record(con, tmp_path, camera_id, note="Person läuft; <b>not html</b>")
     record["report_id"] = store.save_report(con, record, keyframes)
     exported = json.loads(report.to_json(record))
@@ -127,7 +132,7 @@ def test_json_and_pdf_exports(con, tmp_path):
 
 def test_pdf_without_unicode_font_still_prints(con, tmp_path, monkeypatch):
     monkeypatch.setattr(report, "FONT_DIR", tmp_path / "no-fonts")
-    camera_id = store.add_camera(con, "Café ✓", 43.6532, -79.3832)
+    camera_id = store.add_camera(con, "Café ✓", 43.6532, -79.3832, "admin")
     record, keyframes = _record(con, tmp_path, camera_id)
     assert report.to_pdf(record, keyframes).startswith(b"%PDF")
 

@@ -10,9 +10,9 @@ import os
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
+from crimeviz import db
 from crimeviz.cctv import DEMO_CLIP, report, store, train, video
 from crimeviz.cctv.model import Scorer
 from crimeviz.cctv.scoring import LiveScorer, score_clip
@@ -46,12 +46,12 @@ def _latency(clip: Path, scorer: Scorer, snippets: int) -> dict:
 
 def _report(clip: Path, result) -> dict:
     threshold = float(min(0.5, np.quantile(result.frame_scores, 0.9)))  # so there are segments to render
-    con = duckdb.connect(":memory:")
+    con = db.connect(":memory:")
     store.ensure_tables(con)
-    camera = store.camera(con, store.add_camera(con, "bench", 43.6532, -79.3832))
+    camera = store.camera(con, store.add_camera(con, "bench", 43.6532, -79.3832, "bench"))
     timings = {}
     start = time.perf_counter()
-    record = report.build_report(result, camera, clip.name, video.file_sha256(clip), threshold)
+    record = report.build_report(result, camera, clip.name, video.file_sha256(clip), threshold, "bench")
     keyframes = report.keyframe_jpegs(result.info, [s["peak_frame"] for s in record["segments"]])
     timings["keyframes_s"] = time.perf_counter() - start
     mark = time.perf_counter()

@@ -5,9 +5,11 @@ Registered by the main CLI with::
     p = sub.add_parser("cctv")
     crimeviz.cctv.cli.add_subcommands(p.add_subparsers(dest="cctv_command", required=True))
 
-Every command prints JSON on stdout and returns an exit status; bad input raises
-:class:`crimeviz.cli.CommandError` or a ``ValueError`` (e.g. :class:`VideoError`),
-which the main CLI prints as one ``error: …`` line with exit status 2.
+Every command prints JSON on stdout (what packages print while loading models goes
+to stderr) and returns an exit status; bad input raises :class:`crimeviz.cli.CommandError`
+or a ``ValueError`` (e.g. :class:`VideoError`), which the main CLI prints as one
+``error: …`` line with exit status 2. Only ``score --camera`` writes to the store: it
+signs in with ``--user`` and needs the ``cctv`` permission.
 """
 from __future__ import annotations
 
@@ -22,8 +24,8 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def _common(parser: argparse.ArgumentParser, db_help: str = "DuckDB file") -> None:
-    parser.add_argument("--db", type=Path, default=config.db_path(),
-                        help=f"{db_help} (default: $CRIMEVIZ_DB or {config.db_path()})")
+    parser.add_argument("--db", type=Path, default=None,
+                        help=f"{db_help} (default: $CRIMEVIZ_DB or data/crimeviz.duckdb)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default 2)")
 
 
@@ -53,14 +55,29 @@ def cmd_score(args) -> int:
     """Scores a clip (or an .npy of precomputed features); optionally saves a report."""
     from crimeviz.cctv import evaluation, report, store, video
     from crimeviz.cctv.scoring import alert_segments, frame_scores, score_clip
-    from crimeviz.cli import CommandError
+    from crimeviz.cli import CommandError, authorised
     _setup(args)
     if not 0 < args.threshold < 1:
         raise CommandError("--threshold must be between 0 and 1")
+    features = args.clip.suffix.lower() == ".npy"
+    if args.pdf and not args.camera:
+        raise CommandError("--pdf writes the saved report: give --camera too")
+    if args.camera and features:
+        raise CommandError("reports need a video clip; .npy features have no frames to show")
+    con = camera = user = None
+    if args.camera:  # sign in and find the camera before spending time on the clip
+        from crimeviz import db
+        con = db.connect(args.db)
+        user = authorised(con, args, "cctv")
+        store.ensure_tables(con)
+        camera = store.camera(con, name=args.camera)
+        if camera is None:
+            raise CommandError(f"no camera named {args.camera!r}; an administrator adds cameras on the CCTV page")
+    limits = video.Limits(max_seconds=args.max_minutes * 60) if args.max_minutes else None
+    if not features:
+        video.probe(args.clip, limits)  # a clip that is no video fails before the model loads
     scorer = _load_scorer(args.weights)
-    if args.clip.suffix.lower() == ".npy":
-        if args.camera or args.pdf:
-            raise CommandError("reports need a video clip; .npy features have no frames to show")
+    if features:
         snippet_scores = scorer.snippet_scores(evaluation.load_features(args.clip))
         scores = frame_scores(snippet_scores, 16 * len(snippet_scores), 16, smooth=False)
         segments = [s.to_dict() for s in alert_segments(scores, args.fps, args.threshold)]
@@ -69,25 +86,13 @@ def cmd_score(args) -> int:
                    "segments": segments, "snippet_scores": snippet_scores.round(5).tolist(),
                    "frame_scores": scores.round(5).tolist(), "timings": {}}
     else:
-        limits = video.Limits(max_seconds=args.max_minutes * 60) if args.max_minutes else None
-        con = camera = None
-        if args.camera:  # check the camera before spending time on the clip
-            from crimeviz import db
-            con = db.connect(args.db)
-            store.ensure_tables(con)
-            camera = store.camera(con, name=args.camera)
-            if camera is None:
-                raise CommandError(f"no camera named {args.camera!r}; add it on the CCTV page first")
         result = score_clip(args.clip, scorer, limits)
         payload = result.to_dict(args.threshold)
-        if camera or args.pdf:
-            record = report.build_report(result, camera or {"camera_id": None, "name": "(none)", "lat": 0.0,
-                                                            "lon": 0.0},
-                                         args.clip.name, video.file_sha256(args.clip), args.threshold, args.note)
-            peaks = [s["peak_frame"] for s in record["segments"]]
-            keyframes = report.keyframe_jpegs(result.info, peaks)
-            if camera:
-                record["report_id"] = payload["report_id"] = store.save_report(con, record, keyframes)
+        if camera:
+            record = report.build_report(result, camera, args.clip.name, video.file_sha256(args.clip),
+                                         args.threshold, user.username, args.note)
+            keyframes = report.keyframe_jpegs(result.info, [s["peak_frame"] for s in record["segments"]])
+            record["report_id"] = payload["report_id"] = store.save_report(con, record, keyframes)
             if args.pdf:
                 args.pdf.write_bytes(report.to_pdf(record, keyframes))
     if args.json:
@@ -148,6 +153,7 @@ def cmd_bench(args) -> int:
 def add_subcommands(subparsers) -> None:
     """Registers score, train, evaluate and bench on an ``add_subparsers()`` object."""
     from crimeviz.cctv import DEMO_WEIGHTS, train
+    from crimeviz.cli import user_args
 
     p = subparsers.add_parser("score", help="anomaly score per frame of a clip (JSON)")
     p.add_argument("clip", type=Path, help="video file (mp4/avi/mov/mkv/webm) or .npy features (T, 10, 2048)")
@@ -156,11 +162,12 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--max-minutes", type=float, default=None,
                    help="longest clip accepted (default: $CRIMEVIZ_CCTV_MAX_MINUTES or 30)")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of .npy features (default 30, UCF-Crime)")
-    p.add_argument("--camera", default=None, help="save a report for this registered camera in --db")
+    p.add_argument("--camera", default=None, help="save a report for this registered camera in --db (needs --user)")
     p.add_argument("--note", default="", help="reviewer note stored with the report")
-    p.add_argument("--pdf", type=Path, default=None, help="also write the printable report")
+    p.add_argument("--pdf", type=Path, default=None, help="also write the saved report as a printable PDF")
     _weights_arg(p)
     _common(p)
+    user_args(p)
     p.set_defaults(func=cmd_score)
 
     p = subparsers.add_parser("train", help="train the demo model (sample footage, injected anomalies)")

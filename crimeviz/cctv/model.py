@@ -2,7 +2,8 @@
 
 A CrimeViz checkpoint (written by :func:`save_checkpoint`) holds the MGFN state
 dict under the official key names plus everything needed to score raw video the
-way the weights were trained: the :class:`FeatureSpec`, the mean and spread of the
+way the weights were trained: the ``MGFN.small`` overrides, the :class:`FeatureSpec`,
+the mean and spread of the
 motion statistics on the normal training snippets, and a label that says what the
 weights were trained on. A bare state dict (e.g. the official UCF-Crime
 ``mgfn_ucf.pkl``) loads as the paper's UCF configuration for precomputed 2048-d
@@ -112,19 +113,23 @@ def load_scorer(path: str | os.PathLike = DEMO_WEIGHTS) -> Scorer:
         raise WeightsError(f"{path.name}: the checkpoint does not say what it was trained on; refusing "
                            "to present its scores")
     spec = FeatureSpec.from_dict(checkpoint["feature_spec"])
-    model = MGFN.small(spec.dim)
+    model = MGFN.small(spec.dim, **checkpoint["mgfn_overrides"])
     load_official_weights(model, checkpoint["state_dict"])
     return Scorer(model.eval(), f"{checkpoint['name']}+{digest}", checkpoint["trained_on"], spec,
                   checkpoint["motion_mean"].numpy(), checkpoint["motion_std"].numpy(),
                   checkpoint.get("metrics", {}), backbone_embedder(load_backbone()))
 
 
-def save_checkpoint(path: str | os.PathLike, model: MGFN, spec: FeatureSpec, motion_mean: np.ndarray,
-                    motion_std: np.ndarray, name: str, trained_on: str, metrics: dict) -> None:
-    """Writes a CrimeViz checkpoint; ``trained_on`` must say honestly what the weights saw."""
+def save_checkpoint(path: str | os.PathLike, model: MGFN, overrides: dict, spec: FeatureSpec,
+                    motion_mean: np.ndarray, motion_std: np.ndarray, name: str, trained_on: str,
+                    metrics: dict) -> None:
+    """Writes a CrimeViz checkpoint of ``MGFN.small(spec.dim, **overrides)``.
+
+    ``trained_on`` must say honestly what the weights saw.
+    """
     torch.save({
         "format": FORMAT, "name": name, "trained_on": trained_on, "metrics": metrics,
-        "feature_spec": spec.to_dict(),
+        "feature_spec": spec.to_dict(), "mgfn_overrides": overrides,
         "motion_mean": torch.as_tensor(motion_mean, dtype=torch.float32),
         "motion_std": torch.as_tensor(motion_std, dtype=torch.float32),
         "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},

@@ -22,8 +22,8 @@ THUMB_WIDTH = 320
 
 
 def build_report(result: ScoreResult, camera: dict, clip_name: str, sha256: str, threshold: float,
-                 note: str = "", created_at: datetime | None = None) -> dict:
-    """The report of one review: camera, clip, scores, segments at ``threshold``, model, note."""
+                 reviewer: str, note: str = "", created_at: datetime | None = None) -> dict:
+    """The report of one review: camera, clip, scores, segments at ``threshold``, model, reviewer, note."""
     segments = [s.to_dict() for s in result.segments(threshold)]
     return {
         "report_id": None,
@@ -36,6 +36,7 @@ def build_report(result: ScoreResult, camera: dict, clip_name: str, sha256: str,
         "peak": round(float(result.frame_scores.max()), 4),
         "segments": segments,
         "model": {"version": result.model_version, "label": result.model_label},
+        "reviewer": reviewer,
         "note": note.strip(),
         "frame_scores": [round(float(s), 5) for s in result.frame_scores],
     }
@@ -118,8 +119,8 @@ def to_pdf(report: dict, keyframes: list[bytes]) -> bytes:
     title = f"CCTV review report #{report['report_id']}" if report["report_id"] else "CCTV review report"
     pdf.para(title, 16, "B", 8)
     camera, clip = report["camera"], report["clip"]
-    pdf.para(f"Camera: {camera['name']} ({camera['lat']:.5f}, {camera['lon']:.5f})    Reviewed: "
-             f"{report['created_at'].replace('T', ' ')}")
+    pdf.para(f"Camera: {camera['name']} ({camera['lat']:.5f}, {camera['lon']:.5f})")
+    pdf.para(f"Reviewed {report['created_at'].replace('T', ' ')} by {report['reviewer']}")
     pdf.para(f"Clip: {clip['name']} · {clip['width']}×{clip['height']} · {clip['fps']:g} fps · "
              f"{clip['n_frames']} frames ({_clock(clip['duration_s'])}) · SHA-256 {clip['sha256'][:16]}…")
     pdf.set_text_color(150, 60, 0)

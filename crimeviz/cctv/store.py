@@ -2,7 +2,8 @@
 
 A report is written in one transaction with everything needed to show or export
 it again without the clip: scores, alert segments, key-frame JPEGs, the model
-version and its training label, and the reviewer's note.
+version and its training label, the reviewer and their note. Every write is
+audited in its own transaction (``cameras.add``, ``cameras.edit``, ``cctv.report``).
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from crimeviz.db import transaction
+from crimeviz import audit
+from crimeviz.db import WRITE_LOCK, transaction
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS camera_seq;
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS cctv_reports (
     keyframes     BLOB[] NOT NULL,
     model_version VARCHAR NOT NULL,
     model_label   VARCHAR NOT NULL,
+    reviewer      VARCHAR NOT NULL,
     note          VARCHAR NOT NULL
 );
 """
@@ -50,12 +53,13 @@ MAX_NAME = 100
 MAX_NOTE = 5000
 _REPORT_COLUMNS = ("camera_id", "created_at", "clip_name", "clip_sha256", "duration_s", "fps", "n_frames",
                    "width", "height", "threshold", "peak", "n_segments", "segments", "frame_scores",
-                   "keyframes", "model_version", "model_label", "note")
+                   "keyframes", "model_version", "model_label", "reviewer", "note")
 
 
 def ensure_tables(con) -> None:
     """Creates the ``cameras`` and ``cctv_reports`` tables if they are missing."""
-    con.execute(SCHEMA)
+    with WRITE_LOCK:
+        con.execute(SCHEMA)
 
 
 def _check_camera(name: str, lat: float, lon: float) -> str:
@@ -76,18 +80,20 @@ def _name_taken(con, name: str, other_than: int | None = None) -> bool:
     return any(r[0] != other_than for r in rows)
 
 
-def add_camera(con, name: str, lat: float, lon: float) -> int:
-    """Registers a camera; names are unique (ignoring case). Returns its id."""
+def add_camera(con, name: str, lat: float, lon: float, by: str) -> int:
+    """Registers a camera (done ``by`` a user); names are unique ignoring case. Returns its id."""
     name = _check_camera(name, lat, lon)
     with transaction(con):
         if _name_taken(con, name):
             raise ValueError(f"a camera named {name!r} already exists")
-        return con.execute("INSERT INTO cameras (name, lat, lon) VALUES (?, ?, ?) RETURNING camera_id",
-                           [name, float(lat), float(lon)]).fetchall()[0][0]
+        camera_id = con.execute("INSERT INTO cameras (name, lat, lon) VALUES (?, ?, ?) RETURNING camera_id",
+                                [name, float(lat), float(lon)]).fetchall()[0][0]
+        audit.record(con, by, "cameras.add", "camera", camera_id, {"name": name, "lat": lat, "lon": lon})
+    return camera_id
 
 
-def update_camera(con, camera_id: int, name: str, lat: float, lon: float) -> None:
-    """Renames or moves a camera; its reports follow it on the map."""
+def update_camera(con, camera_id: int, name: str, lat: float, lon: float, by: str) -> None:
+    """Renames or moves a camera (done ``by`` a user); its reports follow it on the map."""
     name = _check_camera(name, lat, lon)
     with transaction(con):
         if not con.execute("SELECT 1 FROM cameras WHERE camera_id = ?", [camera_id]).fetchall():
@@ -96,6 +102,7 @@ def update_camera(con, camera_id: int, name: str, lat: float, lon: float) -> Non
             raise ValueError(f"a camera named {name!r} already exists")
         con.execute("UPDATE cameras SET name = ?, lat = ?, lon = ? WHERE camera_id = ?",
                     [name, float(lat), float(lon), camera_id])
+        audit.record(con, by, "cameras.edit", "camera", camera_id, {"name": name, "lat": lat, "lon": lon})
 
 
 def cameras(con) -> pd.DataFrame:
@@ -116,7 +123,8 @@ def camera(con, camera_id: int | None = None, name: str | None = None) -> dict |
 def save_report(con, report: dict, keyframes: list[bytes]) -> int:
     """Stores a report built by :func:`crimeviz.cctv.report.build_report`; returns its id.
 
-    All or nothing: the camera must exist and every field must be present.
+    All or nothing, audited as done by the report's reviewer: the camera must exist
+    and every field must be present.
     """
     note = report.get("note", "")
     if len(note) > MAX_NOTE:
@@ -125,20 +133,25 @@ def save_report(con, report: dict, keyframes: list[bytes]) -> int:
     values = [report["camera"]["camera_id"], datetime.fromisoformat(report["created_at"]), clip["name"],
               clip["sha256"], clip["duration_s"], clip["fps"], clip["n_frames"], clip["width"], clip["height"],
               report["threshold"], report["peak"], len(report["segments"]), json.dumps(report["segments"]),
-              report["frame_scores"], keyframes, report["model"]["version"], report["model"]["label"], note]
+              report["frame_scores"], keyframes, report["model"]["version"], report["model"]["label"],
+              report["reviewer"], note]
     with transaction(con):
         if camera(con, report["camera"]["camera_id"]) is None:
             raise ValueError("the report's camera is not registered")
         placeholders = ", ".join("?" for _ in _REPORT_COLUMNS)
-        return con.execute(f"INSERT INTO cctv_reports ({', '.join(_REPORT_COLUMNS)}) VALUES ({placeholders}) "
-                           "RETURNING report_id", values).fetchall()[0][0]
+        report_id = con.execute(f"INSERT INTO cctv_reports ({', '.join(_REPORT_COLUMNS)}) VALUES ({placeholders}) "
+                                "RETURNING report_id", values).fetchall()[0][0]
+        audit.record(con, report["reviewer"], "cctv.report", "cctv_report", report_id,
+                     {"camera": report["camera"]["name"], "clip_sha256": clip["sha256"],
+                      "segments": len(report["segments"]), "model": report["model"]["version"]})
+    return report_id
 
 
 def reports(con, camera_id: int | None = None) -> pd.DataFrame:
     """Saved reports, newest first, optionally of one camera (no scores or images)."""
     return con.execute("""
         SELECT r.report_id, r.created_at, c.name AS camera, r.clip_name, r.duration_s, r.n_segments,
-               r.peak, r.threshold, r.model_version, r.note
+               r.peak, r.threshold, r.model_version, r.reviewer, r.note
         FROM cctv_reports r JOIN cameras c USING (camera_id)
         WHERE ? IS NULL OR r.camera_id = ?
         ORDER BY r.created_at DESC, r.report_id DESC""", [camera_id, camera_id]).df()
@@ -159,7 +172,8 @@ def load_report(con, report_id: int) -> tuple[dict, list[bytes]]:
         "clip": {"name": row["clip_name"], "sha256": row["clip_sha256"], "duration_s": row["duration_s"],
                  "fps": row["fps"], "n_frames": row["n_frames"], "width": row["width"], "height": row["height"]},
         "threshold": row["threshold"], "peak": row["peak"], "segments": json.loads(row["segments"]),
-        "model": {"version": row["model_version"], "label": row["model_label"]}, "note": row["note"],
+        "model": {"version": row["model_version"], "label": row["model_label"]},
+        "reviewer": row["reviewer"], "note": row["note"],
         "frame_scores": [round(float(s), 5) for s in row["frame_scores"]],
     }
     return report, list(row["keyframes"])
@@ -167,6 +181,7 @@ def load_report(con, report_id: int) -> tuple[dict, list[bytes]]:
 
 def reports_for_map(con) -> pd.DataFrame:
     """One point per report at its camera: lat, lon, camera, created_at, peak, n_segments, report_id."""
+    ensure_tables(con)
     return con.execute("""
         SELECT c.lat, c.lon, c.name AS camera, r.created_at, r.peak, r.n_segments, r.report_id
         FROM cctv_reports r JOIN cameras c USING (camera_id)

@@ -1,0 +1,63 @@
+"""End to end: an administrator uploads the demo clip on CCTV review in headless Chromium."""
+
+import json
+
+import pytest
+
+from crimeviz.cctv import DEMO_CLIP
+from tests.e2e_helpers import screenshot, sign_in, wait_for_script
+
+pytestmark = pytest.mark.e2e
+
+
+def _video_state(page) -> dict:
+    return page.evaluate("""() => { const v = document.querySelector('video');
+        return v && {ready: v.readyState, duration: v.duration, time: v.currentTime, error: v.error && v.error.code,
+                     vp8: v.canPlayType('video/webm; codecs="vp8"')}; }""")
+
+
+def test_upload_demo_clip_review_jump_and_save(app_url, browser_page):
+    errors = []
+    browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(browser_page, app_url, "admin")
+    browser_page.get_by_role("link", name="CCTV review").click()
+    browser_page.wait_for_url("**/cctv")
+    wait_for_script(browser_page)
+    assert browser_page.get_by_text("synthetic anomalies").count() >= 1  # the model's label is on screen
+
+    browser_page.get_by_label("Name").first.fill("E2E corner camera")
+    browser_page.get_by_role("button", name="Add camera").click()
+    browser_page.get_by_text("E2E corner camera").first.wait_for(timeout=60_000)
+    wait_for_script(browser_page)
+
+    browser_page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(DEMO_CLIP))
+    browser_page.get_by_text("Alert segments").wait_for(timeout=180_000)
+    wait_for_script(browser_page)
+    browser_page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible", timeout=60_000)
+    browser_page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 1; }",
+                                   timeout=60_000)
+    state = _video_state(browser_page)
+    truth = json.loads(DEMO_CLIP.with_suffix(".json").read_text())
+    assert state["vp8"] and state["error"] is None
+    assert abs(state["duration"] - truth["n_frames"] / truth["fps"]) < 1, state
+
+    segment_box = browser_page.get_by_label("Jump to segment")
+    if browser_page.get_by_text("No frame reaches the threshold").count() == 0:
+        options = browser_page.locator('[data-testid="stSelectbox"]').filter(has_text="Jump to segment")
+        options.click()
+        choices = browser_page.get_by_role("option")
+        last = choices.nth(choices.count() - 1)
+        start = float(last.inner_text().split(": ")[1].split("–")[0])
+        last.click()
+        wait_for_script(browser_page)
+        browser_page.wait_for_function(
+            f"() => Math.abs(document.querySelector('video').currentTime - {int(start)}) < 1", timeout=30_000)
+    assert segment_box.count() == 1
+
+    browser_page.get_by_label("Reviewer note").fill("E2E: demo clip reviewed.")
+    browser_page.get_by_role("button", name="Save report for E2E corner camera").click()
+    browser_page.get_by_text("Saved report #").wait_for(timeout=60_000)
+    wait_for_script(browser_page)
+    screenshot(browser_page, "e2e-cctv-page", full_page=True)
+    assert browser_page.get_by_role("button", name="Download PDF").count() == 1
+    assert not errors, errors
