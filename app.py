@@ -22,4 +22,5 @@ sections = {section: [st.Page(script, title=title, icon=icon) for script, title,
 if not sections:
     st.info(f"The {user.role} role has no pages in this installation.")
     st.stop()
-st.navigation(sections, position="top").run()
+with ui.timed_run(user):
+    st.navigation(sections, position="top").run()

@@ -23,10 +23,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(db_path: Path, log_path: Path, timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    """Run ``app.py`` on ``db_path`` (offline basemap) and return (process, base URL) once healthy."""
+def start(db_path: Path, log_path: Path, timeout: float = 90, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Run ``app.py`` on ``db_path`` (offline basemap, extra ``env``) and return (process, base URL) once healthy."""
     port = free_port()
-    env = {**os.environ, "CRIMEVIZ_DB": str(db_path), "CRIMEVIZ_BASEMAP": "none"}
+    env = {**os.environ, "CRIMEVIZ_DB": str(db_path), "CRIMEVIZ_BASEMAP": "none", **(env or {})}
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),

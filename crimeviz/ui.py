@@ -3,9 +3,14 @@
 Only widget code lives here; every query and figure comes from the rest of ``crimeviz``.
 """
 
+import json
+import os
 import re
 import shutil
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -224,3 +229,23 @@ def save_upload(upload, prefix: str) -> Path | None:
                  "Free some disk space or ask an administrator.")
         return None
     return path
+
+
+_RUN_LOG_LOCK = threading.Lock()
+
+
+@contextmanager
+def timed_run(user: auth.User):
+    """Append each page run's server time to ``$CRIMEVIZ_RUN_LOG`` (JSON lines), when it is set.
+
+    The load benchmark reads it to tell the server's share of a rerun from the browser's.
+    """
+    path = os.environ.get("CRIMEVIZ_RUN_LOG")
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if path:
+            line = json.dumps({"user": user.username, "seconds": time.perf_counter() - start})
+            with _RUN_LOG_LOCK, open(path, "a") as log:
+                log.write(line + "\n")
