@@ -75,6 +75,14 @@ def cmd_users_list(args) -> int:
     return 0
 
 
+def cmd_retention_purge(args) -> int:
+    from crimeviz import db, retention
+    con = db.connect(args.db)
+    user = authorised(con, args, "data")
+    print(json.dumps(retention.purge(con, user.username, args.days)))
+    return 0
+
+
 def cmd_db_build(args) -> int:
     from crimeviz import db
     con = db.open_store(args.db)
@@ -148,6 +156,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_users_add)
+    p = sub.add_parser("retention", help="data protection: delete uploads older than the retention period")
+    rsub = p.add_subparsers(dest="retention_command", required=True)
+    p = rsub.add_parser("purge", help="delete uploaded clips and files older than --days (admin; schedule it)")
+    p.add_argument("--days", type=int, default=None, help="retention period (default $CRIMEVIZ_RETENTION_DAYS or 30)")
+    _db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_retention_purge)
+
     p = usub.add_parser("list", help="list accounts (JSON)")
     _db_arg(p)
     p.set_defaults(func=cmd_users_list)

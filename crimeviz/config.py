@@ -15,6 +15,18 @@ def db_path() -> Path:
     return Path(os.environ.get("CRIMEVIZ_DB", DATA_DIR / "crimeviz.duckdb"))
 
 
+def uploads_dir() -> Path:
+    """Where uploads (clips, incident files, image sequences) are kept until the retention purge."""
+    path = Path(os.environ.get("CRIMEVIZ_UPLOADS", DATA_DIR / "uploads"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def retention_days() -> int:
+    """How long uploads are kept: ``$CRIMEVIZ_RETENTION_DAYS`` (default 30)."""
+    return int(os.environ.get("CRIMEVIZ_RETENTION_DAYS", "30"))
+
+
 def basemap() -> str:
     """``none`` (offline, the default) or ``carto`` (token-free CARTO tiles, needs internet)."""
     value = os.environ.get("CRIMEVIZ_BASEMAP", "none").lower()

@@ -212,11 +212,13 @@ def _sign_out(con, user: auth.User) -> None:
 
 
 def save_upload(upload, prefix: str) -> Path | None:
-    """Copy an upload into a new private temp folder; None (with a message) if it cannot be stored.
+    """Copy an upload into a new private folder under ``config.uploads_dir()``; None (with a message)
+    if it cannot be stored.
 
-    The file name is reduced to safe characters; a failed copy (e.g. a full disk) leaves nothing behind.
+    The file name is reduced to safe characters; a failed copy (e.g. a full disk) leaves nothing
+    behind. ``python -m crimeviz retention purge`` deletes uploads older than the retention period.
     """
-    folder = Path(tempfile.mkdtemp(prefix=f"crimeviz-{prefix}-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-{datetime.now():%Y%m%d-%H%M%S}-", dir=config.uploads_dir()))
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(upload.name).name).lstrip(".") or "upload"
     path = folder / name
     try:

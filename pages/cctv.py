@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from crimeviz import audit, ui
+from crimeviz import audit, config, ui
 from crimeviz.cctv import DEMO_CLIP, charts, report, store, video
 from crimeviz.cctv.model import WeightsError, load_scorer
 from crimeviz.cctv.scoring import score_clip
@@ -195,7 +195,7 @@ with right:
                     "the key frames and the curve still show every alert.")
             if st.button("Make a browser-playable preview", key="cctv_preview"):
                 with st.spinner("Transcoding a preview…"):
-                    target = Path(tempfile.mkdtemp(prefix="crimeviz-preview-")) / "preview.webm"
+                    target = Path(tempfile.mkdtemp(prefix="cctv-preview-", dir=config.uploads_dir())) / "preview.webm"
                     video.write_preview(info, target, limits=limits)
                 previews.clear()
                 previews[sha256] = target

@@ -27,6 +27,7 @@ def app_db(toronto_db, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("app") / "app.duckdb"
     shutil.copy(toronto_db, path)
     os.environ["CRIMEVIZ_DB"] = str(path)
+    os.environ["CRIMEVIZ_UPLOADS"] = str(tmp_path_factory.mktemp("uploads"))
     return path
 
 
