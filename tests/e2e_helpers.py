@@ -32,7 +32,8 @@ def app_url(toronto_db, tmp_path_factory):
     for role in auth.ROLES:
         auth.add_user(con, f"e2e-{role}", E2E_PASSWORD, role)
     con.close()
-    proc, url = serve.start(store, tmp_path_factory.mktemp("e2e-log") / "streamlit.log")
+    proc, url = serve.start(store, tmp_path_factory.mktemp("e2e-log") / "streamlit.log",
+                            env={"CRIMEVIZ_UPLOADS": str(tmp_path_factory.mktemp("e2e-uploads"))})
     try:
         yield url
     finally:
