@@ -89,8 +89,8 @@ def _camera_forms(con, cams: pd.DataFrame, by: str) -> None:
                 st.rerun()
 
 
-st.title("CCTV review")
 user = ui.require("cctv")
+st.title("CCTV review")
 con = ui.connection()
 store.ensure_tables(con)
 try:
@@ -99,7 +99,7 @@ except WeightsError as exc:
     st.error(f"No trained anomaly model is available, so no clip can be scored ({exc}). "
              "Train the demo model with `python -m crimeviz cctv train`.")
     st.stop()
-st.warning(f"**Model {html.escape(scorer.version)}.** {html.escape(scorer.label)}", icon="⚠️")
+st.warning(f"**Model {html.escape(scorer.version)}.** {html.escape(scorer.label)}", icon=":material/warning:")
 
 st.subheader("Camera")
 cams = store.cameras(con)
