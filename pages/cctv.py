@@ -100,6 +100,12 @@ except WeightsError as exc:
              "Train the demo model with `python -m crimeviz cctv train`.")
     st.stop()
 st.warning(f"**Model {html.escape(scorer.version)}.** {html.escape(scorer.label)}", icon=":material/warning:")
+if "overall_auc" in scorer.metrics:
+    m = scorer.metrics
+    st.caption(f"Frame-level ROC-AUC on held-out footage with synthetic events: {m['overall_auc']:.2f} "
+               f"(event types never seen in training: {m['unseen_types_auc']:.2f}); on the one real event available, "
+               f"a hand over the lens of another camera: {m['real_hand_occlusion_auc']:.2f}. "
+               "Details in data/cctv/MODEL_CARD.md.")
 
 st.subheader("Camera")
 cams = store.cameras(con)

@@ -20,7 +20,8 @@ def test_upload_demo_clip_review_jump_and_save(app_url, browser_page):
     errors = []
     browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(browser_page, app_url, "admin")
-    browser_page.get_by_role("link", name="CCTV review").click()
+    browser_page.get_by_role("button", name="Video & imagery").click()  # a section of the top menu
+    browser_page.get_by_role("menuitem").filter(has_text="CCTV review").click()
     browser_page.wait_for_url("**/cctv")
     wait_for_script(browser_page)
     assert browser_page.get_by_text("synthetic anomalies").count() >= 1  # the model's label is on screen
@@ -41,18 +42,18 @@ def test_upload_demo_clip_review_jump_and_save(app_url, browser_page):
     assert state["vp8"] and state["error"] is None
     assert abs(state["duration"] - truth["n_frames"] / truth["fps"]) < 1, state
 
-    segment_box = browser_page.get_by_label("Jump to segment")
-    if browser_page.get_by_text("No frame reaches the threshold").count() == 0:
-        options = browser_page.locator('[data-testid="stSelectbox"]').filter(has_text="Jump to segment")
-        options.click()
-        choices = browser_page.get_by_role("option")
-        last = choices.nth(choices.count() - 1)
-        start = float(last.inner_text().split(": ")[1].split("–")[0])
-        last.click()
-        wait_for_script(browser_page)
-        browser_page.wait_for_function(
-            f"() => Math.abs(document.querySelector('video').currentTime - {int(start)}) < 1", timeout=30_000)
-    assert segment_box.count() == 1
+    screenshot(browser_page, "e2e-cctv-scored", full_page=True)
+    assert browser_page.get_by_text("No frame reaches the threshold").count() == 0  # the demo clip has alerts
+    segment_box = browser_page.locator('[data-testid="stSelectbox"]').filter(has_text="Jump to segment")
+    segment_box.locator("input").focus()
+    browser_page.keyboard.press("ArrowDown")  # opens the combo box's list
+    last = browser_page.get_by_role("option").last
+    label = last.inner_text()  # "#2: 14.4–22.4 s, peak 1.000"
+    last.click()
+    wait_for_script(browser_page)
+    start = int(float(label.split(": ")[1].split("–")[0]))
+    browser_page.wait_for_function(
+        f"() => Math.abs(document.querySelector('video').currentTime - {start}) < 1", timeout=30_000)
 
     browser_page.get_by_label("Reviewer note").fill("E2E: demo clip reviewed.")
     browser_page.get_by_role("button", name="Save report for E2E corner camera").click()
