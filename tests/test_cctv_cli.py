@@ -137,8 +137,6 @@ def test_bench_reports_throughput_latency_and_report_time(capsys, tmp_path, rand
     assert set(result["targets_met"]) == {"realtime_factor", "snippet_latency_s", "report_s"}
 
 
-@pytest.mark.skipif("cctv" not in main_cli.build_parser().format_help(),
-                    reason="the main CLI does not register the cctv commands yet")
 def test_main_cli_prints_one_error_line_and_exits_2(tmp_path):
     (tmp_path / "notes.mp4").write_text("not a video\n" * 20)
     done = subprocess.run([sys.executable, "-m", "crimeviz", "cctv", "score", str(tmp_path / "notes.mp4")],

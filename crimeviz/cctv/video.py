@@ -40,7 +40,10 @@ class Limits:
     @classmethod
     def from_env(cls) -> Limits:
         """Duration limit from ``$CRIMEVIZ_CCTV_MAX_MINUTES`` (default 30)."""
-        minutes = float(os.environ.get(MAX_MINUTES_ENV, 30))
+        try:
+            minutes = float(os.environ.get(MAX_MINUTES_ENV, 30))
+        except ValueError:
+            raise ValueError(f"${MAX_MINUTES_ENV} must be a number of minutes") from None
         return cls(max_seconds=minutes * 60)
 
 
@@ -70,7 +73,13 @@ def _fourcc(capture: cv2.VideoCapture) -> str:
 
 
 def _open(path: Path) -> cv2.VideoCapture:
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    """OpenCV's capture, its own warnings silenced: :func:`diagnose` says what is wrong instead."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if not capture.isOpened():
         raise VideoError(f"{path.name}: {diagnose(path)}")
     return capture
