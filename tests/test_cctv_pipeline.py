@@ -74,14 +74,14 @@ def test_frame_scores_give_each_snippet_score_to_its_16_frames_then_smooth():
     assert smooth.sum() == pytest.approx(raw.sum())
 
 
-def test_alert_segments_merge_gaps_under_a_second_and_report_peaks():
+def test_alert_segments_merge_gaps_under_a_second_and_report_peaks():  # a plateau's peak is its middle
     scores = np.zeros(100)
     scores[10:20] = 0.6
     scores[15] = 0.9
     scores[25:30] = 0.7  # 5 frames after the first run: merged at 10 fps
     scores[60:70] = 0.8
     segments = alert_segments(scores, fps=10, threshold=0.5)
-    assert [(s.start_frame, s.end_frame, s.peak_frame) for s in segments] == [(10, 30, 15), (60, 70, 60)]
+    assert [(s.start_frame, s.end_frame, s.peak_frame) for s in segments] == [(10, 30, 15), (60, 70, 65)]
     assert segments[0].to_dict() == {"start_s": 1.0, "end_s": 3.0, "peak_s": 1.5, "peak": 0.9,
                                      "start_frame": 10, "end_frame": 30, "peak_frame": 15}
     assert alert_segments(scores, fps=10, threshold=0.95) == []

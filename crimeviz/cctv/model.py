@@ -88,6 +88,7 @@ def standardise_motion(features: np.ndarray, mean: np.ndarray, std: np.ndarray) 
 
 
 def weights_digest(path: str | os.PathLike) -> str:
+    """First 12 hex digits of the file's SHA-256: the version suffix of its scores."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 

@@ -30,6 +30,9 @@ def frame_scores(snippet_scores: np.ndarray, n_frames: int, snippet_len: int = 1
     return scores
 
 
+PEAK_TOLERANCE = 0.01
+
+
 @dataclass(frozen=True)
 class Segment:
     """Frames [start_frame, end_frame) at or above the threshold; times follow from fps."""
@@ -59,7 +62,11 @@ class Segment:
 
 
 def alert_segments(scores: np.ndarray, fps: float, threshold: float, min_gap_s: float = 1.0) -> list[Segment]:
-    """Runs of frames with score >= threshold; runs less than ``min_gap_s`` apart are merged."""
+    """Runs of frames with score >= threshold; runs less than ``min_gap_s`` apart are merged.
+
+    A segment's peak frame is the middle one of its frames within ``PEAK_TOLERANCE``
+    of its top score: the key frame shown for it.
+    """
     above = np.flatnonzero(np.asarray(scores) >= threshold)
     if len(above) == 0:
         return []
@@ -68,7 +75,9 @@ def alert_segments(scores: np.ndarray, fps: float, threshold: float, min_gap_s: 
     ends = np.concatenate([above[breaks], [above[-1]]]) + 1
     segments = []
     for start, end in zip(starts, ends):
-        peak = int(start + np.argmax(scores[start:end]))
+        run = np.asarray(scores[start:end])
+        top = np.flatnonzero(run >= run.max() - PEAK_TOLERANCE)
+        peak = int(start + top[len(top) // 2])  # the middle of a plateau shows more than its first frame
         segments.append(Segment(int(start), int(end), peak, float(scores[peak]), fps))
     return segments
 
@@ -116,6 +125,8 @@ def _featurizer(scorer: Scorer) -> Featurizer:
 
 
 class FrameScores(NamedTuple):
+    """What :func:`score_frames` returns."""
+
     n_frames: int
     snippet_scores: np.ndarray
     frame_scores: np.ndarray
