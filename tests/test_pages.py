@@ -35,7 +35,8 @@ def test_map_page_renders_hexes_with_context_layers(map_page):
     assert not map_page.exception
     spec = deck_specs(map_page)[0]
     ids = [layer["id"] for layer in spec["layers"]]
-    assert ids == ["city-outline", "incident-hexes", "neighbourhoods"]
+    assert ids[:3] == ["city-outline", "incident-hexes", "neighbourhoods"]
+    assert set(ids[3:]) <= {"deviance-scores", "cctv-reports"}  # present once other tests stored some
     hexes = spec["layers"][1]["data"]
     assert len(hexes) > 500 and all(isinstance(h["cell"], str) and h["cell"].startswith("88") for h in hexes)
     assert "http" not in map_page.get("deck_gl_json_chart")[0].proto.json  # offline: no tiles, no styles
@@ -153,3 +154,34 @@ def test_data_page_full_disk_gives_a_message_and_stores_nothing(app_db, monkeypa
     at.file_uploader(key="upload").set_value(("big.csv", b"a,b\n1,2\n", "text/csv")).run()
     assert not at.exception
     assert "No space left on device" in at.error[0].value and "nothing was saved" in at.error[0].value
+
+
+def test_map_shows_street_view_scores_and_cctv_reports(app_db):
+    from types import SimpleNamespace
+
+    from crimeviz import db
+    from crimeviz.cctv import store as cctv_store
+    from crimeviz.streetview import store as sv_store
+    from crimeviz.streetview.checkpoints import Score
+
+    con = db.connect(app_db)
+    sv_store.save_scores(con, [("walk-1", 43.6532, -79.3832, Score((0, 0, 0.1, 0.2, 0.7), 0.7))],
+                         SimpleNamespace(name="DevianceNet-Lite", sha256="ab" * 32), "tester")
+    camera_id = cctv_store.add_camera(con, "<b>Yonge & Dundas</b>", 43.6561, -79.3802, "tester")
+    clip = {"name": "c.mp4", "sha256": "cd" * 32, "duration_s": 10.0, "fps": 10.0, "n_frames": 100,
+            "width": 64, "height": 48}
+    report_id = cctv_store.save_report(con, {
+        "camera": cctv_store.camera(con, camera_id), "created_at": "2021-06-01T12:00:00", "clip": clip,
+        "threshold": 0.5, "peak": 0.93, "segments": [{"start_s": 1.0, "end_s": 3.0, "peak": 0.93}],
+        "frame_scores": [0.1] * 100, "model": {"version": "demo", "label": "demo"}, "reviewer": "tester"}, [])
+    con.close()
+    at = page("map")
+    at.session_state["f_dates"] = (date(2021, 1, 1), date(2021, 12, 31))
+    at.run()
+    layers = {layer["id"]: layer for layer in deck_specs(at)[0]["layers"]}
+    tip = layers["deviance-scores"]["data"][-1]["tooltip"]
+    assert "DevianceNet class: 5" in tip and "P(deviance): 70%" in tip
+    report = next(r for r in layers["cctv-reports"]["data"] if f"CCTV report: {report_id}" in r["tooltip"])
+    assert "Camera: <b>Yonge & Dundas</b>" in report["tooltip"]  # plain text: shown, never rendered
+    nearby = int(report["tooltip"].split("(filter dates): ")[1])
+    assert nearby > 0  # Yonge & Dundas has incidents within 250 m in 2021
