@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from crimeviz.files import file_sha256
 from crimeviz import audit, config, ui
 from crimeviz.cctv import DEMO_CLIP, charts, report, store, video
 from crimeviz.cctv.model import WeightsError, load_scorer
@@ -25,7 +26,7 @@ def _scorer():
 
 @st.cache_data(show_spinner=False)
 def _sha256(path: str, mtime: float) -> str:
-    return video.file_sha256(path)
+    return file_sha256(path)
 
 
 @st.cache_data(show_spinner="Extracting key frames…", max_entries=8)

@@ -69,7 +69,7 @@ def sign_in(page, app_url: str, role: str = "admin", path: str = "") -> None:
     page.get_by_label("User name").fill(f"e2e-{role}")
     page.get_by_label("Password", exact=True).fill(E2E_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_text(f"Signed in as").first.wait_for(timeout=60_000)
+    page.get_by_text("Signed in as").first.wait_for(timeout=60_000)
     wait_for_script(page)
 
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 def ramp_pixels(path) -> int:
     """Pixels in the warm YlOrRd colours of the count layer (not grey outline, not white)."""
     rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    r, b = rgb[..., 0], rgb[..., 2]
     return int(((r > 180) & (b < 150) & (r - b > 80)).sum())
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crimeviz.files import file_sha256
 from crimeviz import db
 from crimeviz.cctv import DEMO_CLIP, report, store, train, video
 from crimeviz.cctv.model import Scorer
@@ -51,7 +52,7 @@ def _report(clip: Path, result) -> dict:
     camera = store.camera(con, store.add_camera(con, "bench", 43.6532, -79.3832, "bench"))
     timings = {}
     start = time.perf_counter()
-    record = report.build_report(result, camera, clip.name, video.file_sha256(clip), threshold, "bench")
+    record = report.build_report(result, camera, clip.name, file_sha256(clip), threshold, "bench")
     keyframes = report.keyframe_jpegs(result.info, [s["peak_frame"] for s in record["segments"]])
     timings["keyframes_s"] = time.perf_counter() - start
     mark = time.perf_counter()

@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from crimeviz.files import file_sha256
 from crimeviz import config
 
 DEFAULT_THRESHOLD = 0.5
@@ -89,7 +90,7 @@ def cmd_score(args) -> int:
         result = score_clip(args.clip, scorer, limits)
         payload = result.to_dict(args.threshold)
         if camera:
-            record = report.build_report(result, camera, args.clip.name, video.file_sha256(args.clip),
+            record = report.build_report(result, camera, args.clip.name, file_sha256(args.clip),
                                          args.threshold, user.username, args.note)
             keyframes = report.keyframe_jpegs(result.info, [s["peak_frame"] for s in record["segments"]])
             record["report_id"] = payload["report_id"] = store.save_report(con, record, keyframes)

@@ -8,7 +8,6 @@ cannot open a file, :func:`diagnose` reads the container header to say why
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import struct
@@ -196,13 +195,6 @@ def write_preview(info: VideoInfo, path: str | os.PathLike, max_width: int = 480
     return write_clip(frames, path, info.fps)
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- why OpenCV could not open a file -------------------------------------------------
