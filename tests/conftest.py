@@ -14,6 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.e2e_helpers"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One PyTorch thread for every test: the models under test are small, and on CI's two
+    busy cores OpenMP's extra threads mostly spin-wait (10-30x slower)."""
+    import torch
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def toronto_db(tmp_path_factory) -> Path:
     """A store holding the embedded Toronto data; tests must not write to it."""

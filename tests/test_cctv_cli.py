@@ -11,7 +11,7 @@ from crimeviz import cli as main_cli
 from crimeviz import auth, db
 from crimeviz.cctv import cli, store
 from crimeviz.cctv.video import VideoError
-from tests.test_cctv_pipeline import one_torch_thread, random_weights, scorer  # noqa: F401 (fixtures)
+from tests.test_cctv_pipeline import random_weights, scorer  # noqa: F401 (fixtures)
 from tests.test_cctv_video import make_clip
 
 ROOT = main_cli.config.ROOT

@@ -7,7 +7,6 @@ from streamlit.testing.v1 import AppTest
 
 from crimeviz import auth
 
-from tests.test_cctv_pipeline import one_torch_thread  # noqa: F401 (fixture)
 from tests.test_cctv_video import make_clip
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "cctv.py")

@@ -13,14 +13,6 @@ from tests.test_cctv_video import make_clip
 STAT = {name: i for i, name in enumerate(MOTION_STATS)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One PyTorch thread: on 2 shared cores, OpenMP's second thread mostly waits."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory):

@@ -10,14 +10,6 @@ from models.cdna import (CDNA, KERNEL_SIZE, adapt_state_dict, apply_kernels, com
 SHAPE = (16, 16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine two threads spin-wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def tiny(seed: int = 0) -> CDNA:
     torch.manual_seed(seed)

@@ -15,7 +15,6 @@ from crimeviz.forecast.evaluate import backtest
 from crimeviz.forecast.predict import METHODS, forecast_for_date
 from crimeviz.forecast.protocol import Protocol
 from crimeviz.forecast.train import TrainConfig, train
-from tests.test_cdna import one_thread  # noqa: F401  (autouse: one torch thread)
 
 FIRST, LAST = date(2021, 1, 1), date(2021, 3, 28)
 PROTOCOL = Protocol(train_end=date(2021, 2, 28), val_start=date(2021, 3, 1), val_end=date(2021, 3, 14),

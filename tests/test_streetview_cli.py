@@ -13,7 +13,7 @@ from crimeviz.streetview import bench, checkpoints, store
 from crimeviz.streetview.cli import add_subcommands
 from tests.conftest import incident_rows
 from tests.test_streetview_scoring import RECORD, small_lite
-from tests.test_streetview_sequences import one_torch_thread, write_sequence, zip_bytes, frame_bytes  # noqa: F401
+from tests.test_streetview_sequences import write_sequence, zip_bytes, frame_bytes  # noqa: F401
 
 PLACES = [(43.65 + 0.004 * i, -79.38) for i in range(5)]
 PASSWORD = "a long test password"

@@ -11,7 +11,7 @@ from crimeviz import auth, db
 from crimeviz.streetview import checkpoints, figures
 from tests.conftest import incident_rows
 from tests.test_streetview_scoring import RECORD, small_lite
-from tests.test_streetview_sequences import one_torch_thread, sequence_files, zip_bytes  # noqa: F401
+from tests.test_streetview_sequences import sequence_files, zip_bytes  # noqa: F401
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "streetview.py")
 

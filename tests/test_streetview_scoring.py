@@ -14,7 +14,7 @@ from torch import nn
 from crimeviz.streetview import checkpoints, scoring, sequences, store, training
 from crimeviz.streetview.checkpoints import Score, ScoringModel
 from models.deviancenet import DevianceNetLite
-from tests.test_streetview_sequences import frame_bytes, one_torch_thread, sequence_files, write_sequence  # noqa: F401
+from tests.test_streetview_sequences import frame_bytes, sequence_files, write_sequence  # noqa: F401
 
 RECORD = {"source": "test fixture", "labels": "made up", "sequences": 0}
 

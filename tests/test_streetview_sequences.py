@@ -19,15 +19,6 @@ from crimeviz.streetview.sequences import SequenceError
 SIZE = (32, 24)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run 10-30x faster on one thread when the CI machine's 2 cores are busy
-    (OpenMP workers spin-wait); imported by the other street view test modules."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def frame_bytes(colour=(120, 80, 40), size=SIZE, mode="RGB", fmt="JPEG", gps=None) -> bytes:
     """One generated frame; ``gps`` = (lat, lon) is written as EXIF GPS tags."""
