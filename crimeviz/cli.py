@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from crimeviz import config
+from crimeviz.auth import ROLES
 
 
 # Feature packages that register their own subcommands with ``add_subcommands(subparsers)``.
@@ -24,9 +25,10 @@ class CommandError(Exception):
     """A command that cannot go ahead; printed as one line, exit status 2."""
 
 
-def _db_arg(parser: argparse.ArgumentParser) -> None:
+def db_arg(parser: argparse.ArgumentParser, what: str = "DuckDB file") -> None:
+    """``--db``, which every command takes (feature packages register theirs with this too)."""
     parser.add_argument("--db", type=Path, default=None,
-                        help=f"DuckDB file (default: $CRIMEVIZ_DB or {config.db_path()})")
+                        help=f"{what} (default: $CRIMEVIZ_DB or {config.db_path()})")
 
 
 def user_args(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +134,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="database maintenance")
     dbsub = p.add_subparsers(dest="db_command", required=True)
     p = dbsub.add_parser("build", help="create the store and load the embedded Toronto data if empty")
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_db_build)
 
     p = sub.add_parser("import", help="import incidents from a CSV or Parquet file")
@@ -142,7 +144,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--date-format", default=None, help="strftime format of occurred_at (default: detect)")
     p.add_argument("--source", default=None, help="source name stored with the rows (default: file name)")
     p.add_argument("--reject-dir", type=Path, default=None, help="where to write rejected rows (default: beside FILE)")
-    _db_arg(p)
+    db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_import)
 
@@ -151,29 +153,29 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = usub.add_parser("add", help="add an account (the first must be an admin and needs no sign-in); "
                                     "password from $CRIMEVIZ_NEW_PASSWORD or a prompt")
     p.add_argument("username")
-    p.add_argument("--role", required=True, choices=("analyst", "commander", "reviewer", "admin"))
+    p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--display-name", default=None)
-    _db_arg(p)
+    db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_users_add)
+    p = usub.add_parser("list", help="list accounts (JSON)")
+    db_arg(p)
+    p.set_defaults(func=cmd_users_list)
+
     p = sub.add_parser("retention", help="data protection: delete uploads older than the retention period")
     rsub = p.add_subparsers(dest="retention_command", required=True)
     p = rsub.add_parser("purge", help="delete uploaded clips and files older than --days (admin; schedule it)")
     p.add_argument("--days", type=int, default=None, help="retention period (default $CRIMEVIZ_RETENTION_DAYS or 30)")
-    _db_arg(p)
+    db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_retention_purge)
-
-    p = usub.add_parser("list", help="list accounts (JSON)")
-    _db_arg(p)
-    p.set_defaults(func=cmd_users_list)
 
     p = sub.add_parser("toronto", help="the embedded Toronto data")
     tsub = p.add_subparsers(dest="toronto_command", required=True)
     p = tsub.add_parser("convert", help="rebuild data/toronto_mci.parquet from the PyPI package's CSVs")
     p.add_argument("--source", type=Path, required=True, help="folder with train.csv and test.csv")
     p.add_argument("--out", type=Path, default=config.TORONTO_PARQUET)
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_toronto_convert)
 
     p = sub.add_parser("bench", help="benchmarks (JSON on stdout)")
@@ -181,12 +183,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = bsub.add_parser("map", help="the Map page's H3 aggregation vs direct DuckDB SQL")
     p.add_argument("--rows", type=int, default=10_000_000, help="rows of the synthetic large table")
     p.add_argument("--repeats", type=int, default=7)
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_bench_map)
     p = bsub.add_parser("load", help="N headless-browser sessions changing Map filters: rerun p50/p95, errors")
     p.add_argument("--sessions", type=int, default=10)
     p.add_argument("--seconds", type=float, default=60, help="how long the sessions keep changing filters")
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_bench_load)
 
     for name, (module, help_text) in FEATURE_COMMANDS.items():

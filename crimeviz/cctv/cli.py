@@ -25,8 +25,8 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def _common(parser: argparse.ArgumentParser, db_help: str = "DuckDB file") -> None:
-    parser.add_argument("--db", type=Path, default=None,
-                        help=f"{db_help} (default: $CRIMEVIZ_DB or data/crimeviz.duckdb)")
+    from crimeviz.cli import db_arg
+    db_arg(parser, db_help)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default 2)")
 
 

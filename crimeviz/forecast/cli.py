@@ -62,8 +62,8 @@ def add_subcommands(subparsers) -> None:
 
 
 def _common(parser) -> None:
-    parser.add_argument("--db", type=Path, default=None,
-                        help=f"DuckDB incident store (default: $CRIMEVIZ_DB or {config.db_path()})")
+    from crimeviz.cli import db_arg
+    db_arg(parser, "DuckDB incident store")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -12,14 +12,8 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-from crimeviz import config
-from crimeviz.cli import CommandError, authorised, user_args
+from crimeviz.cli import CommandError, authorised, db_arg, user_args
 from crimeviz.patrol.risk import HISTORICAL, SHIFTS, Shift
-
-
-def _db_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=None,
-                        help=f"DuckDB file (default: $CRIMEVIZ_DB or {config.db_path()})")
 
 
 def _pair(text: str) -> tuple[str, float]:
@@ -173,19 +167,19 @@ def add_subcommands(subparsers) -> None:
     """Register ``build``, ``list``, ``approve``, ``reopen``, ``export``, ``review`` and ``bench``."""
     p = subparsers.add_parser("build", help="make and save a draft plan (JSON)")
     _plan_args(p, "plan date (default: the day after the last stored incident)")
-    _db_arg(p)
+    db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_build)
 
     p = subparsers.add_parser("list", help="saved plans (JSON)")
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_list)
 
     for name, status, text in (("approve", "approved", "approve a saved plan"),
                                ("reopen", "draft", "reopen an approved plan as a draft")):
         p = subparsers.add_parser(name, help=text)
         p.add_argument("plan_id", type=int)
-        _db_arg(p)
+        db_arg(p)
         user_args(p)
         p.set_defaults(func=cmd_status, status=status)
 
@@ -193,7 +187,7 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("plan_id", type=int)
     p.add_argument("--out", type=Path, required=True, help="file to write (.pdf or .csv)")
     p.add_argument("--format", choices=("pdf", "csv"), default=None, help="default: from --out's suffix")
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("review", help="coverage of what happened: a saved plan, or plans over past dates")
@@ -202,12 +196,12 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--end", type=date.fromisoformat, default=None, help="last day (default: --start)")
     p.add_argument("--daily", action="store_true", help="also print one row per day and selection")
     _plan_args(p, None)
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_review)
 
     p = subparsers.add_parser("bench", help="build time of a city-wide plan and its coverage vs top-k (JSON)")
     _plan_args(p, "plan date (default: the last stored day, so the plan can be reviewed)")
     p.set_defaults(units=20, res=9)
     p.add_argument("--repeats", type=int, default=5)
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_bench)

@@ -20,11 +20,6 @@ from pathlib import Path
 from crimeviz.streetview.labels import METHODS, REFERENCES, LabelRule
 
 
-def _db_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=None,
-                        help="DuckDB file (default: $CRIMEVIZ_DB or data/crimeviz.duckdb)")
-
-
 def _rule_args(parser: argparse.ArgumentParser) -> None:
     defaults = LabelRule()
     parser.add_argument("--method", choices=METHODS, default=defaults.method,
@@ -115,21 +110,21 @@ def cmd_bench(args) -> int:
 
 def add_subcommands(subparsers) -> None:
     """Registers ``score``, ``label``, ``train`` and ``bench`` on the ``streetview`` subparsers."""
-    from crimeviz.cli import user_args
+    from crimeviz.cli import db_arg, user_args
     p = subparsers.add_parser("score", help="score every sequence in DIR and store the scores")
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--weights", type=Path, required=True, help="official SEA/DIA .pth, or one from `train`")
     p.add_argument("--variant", choices=("con", "lite"), default=None,
                    help="expected checkpoint kind (default: recognised from the file)")
     user_args(p)
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_score)
 
     p = subparsers.add_parser("label", help="derive SEA classes 1-5 for DIR's sequences from nearby incidents")
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--out", type=Path, required=True, help="CSV to write (sequence, lat, lon, incidents, sea_class)")
     _rule_args(p)
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_label)
 
     p = subparsers.add_parser("train", help="train the light CPU model on DIR's labelled sequences")
@@ -144,10 +139,10 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--frames", type=int, default=8, help="frames the light model samples per sequence")
     p.add_argument("--image-size", type=int, default=160, help="its input side in pixels, a multiple of 32")
     _rule_args(p)
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("bench", help="CPU inference time for one 16-frame sequence, full and light model")
     p.add_argument("--repeats", type=int, default=3)
-    _db_arg(p)
+    db_arg(p)
     p.set_defaults(func=cmd_bench)
