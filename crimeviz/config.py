@@ -35,6 +35,9 @@ def basemap() -> str:
 
 def limit_torch_threads() -> None:
     """Give each model call ``$CRIMEVIZ_TORCH_THREADS`` threads (default 1): the server runs many
-    sessions at once, and on a small CPU one thread per call is much faster than contention."""
-    import torch
-    torch.set_num_threads(max(1, int(os.environ.get("CRIMEVIZ_TORCH_THREADS", "1"))))
+    sessions at once, and on a small CPU one thread per call is much faster than contention.
+
+    Set through OMP_NUM_THREADS, which PyTorch reads when first imported, so pages that use no
+    model never load it.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, int(os.environ.get("CRIMEVIZ_TORCH_THREADS", "1")))))

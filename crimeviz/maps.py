@@ -26,16 +26,21 @@ def class_breaks(values: np.ndarray, classes: int = len(RAMP)) -> np.ndarray:
     return np.unique(np.quantile(values, np.linspace(0, 1, classes + 1)[1:]))
 
 
+def _ramp(classes: int) -> np.ndarray:
+    """``classes`` colours spread evenly over RAMP."""
+    return np.array(RAMP)[np.linspace(0, len(RAMP) - 1, classes).round().astype(int)]
+
+
 def colours_for(values: np.ndarray, breaks: np.ndarray) -> list[list[int]]:
     """RGBA per value from the ramp, by the class its value falls in."""
     idx = np.searchsorted(breaks, np.asarray(values, dtype=float), side="left")
-    ramp = np.array(RAMP)[np.linspace(0, len(RAMP) - 1, len(breaks)).round().astype(int)]
+    ramp = _ramp(len(breaks))
     return [[*map(int, ramp[min(i, len(ramp) - 1)]), 190] for i in idx]
 
 
 def legend(breaks: np.ndarray, unit: str, fmt: str = "{:,.0f}") -> list[tuple[str, str]]:
     """(label, css colour) pairs matching ``colours_for``."""
-    ramp = np.array(RAMP)[np.linspace(0, len(RAMP) - 1, len(breaks)).round().astype(int)]
+    ramp = _ramp(len(breaks))
     out, low = [], None
     for upper, rgb in zip(breaks, ramp):
         label = f"≤ {fmt.format(upper)} {unit}" if low is None else f"{fmt.format(low)} – {fmt.format(upper)} {unit}"
