@@ -122,7 +122,7 @@ def cmd_bench_map(args) -> int:
 
 def cmd_bench_load(args) -> int:
     from crimeviz import loadtest
-    print(json.dumps(loadtest.bench_load(args.db, args.sessions, args.seconds), indent=2))
+    print(json.dumps(loadtest.bench_load(args.db, args.sessions, args.seconds, args.think, not args.no_park), indent=2))
     return 0
 
 
@@ -188,6 +188,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = bsub.add_parser("load", help="N headless-browser sessions changing Map filters: rerun p50/p95, errors")
     p.add_argument("--sessions", type=int, default=10)
     p.add_argument("--seconds", type=float, default=60, help="how long the sessions keep changing filters")
+    p.add_argument("--think", type=float, default=5.0,
+                   help="mean seconds a simulated analyst looks at the result before the next change (0: none)")
+    p.add_argument("--no-park", action="store_true",
+                   help="keep idle pages' animation-frame loops running (they then compete with the server)")
     db_arg(p)
     p.set_defaults(func=cmd_bench_load)
 

@@ -1,17 +1,22 @@
 """``bench load``: N real headless-browser sessions change Map filters against a local server.
 
-The rerun time is what a user sees (click → new figures, script finished); the server's own
-time per page run is reported beside it (``server_run_*``). The browsers run on the same machine
-as the server, so on a small machine their rendering competes with it for the CPU.
+The rerun time is what a user sees (click → new figures, script finished, next frames drawn);
+the server's own time per page run is reported beside it (``server_run_*``). The browsers run on
+the same machine as the server, so on a small machine their software rendering (no GPU: deck.gl
+draws through SwiftShader) competes with the server for the CPU.
 
 Each session signs in, then for a fixed time alternately picks an offence in the sidebar filter
-and removes it again (cycling through the offences), timing each rerun from the click to the
-page showing the new figures with the script finished. Errors are timeouts, uncaught page errors and exceptions
-rendered by Streamlit.
+and removes it again (cycling through the offences). A rerun is timed from the click that changes
+the filter (the option picked, or the chip's remove button) to the page showing the new figures
+with the script finished. Between changes each simulated analyst looks at the result for a think
+time drawn uniformly from ``[think/2, 3*think/2]`` (seeded), as load tests of interactive tools
+do; ``think=0`` clicks as fast as the page allows. Errors are timeouts, uncaught page errors and
+exceptions rendered by Streamlit.
 """
 
 import asyncio
 import json
+import random
 import secrets
 import shutil
 import statistics
@@ -23,70 +28,134 @@ from crimeviz import auth, config, db, queries, serve
 
 METRICS = '[data-testid="stMetricValue"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+WARM_UP_S = 5.0
+NEXT_FRAMES = "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
 
 
 async def _figures(page) -> str:
     return "|".join(await page.locator(METRICS).all_inner_texts())
 
 
-async def _rerun(page, click, timeout_ms: int) -> float:
-    """Click, then wait until the figures change and the script is idle; seconds taken."""
+async def _rerun(page, target, timeout_ms: int) -> float:
+    """Click ``target``, then wait until the figures change and the script is idle; seconds taken."""
     before = await _figures(page)
+    await target.wait_for(timeout=timeout_ms)
     t0 = time.perf_counter()
-    await click()
+    await target.click(timeout=timeout_ms)
     await page.wait_for_function(
         "([sel, before]) => Array.from(document.querySelectorAll(sel)).map(e => e.innerText).join('|') !== before",
         arg=[METRICS, before], timeout=timeout_ms)
     await page.wait_for_selector(IDLE, timeout=timeout_ms)
+    await page.evaluate(NEXT_FRAMES)  # deck.gl draws new data on the next animation frame
     return time.perf_counter() - t0
 
 
-async def _session(browser, url: str, user: str, password: str, offences_to_pick: list[str], until: float,
-                   out: dict, timeout_ms: int):
+class _Window:
+    """The measured window: it opens WARM_UP_S after every session has signed in (sign-in, the first
+    page load and its first map drawing are a ramp-up, reported apart) and closes ``seconds`` later."""
+
+    def __init__(self, sessions: int, seconds: float):
+        self.waiting, self.seconds = sessions, seconds
+        self.opened = asyncio.Event()
+        self.started = self.until = 0.0
+
+    def ready(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.started = time.time() + WARM_UP_S
+            self.until = self.started + self.seconds
+            self.opened.set()
+
+
+# While a simulated analyst reads the result, their page's animation-frame loop is parked: deck.gl
+# redraws only when something changed but polls every frame, which in software-rendered headless
+# Chromium costs ~14% of a core per idle map (measured: ten idle Map pages took 1.4 of the 2 cores).
+# On real clients that loop runs on the analysts' own machines, not on the server's CPU. The loop
+# runs from the click until the page has finished and drawn its next frames, so every rerun's
+# drawing is counted.
+PARKING = """(() => {
+  const raf = window.requestAnimationFrame.bind(window), caf = window.cancelAnimationFrame.bind(window);
+  let parked = false, queue = new Map(), next = -1;
+  window.requestAnimationFrame = cb => {
+    if (!parked) return raf(cb);
+    queue.set(next, cb);
+    return next--;
+  };
+  window.cancelAnimationFrame = id => (id < 0 ? queue.delete(id) : caf(id));
+  window.__parkFrames = () => { parked = true; };
+  window.__resumeFrames = () => { parked = false; const q = [...queue.values()]; queue.clear(); q.forEach(cb => raf(cb)); };
+})()"""
+
+
+async def _sign_in(page, url: str, user: str, password: str, timeout_ms: int) -> None:
+    await page.goto(url)
+    await page.get_by_label("User name").fill(user)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.locator(METRICS).first.wait_for(timeout=timeout_ms)
+    await page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
+async def _session(browser, url: str, user: str, password: str, offences_to_pick: list[str], window: _Window,
+                   out: dict, timeout_ms: int, think: float, rng: random.Random, park: bool):
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
+    if park:
+        await page.add_init_script(PARKING)
     page.on("pageerror", lambda exc: out["errors"].append(f"{user}: page error {exc}"))
     try:
-        await page.goto(url)
-        await page.get_by_label("User name").fill(user)
-        await page.get_by_label("Password", exact=True).fill(password)
-        await page.get_by_role("button", name="Sign in").click()
-        await page.locator(METRICS).first.wait_for(timeout=timeout_ms)
-        await page.wait_for_selector(IDLE, timeout=timeout_ms)
+        try:
+            await _sign_in(page, url, user, password, timeout_ms)
+            if park:
+                await page.evaluate("window.__parkFrames()")
+        finally:
+            window.ready()
+        await window.opened.wait()
+        await asyncio.sleep(WARM_UP_S)
+        await asyncio.sleep(rng.uniform(0, think))  # the analysts do not all click at the same moment
         offences = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
         step = 0
-        while time.time() < until:
+        while time.time() < window.until:
+            if park:
+                await page.evaluate("window.__resumeFrames()")
             offence = offences_to_pick[(step // 2) % len(offences_to_pick)]
-
-            async def pick(offence=offence):
-                await offences.click()
-                await page.get_by_role("option", name=offence, exact=True).click()
-                await page.keyboard.press("Escape")
-
-            async def remove(offence=offence):
-                await offences.get_by_role("button", name=f"Remove {offence}").click()
-
             try:
-                out["samples"].append(await _rerun(page, pick if step % 2 == 0 else remove, timeout_ms))
+                if step % 2 == 0:
+                    await offences.click(timeout=timeout_ms)
+                    out["samples"].append(await _rerun(page, page.get_by_role("option", name=offence, exact=True),
+                                                       timeout_ms))
+                    await page.keyboard.press("Escape")
+                else:
+                    out["samples"].append(await _rerun(page, offences.get_by_role("button", name=f"Remove {offence}"),
+                                                       timeout_ms))
             except Exception as exc:  # a timeout or a closed page: count it and go on
                 out["errors"].append(f"{user}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
             if await page.locator('[data-testid="stException"]').count():
                 out["errors"].append(f"{user}: the page shows an exception")
             step += 1
+            if park:
+                await page.evaluate("window.__parkFrames()")
+            await asyncio.sleep(min(rng.uniform(think / 2, 1.5 * think), max(0.0, window.until - time.time())))
+    except Exception as exc:  # sign-in failed: the session is lost, which is an error
+        out["errors"].append(f"{user}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
     finally:
         await context.close()
 
 
 async def _drive(url: str, users: list[str], password: str, offences: list[str], seconds: float,
-                 timeout_ms: int) -> dict:
+                 timeout_ms: int, think: float, park: bool) -> dict:
     from playwright.async_api import async_playwright
     out = {"samples": [], "errors": []}
+    window = _Window(len(users), seconds)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=serve.CHROMIUM, headless=True, args=serve.CHROMIUM_ARGS)
-        until = time.time() + seconds
-        await asyncio.gather(*(_session(browser, url, u, password, offences, until, out, timeout_ms)
-                               for u in users))
+        t0 = time.time()
+        await asyncio.gather(*(_session(browser, url, u, password, offences, window, out, timeout_ms, think,
+                                        random.Random(i), park) for i, u in enumerate(users)))
         await browser.close()
+    out["ramp_up_s"] = window.started - t0
+    out["window"] = (window.started, window.until)
     return out
 
 
@@ -100,16 +169,20 @@ def _percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def bench_load(db_path=None, sessions: int = 10, seconds: float = 60, timeout_s: float = 30) -> dict:
+def bench_load(db_path=None, sessions: int = 10, seconds: float = 60, think: float = 5.0,
+               park: bool = True, timeout_s: float = 30) -> dict:
     """Run the load test on a copy of the store (so it changes nothing) and return the figures."""
-    if sessions < 1 or seconds <= 0:
-        raise ValueError("sessions and seconds must be positive")
+    if sessions < 1 or seconds <= 0 or think < 0:
+        raise ValueError("sessions and seconds must be positive and think not negative")
+    source = Path(db_path or config.db_path())
+    if not source.is_file():
+        raise ValueError(f"no incident store at {source}: run `python -m crimeviz db build` first")
     if not Path(serve.CHROMIUM).exists():
         raise ValueError(f"{serve.CHROMIUM} is missing: install Debian's chromium (make test does)")
     work = Path(tempfile.mkdtemp(prefix="crimeviz-load-"))
     try:
         store = work / "load.duckdb"
-        shutil.copy(db_path or config.db_path(), store)
+        shutil.copy(source, store)
         password = secrets.token_urlsafe(16)
         users = [f"load-{i:02d}" for i in range(sessions)]
         con = db.connect(store)
@@ -120,16 +193,19 @@ def bench_load(db_path=None, sessions: int = 10, seconds: float = 60, timeout_s:
         run_log = work / "runs.jsonl"
         proc, url = serve.start(store, work / "streamlit.log", env={"CRIMEVIZ_RUN_LOG": str(run_log)})
         try:
-            out = asyncio.run(_drive(url, users, password, offences, seconds, int(timeout_s * 1000)))
+            out = asyncio.run(_drive(url, users, password, offences, seconds, int(timeout_s * 1000), think, park))
         finally:
             serve.stop(proc)
-        server = sorted(json.loads(line)["seconds"] for line in run_log.read_text().splitlines()) \
-            if run_log.exists() else []
+        runs = [json.loads(line) for line in run_log.read_text().splitlines()] if run_log.exists() else []
+        opened, closed = out["window"]
+        server = sorted(run["seconds"] for run in runs if opened <= run["ended"] <= closed + timeout_s)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     samples = sorted(out["samples"])
     return {
-        "sessions": sessions, "seconds": seconds, "reruns": len(samples),
+        "sessions": sessions, "seconds": seconds, "think_s": think, "idle_frames_parked": park,
+        "ramp_up_s": _round(out["ramp_up_s"]),
+        "reruns": len(samples),
         "rerun_p50_s": _round(statistics.median(samples) if samples else None),
         "rerun_p95_s": _round(_percentile(samples, 95)),
         "rerun_max_s": _round(samples[-1] if samples else None),

@@ -248,6 +248,6 @@ def timed_run(user: auth.User):
         yield
     finally:
         if path:
-            line = json.dumps({"user": user.username, "seconds": time.perf_counter() - start})
+            line = json.dumps({"user": user.username, "seconds": time.perf_counter() - start, "ended": time.time()})
             with _RUN_LOG_LOCK, open(path, "a") as log:
                 log.write(line + "\n")

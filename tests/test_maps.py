@@ -38,3 +38,21 @@ def test_view_fits_the_bounds():
     narrow = maps.view_for((43.70, 43.71, -79.40, -79.39))
     assert wide.latitude == pytest.approx(43.71) and wide.longitude == pytest.approx(-79.38)
     assert 9 < wide.zoom < 11 and narrow.zoom > wide.zoom + 4
+
+
+def test_deck_json_is_compact_and_outlines_are_rounded_to_a_metre():
+    import h3
+    cells = [h3.latlng_to_cell(43.70, -79.40, 8), h3.latlng_to_cell(43.75, -79.30, 8)]
+    hoods = maps.neighbourhood_layer(pd.DataFrame({"name": ["A", "B"], "cell": cells}))
+    deck = maps.deck([maps.outline_layer([h3.str_to_int(c) for c in cells]), hoods],
+                     maps.view_for((43.59, 43.83, -79.62, -79.14)))
+    text = deck.to_json()
+    assert "\n" not in text and ", " not in text  # pydeck's own JSON is indented: twice the bytes
+    spec = json.loads(text)
+    for layer in spec["layers"]:
+        for feature in layer["data"]["features"]:
+            ring = feature["geometry"]["coordinates"][0]
+            ring = ring[0] if feature["geometry"]["type"] == "MultiPolygon" else ring
+            assert all(round(x, 5) == x for point in ring for x in point) and len(ring) >= 7
+    assert [f["properties"]["tooltip"] for f in spec["layers"][1]["data"]["features"]] == \
+        ["Neighbourhood: A", "Neighbourhood: B"]

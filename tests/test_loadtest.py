@@ -1,0 +1,30 @@
+"""``bench load`` drives real browser sessions against a real server and reports what it measured."""
+
+import pytest
+
+from crimeviz import loadtest
+
+
+def test_two_sessions_change_filters_and_every_rerun_is_timed(toronto_db):
+    result = loadtest.bench_load(toronto_db, sessions=2, seconds=8, think=1)
+    assert result["errors"] == 0, result["error_examples"]
+    assert result["reruns"] >= 4
+    assert 0 < result["rerun_p50_s"] <= result["rerun_p95_s"] <= result["rerun_max_s"]
+    assert result["server_runs"] >= result["reruns"]  # every rerun ran the page on the server
+    assert 0 < result["server_run_p50_s"] < result["rerun_p50_s"]  # the browser's part comes on top
+    assert result["idle_frames_parked"] and result["think_s"] == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sessions": 0}, "must be positive"),
+    ({"seconds": 0}, "must be positive"),
+    ({"think": -1}, "not negative"),
+])
+def test_bad_arguments_are_refused(toronto_db, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        loadtest.bench_load(toronto_db, **kwargs)
+
+
+def test_a_missing_store_is_named(tmp_path):
+    with pytest.raises(ValueError, match="db build"):
+        loadtest.bench_load(tmp_path / "none.duckdb")
