@@ -1,4 +1,5 @@
-"""Users, roles and sign-in: bcrypt-hashed local accounts in the DuckDB store.
+"""Users, roles and sign-in: bcrypt-hashed local accounts in ``.streamlit/secrets.toml``
+(see ``crimeviz.accounts``), sign-in failures and every change in the DuckDB audit trail.
 
 Roles (issue 7): analyst — maps, trends, forecasts, street view; commander — analyst plus
 patrol plans; reviewer — CCTV review and reports; admin — everything, plus imports,
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import bcrypt
+import pandas as pd
 
-from crimeviz import audit, db
+from crimeviz import accounts, audit
 
 ROLES = ("analyst", "commander", "reviewer", "admin")
 PERMISSIONS = {
@@ -63,51 +65,67 @@ def check_new_password(password: str) -> None:
         raise ValueError("passwords may be at most 72 bytes (a bcrypt limit)")
 
 
-def user_count(con) -> int:
-    return con.execute("SELECT count(*) FROM users WHERE active").fetchall()[0][0]
+def user_count() -> int:
+    """Active accounts (0: the first administrator still has to be created)."""
+    return sum(1 for fields in accounts.accounts().values() if fields.get("active", True))
+
+
+def _hash(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
 
 
 def add_user(con, username: str, password: str, role: str, display_name: str | None = None,
              by: str | None = None) -> User:
-    """Create an account (audited). ValueError for a bad name, role, password or a taken name."""
+    """Create an account (audited in ``con``). ValueError for a bad name, role, password or a taken name."""
     if not USERNAME.match(username):
         raise ValueError("user names are 2-32 characters: lower-case letters, digits, '.', '_' or '-'")
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     check_new_password(password)
-    if con.execute("SELECT count(*) FROM users WHERE username = ?", [username]).fetchall()[0][0]:
-        raise ValueError(f"user {username!r} already exists")
-    digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
-    with db.transaction(con):
-        con.execute("INSERT INTO users (username, display_name, role, password_hash) VALUES (?, ?, ?, ?)",
-                    [username, display_name or username, role, digest])
-        audit.record(con, by or username, "user.add", "user", username, {"role": role})
+    with accounts.editing() as users:
+        if username in users:
+            raise ValueError(f"user {username!r} already exists")
+        users[username] = {"display_name": display_name or username, "role": role, "password_hash": _hash(password),
+                           "active": True, "created_at": datetime.now().isoformat(timespec="seconds")}
+    audit.record(con, by or username, "user.add", "user", username, {"role": role})
     return User(username, display_name or username, role)
 
 
 def update_user(con, username: str, by: str, role: str | None = None, active: bool | None = None,
                 password: str | None = None) -> None:
-    """Change a user's role, active flag or password (audited)."""
+    """Change a user's role, active flag or password (audited in ``con``)."""
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if password is not None:
         check_new_password(password)
-    if not con.execute("SELECT count(*) FROM users WHERE username = ?", [username]).fetchall()[0][0]:
-        raise ValueError(f"no user {username!r}")
-    with db.transaction(con):
-        if role is not None:
-            con.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])
-        if active is not None:
-            con.execute("UPDATE users SET active = ? WHERE username = ?", [active, username])
-        if password is not None:
-            digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
-            con.execute("UPDATE users SET password_hash = ? WHERE username = ?", [digest, username])
-        audit.record(con, by, "user.update", "user", username,
-                     {"role": role, "active": active, "password_changed": password is not None})
+    with accounts.editing() as users:
+        if username not in users:
+            raise ValueError(f"no user {username!r}")
+        changes = {"role": role, "active": active, "password_hash": password and _hash(password)}
+        users[username].update({key: value for key, value in changes.items() if value is not None})
+    audit.record(con, by, "user.update", "user", username,
+                 {"role": role, "active": active, "password_changed": password is not None})
 
 
-def users(con):
-    return con.execute("SELECT username, display_name, role, active, created_at FROM users ORDER BY 1").df()
+def users() -> pd.DataFrame:
+    """The accounts without their password hashes, by user name."""
+    rows = [{"username": name, "display_name": fields.get("display_name", name), "role": fields.get("role"),
+             "active": fields.get("active", True), "created_at": fields.get("created_at")}
+            for name, fields in sorted(accounts.accounts().items())]
+    return pd.DataFrame(rows, columns=["username", "display_name", "role", "active", "created_at"])
+
+
+def provider_user(claims: dict, roles: dict[str, str]) -> User:
+    """The user behind an OpenID Connect sign-in (``st.login``): identified by their verified e-mail,
+    with the role ``[crimeviz.oidc_roles]`` gives that address; AccessDenied when it gives none."""
+    email = str(claims.get("email") or "").strip().lower()
+    if not email or claims.get("email_verified") is False:
+        raise AccessDenied("the identity provider did not send a verified e-mail address")
+    role = roles.get(email)
+    if role not in ROLES:
+        raise AccessDenied(f"{email} has no CrimeViz role: an administrator adds it under [crimeviz.oidc_roles] "
+                           "in .streamlit/secrets.toml")
+    return User(email, str(claims.get("name") or email), role)
 
 
 def recent_failures(con, username: str, now: datetime | None = None) -> int:
@@ -125,12 +143,11 @@ def sign_in(con, username: str, password: str) -> User:
     if recent_failures(con, username) >= MAX_FAILURES:
         audit.record(con, username, "sign_in.locked", "user", username)
         raise AccessDenied(f"too many failed attempts: try again in {LOCKOUT.seconds // 60} minutes")
-    rows = con.execute("SELECT display_name, role, password_hash FROM users WHERE username = ? AND active",
-                       [username]).fetchall()
-    stored = rows[0][2].encode() if rows else _DUMMY_HASH
-    ok = bcrypt.checkpw(password.encode()[:72], stored) and bool(rows)
-    if not ok:
+    account = accounts.accounts().get(username)
+    usable = account is not None and account.get("active", True) and account.get("role") in ROLES
+    stored = account["password_hash"].encode() if usable else _DUMMY_HASH
+    if not (bcrypt.checkpw(password.encode()[:72], stored) and usable):
         audit.record(con, username, "sign_in.failed", "user", username)
         raise AccessDenied("wrong user name or password")
     audit.record(con, username, "sign_in", "user", username)
-    return User(username, rows[0][0], rows[0][1])
+    return User(username, account.get("display_name", username), account["role"])

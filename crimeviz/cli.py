@@ -56,7 +56,7 @@ def cmd_users_add(args) -> int:
     """Add an account; the first one (the bootstrap administrator) needs no sign-in."""
     from crimeviz import auth, db
     con = db.connect(args.db)
-    by = None if auth.user_count(con) == 0 else authorised(con, args, "users").username
+    by = None if auth.user_count() == 0 else authorised(con, args, "users").username
     password = os.environ.get("CRIMEVIZ_NEW_PASSWORD")
     if password is None and sys.stdin.isatty():
         password = getpass.getpass(f"New password for {args.username}: ")
@@ -72,8 +72,8 @@ def cmd_users_add(args) -> int:
 
 
 def cmd_users_list(args) -> int:
-    from crimeviz import auth, db
-    print(auth.users(db.connect(args.db)).to_json(orient="records", date_format="iso"))
+    from crimeviz import auth
+    print(auth.users().to_json(orient="records"))
     return 0
 
 
@@ -159,7 +159,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     user_args(p)
     p.set_defaults(func=cmd_users_add)
     p = usub.add_parser("list", help="list accounts (JSON)")
-    db_arg(p)
     p.set_defaults(func=cmd_users_list)
 
     p = sub.add_parser("retention", help="data protection: delete uploads older than the retention period")
@@ -203,6 +202,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from crimeviz.accounts import AccountsUnavailable
     from crimeviz.auth import AccessDenied
     from crimeviz.db import StoreUnavailable
     from crimeviz.importer import ImportFailed
@@ -211,6 +211,6 @@ def main(argv=None) -> int:
     args = build_parser(command).parse_args(argv)
     try:
         return args.func(args)
-    except (AccessDenied, CommandError, ImportFailed, StoreUnavailable, ValueError) as exc:
+    except (AccessDenied, AccountsUnavailable, CommandError, ImportFailed, StoreUnavailable, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,11 @@ def db_path() -> Path:
     return Path(os.environ.get("CRIMEVIZ_DB", DATA_DIR / "crimeviz.duckdb"))
 
 
+def secrets_path() -> Path:
+    """The accounts file: ``$CRIMEVIZ_SECRETS`` or Streamlit's ``.streamlit/secrets.toml`` (never committed)."""
+    return Path(os.environ.get("CRIMEVIZ_SECRETS", ROOT / ".streamlit" / "secrets.toml"))
+
+
 def uploads_dir() -> Path:
     """Where uploads (clips, incident files, image sequences) are kept until the retention purge."""
     path = Path(os.environ.get("CRIMEVIZ_UPLOADS", DATA_DIR / "uploads"))

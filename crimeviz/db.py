@@ -39,14 +39,6 @@ CREATE TABLE IF NOT EXISTS imports (
     duplicates  BIGINT NOT NULL,
     rejected    BIGINT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS users (
-    username      VARCHAR PRIMARY KEY,
-    display_name  VARCHAR NOT NULL,
-    role          VARCHAR NOT NULL,
-    password_hash VARCHAR NOT NULL,
-    active        BOOLEAN NOT NULL DEFAULT TRUE,
-    created_at    TIMESTAMP NOT NULL DEFAULT current_localtimestamp()
-);
 CREATE SEQUENCE IF NOT EXISTS audit_seq;
 CREATE TABLE IF NOT EXISTS audit_log (
     entry_id    BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'),

@@ -16,6 +16,7 @@ exceptions rendered by Streamlit.
 
 import asyncio
 import json
+import os
 import random
 import secrets
 import shutil
@@ -23,6 +24,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 from crimeviz import auth, config, db, queries, serve
 
@@ -185,13 +187,15 @@ def bench_load(db_path=None, sessions: int = 10, seconds: float = 60, think: flo
         shutil.copy(source, store)
         password = secrets.token_urlsafe(16)
         users = [f"load-{i:02d}" for i in range(sessions)]
+        run_log = work / "runs.jsonl"
+        env = {"CRIMEVIZ_RUN_LOG": str(run_log), "CRIMEVIZ_SECRETS": str(work / "secrets.toml")}
         con = db.connect(store)
-        for name in users:
-            auth.add_user(con, name, password, "analyst")
+        with mock.patch.dict(os.environ, env):  # the load-test accounts live only in the work folder
+            for name in users:
+                auth.add_user(con, name, password, "analyst")
         offences = queries.options(con)["offences"][:4]
         con.close()
-        run_log = work / "runs.jsonl"
-        proc, url = serve.start(store, work / "streamlit.log", env={"CRIMEVIZ_RUN_LOG": str(run_log)})
+        proc, url = serve.start(store, work / "streamlit.log", env=env)
         try:
             out = asyncio.run(_drive(url, users, password, offences, seconds, int(timeout_s * 1000), think, park))
         finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from crimeviz import audit, auth, config, db, maps, queries
+from crimeviz import accounts, audit, auth, config, db, maps, queries
 from crimeviz.filters import WEEKDAYS, IncidentFilter
 
 IDLE_TIMEOUT = timedelta(hours=8)
@@ -146,8 +146,36 @@ def current_user() -> auth.User | None:
     if user is not None and now - st.session_state.get("last_seen", now) > IDLE_TIMEOUT:
         st.session_state.pop("user")
         st.session_state["signed_out_reason"] = "You were signed out after a period of inactivity."
+        if st.session_state.pop("via_provider", False):
+            st.logout()
         return None
+    if user is None and st.user.get("is_logged_in"):
+        user = _provider_sign_in()
     st.session_state["last_seen"] = now
+    return user
+
+
+def identity_providers() -> list[str | None]:
+    """The OpenID Connect providers set up in Streamlit's ``[auth]`` secrets (None: the unnamed one)."""
+    try:
+        section = st.secrets.get("auth", {})
+    except FileNotFoundError:  # no secrets file: local accounts only
+        return []
+    if "client_id" in section:
+        return [None]
+    return [name for name, value in section.items() if hasattr(value, "get") and "client_id" in value]
+
+
+def _provider_sign_in() -> auth.User:
+    """Map an ``st.login`` identity to a CrimeViz user (audited); otherwise a message and stop."""
+    try:
+        user = auth.provider_user(st.user.to_dict(), accounts.oidc_roles())
+    except (auth.AccessDenied, accounts.AccountsUnavailable) as exc:
+        st.error(f"Not signed in: {exc}.")
+        st.button("Sign out of the identity provider", key="provider_sign_out", on_click=st.logout)
+        st.stop()
+    audit.record(connection(), user.username, "sign_in", "user", user.username, {"method": "openid-connect"})
+    st.session_state["user"], st.session_state["via_provider"] = user, True
     return user
 
 
@@ -165,7 +193,7 @@ def require(permission: str) -> auth.User:
 
 def sign_in_form(con) -> None:
     """The sign-in form, or the first administrator's set-up form on a store without users."""
-    first_run = auth.user_count(con) == 0
+    first_run = auth.user_count() == 0
     st.title("CrimeViz")
     if reason := st.session_state.pop("signed_out_reason", None):
         st.info(reason)
@@ -173,6 +201,10 @@ def sign_in_form(con) -> None:
         st.subheader("Create the first administrator")
         st.caption("This database has no accounts yet. The account created here can add analysts, "
                    "commanders and reviewers on the Users page (or use `python -m crimeviz users add`).")
+    if not first_run:
+        for provider in identity_providers():
+            label = f"Sign in with {provider}" if provider else "Sign in with your organisation's account"
+            st.button(label, key=f"login_{provider or 'default'}", on_click=st.login, args=(provider,))
     with st.form("sign_in"):
         username = st.text_input("User name", key="signin_user")
         password = st.text_input("Password", type="password", key="signin_password")
@@ -187,7 +219,7 @@ def sign_in_form(con) -> None:
                 raise ValueError("the passwords differ")
             auth.add_user(con, username.strip().lower(), password, "admin")
         user = auth.sign_in(con, username, password)
-    except (auth.AccessDenied, ValueError) as exc:
+    except (auth.AccessDenied, accounts.AccountsUnavailable, ValueError) as exc:
         st.error(f"Not signed in: {exc}.")
         return
     st.session_state["user"] = user
@@ -209,6 +241,8 @@ def account_box(con, user: auth.User) -> None:
 def _sign_out(con, user: auth.User) -> None:
     audit.record(con, user.username, "sign_out", "user", user.username)
     st.session_state.pop("user", None)
+    if st.session_state.pop("via_provider", False):
+        st.logout()
 
 
 def save_upload(upload, prefix: str) -> Path | None:

@@ -10,7 +10,7 @@ st.title("Users and audit trail")
 
 tab_users, tab_audit = st.tabs(["Users", "Audit trail"])
 with tab_users:
-    st.dataframe(auth.users(con), hide_index=True, key="users_table")
+    st.dataframe(auth.users(), hide_index=True, key="users_table")
     with st.form("add_user", clear_on_submit=True):
         st.markdown("**Add a user**")
         a, b, c = st.columns(3)
@@ -26,7 +26,7 @@ with tab_users:
                 st.error(f"Not added: {exc}.")
     with st.form("change_user"):
         st.markdown("**Change a user**")
-        names = list(auth.users(con)["username"])
+        names = list(auth.users()["username"])
         a, b, c = st.columns(3)
         target = a.selectbox("User", names, key="edit_user")
         new_role = b.selectbox("Role", ["(unchanged)", *auth.ROLES], key="edit_role")

@@ -22,6 +22,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_real_accounts(tmp_path_factory):
+    """Accounts made by tests never reach the repository's .streamlit/secrets.toml."""
+    os.environ["CRIMEVIZ_SECRETS"] = str(tmp_path_factory.mktemp("secrets") / "secrets.toml")
+
+
+@pytest.fixture(autouse=True)
+def secrets_file(tmp_path, monkeypatch) -> Path:
+    """Each test starts with no accounts: its own (not yet existing) secrets file."""
+    path = tmp_path / "secrets.toml"
+    monkeypatch.setenv("CRIMEVIZ_SECRETS", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def toronto_db(tmp_path_factory) -> Path:
     """A store holding the embedded Toronto data; tests must not write to it."""

@@ -28,12 +28,16 @@ def app_url(toronto_db, tmp_path_factory):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     store = tmp_path_factory.mktemp("e2e") / "e2e.duckdb"
     shutil.copy(toronto_db, store)
+    secrets = tmp_path_factory.mktemp("e2e-secrets") / "secrets.toml"
     con = db.connect(store)
-    for role in auth.ROLES:
-        auth.add_user(con, f"e2e-{role}", E2E_PASSWORD, role)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CRIMEVIZ_SECRETS", str(secrets))
+        for role in auth.ROLES:
+            auth.add_user(con, f"e2e-{role}", E2E_PASSWORD, role)
     con.close()
     proc, url = serve.start(store, tmp_path_factory.mktemp("e2e-log") / "streamlit.log",
-                            env={"CRIMEVIZ_UPLOADS": str(tmp_path_factory.mktemp("e2e-uploads"))})
+                            env={"CRIMEVIZ_UPLOADS": str(tmp_path_factory.mktemp("e2e-uploads")),
+                                 "CRIMEVIZ_SECRETS": str(secrets)})
     try:
         yield url
     finally:

@@ -81,3 +81,44 @@ def test_sign_out(store):
     con = db.connect(store)
     assert audit.entries(con, action="sign_out")["username"].tolist() == ["ana"]
     con.close()
+
+
+OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test only",
+        "client_id": "crimeviz", "client_secret": "test only",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+
+
+def test_identity_provider_button_appears_when_auth_is_configured(store):
+    add_users(store, root="admin")
+    at = app()
+    at.secrets["auth"] = OIDC
+    at.run()
+    assert [b.label for b in at.button][0] == "Sign in with your organisation's account"
+    plain = app().run()  # no [auth] secrets: the local form only
+    assert [b.label for b in plain.button] == ["Sign in"]
+
+
+def test_identity_provider_sign_in_maps_the_email_to_a_role_and_is_audited(store, secrets_file):
+    add_users(store, root="admin")
+    secrets_file.write_text(secrets_file.read_text() + '\n[crimeviz.oidc_roles]\n"ana@police.example" = "analyst"\n')
+    at = app()
+    at.secrets["auth"] = OIDC
+    at.user = {"is_logged_in": True, "email": "ana@police.example", "name": "Ana", "email_verified": True}
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["user"] == auth.User("ana@police.example", "Ana", "analyst")
+    con = db.connect(store)
+    entry = audit.entries(con, action="sign_in").iloc[0]
+    con.close()
+    assert entry["object_id"] == "ana@police.example" and "openid-connect" in entry["detail"]
+
+
+def test_identity_provider_user_without_a_role_sees_why_and_gets_no_page(store):
+    add_users(store, root="admin")
+    at = app()
+    at.secrets["auth"] = OIDC
+    at.user = {"is_logged_in": True, "email": "eve@example.com", "email_verified": True}
+    at.run()
+    assert "eve@example.com has no CrimeViz role" in at.error[0].value
+    assert "user" not in at.session_state and not at.metric
+    assert at.button[0].label == "Sign out of the identity provider"

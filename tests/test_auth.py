@@ -1,5 +1,6 @@
 """Accounts, roles, sign-in lock-out and the audit trail."""
 
+import tomllib
 from datetime import datetime, timedelta
 
 import pytest
@@ -26,10 +27,12 @@ def test_require_refuses_other_roles_and_anonymous():
         auth.require(None, "incidents")
 
 
-def test_passwords_are_bcrypt_hashed_and_checked(empty_store):
+def test_passwords_are_bcrypt_hashed_in_the_secrets_file_and_checked(empty_store, secrets_file):
     auth.add_user(empty_store, "ana", PASSWORD, "analyst")
-    stored = empty_store.execute("SELECT password_hash FROM users").fetchall()[0][0]
-    assert stored.startswith("$2b$12$") and PASSWORD not in stored
+    text = secrets_file.read_text()
+    stored = tomllib.loads(text)["crimeviz"]["users"]["ana"]["password_hash"]
+    assert stored.startswith("$2b$12$") and PASSWORD not in text
+    assert secrets_file.stat().st_mode & 0o077 == 0  # readable by its owner only
     assert auth.sign_in(empty_store, "Ana ", PASSWORD) == auth.User("ana", "ana", "analyst")
     with pytest.raises(auth.AccessDenied, match="wrong user name or password"):
         auth.sign_in(empty_store, "ana", "wrong password!!")
@@ -45,7 +48,7 @@ def test_passwords_are_bcrypt_hashed_and_checked(empty_store):
 def test_add_user_validates(empty_store, name, password, role, message):
     with pytest.raises(ValueError, match=message):
         auth.add_user(empty_store, name, password, role)
-    assert auth.user_count(empty_store) == 0
+    assert auth.user_count() == 0
 
 
 def test_lockout_after_repeated_failures(empty_store):

@@ -125,7 +125,7 @@ PASSWORD = "a long test password"
 
 
 def run_cli(*args, user=None, password=PASSWORD):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRIMEVIZ_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRIMEVIZ_") or k == "CRIMEVIZ_SECRETS"}
     if user:
         env |= {"CRIMEVIZ_USER": user, "CRIMEVIZ_PASSWORD": password}
     return subprocess.run([sys.executable, "-m", "crimeviz", *args], cwd=ROOT, capture_output=True, text=True,

@@ -32,15 +32,20 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def store(toronto_db, tmp_path_factory):
-    """A copy of the Toronto store with a commander (cmdr) and an analyst (anna)."""
+def shared_store(toronto_db, tmp_path_factory):
     path = tmp_path_factory.mktemp("patrol-cli") / "store.duckdb"
     shutil.copy(toronto_db, path)
-    con = db.connect(path)
+    return path
+
+
+@pytest.fixture
+def store(shared_store):
+    """A copy of the Toronto store (shared by the module) with a commander (cmdr) and an analyst (anna)."""
+    con = db.connect(shared_store)
     auth.add_user(con, "cmdr", PASSWORD, "commander")
     auth.add_user(con, "anna", PASSWORD, "analyst")
     con.close()
-    return str(path)
+    return str(shared_store)
 
 
 @pytest.fixture(autouse=True)
