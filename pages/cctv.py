@@ -11,7 +11,7 @@ import streamlit as st
 
 from crimeviz.files import file_sha256
 from crimeviz import audit, config, ui
-from crimeviz.cctv import DEMO_CLIP, charts, report, store, video
+from crimeviz.cctv import DEMO_CLIP, app_weights, charts, report, store, video
 from crimeviz.cctv.model import WeightsError, load_scorer
 from crimeviz.cctv.scoring import score_clip
 
@@ -20,8 +20,8 @@ TORONTO = (43.6532, -79.3832)
 
 
 @st.cache_resource(show_spinner="Loading the anomaly model…")
-def _scorer():
-    return load_scorer()
+def _scorer(path: str):
+    return load_scorer(path)
 
 
 @st.cache_data(show_spinner=False)
@@ -94,11 +94,13 @@ user = ui.require("cctv")
 st.title("CCTV review")
 con = ui.connection()
 store.ensure_tables(con)
+weights = app_weights()
 try:
-    scorer = _scorer()
+    scorer = _scorer(str(weights))
 except WeightsError as exc:
     st.error(f"No trained anomaly model is available, so no clip can be scored ({exc}). "
-             "Train the demo model with `python -m crimeviz cctv train`.")
+             f"Train the demo model with `python -m crimeviz cctv train --out {weights}`, "
+             "or set CRIMEVIZ_CCTV_WEIGHTS to other weights.")
     st.stop()
 st.warning(f"**Model {html.escape(scorer.version)}.** {html.escape(scorer.label)}", icon=":material/warning:")
 if "overall_auc" in scorer.metrics:

@@ -33,7 +33,10 @@ coverage = d.select_slider("Area flagged", [0.01, 0.02, 0.05, 0.10, 0.20], value
 try:
     with st.spinner("Forecasting…"):
         forecast = forecast_for_date(con, day, group, method)
-except (ValueError, FileNotFoundError) as exc:
+except FileNotFoundError as exc:
+    st.error(f"No forecast: {exc}. The other methods need no checkpoint: choose one under Method.")
+    st.stop()
+except ValueError as exc:
     st.error(f"No forecast: {exc}.")
     st.stop()
 flagged = views.flag_top(forecast, coverage)

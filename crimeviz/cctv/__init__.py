@@ -8,8 +8,16 @@ the frame-level ROC-AUC and the official protocol on precomputed I3D features;
 ``store`` keeps cameras and review reports in DuckDB; ``report`` exports them.
 """
 
+import os
+from pathlib import Path
+
 from crimeviz import config
 
 DATA_DIR = config.DATA_DIR / "cctv"
 DEMO_WEIGHTS = DATA_DIR / "mgfn_demo.pt"
 DEMO_CLIP = DATA_DIR / "demo_clip.webm"
+
+
+def app_weights() -> Path:
+    """The MGFN weights the CCTV page scores with: ``$CRIMEVIZ_CCTV_WEIGHTS``, else the demo model."""
+    return Path(os.environ.get("CRIMEVIZ_CCTV_WEIGHTS") or DEMO_WEIGHTS)

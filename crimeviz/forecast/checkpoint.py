@@ -1,5 +1,6 @@
 """CDNA checkpoints (weights + metadata) and the forecaster that runs one on a history."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from crimeviz.forecast.inputs import MAX_LEAD, ModelInputs
 from models.cdna import CDNA, adapt_state_dict
 
 DEFAULT_CHECKPOINT = config.DATA_DIR / "models" / "cdna" / "toronto_h3r8.pt"
+
+
+def app_checkpoint() -> Path:
+    """The checkpoint the app forecasts with: ``$CRIMEVIZ_CDNA_CHECKPOINT``, else the committed one."""
+    return Path(os.environ.get("CRIMEVIZ_CDNA_CHECKPOINT") or DEFAULT_CHECKPOINT)
 
 
 def device() -> str:

@@ -30,11 +30,12 @@ def _load(path: str, mtime: float) -> checkpoint.CDNAForecaster:
     return checkpoint.load(path)
 
 
-def load_forecaster(path: Path | str = checkpoint.DEFAULT_CHECKPOINT) -> checkpoint.CDNAForecaster:
-    """The CDNA forecaster in ``path`` (cached until the file changes)."""
-    path = Path(path)
+def load_forecaster(path: Path | str | None = None) -> checkpoint.CDNAForecaster:
+    """The CDNA forecaster in ``path`` (default: the app's), cached until the file changes."""
+    path = Path(path or checkpoint.app_checkpoint())
     if not path.exists():
-        raise FileNotFoundError(f"no CDNA checkpoint at {path}; train one with `python -m crimeviz forecast train`")
+        raise FileNotFoundError(f"no CDNA checkpoint at {path}: train one with `python -m crimeviz forecast train "
+                                f"--out {path}`, or set CRIMEVIZ_CDNA_CHECKPOINT to another")
     return _load(str(path), path.stat().st_mtime)
 
 
@@ -86,7 +87,7 @@ def method_intensities(method: str, history: History, targets, offence_group: st
 
 
 def forecast_for_date(con, day: date, offence_group: str = ALL, method: str = "cdna", res: int = 8,
-                      checkpoint_path: Path | str = checkpoint.DEFAULT_CHECKPOINT) -> pd.DataFrame:
+                      checkpoint_path: Path | str | None = None) -> pd.DataFrame:
     """Forecast of ``day`` from incidents strictly before it (or before the end of the data).
 
     Returns one row per cell, highest intensity first: ``cell`` (H3 hex),
@@ -94,9 +95,10 @@ def forecast_for_date(con, day: date, offence_group: str = ALL, method: str = "c
     the store ends before ``day - 1`` the forecast is ``lead`` days ahead (≤ 7);
     ``df.attrs`` holds ``method``, ``offence_group``, ``lead``, ``data_until`` and, for
     CDNA, ``checkpoint``.
-    The grid is the checkpoint's when ``res`` matches it, else every cell with an
-    incident before ``day``.
+    The grid is the checkpoint's (default: the app's) when ``res`` matches it, else every
+    cell with an incident before ``day``.
     """
+    checkpoint_path = Path(checkpoint_path or checkpoint.app_checkpoint())
     last = con.execute("SELECT max(occurred_at) FROM incidents WHERE occurred_at < ?", [day]).fetchall()[0][0]
     if last is None:
         raise ValueError(f"no incidents before {day} to forecast from")
@@ -104,7 +106,7 @@ def forecast_for_date(con, day: date, offence_group: str = ALL, method: str = "c
     lead = (day - data_until).days
     if lead > MAX_LEAD:
         raise ValueError(f"the data end on {data_until}: forecasts reach at most {MAX_LEAD} days past that")
-    forecaster = load_forecaster(checkpoint_path) if method == "cdna" or Path(checkpoint_path).exists() else None
+    forecaster = load_forecaster(checkpoint_path) if method == "cdna" or checkpoint_path.exists() else None
     if forecaster is not None and forecaster.meta["res"] == res:
         mapping, names = forecaster.mapping, forecaster.meta["offences"]
     elif method == "cdna":
@@ -122,5 +124,5 @@ def forecast_for_date(con, day: date, offence_group: str = ALL, method: str = "c
                    "data_until": data_until.isoformat()}
     if method == "cdna":
         commit = forecaster.meta["code_version"].get("git_commit") or "unknown commit"
-        frame.attrs["checkpoint"] = f"{Path(checkpoint_path).name} ({commit[:7]})"
+        frame.attrs["checkpoint"] = f"{checkpoint_path.name} ({commit[:7]})"
     return frame
