@@ -5,7 +5,7 @@ the server's own time per page run is reported beside it (``server_run_*``). The
 the same machine as the server, so on a small machine their software rendering (no GPU: deck.gl
 draws through SwiftShader) competes with the server for the CPU.
 
-Each session signs in, then for a fixed time alternately picks an offence in the sidebar filter
+Each session (a Chromium of its own) signs in, then for a fixed time alternately picks an offence in the sidebar filter
 and removes it again (cycling through the offences). A rerun is timed from the click that changes
 the filter (the option picked, or the chip's remove button) to the page showing the new figures
 with the script finished. Between changes each simulated analyst looks at the result for a think
@@ -30,7 +30,7 @@ from crimeviz import auth, config, db, queries, serve
 
 METRICS = '[data-testid="stMetricValue"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-WARM_UP_S = 5.0
+WARM_UP_S = 10.0
 NEXT_FRAMES = "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
@@ -99,15 +99,18 @@ async def _sign_in(page, url: str, user: str, password: str, timeout_ms: int) ->
     await page.wait_for_selector(IDLE, timeout=timeout_ms)
 
 
-async def _session(browser, url: str, user: str, password: str, offences_to_pick: list[str], window: _Window,
+async def _session(pw, url: str, user: str, password: str, offences_to_pick: list[str], window: _Window,
                    out: dict, timeout_ms: int, think: float, rng: random.Random, park: bool):
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    if park:
-        await page.add_init_script(PARKING)
-    page.on("pageerror", lambda exc: out["errors"].append(f"{user}: page error {exc}"))
+    """One analyst with a browser of their own (its own renderer and GPU process, as on their own PC)."""
+    browser = None
     try:
         try:
+            browser = await pw.chromium.launch(executable_path=serve.CHROMIUM, headless=True,
+                                               args=serve.CHROMIUM_ARGS)
+            page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+            if park:
+                await page.add_init_script(PARKING)
+            page.on("pageerror", lambda exc: out["errors"].append(f"{user}: page error {exc}"))
             await _sign_in(page, url, user, password, timeout_ms)
             if park:
                 await page.evaluate("window.__parkFrames()")
@@ -139,10 +142,11 @@ async def _session(browser, url: str, user: str, password: str, offences_to_pick
             if park:
                 await page.evaluate("window.__parkFrames()")
             await asyncio.sleep(min(rng.uniform(think / 2, 1.5 * think), max(0.0, window.until - time.time())))
-    except Exception as exc:  # sign-in failed: the session is lost, which is an error
+    except Exception as exc:  # no browser or no sign-in: the session is lost, which is an error
         out["errors"].append(f"{user}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
     finally:
-        await context.close()
+        if browser is not None:
+            await browser.close()
 
 
 async def _drive(url: str, users: list[str], password: str, offences: list[str], seconds: float,
@@ -151,11 +155,9 @@ async def _drive(url: str, users: list[str], password: str, offences: list[str],
     out = {"samples": [], "errors": []}
     window = _Window(len(users), seconds)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=serve.CHROMIUM, headless=True, args=serve.CHROMIUM_ARGS)
         t0 = time.time()
-        await asyncio.gather(*(_session(browser, url, u, password, offences, window, out, timeout_ms, think,
+        await asyncio.gather(*(_session(pw, url, u, password, offences, window, out, timeout_ms, think,
                                         random.Random(i), park) for i, u in enumerate(users)))
-        await browser.close()
     out["ramp_up_s"] = window.started - t0
     out["window"] = (window.started, window.until)
     return out
