@@ -23,6 +23,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest import mock
 
@@ -199,7 +200,10 @@ def bench_load(db_path=None, sessions: int = 10, seconds: float = 60, think: flo
         con.close()
         proc, url = serve.start(store, work / "streamlit.log", env=env)
         try:
-            out = asyncio.run(_drive(url, users, password, offences, seconds, int(timeout_s * 1000), think, park))
+            # A thread of its own: the caller may already run an event loop (e.g. Playwright's sync API).
+            with ThreadPoolExecutor(1) as pool:
+                out = pool.submit(asyncio.run, _drive(url, users, password, offences, seconds,
+                                                      int(timeout_s * 1000), think, park)).result()
         finally:
             serve.stop(proc)
         runs = [json.loads(line) for line in run_log.read_text().splitlines()] if run_log.exists() else []
