@@ -38,6 +38,15 @@ def user_args(parser: argparse.ArgumentParser) -> None:
                              "or asked for in a terminal")
 
 
+def incident_store(path):
+    """A connection to the store at ``path``; CommandError when it holds no incidents to work on."""
+    from crimeviz import db
+    con = db.connect(path)
+    if db.incident_count(con) == 0:
+        raise CommandError("the store holds no incidents: run `python -m crimeviz db build` or import some")
+    return con
+
+
 def authorised(con, args, permission: str):
     """Sign ``args.user`` in and check ``permission``: every CLI write path goes through here."""
     from crimeviz import auth

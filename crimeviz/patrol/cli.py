@@ -12,7 +12,7 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-from crimeviz.cli import CommandError, authorised, db_arg, user_args
+from crimeviz.cli import CommandError, authorised, db_arg, incident_store, user_args
 from crimeviz.patrol.risk import HISTORICAL, SHIFTS, Shift
 
 
@@ -65,14 +65,6 @@ def _last_day(con) -> date:
     return options(con)["last_date"]
 
 
-def _store(path):
-    from crimeviz import db
-    con = db.connect(path)
-    if db.incident_count(con) == 0:
-        raise CommandError("the store holds no incidents: run `python -m crimeviz db build` or import some")
-    return con
-
-
 def _plan_json(plan) -> dict:
     units = plan.units_frame().round(4).to_dict(orient="records")
     for row, beat in zip(units, plan.beats):
@@ -83,7 +75,7 @@ def _plan_json(plan) -> dict:
 def cmd_build(args) -> int:
     from crimeviz.patrol import store
     from crimeviz.patrol.plan import build_plan
-    con = _store(args.db)
+    con = incident_store(args.db)
     user = authorised(con, args, "patrol")
     params = _params(args, args.date or _last_day(con) + timedelta(days=1))
     plan = store.save_plan(con, build_plan(con, params, user.username), user.username)
@@ -93,13 +85,13 @@ def cmd_build(args) -> int:
 
 def cmd_list(args) -> int:
     from crimeviz.patrol import store
-    print(json.dumps(_records(store.list_plans(_store(args.db))), default=str))
+    print(json.dumps(_records(store.list_plans(incident_store(args.db))), default=str))
     return 0
 
 
 def cmd_status(args) -> int:
     from crimeviz.patrol import store
-    con = _store(args.db)
+    con = incident_store(args.db)
     plan = store.set_status(con, args.plan_id, args.status, authorised(con, args, "patrol").username)
     print(json.dumps(plan.summary(), default=str))
     return 0
@@ -114,7 +106,7 @@ def _names(con, res: int) -> dict[str, str]:
 def cmd_export(args) -> int:
     from crimeviz import grid, queries
     from crimeviz.patrol import export, store
-    con = _store(args.db)
+    con = incident_store(args.db)
     plan = store.load_plan(con, args.plan_id)
     fmt = args.format or args.out.suffix.lstrip(".").lower()
     if fmt not in ("pdf", "csv"):
@@ -138,7 +130,7 @@ def _records(frame) -> list[dict]:
 
 def cmd_review(args) -> int:
     from crimeviz.patrol import review, store
-    con = _store(args.db)
+    con = incident_store(args.db)
     if args.plan_id is not None:
         plan = store.load_plan(con, args.plan_id)
         print(json.dumps({"plan_id": plan.plan_id, "rows": _records(review.review_plan(con, plan))}))
@@ -157,7 +149,7 @@ def cmd_review(args) -> int:
 
 def cmd_bench(args) -> int:
     from crimeviz.patrol.bench import bench_build
-    con = _store(args.db)
+    con = incident_store(args.db)
     params = _params(args, args.date or _last_day(con))
     print(json.dumps(bench_build(con, params, args.repeats), indent=2))
     return 0

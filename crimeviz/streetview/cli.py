@@ -40,15 +40,6 @@ def _rule(args) -> LabelRule:
     return LabelRule(args.method, args.radius_m, args.res, args.k, args.reference, args.start, args.end)
 
 
-def _incident_store(path):
-    from crimeviz import db
-    from crimeviz.cli import CommandError
-    con = db.connect(path)
-    if db.incident_count(con) == 0:
-        raise CommandError("the store holds no incidents: run `python -m crimeviz db build` or import some")
-    return con
-
-
 def cmd_score(args) -> int:
     from crimeviz import db
     from crimeviz.cli import authorised
@@ -64,11 +55,12 @@ def cmd_score(args) -> int:
 
 
 def cmd_label(args) -> int:
+    from crimeviz.cli import incident_store
     from crimeviz.streetview import uploads
     from crimeviz.streetview.labels import label_sequences
     rule = _rule(args)
     with uploads.sequences_in(args.dir, args.dir.stem) as found:
-        labels = label_sequences(_incident_store(args.db), found, rule)
+        labels = label_sequences(incident_store(args.db), found, rule)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     labels.table.assign(rule=labels.describe()).to_csv(args.out, index=False)
     counts = labels.table["sea_class"].value_counts().sort_index()
@@ -80,11 +72,11 @@ def cmd_label(args) -> int:
 def cmd_train(args) -> int:
     import pandas as pd
 
-    from crimeviz.cli import CommandError
+    from crimeviz.cli import CommandError, incident_store
     from crimeviz.streetview import training, uploads
     with uploads.sequences_in(args.dir, args.dir.stem) as found, redirect_stdout(sys.stderr):
         if args.labels in ("names", "incidents"):
-            con = _incident_store(args.db) if args.labels == "incidents" else None
+            con = incident_store(args.db) if args.labels == "incidents" else None
             classes, described = training.classes_for(found, args.labels, con, _rule(args))
         else:
             csv = Path(args.labels)
