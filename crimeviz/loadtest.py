@@ -5,10 +5,10 @@ the server's own time per page run is reported beside it (``server_run_*``). The
 the same machine as the server, so on a small machine their software rendering (no GPU: deck.gl
 draws through SwiftShader) competes with the server for the CPU.
 
-Each session (a Chromium of its own) signs in, then for a fixed time alternately picks an offence in the sidebar filter
-and removes it again (cycling through the offences). A rerun is timed from the click that changes
-the filter (the option picked, or the chip's remove button) to the page showing the new figures
-with the script finished. Between changes each simulated analyst looks at the result for a think
+Each session (a Chromium of its own) signs in, then for a fixed time alternately picks an offence
+in the sidebar filter and removes it again (cycling through the offences). A rerun is timed from
+the click that changes the filter (the option picked, or the chip's remove button) to the page
+showing the new figures with the script finished and its next frames drawn. Between changes each simulated analyst looks at the result for a think
 time drawn uniformly from ``[think/2, 3*think/2]`` (seeded), as load tests of interactive tools
 do; ``think=0`` clicks as fast as the page allows. Errors are timeouts, uncaught page errors and
 exceptions rendered by Streamlit.
@@ -35,13 +35,13 @@ WARM_UP_S = 10.0
 NEXT_FRAMES = "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
-
 async def _figures(page) -> str:
     return "|".join(await page.locator(METRICS).all_inner_texts())
 
 
 async def _rerun(page, target, timeout_ms: int) -> float:
-    """Click ``target``, then wait until the figures change and the script is idle; seconds taken."""
+    """Click ``target``, then wait until the figures change, the script is idle and the next frames
+    are drawn; seconds taken."""
     before = await _figures(page)
     await target.wait_for(timeout=timeout_ms)
     t0 = time.perf_counter()
@@ -91,6 +91,12 @@ PARKING = """(() => {
 })()"""
 
 
+def _error(user: str, exc: Exception) -> str:
+    """One line for the report: who, what kind of failure, and the first line of its message."""
+    first = (str(exc).splitlines() or [""])[0]
+    return f"{user}: {type(exc).__name__}: {first[:160]}"
+
+
 async def _sign_in(page, url: str, user: str, password: str, timeout_ms: int) -> None:
     await page.goto(url)
     await page.get_by_label("User name").fill(user)
@@ -118,7 +124,7 @@ async def _session(pw, url: str, user: str, password: str, offences_to_pick: lis
         finally:
             window.ready()
         await window.opened.wait()
-        await asyncio.sleep(WARM_UP_S)
+        await asyncio.sleep(max(0.0, window.started - time.time()))  # the warm-up
         await asyncio.sleep(rng.uniform(0, think))  # the analysts do not all click at the same moment
         offences = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
         step = 0
@@ -136,7 +142,7 @@ async def _session(pw, url: str, user: str, password: str, offences_to_pick: lis
                     out["samples"].append(await _rerun(page, offences.get_by_role("button", name=f"Remove {offence}"),
                                                        timeout_ms))
             except Exception as exc:  # a timeout or a closed page: count it and go on
-                out["errors"].append(f"{user}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+                out["errors"].append(_error(user, exc))
             if await page.locator('[data-testid="stException"]').count():
                 out["errors"].append(f"{user}: the page shows an exception")
             step += 1
@@ -144,7 +150,7 @@ async def _session(pw, url: str, user: str, password: str, offences_to_pick: lis
                 await page.evaluate("window.__parkFrames()")
             await asyncio.sleep(min(rng.uniform(think / 2, 1.5 * think), max(0.0, window.until - time.time())))
     except Exception as exc:  # no browser or no sign-in: the session is lost, which is an error
-        out["errors"].append(f"{user}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+        out["errors"].append(_error(user, exc))
     finally:
         if browser is not None:
             await browser.close()
