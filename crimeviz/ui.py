@@ -144,10 +144,8 @@ def current_user() -> auth.User | None:
     user = st.session_state.get("user")
     now = datetime.now()
     if user is not None and now - st.session_state.get("last_seen", now) > IDLE_TIMEOUT:
-        st.session_state.pop("user")
         st.session_state["signed_out_reason"] = "You were signed out after a period of inactivity."
-        if st.session_state.pop("via_provider", False):
-            st.logout()
+        _forget_user()
         return None
     if user is None and st.user.get("is_logged_in"):
         user = _provider_sign_in()
@@ -201,7 +199,7 @@ def sign_in_form(con) -> None:
         st.subheader("Create the first administrator")
         st.caption("This database has no accounts yet. The account created here can add analysts, "
                    "commanders and reviewers on the Users page (or use `python -m crimeviz users add`).")
-    if not first_run:
+    else:
         for provider in identity_providers():
             label = f"Sign in with {provider}" if provider else "Sign in with your organisation's account"
             st.button(label, key=f"login_{provider or 'default'}", on_click=st.login, args=(provider,))
@@ -240,6 +238,11 @@ def account_box(con, user: auth.User) -> None:
 
 def _sign_out(con, user: auth.User) -> None:
     audit.record(con, user.username, "sign_out", "user", user.username)
+    _forget_user()
+
+
+def _forget_user() -> None:
+    """End the session's sign-in, and the identity provider's too when it signed the user in."""
     st.session_state.pop("user", None)
     if st.session_state.pop("via_provider", False):
         st.logout()
