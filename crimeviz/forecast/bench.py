@@ -1,13 +1,13 @@
 """Timing of next-day inference (whole city) and of CDNA training, on CPU and on CUDA if present."""
 
 import platform
-import time
 from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
 import torch
 
+from crimeviz.bench import timed
 from crimeviz.forecast import checkpoint
 from crimeviz.forecast.frames import ALL, load_history
 from crimeviz.forecast.inputs import ModelInputs
@@ -18,13 +18,7 @@ from models.cdna import CDNA, poisson_nll
 
 
 def _median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return round(1000 * float(np.median(times)), 2)
+    return round(1000 * timed(fn, repeats), 2)
 
 
 def _synchronised(fn, on: str):
