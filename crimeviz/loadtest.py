@@ -30,7 +30,6 @@ from unittest import mock
 from crimeviz import auth, config, db, queries, serve
 
 METRICS = '[data-testid="stMetricValue"]'
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 WARM_UP_S = 10.0
 NEXT_FRAMES = "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
@@ -49,7 +48,7 @@ async def _rerun(page, target, timeout_ms: int) -> float:
     await page.wait_for_function(
         "([sel, before]) => Array.from(document.querySelectorAll(sel)).map(e => e.innerText).join('|') !== before",
         arg=[METRICS, before], timeout=timeout_ms)
-    await page.wait_for_selector(IDLE, timeout=timeout_ms)
+    await page.wait_for_selector(serve.SCRIPT_IDLE, timeout=timeout_ms)
     await page.evaluate(NEXT_FRAMES)  # deck.gl draws new data on the next animation frame
     return time.perf_counter() - t0
 
@@ -103,7 +102,7 @@ async def _sign_in(page, url: str, user: str, password: str, timeout_ms: int) ->
     await page.get_by_label("Password", exact=True).fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await page.locator(METRICS).first.wait_for(timeout=timeout_ms)
-    await page.wait_for_selector(IDLE, timeout=timeout_ms)
+    await page.wait_for_selector(serve.SCRIPT_IDLE, timeout=timeout_ms)
 
 
 async def _session(pw, url: str, user: str, password: str, offences_to_pick: list[str], window: _Window,

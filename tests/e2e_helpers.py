@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from crimeviz import auth, db, serve
-from crimeviz.serve import CHROMIUM, CHROMIUM_ARGS
+from crimeviz.serve import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
@@ -63,7 +63,7 @@ def browser_page(browser):
 
 def wait_for_script(page, timeout_ms: int = 90_000) -> None:
     """Wait until Streamlit has finished running the page's script."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    page.wait_for_selector(SCRIPT_IDLE, timeout=timeout_ms)
 
 
 def sign_in(page, app_url: str, role: str = "admin", path: str = "") -> None:
