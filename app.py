@@ -5,6 +5,7 @@ import streamlit as st
 from crimeviz import config, navigation, ui
 
 st.set_page_config(page_title="CrimeViz", layout="wide")
+ui.app_style()
 config.limit_torch_threads()
 
 con = ui.connection()

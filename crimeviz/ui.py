@@ -21,7 +21,14 @@ from crimeviz.filters import WEEKDAYS, IncidentFilter
 
 IDLE_TIMEOUT = timedelta(hours=8)
 
+APP_CSS = Path(__file__).with_name("app.css")
+
 FILTER_KEYS = ("f_dates", "f_offences", "f_premises", "f_neigh", "f_hours", "f_midnight", "f_weekdays")
+
+
+def app_style() -> None:
+    """The app's own CSS on every page (``crimeviz/app.css`` says why each rule is there)."""
+    st.html(APP_CSS)
 
 
 @st.cache_resource(show_spinner="Opening the incident database…")

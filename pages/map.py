@@ -61,14 +61,16 @@ with tab_deck:
         st.caption("Offline map: city outline and neighbourhoods (hover for names) derived from the data, no basemap tiles "
                    "(set CRIMEVIZ_BASEMAP=carto for a CARTO basemap when online).")
 with tab_leaflet:
-    fmap = leaflet.folium_map(counts, context["bounds"], config.basemap())
-    st.download_button("Download this map as a Leaflet HTML file", lambda: fmap.get_root().render(),
+    def leaflet_map():
+        return leaflet.folium_map(counts, context["bounds"], config.basemap())
+    # Built only when asked for: without a basemap the view is not drawn, and the download is rare.
+    st.download_button("Download this map as a Leaflet HTML file", lambda: leaflet_map().get_root().render(),
                        "crimeviz-map.html", "text/html", key="leaflet_html", on_click="ignore")
     if config.basemap() == "none":
         st.caption("The Leaflet view loads Leaflet and map tiles from the internet, so it is shown only "
                    "when CRIMEVIZ_BASEMAP=carto; the downloaded file works in any online browser.")
     else:
-        st_folium(fmap, height=500, use_container_width=True, returned_objects=[], key="leaflet_map")
+        st_folium(leaflet_map(), height=500, use_container_width=True, returned_objects=[], key="leaflet_map")
 
 clicked = (event.selection.objects.get("incident-hexes") if event and event.selection else None) or []
 if clicked and st.session_state.get("map_clicked") != clicked[0]["cell"]:

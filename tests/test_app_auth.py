@@ -122,3 +122,16 @@ def test_identity_provider_user_without_a_role_sees_why_and_gets_no_page(store):
     assert "eve@example.com has no CrimeViz role" in at.error[0].value
     assert "user" not in at.session_state and not at.metric
     assert at.button[0].label == "Sign out of the identity provider"
+
+
+def test_every_page_gets_the_app_stylesheet(store):
+    """The sign-in page and the pages behind it carry crimeviz/app.css, whose rule makes stale
+    content dim in one step (see the file for the measurement behind it)."""
+    add_users(store, ana="analyst")
+    def styled(at: AppTest) -> bool:
+        return any('[data-stale="true"]' in el.proto.body and "transition: opacity 0s" in el.proto.body
+                   for el in at.get("html"))
+
+    at = app().run()
+    assert styled(at)
+    assert styled(sign_in(at, "ana"))
