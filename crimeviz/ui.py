@@ -67,6 +67,16 @@ def _context(path: str, version: int) -> dict:
             "neighbourhoods": maps.neighbourhood_layer(queries.neighbourhood_cells(con))}
 
 
+@st.cache_data(show_spinner=False, max_entries=12)
+def _neighbourhood_cells(path: str, version: int, res: int):
+    return queries.neighbourhood_cells(connection(), res)
+
+
+def neighbourhood_cells(con, res: int):
+    """Each cell at ``res`` with its neighbourhood (``name``, ``cell``), refreshed when an import lands."""
+    return _neighbourhood_cells(str(config.db_path()), data_version(con), res)
+
+
 def map_context(con) -> dict:
     """What every map shares and only imports change: ``bounds``, ``outline`` and ``neighbourhoods`` layers."""
     return _context(str(config.db_path()), data_version(con))

@@ -31,7 +31,7 @@ context = ui.map_context(con)
 layers = [context["outline"]]
 legend = None
 if "Hexagons" in shown:
-    hexes, legend = maps.count_layer(counts)
+    hexes, legend = maps.count_layer(counts, ui.neighbourhood_cells(con, res))
     layers.append(hexes)
 if "Heatmap" in shown or "Points" in shown:
     points = queries.points(con, f)
@@ -58,8 +58,9 @@ with tab_deck:
                                       for c, rgb in maps.DEVIANCE_COLOURS.items()],
                                      "DevianceNet class (street-view sequences)"), unsafe_allow_html=True)
     if config.basemap() == "none":
-        st.caption("Offline map: city outline and neighbourhoods (hover for names) derived from the data, no basemap tiles "
-                   "(set CRIMEVIZ_BASEMAP=carto for a CARTO basemap when online).")
+        st.caption("Offline map: city outline and neighbourhood boundaries derived from the data (hover a hexagon "
+                   "for its neighbourhood), no basemap tiles (set CRIMEVIZ_BASEMAP=carto for a CARTO basemap "
+                   "when online).")
 with tab_leaflet:
     def leaflet_map():
         return leaflet.folium_map(counts, context["bounds"], config.basemap())

@@ -48,11 +48,37 @@ def test_deck_json_is_compact_and_outlines_are_rounded_to_a_metre():
                      maps.view_for((43.59, 43.83, -79.62, -79.14)))
     text = deck.to_json()
     assert "\n" not in text and ", " not in text  # pydeck's own JSON is indented: twice the bytes
-    spec = json.loads(text)
-    for layer in spec["layers"]:
-        for feature in layer["data"]["features"]:
-            ring = feature["geometry"]["coordinates"][0]
-            ring = ring[0] if feature["geometry"]["type"] == "MultiPolygon" else ring
-            assert all(round(x, 5) == x for point in ring for x in point) and len(ring) >= 7
-    assert [f["properties"]["tooltip"] for f in spec["layers"][1]["data"]["features"]] == \
-        ["Neighbourhood: A", "Neighbourhood: B"]
+    outline, boundaries = json.loads(text)["layers"]
+    for feature in outline["data"]["features"]:
+        ring = feature["geometry"]["coordinates"][0]
+        ring = ring[0] if feature["geometry"]["type"] == "MultiPolygon" else ring
+        assert all(round(x, 5) == x for point in ring for x in point) and len(ring) >= 7
+    points = [point for segment in boundaries["data"] for point in (segment["s"], segment["t"])]
+    assert len(boundaries["data"]) == 12 and all(round(x, 5) == x for point in points for x in point)
+
+
+def edges(segments) -> set:
+    return {frozenset((tuple(s["s"]), tuple(s["t"]))) for s in segments}
+
+
+def test_neighbourhood_boundaries_are_drawn_once_and_only_between_neighbourhoods():
+    import h3
+    centre = h3.latlng_to_cell(43.70, -79.40, 8)
+    ring = sorted(h3.grid_ring(centre, 1))
+    alone = maps.boundary_segments(pd.DataFrame({"name": ["A"], "cell": [centre]}))
+    assert len(alone) == len(edges(alone)) == 6  # an isolated cell: its six edges
+    same = maps.boundary_segments(pd.DataFrame({"name": ["A", "A"], "cell": [centre, ring[0]]}))
+    apart = maps.boundary_segments(pd.DataFrame({"name": ["A", "B"], "cell": [centre, ring[0]]}))
+    assert len(same) == 10  # two cells of one neighbourhood: the outline of the pair
+    assert len(apart) == len(edges(apart)) == 11  # ... of two neighbourhoods: plus their shared edge, once
+    assert edges(apart) - edges(same) == edges(alone) & edges(maps.boundary_segments(
+        pd.DataFrame({"name": ["B"], "cell": [ring[0]]})))
+
+
+def test_hex_tooltips_name_the_neighbourhood_when_known():
+    counts = pd.DataFrame({"cell": ["882b9bc717fffff", "882b9bc713fffff"], "n": [5, 1]})
+    hoods = pd.DataFrame({"cell": ["882b9bc717fffff"], "name": ["Annex <b>"]})
+    layer, _ = maps.count_layer(counts, hoods)
+    assert [row["tooltip"] for row in layer.data] == ["Neighbourhood: Annex <b>\nCell: 882b9bc717fffff\nIncidents: 5",
+                                           "Neighbourhood: (none recorded)\nCell: 882b9bc713fffff\nIncidents: 1"]
+    assert list(layer.data[0]) == ["cell", "n", "color", "tooltip"]
