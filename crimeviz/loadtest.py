@@ -5,7 +5,9 @@ the server's own time per page run is reported beside it (``server_run_*``). The
 the same machine as the server, so on a small machine their software rendering (no GPU: deck.gl
 draws through SwiftShader) competes with the server for the CPU.
 
-Each session (a Chromium of its own) signs in, then for a fixed time alternately picks an offence
+Sessions start one every SPAWN_EVERY_S, as a load generator's spawn rate would have them; once all
+have signed in they work through a WARM_UP_S warm-up that is not measured. Each session (a Chromium
+of its own) signs in, then for a fixed time alternately picks an offence
 in the sidebar filter and removes it again (cycling through the offences). A rerun is timed from
 the click that changes the filter (the option picked, or the chip's remove button) to the page
 showing the new figures with the script finished and its next frames drawn. Between changes each simulated analyst looks at the result for a think
@@ -31,6 +33,7 @@ from crimeviz import auth, config, db, queries, serve
 
 METRICS = '[data-testid="stMetricValue"]'
 WARM_UP_S = 10.0
+SPAWN_EVERY_S = 2.0
 NEXT_FRAMES = "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
@@ -54,8 +57,10 @@ async def _rerun(page, target, timeout_ms: int) -> float:
 
 
 class _Window:
-    """The measured window: it opens WARM_UP_S after every session has signed in (sign-in, the first
-    page load and its first map drawing are a ramp-up, reported apart) and closes ``seconds`` later."""
+    """The measured window: it opens WARM_UP_S after every session has signed in and closes
+    ``seconds`` later. The sessions start one every SPAWN_EVERY_S (a load generator's spawn rate),
+    and work through the warm-up, whose reruns (each client's first ones included) are not
+    measured; errors count throughout."""
 
     def __init__(self, sessions: int, seconds: float):
         self.waiting, self.seconds = sessions, seconds
@@ -106,11 +111,13 @@ async def _sign_in(page, url: str, user: str, password: str, timeout_ms: int) ->
 
 
 async def _session(pw, url: str, user: str, password: str, offences_to_pick: list[str], window: _Window,
-                   out: dict, timeout_ms: int, think: float, rng: random.Random, park: bool):
-    """One analyst with a browser of their own (its own renderer and GPU process, as on their own PC)."""
+                   out: dict, timeout_ms: int, think: float, rng: random.Random, park: bool, delay: float):
+    """One analyst with a browser of their own (its own renderer and GPU process, as on their own PC),
+    starting after ``delay`` seconds."""
     browser = None
     try:
         try:
+            await asyncio.sleep(delay)
             browser = await pw.chromium.launch(executable_path=serve.CHROMIUM, headless=True,
                                                args=serve.CHROMIUM_ARGS)
             page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
@@ -123,7 +130,6 @@ async def _session(pw, url: str, user: str, password: str, offences_to_pick: lis
         finally:
             window.ready()
         await window.opened.wait()
-        await asyncio.sleep(max(0.0, window.started - time.time()))  # the warm-up
         await asyncio.sleep(rng.uniform(0, think))  # the analysts do not all click at the same moment
         offences = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
         step = 0
@@ -131,15 +137,16 @@ async def _session(pw, url: str, user: str, password: str, offences_to_pick: lis
             if park:
                 await page.evaluate("window.__resumeFrames()")
             offence = offences_to_pick[(step // 2) % len(offences_to_pick)]
+            measured = time.time() >= window.started  # past the warm-up
             try:
                 if step % 2 == 0:
                     await offences.click(timeout=timeout_ms)
-                    out["samples"].append(await _rerun(page, page.get_by_role("option", name=offence, exact=True),
-                                                       timeout_ms))
+                    seconds = await _rerun(page, page.get_by_role("option", name=offence, exact=True), timeout_ms)
                     await page.keyboard.press("Escape")
                 else:
-                    out["samples"].append(await _rerun(page, offences.get_by_role("button", name=f"Remove {offence}"),
-                                                       timeout_ms))
+                    seconds = await _rerun(page, offences.get_by_role("button", name=f"Remove {offence}"), timeout_ms)
+                if measured:
+                    out["samples"].append(seconds)
             except Exception as exc:  # a timeout or a closed page: count it and go on
                 out["errors"].append(_error(user, exc))
             if await page.locator('[data-testid="stException"]').count():
@@ -163,7 +170,7 @@ async def _drive(url: str, users: list[str], password: str, offences: list[str],
     async with async_playwright() as pw:
         t0 = time.time()
         await asyncio.gather(*(_session(pw, url, u, password, offences, window, out, timeout_ms, think,
-                                        random.Random(i), park) for i, u in enumerate(users)))
+                                        random.Random(i), park, i * SPAWN_EVERY_S) for i, u in enumerate(users)))
     out["ramp_up_s"] = window.started - t0
     out["window"] = (window.started, window.until)
     return out
