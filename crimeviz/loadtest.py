@@ -33,7 +33,7 @@ from crimeviz import auth, config, db, queries, serve
 
 METRICS = '[data-testid="stMetricValue"]'
 WARM_UP_S = 10.0
-SPAWN_EVERY_S = 2.0
+SPAWN_EVERY_S = 4.0
 NEXT_FRAMES = "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
