@@ -100,6 +100,16 @@ def incident_count(con) -> int:
 WRITE_LOCK = threading.RLock()
 
 
+def ensure_schema(con, schema: str, tables: tuple[str, ...]) -> None:
+    """Run ``schema`` (``CREATE … IF NOT EXISTS``) under WRITE_LOCK unless all ``tables`` exist, so a
+    page that only reads costs one catalog lookup, not a DDL statement queued behind every writer."""
+    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                          "AND table_name IN (SELECT unnest(?))", [list(tables)]).fetchall()[0][0]
+    if present < len(tables):
+        with WRITE_LOCK:
+            con.execute(schema)
+
+
 @contextmanager
 def transaction(con):
     """BEGIN … COMMIT under WRITE_LOCK, or ROLLBACK on any exception so the store is left as it was."""

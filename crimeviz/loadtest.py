@@ -95,10 +95,10 @@ PARKING = """(() => {
 })()"""
 
 
-def _error(user: str, exc: Exception) -> str:
-    """One line for the report: who, what kind of failure, and the first line of its message."""
+def _error(user: str, during: str, exc: Exception) -> str:
+    """One line for the report: who, doing what, what kind of failure, and its message's first line."""
     first = (str(exc).splitlines() or [""])[0]
-    return f"{user}: {type(exc).__name__}: {first[:160]}"
+    return f"{user} ({during}): {type(exc).__name__}: {first[:160]}"
 
 
 async def _sign_in(page, url: str, user: str, password: str, timeout_ms: int) -> None:
@@ -114,7 +114,7 @@ async def _session(pw, url: str, user: str, password: str, offences_to_pick: lis
                    out: dict, timeout_ms: int, think: float, rng: random.Random, park: bool, delay: float):
     """One analyst with a browser of their own (its own renderer and GPU process, as on their own PC),
     starting after ``delay`` seconds."""
-    browser = None
+    browser, doing = None, "signing in"
     try:
         try:
             await asyncio.sleep(delay)
@@ -130,6 +130,7 @@ async def _session(pw, url: str, user: str, password: str, offences_to_pick: lis
         finally:
             window.ready()
         await window.opened.wait()
+        doing = "between filter changes"
         await asyncio.sleep(rng.uniform(0, think))  # the analysts do not all click at the same moment
         offences = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
         step = 0
@@ -148,7 +149,7 @@ async def _session(pw, url: str, user: str, password: str, offences_to_pick: lis
                 if measured:
                     out["samples"].append(seconds)
             except Exception as exc:  # a timeout or a closed page: count it and go on
-                out["errors"].append(_error(user, exc))
+                out["errors"].append(_error(user, f"{'picking' if step % 2 == 0 else 'removing'} {offence}", exc))
             if await page.locator('[data-testid="stException"]').count():
                 out["errors"].append(f"{user}: the page shows an exception")
             step += 1
@@ -156,7 +157,7 @@ async def _session(pw, url: str, user: str, password: str, offences_to_pick: lis
                 await page.evaluate("window.__parkFrames()")
             await asyncio.sleep(min(rng.uniform(think / 2, 1.5 * think), max(0.0, window.until - time.time())))
     except Exception as exc:  # no browser or no sign-in: the session is lost, which is an error
-        out["errors"].append(_error(user, exc))
+        out["errors"].append(_error(user, doing, exc))
     finally:
         if browser is not None:
             await browser.close()

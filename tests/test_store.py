@@ -125,3 +125,34 @@ def test_concurrent_writers_on_cursors_lose_nothing(tmp_path):
     assert not errors
     assert con.execute("SELECT v FROM counter").fetchall()[0][0] == 400
     con.close()
+
+
+def test_feature_tables_are_created_once_and_reads_do_not_wait_for_writers(tmp_path):
+    import threading
+
+    from crimeviz.cctv import store as cctv_store
+    from crimeviz.patrol import store as patrol_store
+    from crimeviz.streetview import store as streetview_store
+    con = db.connect(tmp_path / "store.duckdb")
+    ensures = (cctv_store.ensure_tables, patrol_store.ensure_tables, streetview_store.ensure_tables)
+    for ensure in ensures:
+        ensure(con)
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert {"cameras", "cctv_reports", "patrol_plans", "patrol_plan_cells", "deviance_scores"} <= tables
+
+    held, release = threading.Event(), threading.Event()
+
+    def writer():  # a long import holding the write lock
+        with db.WRITE_LOCK:
+            held.set()
+            release.wait(30)
+
+    threading.Thread(target=writer, daemon=True).start()
+    held.wait(5)
+    reader = threading.Thread(target=lambda: [ensure(con.cursor()) for ensure in ensures], daemon=True)
+    reader.start()
+    reader.join(5)
+    try:
+        assert not reader.is_alive()  # the tables exist: nothing to create, so no wait for the lock
+    finally:
+        release.set()

@@ -14,7 +14,7 @@ from datetime import datetime
 import pandas as pd
 
 from crimeviz import audit
-from crimeviz.db import WRITE_LOCK, transaction
+from crimeviz.db import ensure_schema, transaction
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS camera_seq;
@@ -58,8 +58,7 @@ _REPORT_COLUMNS = ("camera_id", "created_at", "clip_name", "clip_sha256", "durat
 
 def ensure_tables(con) -> None:
     """Creates the ``cameras`` and ``cctv_reports`` tables if they are missing."""
-    with WRITE_LOCK:
-        con.execute(SCHEMA)
+    ensure_schema(con, SCHEMA, ("cameras", "cctv_reports"))
 
 
 def _check_camera(name: str, lat: float, lon: float) -> str:

@@ -50,8 +50,7 @@ CREATE TABLE IF NOT EXISTS patrol_plan_cells (
 
 def ensure_tables(con) -> None:
     """Create the tables if missing (under the store's write lock, like every write)."""
-    with db.WRITE_LOCK:
-        con.execute(SCHEMA)
+    db.ensure_schema(con, SCHEMA, ("patrol_plans", "patrol_plan_cells"))
 
 
 def _now() -> datetime:

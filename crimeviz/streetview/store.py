@@ -44,8 +44,7 @@ COLUMNS = ("sequence", "lat", "lon", "h3_9", "p_class1", "p_class2", "p_class3",
 
 
 def ensure_tables(con) -> None:
-    with db.WRITE_LOCK:
-        con.execute(SCHEMA)
+    db.ensure_schema(con, SCHEMA, ("deviance_scores",))
 
 
 def check_location(lat, lon) -> tuple[float, float]:
