@@ -125,12 +125,12 @@ def test_identity_provider_user_without_a_role_sees_why_and_gets_no_page(store):
 
 
 def test_every_page_gets_the_app_stylesheet(store):
-    """The sign-in page and the pages behind it carry crimeviz/app.css, whose rule makes stale
-    content dim in one step (see the file for the measurement behind it)."""
+    """The sign-in page and the pages behind it carry crimeviz/app.css, whose rules make stale
+    content dim in one step and leave maps undimmed (see the file for the measurements)."""
     add_users(store, ana="analyst")
     def styled(at: AppTest) -> bool:
-        return any('[data-stale="true"]' in el.proto.body and "transition: opacity 0s" in el.proto.body
-                   for el in at.get("html"))
+        return any("transition: opacity 0s linear 1s" in el.proto.body
+                   and ':has([data-testid="stDeckGlJsonChart"])' in el.proto.body for el in at.get("html"))
 
     at = app().run()
     assert styled(at)
