@@ -47,7 +47,10 @@ for name, build in extra.items():
     if name in shown and (layer := build()) is not None:
         layers.append(layer)
 
-tab_deck, tab_leaflet = st.tabs(["Map", "Leaflet (Folium) view"])
+online = config.basemap() != "none"
+# Without a basemap there is no Leaflet view to show (it needs tiles), so no tabs: the download
+# sits under the map, and the page has fewer elements to redraw on every filter change.
+tab_deck, tab_leaflet = st.tabs(["Map", "Leaflet (Folium) view"]) if online else (st.container(),) * 2
 with tab_deck:
     deck = maps.deck(layers, maps.view_for(context["bounds"]), config.basemap())
     event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="incident_map")
@@ -57,20 +60,17 @@ with tab_deck:
         st.markdown(maps.legend_html([(f"class {c}", "rgb({},{},{})".format(*rgb))
                                       for c, rgb in maps.DEVIANCE_COLOURS.items()],
                                      "DevianceNet class (street-view sequences)"), unsafe_allow_html=True)
-    if config.basemap() == "none":
+    if not online:
         st.caption("Offline map: city outline and neighbourhood boundaries derived from the data (hover a hexagon "
-                   "for its neighbourhood), no basemap tiles (set CRIMEVIZ_BASEMAP=carto for a CARTO basemap "
-                   "when online).")
+                   "for its neighbourhood), no basemap tiles (set CRIMEVIZ_BASEMAP=carto for a CARTO basemap and "
+                   "a Leaflet view when online). The Leaflet download loads its tiles in any online browser.")
 with tab_leaflet:
     def leaflet_map():
         return leaflet.folium_map(counts, context["bounds"], config.basemap())
-    # Built only when asked for: without a basemap the view is not drawn, and the download is rare.
+    # Built only when asked for: the download is rare.
     st.download_button("Download this map as a Leaflet HTML file", lambda: leaflet_map().get_root().render(),
                        "crimeviz-map.html", "text/html", key="leaflet_html", on_click="ignore")
-    if config.basemap() == "none":
-        st.caption("The Leaflet view loads Leaflet and map tiles from the internet, so it is shown only "
-                   "when CRIMEVIZ_BASEMAP=carto; the downloaded file works in any online browser.")
-    else:
+    if online:
         st_folium(leaflet_map(), height=500, use_container_width=True, returned_objects=[], key="leaflet_map")
 
 clicked = (event.selection.objects.get("incident-hexes") if event and event.selection else None) or []

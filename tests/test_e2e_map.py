@@ -29,11 +29,25 @@ def test_map_page_draws_hexagons_in_chromium(app_url, browser_page):
     assert browser_page.get_by_text("Cell detail").count() >= 1
 
 
+# Records, for every element Streamlit marks stale during a rerun, whether it holds the map and the
+# opacity and transition crimeviz/app.css gives it at that moment.
+WATCH_STALE = """() => {
+  window.__stale = [];
+  new MutationObserver(changes => changes.forEach(({target}) => {
+    if (target.getAttribute('data-stale') !== 'true') return;
+    const style = getComputedStyle(target);
+    window.__stale.push({map: !!target.querySelector('[data-testid="stDeckGlJsonChart"]'), opacity: style.opacity,
+                         duration: style.transitionDuration, delay: style.transitionDelay});
+  })).observe(document.body, {attributes: true, attributeFilter: ['data-stale'], subtree: true});
+}"""
+
+
 def test_map_filter_change_reruns_in_the_browser(app_url, browser_page):
     sign_in(browser_page, app_url, "analyst")
     incidents = browser_page.locator('[data-testid="stMetricValue"]').first
     before = incidents.inner_text()
     browser_page.get_by_text("H3 resolution").first.wait_for()
+    browser_page.evaluate(WATCH_STALE)
     browser_page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.click()
     browser_page.get_by_role("option", name="Robbery").click()
     browser_page.keyboard.press("Escape")
@@ -43,6 +57,12 @@ def test_map_filter_change_reruns_in_the_browser(app_url, browser_page):
     wait_for_script(browser_page)
     assert int(incidents.inner_text().replace(",", "")) < int(before.replace(",", ""))
     screenshot(browser_page, "e2e-map-robbery", full_page=True)
+    # While it reran, stale figures were set to dim in one step after 1 s and the map not at all.
+    stale = browser_page.evaluate("window.__stale")
+    figures = [s for s in stale if not s["map"]]
+    assert figures and all(s["duration"] == "0s" and s["delay"] == "1s" for s in figures), stale
+    assert any(s["map"] for s in stale), stale
+    assert all(s["opacity"] == "1" and s["duration"] == "0s" for s in stale if s["map"]), stale
 
 
 def test_sign_out_returns_to_the_sign_in_form(app_url, browser_page):

@@ -31,6 +31,19 @@ def map_page(app_db):
     return page("map").run()
 
 
+def test_offline_map_offers_the_leaflet_download_without_a_tab(map_page):
+    assert not map_page.tabs  # no basemap: no Leaflet view to show
+    assert "Download this map as a Leaflet HTML file" in [b.label for b in map_page.get("download_button")]
+
+
+def test_online_map_adds_the_leaflet_view(app_db, monkeypatch):
+    monkeypatch.setenv("CRIMEVIZ_BASEMAP", "carto")
+    at = page("map").run()
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["Map", "Leaflet (Folium) view"]
+    assert "cartocdn" in deck_specs(at)[0]["mapStyle"]
+
+
 def test_map_page_renders_hexes_with_context_layers(map_page):
     assert not map_page.exception
     spec = deck_specs(map_page)[0]
