@@ -246,11 +246,11 @@ def signed_out() -> None:
 
 
 def account_box(con, user: auth.User) -> None:
-    """Who is signed in, and a sign-out button, at the foot of the sidebar."""
+    """Who is signed in, and a sign-out button, at the top of the sidebar above the page's own controls."""
     with st.sidebar:
-        st.divider()
         st.caption(f"Signed in as **{user.display_name}** ({user.role})")
         st.button("Sign out", key="sign_out", on_click=_sign_out, args=(con, user))
+        st.divider()
 
 
 def _sign_out(con, user: auth.User) -> None:
