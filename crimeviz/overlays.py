@@ -1,6 +1,5 @@
 """Extra Map page layers from the other workflows: street-view deviance scores and CCTV reports."""
 
-import pandas as pd
 import pydeck as pdk
 
 from crimeviz import maps
@@ -25,11 +24,8 @@ def cctv_layer(con, f: IncidentFilter) -> pdk.Layer | None:
     reports = cctv_store.reports_for_map(con)
     if reports.empty:
         return None
-    nearby = []
-    for lat, lon in zip(reports["lat"], reports["lon"]):
-        around = cctv_store.nearby_incidents(con, lat, lon, NEARBY_M)
-        when = pd.to_datetime(around["occurred_at"])
-        nearby.append(int(((when.dt.date >= f.start) & (when.dt.date <= f.end)).sum()))
+    nearby = [len(cctv_store.nearby_incidents(con, lat, lon, NEARBY_M, f.start, f.end))
+              for lat, lon in zip(reports["lat"], reports["lon"])]
     shown = reports.assign(nearby=nearby, when=reports["created_at"].astype(str).str[:16],
                            peak_text=reports["peak"].map("{:.2f}".format))
     reports["tooltip"] = maps.tooltip_rows(shown, {

@@ -117,6 +117,15 @@ def test_nearby_incidents_are_within_the_radius_nearest_first(con):
     assert store.nearby_incidents(con, 0.0, 0.0).empty
 
 
+def test_nearby_incidents_keep_to_the_given_days(con):
+    near = store.nearby_incidents(con, 43.6532, -79.3832, radius_m=50)
+    days = sorted(near["occurred_at"].dt.date)
+    for start, end in ((days[0], days[0]), (days[1], days[-1]), (days[-1], None), (None, days[0])):
+        kept = store.nearby_incidents(con, 43.6532, -79.3832, 50, start, end)["occurred_at"].dt.date
+        expected = [d for d in days if (start is None or d >= start) and (end is None or d <= end)]
+        assert sorted(kept) == expected
+
+
 def test_json_and_pdf_exports(con, tmp_path):
     camera_id = store.add_camera(con, "Kamera Straße 7 – Süd", 43.6532, -79.3832, "admin")
     record, keyframes = _record(con, tmp_path, camera_id, note="Person läuft; <b>not html</b>")
