@@ -81,17 +81,16 @@ def hex_layer(frame: pd.DataFrame, layer_id: str, colour_column: str = "color",
                      pickable=True, auto_highlight=True, opacity=opacity)
 
 
-def count_layer(counts: pd.DataFrame, neighbourhoods: pd.DataFrame | None = None,
+def count_layer(counts: pd.DataFrame, neighbourhoods: dict[str, str] | None = None,
                 layer_id: str = "incident-hexes") -> tuple[pdk.Layer, list]:
     """Hexes coloured by incident count (``cell``, ``n``), and the legend items; with
-    ``neighbourhoods`` (``cell``, ``name``) each tooltip also names the cell's neighbourhood."""
+    ``neighbourhoods`` (``{cell: name}``) each tooltip also names the cell's neighbourhood."""
     breaks = class_breaks(counts["n"].to_numpy())
     frame = counts[["cell", "n"]].assign(color=colours_for(counts["n"].to_numpy(), breaks))
     fields = {"Cell": "cell", "Incidents": "n"}
     named = frame
     if neighbourhoods is not None:
-        names = frame["cell"].map(dict(zip(neighbourhoods["cell"], neighbourhoods["name"])))
-        named = frame.assign(hood=names.fillna("(none recorded)"))
+        named = frame.assign(hood=frame["cell"].map(neighbourhoods).fillna("(none recorded)"))
         fields = {"Neighbourhood": "hood", **fields}
     frame["tooltip"] = tooltip_rows(named, fields)
     return hex_layer(frame, layer_id), legend(breaks, "incidents")

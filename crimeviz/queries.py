@@ -173,6 +173,12 @@ def neighbourhood_cells(con, res: int = 8) -> pd.DataFrame:
                        f"WHERE neighbourhood IS NOT NULL GROUP BY {column} ORDER BY 1, 2").df()
 
 
+def neighbourhood_names(con, res: int = 8) -> dict[str, str]:
+    """``{cell hex: neighbourhood}`` from ``neighbourhood_cells``."""
+    cells = neighbourhood_cells(con, res)
+    return dict(zip(cells["cell"], cells["name"]))
+
+
 def bounds(con) -> tuple[float, float, float, float]:
     """(lat_min, lat_max, lon_min, lon_max) of the central 99.8% of incidents: a map view that
     does not move when filters change and is not stretched by a few stray points."""

@@ -68,13 +68,13 @@ def _context(path: str, version: int) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=12)
-def _neighbourhood_cells(path: str, version: int, res: int):
-    return queries.neighbourhood_cells(connection(), res)
+def _neighbourhood_names(path: str, version: int, res: int) -> dict[str, str]:
+    return queries.neighbourhood_names(connection(), res)
 
 
-def neighbourhood_cells(con, res: int):
-    """Each cell at ``res`` with its neighbourhood (``name``, ``cell``), refreshed when an import lands."""
-    return _neighbourhood_cells(str(config.db_path()), data_version(con), res)
+def neighbourhood_names(con, res: int) -> dict[str, str]:
+    """``{cell hex: neighbourhood}`` at ``res``, refreshed when an import lands."""
+    return _neighbourhood_names(str(config.db_path()), data_version(con), res)
 
 
 def map_context(con) -> dict:

@@ -31,7 +31,7 @@ context = ui.map_context(con)
 layers = [context["outline"]]
 legend = None
 if "Hexagons" in shown:
-    hexes, legend = maps.count_layer(counts, ui.neighbourhood_cells(con, res))
+    hexes, legend = maps.count_layer(counts, ui.neighbourhood_names(con, res))
     layers.append(hexes)
 if "Heatmap" in shown or "Points" in shown:
     points = queries.points(con, f)

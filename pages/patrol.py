@@ -26,12 +26,6 @@ def risk_surface(params_json: str, _version: int):
 
 
 @st.cache_data(show_spinner=False)
-def cell_names(res: int, _version: int) -> dict[str, str]:
-    cells = queries.neighbourhood_cells(ui.connection(), res)
-    return dict(zip(cells["cell"], cells["name"]))
-
-
-@st.cache_data(show_spinner=False)
 def city_cells(_version: int) -> list[str]:
     return grid.to_hex(queries.study_cells(ui.connection(), 7))
 
@@ -62,7 +56,7 @@ def settings() -> PlanParams | None:
         with st.expander("Excluded areas"):
             hoods = st.multiselect("Neighbourhoods", opts["neighbourhoods"], key="patrol_ex_hoods")
             typed = st.text_area("H3 cells (hex, one per line)", key="patrol_ex_cells")
-    names = cell_names(res, version)
+    names = ui.neighbourhood_names(con, res)
     try:
         excluded = tuple(dict.fromkeys([c for c, n in names.items() if n in set(hoods)] + list(parse_cells(typed))))
         return PlanParams(day, Shift(name, int(start), int(hours)), res, int(units), float(patrol), float(per_cell),
@@ -143,7 +137,7 @@ with tab_plan:
         m[4].metric("Share of the day's incidents", f"{plan.day_share:.0%}")
         if len(plan.beats) < plan.params.units:
             st.warning(f"Only {len(plan.beats)} of {plan.params.units} units could be given a beat.")
-        names = cell_names(plan.params.res, version)
+        names = ui.neighbourhood_names(con, plan.params.res)
         try:
             risk = risk_surface(plan.params.to_json(), version)
         except ValueError as exc:

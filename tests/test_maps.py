@@ -77,8 +77,7 @@ def test_neighbourhood_boundaries_are_drawn_once_and_only_between_neighbourhoods
 
 def test_hex_tooltips_name_the_neighbourhood_when_known():
     counts = pd.DataFrame({"cell": ["882b9bc717fffff", "882b9bc713fffff"], "n": [5, 1]})
-    hoods = pd.DataFrame({"cell": ["882b9bc717fffff"], "name": ["Annex <b>"]})
-    layer, _ = maps.count_layer(counts, hoods)
+    layer, _ = maps.count_layer(counts, {"882b9bc717fffff": "Annex <b>"})
     assert [row["tooltip"] for row in layer.data] == ["Neighbourhood: Annex <b>\nCell: 882b9bc717fffff\nIncidents: 5",
                                            "Neighbourhood: (none recorded)\nCell: 882b9bc713fffff\nIncidents: 1"]
     assert list(layer.data[0]) == ["cell", "n", "color", "tooltip"]

@@ -97,12 +97,6 @@ def cmd_status(args) -> int:
     return 0
 
 
-def _names(con, res: int) -> dict[str, str]:
-    from crimeviz.queries import neighbourhood_cells
-    cells = neighbourhood_cells(con, res)
-    return dict(zip(cells["cell"], cells["name"]))
-
-
 def cmd_export(args) -> int:
     from crimeviz import grid, queries
     from crimeviz.patrol import export, store
@@ -111,7 +105,7 @@ def cmd_export(args) -> int:
     fmt = args.format or args.out.suffix.lstrip(".").lower()
     if fmt not in ("pdf", "csv"):
         raise CommandError(f"export writes pdf or csv; give --format or an --out ending in .pdf/.csv, not {args.out}")
-    names = _names(con, plan.params.res)
+    names = queries.neighbourhood_names(con, plan.params.res)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "pdf":
         args.out.write_bytes(export.plan_pdf(plan, names, grid.to_hex(queries.study_cells(con, 7))))
