@@ -153,8 +153,8 @@ def boundary_segments(cells: pd.DataFrame) -> list[dict]:
         for other in h3.grid_ring(cell, 1):
             if owner.get(other) == name or (other in owner and other < cell):
                 continue  # inside one neighbourhood, or the edge is drawn from the other side
-            points = [[round(lon, 5), round(lat, 5)]
-                      for lat, lon in h3.directed_edge_to_boundary(h3.cells_to_directed_edge(cell, other))]
+            points = _rounded([[lon, lat] for lat, lon in
+                               h3.directed_edge_to_boundary(h3.cells_to_directed_edge(cell, other))])
             segments += [{"s": a, "t": b} for a, b in zip(points, points[1:])]
     return segments
 
