@@ -5,15 +5,14 @@ the server's own time per page run is reported beside it (``server_run_*``). The
 the same machine as the server, so on a small machine their software rendering (no GPU: deck.gl
 draws through SwiftShader) competes with the server for the CPU.
 
-Sessions start one every SPAWN_EVERY_S, as a load generator's spawn rate would have them; once all
-have signed in they work through a WARM_UP_S warm-up that is not measured. Each session (a Chromium
-of its own) signs in, then for a fixed time alternately picks an offence
-in the sidebar filter and removes it again (cycling through the offences). A rerun is timed from
-the click that changes the filter (the option picked, or the chip's remove button) to the page
-showing the new figures with the script finished and its next frames drawn. Between changes each simulated analyst looks at the result for a think
-time drawn uniformly from ``[think/2, 3*think/2]`` (seeded), as load tests of interactive tools
-do; ``think=0`` clicks as fast as the page allows. Errors are timeouts, uncaught page errors and
-exceptions rendered by Streamlit.
+Each session (a Chromium of its own) signs in, then for a fixed time alternately picks an offence
+in the sidebar filter and removes it again (cycling through the offences); ``_Window`` says when
+reruns are measured. A rerun is timed from the click that changes the filter (the option picked,
+or the chip's remove button) to the page showing the new figures with the script finished and its
+next frames drawn. Between changes each simulated analyst looks at the result for a think time
+drawn uniformly from ``[think/2, 3*think/2]`` (seeded), as load tests of interactive tools do;
+``think=0`` clicks as fast as the page allows. Errors are timeouts, uncaught page errors and
+exceptions rendered by Streamlit, counted throughout.
 """
 
 import asyncio
@@ -58,9 +57,8 @@ async def _rerun(page, target, timeout_ms: int) -> float:
 
 class _Window:
     """The measured window: it opens WARM_UP_S after every session has signed in and closes
-    ``seconds`` later. The sessions start one every SPAWN_EVERY_S (a load generator's spawn rate),
-    and work through the warm-up, whose reruns (each client's first ones included) are not
-    measured; errors count throughout."""
+    ``seconds`` later. Sessions start one every SPAWN_EVERY_S (a load generator's spawn rate) and
+    work through the warm-up, whose reruns (each client's first ones included) are not measured."""
 
     def __init__(self, sessions: int, seconds: float):
         self.waiting, self.seconds = sessions, seconds
