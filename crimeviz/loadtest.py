@@ -13,6 +13,10 @@ next frames drawn. Between changes each simulated analyst looks at the result fo
 drawn uniformly from ``[think/2, 3*think/2]`` (seeded), as load tests of interactive tools do;
 ``think=0`` clicks as fast as the page allows. Errors are timeouts, uncaught page errors and
 exceptions rendered by Streamlit, counted throughout.
+
+The server and the browsers share this machine, so the report also says how busy its CPUs were
+before the run and during the measured window, and how much time the hypervisor stole from them:
+figures taken on a machine that was already busy, or short of CPU, are not comparable.
 """
 
 import asyncio
@@ -93,6 +97,38 @@ PARKING = """(() => {
 })()"""
 
 
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time so far, from ``/proc/stat``: user, nice, system, idle, iowait, irq,
+    softirq and steal ticks (all CPUs together); None where there is no ``/proc/stat``."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    return [int(x) for x in fields[1:9]] if fields and fields[0] == "cpu" else None
+
+
+def cpu_shares(before: list[int] | None, after: list[int] | None) -> dict:
+    """Busy and stolen shares of the machine's CPU time between two ``cpu_times`` readings
+    (busy: running anything; stolen: the hypervisor gave the time to another machine)."""
+    if before is None or after is None:
+        return {"busy": None, "stolen": None}
+    user, nice, system, idle, iowait, irq, softirq, steal = (b - a for a, b in zip(before, after))
+    total = user + nice + system + idle + iowait + irq + softirq + steal
+    if total <= 0:
+        return {"busy": None, "stolen": None}
+    return {"busy": round((user + nice + system + irq + softirq) / total, 3), "stolen": round(steal / total, 3)}
+
+
+async def _window_cpu(window: "_Window") -> dict:
+    """The machine's CPU shares over the measured window."""
+    await window.opened.wait()
+    await asyncio.sleep(max(0.0, window.started - time.time()))
+    before = cpu_times()
+    await asyncio.sleep(max(0.0, window.until - time.time()))
+    return cpu_shares(before, cpu_times())
+
+
 def _error(user: str, during: str, exc: Exception) -> str:
     """One line for the report: who, doing what, what kind of failure, and its message's first line."""
     first = (str(exc).splitlines() or [""])[0]
@@ -168,8 +204,10 @@ async def _drive(url: str, users: list[str], password: str, offences: list[str],
     window = _Window(len(users), seconds)
     async with async_playwright() as pw:
         t0 = time.time()
+        cpu = asyncio.ensure_future(_window_cpu(window))
         await asyncio.gather(*(_session(pw, url, u, password, offences, window, out, timeout_ms, think,
                                         random.Random(i), park, i * SPAWN_EVERY_S) for i, u in enumerate(users)))
+        out["cpu_window"] = await cpu
     out["ramp_up_s"] = window.started - t0
     out["window"] = (window.started, window.until)
     return out
@@ -185,9 +223,15 @@ def _percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
+IDLE_CHECK_S = 3.0
+
+
 def bench_load(db_path=None, sessions: int = 10, seconds: float = 60, think: float = 5.0,
                park: bool = True, timeout_s: float = 30) -> dict:
-    """Run the load test on a copy of the store (so it changes nothing) and return the figures."""
+    """Run the load test on a copy of the store (so it changes nothing) and return the figures.
+
+    ``cpu_before`` is the machine's CPU over IDLE_CHECK_S before anything starts (another job
+    running there makes the figures incomparable), ``cpu_window`` over the measured window."""
     if sessions < 1 or seconds <= 0 or think < 0:
         raise ValueError("sessions and seconds must be positive and think not negative")
     source = Path(db_path or config.db_path())
@@ -195,6 +239,9 @@ def bench_load(db_path=None, sessions: int = 10, seconds: float = 60, think: flo
         raise ValueError(f"no incident store at {source}: run `python -m crimeviz db build` first")
     if not Path(serve.CHROMIUM).exists():
         raise ValueError(f"{serve.CHROMIUM} is missing: install Debian's chromium (make test does)")
+    before = cpu_times()
+    time.sleep(IDLE_CHECK_S)
+    cpu_before = cpu_shares(before, cpu_times())
     work = Path(tempfile.mkdtemp(prefix="crimeviz-load-"))
     try:
         store = work / "load.duckdb"
@@ -234,5 +281,6 @@ def bench_load(db_path=None, sessions: int = 10, seconds: float = 60, think: flo
         "server_run_p50_s": _round(statistics.median(server) if server else None),
         "server_run_p95_s": _round(_percentile(server, 95)),
         "errors": len(out["errors"]), "error_examples": out["errors"][:5],
+        "cpus": os.cpu_count(), "cpu_before": cpu_before, "cpu_window": out["cpu_window"],
         "targets": {"rerun_p95_s_max": 2.0, "errors": 0},
     }
