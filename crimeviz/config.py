@@ -33,7 +33,8 @@ def retention_days() -> int:
 
 
 def basemap() -> str:
-    """``none`` (offline, the default) or ``carto`` (token-free CARTO tiles, needs internet)."""
+    """``none`` (offline, the default) or ``carto`` (basemap tiles, needs internet: CARTO under the deck.gl map,
+    OpenStreetMap in the Leaflet view)."""
     value = os.environ.get("CRIMEVIZ_BASEMAP", "none").lower()
     return value if value in ("none", "carto") else "none"
 

@@ -24,9 +24,12 @@ def hex_features(counts: pd.DataFrame) -> dict:
 
 
 def folium_map(counts: pd.DataFrame, bounds: tuple[float, float, float, float], basemap: str = "none") -> folium.Map:
-    """Leaflet map of incident counts per cell fitted to ``bounds``; tiles only when ``basemap == "carto"``."""
+    """Leaflet map of incident counts per cell fitted to ``bounds``; tiles only when ``basemap == "carto"``.
+
+    The tiles are OpenStreetMap's: CARTO's raster tiles now need an API key (only the deck.gl
+    basemap gets one, from Streamlit), and OpenStreetMap's need none."""
     lat_min, lat_max, lon_min, lon_max = bounds
-    tiles = "CartoDB positron" if basemap == "carto" else None
+    tiles = "OpenStreetMap" if basemap == "carto" else None
     fmap = folium.Map(location=[(lat_min + lat_max) / 2, (lon_min + lon_max) / 2], tiles=tiles, control_scale=True)
     fmap.fit_bounds([[lat_min, lon_min], [lat_max, lon_max]])
     folium.GeoJson(

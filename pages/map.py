@@ -63,7 +63,7 @@ with tab_deck:
     if not online:
         st.caption("Offline map: city outline and neighbourhood boundaries derived from the data (hover a hexagon "
                    "for its neighbourhood), no basemap tiles (set CRIMEVIZ_BASEMAP=carto for a CARTO basemap and "
-                   "a Leaflet view when online). The Leaflet download loads its tiles in any online browser.")
+                   "a Leaflet view with OpenStreetMap tiles when online). The Leaflet download has no tiles either.")
 with tab_leaflet:
     def leaflet_map():
         return leaflet.folium_map(counts, context["bounds"], config.basemap())
