@@ -1,9 +1,12 @@
 """End to end: the Map page in a real headless Chromium draws its hexagons."""
 
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
 
+from crimeviz.loadtest import NEXT_FRAMES
 from tests.e2e_helpers import screenshot, sign_in, wait_for_pixels, wait_for_script
 
 pytestmark = pytest.mark.e2e
@@ -28,6 +31,39 @@ def test_map_page_draws_hexagons_in_chromium(app_url, browser_page):
     assert not errors, errors
     assert browser_page.get_by_text("Cell detail").count() >= 1
 
+
+
+def canvas_rows_ramp_pixels(page, name: str, canvas, first_row: int) -> int:
+    """Ramp pixels in the map canvas's rows from ``first_row`` to its bottom, as the page shows them."""
+    box = canvas.bounding_box()
+    path = screenshot(page, name)
+    top = int(round(box["y"])) + first_row
+    left, width = int(round(box["x"])), int(box["width"])
+    rows = np.asarray(Image.open(path).convert("RGB"))[top:int(round(box["y"] + box["height"])), left:left + width]
+    crop = path.with_name(f"{name}-rows.png")
+    Image.fromarray(rows).save(crop)
+    return ramp_pixels(crop)
+
+
+def test_map_scrolled_under_the_header_is_drawn_to_its_bottom(app_url, browser_page):
+    """Chromium without a GPU skipped the map's lowest rows (as many as were hidden at its top) once
+    the opaque header covered the map's top; crimeviz/app.css keeps the header out of that."""
+    browser_page.set_viewport_size({"width": 1280, "height": 800})  # room to scroll the map's top away
+    sign_in(browser_page, app_url, "analyst")
+    chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
+    canvas = chart.locator("canvas").first
+    wait_for_pixels(chart, "e2e-map-unscrolled", ramp_pixels, 5_000)
+    height = int(canvas.bounding_box()["height"])
+    band = height - 130  # the rows the header and the window's top will hide, counted from the bottom
+    before = canvas_rows_ramp_pixels(browser_page, "e2e-map-unscrolled", canvas, band)
+    browser_page.evaluate("dy => document.querySelector('[data-testid=\"stMain\"]').scrollBy(0, dy)",
+                          canvas.bounding_box()["y"] + 70)
+    browser_page.evaluate(NEXT_FRAMES)
+    time.sleep(1)
+    assert canvas.bounding_box()["y"] < -60  # the map's top is above the window, under the header
+    after = canvas_rows_ramp_pixels(browser_page, "e2e-map-scrolled", canvas, band)
+    assert before > 500, "the map's lowest rows hold no hexagons to compare"
+    assert after >= 0.9 * before, f"the map's lowest rows went blank when scrolled: {after} of {before} pixels"
 
 # Records, for every element Streamlit marks stale during a rerun, whether it holds the map and the
 # opacity and transition crimeviz/app.css gives it at that moment.
