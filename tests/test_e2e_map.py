@@ -32,7 +32,6 @@ def test_map_page_draws_hexagons_in_chromium(app_url, browser_page):
     assert browser_page.get_by_text("Cell detail").count() >= 1
 
 
-
 def canvas_rows_ramp_pixels(page, name: str, canvas, first_row: int) -> int:
     """Ramp pixels in the map canvas's rows from ``first_row`` to its bottom, as the page shows them."""
     box = canvas.bounding_box()
@@ -64,6 +63,7 @@ def test_map_scrolled_under_the_header_is_drawn_to_its_bottom(app_url, browser_p
     after = canvas_rows_ramp_pixels(browser_page, "e2e-map-scrolled", canvas, band)
     assert before > 500, "the map's lowest rows hold no hexagons to compare"
     assert after >= 0.9 * before, f"the map's lowest rows went blank when scrolled: {after} of {before} pixels"
+
 
 # Records, for every element Streamlit marks stale during a rerun, whether it holds the map and the
 # opacity and transition crimeviz/app.css gives it at that moment.
