@@ -3,15 +3,20 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
+DEV    := $(VENV)/.dev-requirements-installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := chromium opencv-doc fonts-dejavu-core
 
-.PHONY: run test system-packages db bench
+.PHONY: run test lint system-packages db bench
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
+
+$(DEV): $(STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(DEV)
 
 # Debian packages the tests need: Chromium for the browser tests, OpenCV's sample videos.
 system-packages:
@@ -27,7 +32,13 @@ db: $(STAMP)
 run: db
 	$(VENV)/bin/streamlit run app.py
 
-test: $(STAMP) system-packages
+# Style, lint and the import layers of ARCHITECTURE.md (contracts in pyproject.toml).
+lint: $(DEV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: lint system-packages
 	$(PY) -m pytest
 
 bench: $(STAMP)

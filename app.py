@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from crimeviz import config, navigation, ui
+from crimeviz import config
+from crimeviz.web import navigation, ui
 
 st.set_page_config(page_title="CrimeViz", layout="wide")
 ui.app_style()
@@ -18,8 +19,10 @@ if user is None:
     st.stop()
 
 ui.account_box(con, user)
-sections = {section: [st.Page(script, title=title, icon=icon) for script, title, icon in pages]
-            for section, pages in navigation.visible(user).items()}
+sections = {
+    section: [st.Page(script, title=title, icon=icon) for script, title, icon in pages]
+    for section, pages in navigation.visible(user).items()
+}
 if not sections:
     st.info(f"The {user.role} role has no pages in this installation.")
     st.stop()

@@ -1,5 +1,5 @@
 import sys
 
-from crimeviz.cli import main
+from crimeviz.cli.main import main
 
 sys.exit(main())

@@ -48,6 +48,7 @@ Departures, on purpose:
   ConvLSTM kernels, so training fits a CPU; the paper's are constructor
   arguments (``widths=(32, 32, 64, 64, 128, 64, 32), lstm_kernel=5``).
 """
+
 from __future__ import annotations
 
 import math
@@ -88,7 +89,7 @@ def layer_norm(channels: int) -> nn.GroupNorm:
 def normalised_kernels(logits: Tensor) -> Tensor:
     """(N, K, k*k) logits -> (N, K, k, k) non-negative kernels summing to one (Sec. 3.1)."""
     n, k, taps = logits.shape
-    side = int(round(taps ** 0.5))
+    side = int(round(taps**0.5))
     return torch.softmax(logits, dim=-1).view(n, k, side, side)
 
 
@@ -132,17 +133,30 @@ class CDNA(nn.Module):
         n_kernels: CDNA transformations (paper: 10).
     """
 
-    def __init__(self, frame_shape: tuple[int, int], channels: int, rate_windows: int, covariates: int,
-                 widths: tuple[int, ...] = (8, 8, 16, 16, 32, 16, 8), lstm_kernel: int = 3,
-                 n_kernels: int = 10):
+    def __init__(
+        self,
+        frame_shape: tuple[int, int],
+        channels: int,
+        rate_windows: int,
+        covariates: int,
+        widths: tuple[int, ...] = (8, 8, 16, 16, 32, 16, 8),
+        lstm_kernel: int = 3,
+        n_kernels: int = 10,
+    ):
         super().__init__()
         if len(widths) != 7:
             raise ValueError("CDNA has exactly 7 ConvLSTM layers")
         if frame_shape[0] % 8 or frame_shape[1] % 8:
             raise ValueError(f"frame sides must be multiples of 8, got {frame_shape}")
-        self.config = dict(frame_shape=tuple(frame_shape), channels=channels, rate_windows=rate_windows,
-                           covariates=covariates, widths=tuple(widths), lstm_kernel=lstm_kernel,
-                           n_kernels=n_kernels)
+        self.config = dict(
+            frame_shape=tuple(frame_shape),
+            channels=channels,
+            rate_windows=rate_windows,
+            covariates=covariates,
+            widths=tuple(widths),
+            lstm_kernel=lstm_kernel,
+            n_kernels=n_kernels,
+        )
         w1, w2, w3, w4, w5, w6, w7 = widths
         in_channels = channels * (1 + rate_windows) + 1  # counts, rate frames, city mask
         self.enc0 = nn.Sequential(nn.Conv2d(in_channels, w1, 5, stride=2, padding=2), layer_norm(w1))
@@ -159,10 +173,10 @@ class CDNA(nn.Module):
         self.dec5 = nn.ConvTranspose2d(w6 + w2, w6 + w2, 3, stride=2, padding=1, output_padding=1)
         self.lstm7, self.norm7 = ConvLSTMCell(w6 + w2, w7, lstm_kernel), layer_norm(w7)
         self.dec6 = nn.Sequential(
-            nn.ConvTranspose2d(w7 + w1, w7 + w1, 3, stride=2, padding=1, output_padding=1),
-            layer_norm(w7 + w1))
+            nn.ConvTranspose2d(w7 + w1, w7 + w1, 3, stride=2, padding=1, output_padding=1), layer_norm(w7 + w1)
+        )
         bottleneck = w5 * (frame_shape[0] // 8) * (frame_shape[1] // 8)
-        self.cdna_kernels = nn.Linear(bottleneck, n_kernels * KERNEL_SIZE ** 2)
+        self.cdna_kernels = nn.Linear(bottleneck, n_kernels * KERNEL_SIZE**2)
         self.mask_head = nn.Conv2d(w7 + w1, n_kernels + 1, 1)
         self.level = nn.Linear(w5 + covariates, channels)
         self.background_logits = nn.Parameter(torch.zeros(channels, rate_windows))
@@ -176,14 +190,14 @@ class CDNA(nn.Module):
         """Static background: per-channel convex mix of rate frames. rates (N, C, R, H, W) -> (N, C, H, W)."""
         return (rates * torch.softmax(self.background_logits, dim=-1)[..., None, None]).sum(dim=2)
 
-    def step(self, prev: Tensor, rates: Tensor, calendar: Tensor, city: Tensor,
-             state: list | None) -> tuple[Tensor, Tensor, list]:
+    def step(
+        self, prev: Tensor, rates: Tensor, calendar: Tensor, city: Tensor, state: list | None
+    ) -> tuple[Tensor, Tensor, list]:
         """One day: prev counts (N, C, H, W), rates (N, C, R, H, W), calendar (N, K) of the
         predicted day, city (H, W) -> intensity (N, C, H, W), masks (N, M, H, W), new state."""
         n, c, h, w = prev.shape
         state = state or [None] * 7
-        x = torch.cat([torch.log1p(prev), torch.log1p(rates.flatten(1, 2) * 28.0),
-                       city.expand(n, 1, h, w)], dim=1)
+        x = torch.cat([torch.log1p(prev), torch.log1p(rates.flatten(1, 2) * 28.0), city.expand(n, 1, h, w)], dim=1)
         e0 = F.relu(self.enc0(x))
         h1, state[0] = self.lstm1(e0, state[0])
         h2, state[1] = self.lstm2(self.norm1(h1), state[1])
@@ -199,15 +213,16 @@ class CDNA(nn.Module):
         h7, state[6] = self.lstm7(F.relu(self.dec5(torch.cat([self.norm6(h6), e1], dim=1))), state[6])
         e6 = F.relu(self.dec6(torch.cat([self.norm7(h7), e0], dim=1)))
 
-        kernels = normalised_kernels(self.cdna_kernels(h5.flatten(1)).view(n, -1, KERNEL_SIZE ** 2))
+        kernels = normalised_kernels(self.cdna_kernels(h5.flatten(1)).view(n, -1, KERNEL_SIZE**2))
         transformed = apply_kernels(prev, kernels)
         candidates = torch.cat([self.background(rates).unsqueeze(1), transformed], dim=1)
         image, masks = composite(candidates, self.mask_head(e6))
         level = self.level(torch.cat([h5.mean(dim=(2, 3)), calendar], dim=1))
         return image * torch.exp(level)[:, :, None, None], masks, state
 
-    def forward(self, counts: Tensor, rates: Tensor, calendar: Tensor, city: Tensor,
-                context: int, truth: Tensor | None = None) -> Tensor:
+    def forward(
+        self, counts: Tensor, rates: Tensor, calendar: Tensor, city: Tensor, context: int, truth: Tensor | None = None
+    ) -> Tensor:
         """Roll the model over ``S = calendar.shape[1]`` days.
 
         Args:

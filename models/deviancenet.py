@@ -30,6 +30,7 @@ weights were trained that way); there is no ReLU after ``layer0_3d``, after the
 merge convolutions or after ``fc1``. The keypoint NMS/top-k of the reference is
 never used by the classifier and is left out.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.efficientnet_lite import (FEATURE_DIM, IMAGENET_MEAN, IMAGENET_STD,
-                                     load_efficientnet_lite0, pooled_features)
+from models.efficientnet_lite import FEATURE_DIM, IMAGENET_MEAN, IMAGENET_STD, load_efficientnet_lite0, pooled_features
 
 SEA_CLASSES = 5
 DIA_CLASSES = 2
@@ -54,6 +54,7 @@ def _triple(value: int | tuple[int, int, int]) -> tuple[int, int, int]:
 
 
 # --- 2-D blocks (torchvision key names) -------------------------------------------
+
 
 class Bottleneck(nn.Module):
     """ResNet-50 bottleneck (1x1, 3x3 with stride, 1x1 x4), torchvision layout."""
@@ -70,8 +71,8 @@ class Bottleneck(nn.Module):
         self.downsample = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels))
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, H, W) -> (N, 4 * width, H / stride, W / stride)."""
@@ -94,8 +95,8 @@ class BasicBlock(nn.Module):
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels))
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, H, W) -> (N, out_channels, H / stride, W / stride)."""
@@ -105,22 +106,22 @@ class BasicBlock(nn.Module):
 
 
 def _resnet50_stage(in_channels: int, width: int, blocks: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(Bottleneck(in_channels, width, stride),
-                         *(Bottleneck(4 * width, width) for _ in range(blocks - 1)))
+    return nn.Sequential(
+        Bottleneck(in_channels, width, stride), *(Bottleneck(4 * width, width) for _ in range(blocks - 1))
+    )
 
 
 def _resnet18_stage(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(BasicBlock(in_channels, out_channels, stride),
-                         BasicBlock(out_channels, out_channels))
+    return nn.Sequential(BasicBlock(in_channels, out_channels, stride), BasicBlock(out_channels, out_channels))
 
 
 class KeypointMaps(NamedTuple):
     """SuperPoint front-end outputs for N frames of size H x W."""
 
-    features: Tensor      # (N, 2048, H/32, W/32) ResNet-50 layer4
-    skip_eight: Tensor    # (N, 512, H/8, W/8)    ResNet-50 layer2
-    descriptors: Tensor   # (N, 128, H/8, W/8)    L2-normalised over channels
-    scores: Tensor        # (N, 65, H/8, W/8)     detector logits (64 cells + dustbin)
+    features: Tensor  # (N, 2048, H/32, W/32) ResNet-50 layer4
+    skip_eight: Tensor  # (N, 512, H/8, W/8)    ResNet-50 layer2
+    descriptors: Tensor  # (N, 128, H/8, W/8)    L2-normalised over channels
+    scores: Tensor  # (N, 65, H/8, W/8)     detector logits (64 cells + dustbin)
 
 
 class SuperPointResNet50(nn.Module):
@@ -178,6 +179,7 @@ def _resize(x: Tensor, scale: float) -> Tensor:
 
 # --- (2+1)-D blocks (official R2Plus1D key names) -----------------------------------
 
+
 class SpatioTemporalConv(nn.Module):
     """(2+1)-D convolution: spatial (1, k, k) conv, BN, ReLU, temporal (k, 1, 1) conv.
 
@@ -192,11 +194,9 @@ class SpatioTemporalConv(nn.Module):
         pt, ph, pw = _triple(padding)
         full = kt * kh * kw * in_channels * out_channels
         mid = full // (kh * kw * in_channels + kt * out_channels)
-        self.spatial_conv = nn.Conv3d(in_channels, mid, (1, kh, kw), stride=(1, sh, sw),
-                                      padding=(0, ph, pw))
+        self.spatial_conv = nn.Conv3d(in_channels, mid, (1, kh, kw), stride=(1, sh, sw), padding=(0, ph, pw))
         self.bn = nn.BatchNorm3d(mid)
-        self.temporal_conv = nn.Conv3d(mid, out_channels, (kt, 1, 1), stride=(st, 1, 1),
-                                       padding=(pt, 0, 0))
+        self.temporal_conv = nn.Conv3d(mid, out_channels, (kt, 1, 1), stride=(st, 1, 1), padding=(pt, 0, 0))
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, T, H, W) -> (B, out_channels, T', H', W')."""
@@ -231,12 +231,10 @@ class SpatioTemporalResBlock(nn.Module):
 class SpatioTemporalResLayer(nn.Module):
     """One R(2+1)D-18 stage: ``block1`` (optionally downsampling) then ``blocks``."""
 
-    def __init__(self, in_channels: int, out_channels: int, downsample: bool = False,
-                 depth: int = 2):
+    def __init__(self, in_channels: int, out_channels: int, downsample: bool = False, depth: int = 2):
         super().__init__()
         self.block1 = SpatioTemporalResBlock(in_channels, out_channels, downsample)
-        self.blocks = nn.ModuleList(
-            SpatioTemporalResBlock(out_channels, out_channels) for _ in range(depth - 1))
+        self.blocks = nn.ModuleList(SpatioTemporalResBlock(out_channels, out_channels) for _ in range(depth - 1))
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, T, H, W) -> (B, out_channels, T', H', W')."""
@@ -255,6 +253,7 @@ def _per_frame(layer: nn.Module, x: Tensor, frames: int) -> Tensor:
 
 
 # --- DevianceNet ---------------------------------------------------------------------
+
 
 class DevianceNet(nn.Module):
     """DevianceNet with the SEA and DIA heads (official ``classifier_type="SEA_DIA"``).
@@ -291,8 +290,7 @@ class DevianceNet(nn.Module):
         self.reduction_conv3d_layer4 = nn.Conv3d(2 * 512, 512, 1)
         # "mul" front-end merge
         self.merge_features = nn.Conv2d(512, 256, 1)
-        self.merge_descriptors = nn.Sequential(nn.Conv2d(128, 256, 1), nn.BatchNorm2d(256),
-                                               nn.ReLU())
+        self.merge_descriptors = nn.Sequential(nn.Conv2d(128, 256, 1), nn.BatchNorm2d(256), nn.ReLU())
         self.merge_scores = nn.Sequential(nn.Conv2d(65, 256, 1), nn.BatchNorm2d(256), nn.ReLU())
         # "con" front-end merge
         self.merge_conv1 = nn.Conv2d(2048, 512, 1)
@@ -308,8 +306,11 @@ class DevianceNet(nn.Module):
             features = _resize(self.merge_conv1(maps.features), 4.0)
             x = torch.cat([features, maps.descriptors, maps.scores], dim=1)
         else:
-            x = (self.merge_features(maps.skip_eight) * self.merge_scores(maps.scores)
-                 * self.merge_descriptors(maps.descriptors))
+            x = (
+                self.merge_features(maps.skip_eight)
+                * self.merge_scores(maps.scores)
+                * self.merge_descriptors(maps.descriptors)
+            )
         return x.unflatten(0, (b, t)).transpose(1, 2)
 
     def forward(self, clip: Tensor) -> tuple[Tensor, Tensor]:
@@ -318,18 +319,20 @@ class DevianceNet(nn.Module):
         Published setting: T = 16, H = W = 224 (H and W must be multiples of 32).
         Shapes below for that setting and ``variant="con"``.
         """
-        x = self.keypoint_features(clip)                      # (B, 705, 16, 28, 28)
-        x_3d = self.layer0_3d(x)                              # (B, 64, 16, 32, 32)
-        x_2d = _per_frame(self._stem_2d, x, x_3d.shape[2])    # (B, 64, 16, 32, 32)
-        stages = ((self.layer1_2d, self.layer1_3d, self.reduction_conv3d_layer1),
-                  (self.layer2_2d, self.layer2_3d, self.reduction_conv3d_layer2),
-                  (self.layer3_2d, self.layer3_3d, self.reduction_conv3d_layer3),
-                  (self.layer4_2d, self.layer4_3d, self.reduction_conv3d_layer4))
-        for layer_2d, layer_3d, merge in stages:              # T 16, 8, 4, 2; H 32, 16, 8, 4
+        x = self.keypoint_features(clip)  # (B, 705, 16, 28, 28)
+        x_3d = self.layer0_3d(x)  # (B, 64, 16, 32, 32)
+        x_2d = _per_frame(self._stem_2d, x, x_3d.shape[2])  # (B, 64, 16, 32, 32)
+        stages = (
+            (self.layer1_2d, self.layer1_3d, self.reduction_conv3d_layer1),
+            (self.layer2_2d, self.layer2_3d, self.reduction_conv3d_layer2),
+            (self.layer3_2d, self.layer3_3d, self.reduction_conv3d_layer3),
+            (self.layer4_2d, self.layer4_3d, self.reduction_conv3d_layer4),
+        )
+        for layer_2d, layer_3d, merge in stages:  # T 16, 8, 4, 2; H 32, 16, 8, 4
             x_3d = layer_3d(x_3d)
             x_2d = _per_frame(layer_2d, x_2d, x_3d.shape[2])
             x_3d = merge(torch.cat([x_2d, x_3d], dim=1))
-        out = x_3d.mean(dim=(2, 3, 4))                        # (B, 512)
+        out = x_3d.mean(dim=(2, 3, 4))  # (B, 512)
         out = F.dropout(out, self.dropout, self.training)
         out = F.dropout(self.fc1(out), self.dropout / 2, self.training)
         return self.classification(out), self.detection(out)
@@ -343,8 +346,7 @@ def adapt_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return {key.removeprefix("module."): value for key, value in state_dict.items()}
 
 
-def load_official_weights(model: DevianceNet,
-                          source: Mapping[str, Tensor] | str | os.PathLike) -> DevianceNet:
+def load_official_weights(model: DevianceNet, source: Mapping[str, Tensor] | str | os.PathLike) -> DevianceNet:
     """Loads an official (or own) checkpoint, a state dict or its path, strictly."""
     if not isinstance(source, Mapping):
         source = torch.load(source, map_location="cpu", weights_only=True)
@@ -354,14 +356,21 @@ def load_official_weights(model: DevianceNet,
 
 # --- training objective ---------------------------------------------------------------
 
+
 def dia_target(sea_target: Tensor) -> Tensor:
     """DIA label from the SEA class index: 1 for class 5 (index 4), else 0 (official code)."""
     return (sea_target == SEA_CLASSES - 1).long()
 
 
-def deviance_loss(sea_logits: Tensor, dia_logits: Tensor, sea_target: Tensor, *,
-                  dia_weight: float = 0.5, ordinal_weight: float = 0.15,
-                  heinrich: tuple[float, ...] = HEINRICH_WEIGHTS) -> Tensor:
+def deviance_loss(
+    sea_logits: Tensor,
+    dia_logits: Tensor,
+    sea_target: Tensor,
+    *,
+    dia_weight: float = 0.5,
+    ordinal_weight: float = 0.15,
+    heinrich: tuple[float, ...] = HEINRICH_WEIGHTS,
+) -> Tensor:
     """Published objective; (B, 5), (B, 2) logits and (B,) class indices 0..4 -> ().
 
     ``dia_weight * CE(dia_logits, dia_target(sea_target))`` plus the batch mean of
@@ -394,6 +403,7 @@ def recommended_optimizer(model: nn.Module, lr: float = 1e-4) -> torch.optim.Ada
 
 # --- CPU configuration ----------------------------------------------------------------
 
+
 class DevianceNetLite(nn.Module):
     """CPU configuration, not the published model: frozen ImageNet EfficientNet-Lite0.
 
@@ -404,16 +414,17 @@ class DevianceNetLite(nn.Module):
     For fast training cache :meth:`encode` once and train :meth:`classify`.
     """
 
-    def __init__(self, frames: int = 8, image_size: int = 160, hidden: int = 256,
-                 dropout: float = 0.0, pretrained: bool = True):
+    def __init__(
+        self, frames: int = 8, image_size: int = 160, hidden: int = 256, dropout: float = 0.0, pretrained: bool = True
+    ):
         super().__init__()
         self.frames = frames
         self.image_size = image_size
         self.dropout = dropout
         self.backbone = load_efficientnet_lite0(pretrained).requires_grad_(False)
         self.temporal = nn.Sequential(
-            nn.Conv1d(FEATURE_DIM, hidden, 3, padding=1), nn.ReLU(),
-            nn.Conv1d(hidden, hidden, 3, padding=1), nn.ReLU())
+            nn.Conv1d(FEATURE_DIM, hidden, 3, padding=1), nn.ReLU(), nn.Conv1d(hidden, hidden, 3, padding=1), nn.ReLU()
+        )
         self.fc1 = nn.Linear(hidden, 64)
         self.classification = nn.Linear(64, SEA_CLASSES)
         self.detection = nn.Linear(64, DIA_CLASSES)
@@ -431,13 +442,14 @@ class DevianceNetLite(nn.Module):
         index = torch.linspace(0, t - 1, self.frames, device=clip.device).round().long()
         frames = clip[:, :, index].transpose(1, 2).flatten(0, 1)
         if frames.shape[-2:] != (self.image_size, self.image_size):
-            frames = F.interpolate(frames, size=(self.image_size, self.image_size),
-                                   mode="bilinear", align_corners=False, antialias=True)
+            frames = F.interpolate(
+                frames, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True
+            )
         return pooled_features(self.backbone, frames).unflatten(0, (b, self.frames))
 
     def classify(self, features: Tensor) -> tuple[Tensor, Tensor]:
         """(B, T, 1280) frame features -> (SEA logits (B, 5), DIA logits (B, 2))."""
-        out = self.temporal(features.transpose(1, 2)).mean(dim=2)   # (B, hidden)
+        out = self.temporal(features.transpose(1, 2)).mean(dim=2)  # (B, hidden)
         out = F.dropout(out, self.dropout, self.training)
         out = F.dropout(self.fc1(out), self.dropout / 2, self.training)
         return self.classification(out), self.detection(out)

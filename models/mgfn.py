@@ -30,6 +30,7 @@ Configurations:
   ``MGFN.small(1280 + K)``; dims 32/64/256, depths 1/1/1, ~1M parameters,
   trains on CPU in minutes with one crop per video (ncrops=1).
 """
+
 from __future__ import annotations
 
 import os
@@ -110,18 +111,28 @@ class Focus(nn.Module):
 class Backbone(nn.Module):
     """``depth`` layers of residual [conv3, Glance or Focus, feed-forward]."""
 
-    def __init__(self, dim: int, depth: int, block: str, heads: int, dim_head: int = 64,
-                 ff_mult: int = 4, focus_kernel: int = 5, dropout: float = 0.0):
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        block: str,
+        heads: int,
+        dim_head: int = 64,
+        ff_mult: int = 4,
+        focus_kernel: int = 5,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if block not in ("glance", "focus"):
             raise ValueError(f"block must be 'glance' or 'focus', got {block!r}")
         self.layers = nn.ModuleList(
-            nn.ModuleList([
-                nn.Conv1d(dim, dim, 3, padding=1),
-                Glance(dim, heads, dim_head) if block == "glance"
-                else Focus(dim, heads, dim_head, focus_kernel),
-                feed_forward(dim, ff_mult, dropout),
-            ])
+            nn.ModuleList(
+                [
+                    nn.Conv1d(dim, dim, 3, padding=1),
+                    Glance(dim, heads, dim_head) if block == "glance" else Focus(dim, heads, dim_head, focus_kernel),
+                    feed_forward(dim, ff_mult, dropout),
+                ]
+            )
             for _ in range(depth)
         )
 
@@ -157,12 +168,20 @@ class MGFN(nn.Module):
         magnitude_dropout: dropout on the magnitudes before top-k, training only.
     """
 
-    def __init__(self, feature_dim: int = 2048, dims: tuple[int, ...] = (64, 128, 1024),
-                 depths: tuple[int, ...] = (3, 3, 2),
-                 blocks: tuple[str, ...] = ("glance", "focus", "focus"),
-                 dim_head: int = 64, ff_mult: int = 4, focus_kernel: int = 5,
-                 dropout: float = 0.0, mag_ratio: float = 0.1, k: int = 3,
-                 magnitude_dropout: float = 0.7):
+    def __init__(
+        self,
+        feature_dim: int = 2048,
+        dims: tuple[int, ...] = (64, 128, 1024),
+        depths: tuple[int, ...] = (3, 3, 2),
+        blocks: tuple[str, ...] = ("glance", "focus", "focus"),
+        dim_head: int = 64,
+        ff_mult: int = 4,
+        focus_kernel: int = 5,
+        dropout: float = 0.0,
+        mag_ratio: float = 0.1,
+        k: int = 3,
+        magnitude_dropout: float = 0.7,
+    ):
         super().__init__()
         if not len(dims) == len(depths) == len(blocks):
             raise ValueError("dims, depths and blocks need one entry per stage")
@@ -172,8 +191,7 @@ class MGFN(nn.Module):
         self.to_tokens = nn.Conv1d(feature_dim, dims[0], 3, padding=1)
         stages = []
         for i, (dim, depth, block) in enumerate(zip(dims, depths, blocks)):
-            stage = [Backbone(dim, depth, block, dim // dim_head, dim_head, ff_mult,
-                              focus_kernel, dropout)]
+            stage = [Backbone(dim, depth, block, dim // dim_head, dim_head, ff_mult, focus_kernel, dropout)]
             if i + 1 < len(dims):
                 stage.append(nn.Sequential(ChannelLayerNorm(dim), nn.Conv1d(dim, dims[i + 1], 1)))
             stages.append(nn.Sequential(*stage))
@@ -197,8 +215,7 @@ class MGFN(nn.Module):
         """video: (B, ncrops, T, F + 1), features then their L2 magnitude; T >= k."""
         b, ncrops, t, c = video.shape
         if c != self.feature_dim + 1:
-            raise ValueError(f"expected {self.feature_dim} feature channels + 1 magnitude "
-                             f"channel, got {c} channels")
+            raise ValueError(f"expected {self.feature_dim} feature channels + 1 magnitude channel, got {c} channels")
         x = video.reshape(b * ncrops, t, c).transpose(1, 2)  # (B*ncrops, F+1, T)
         x = self.to_tokens(x[:, :-1]) + self.mag_ratio * self.to_mag(x[:, -1:])
         feats = self.to_logits(self.stages(x).transpose(1, 2))  # (B*ncrops, T, D)
@@ -211,8 +228,7 @@ class MGFN(nn.Module):
         topk_index = (magnitudes * keep).topk(self.k, dim=1).indices  # (B, k)
         video_score = snippet_scores.gather(1, topk_index).mean(dim=1)
         index = topk_index[:, None, :, None].expand(b, ncrops, self.k, feats.shape[-1])
-        return MGFNOutput(snippet_scores, video_score, crop_scores, topk_index,
-                          feats.gather(2, index))
+        return MGFNOutput(snippet_scores, video_score, crop_scores, topk_index, feats.gather(2, index))
 
 
 def append_magnitude(features: Tensor) -> Tensor:
@@ -256,11 +272,12 @@ def _pull_halves(magnitudes: Tensor) -> Tensor:
     half = magnitudes.shape[0] // 2
     if half == 0:
         return magnitudes.new_zeros(())
-    return F.pairwise_distance(magnitudes[half:2 * half], magnitudes[:half]).pow(2).mean()
+    return F.pairwise_distance(magnitudes[half : 2 * half], magnitudes[:half]).pow(2).mean()
 
 
-def magnitude_contrastive_loss(normal_features: Tensor, abnormal_features: Tensor,
-                               margin: float = 200.0, separation_weight: float = 1e-3) -> Tensor:
+def magnitude_contrastive_loss(
+    normal_features: Tensor, abnormal_features: Tensor, margin: float = 200.0, separation_weight: float = 1e-3
+) -> Tensor:
     """MC loss (Sec. 3.4) on top-k features, both (N, ncrops, k, D).
 
     The L1 magnitudes of the i-th normal and i-th abnormal video are pushed at
@@ -285,9 +302,15 @@ class MGFNLosses(NamedTuple):
     sparsity: Tensor
 
 
-def mgfn_loss(output: MGFNOutput, labels: Tensor, *, margin: float = 200.0,
-              contrastive_weight: float = 1e-3, smoothness_weight: float = 8e-4,
-              sparsity_weight: float = 8e-3) -> MGFNLosses:
+def mgfn_loss(
+    output: MGFNOutput,
+    labels: Tensor,
+    *,
+    margin: float = 200.0,
+    contrastive_weight: float = 1e-3,
+    smoothness_weight: float = 8e-4,
+    sparsity_weight: float = 8e-3,
+) -> MGFNLosses:
     """Training objective of the official code for a batch of B videos.
 
     labels: (B,) 1 for abnormal, 0 for normal; the batch must hold as many normal
@@ -298,7 +321,8 @@ def mgfn_loss(output: MGFNOutput, labels: Tensor, *, margin: float = 200.0,
         raise ValueError("mgfn_loss needs as many normal as abnormal videos in a batch")
     classification = F.binary_cross_entropy(output.video_score, labels.to(output.video_score.dtype))
     contrastive = contrastive_weight * magnitude_contrastive_loss(
-        output.topk_features[~abnormal], output.topk_features[abnormal], margin)
+        output.topk_features[~abnormal], output.topk_features[abnormal], margin
+    )
     smoothness = temporal_smoothness_loss(output.snippet_scores, smoothness_weight)
     sparsity = sparsity_loss(output.snippet_scores[~abnormal], sparsity_weight)
     total = classification + contrastive + smoothness + sparsity

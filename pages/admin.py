@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from crimeviz import audit, auth, ui
+from crimeviz.access import auth
+from crimeviz.store import audit
+from crimeviz.web import ui
 
 user = ui.require("users")
 con = ui.connection()
@@ -16,8 +18,9 @@ with tab_users:
         a, b, c = st.columns(3)
         name = a.text_input("User name", key="new_user")
         role = b.selectbox("Role", auth.ROLES, key="new_role")
-        password = c.text_input(f"Initial password (≥ {auth.MIN_PASSWORD} characters)", type="password",
-                                key="new_password")
+        password = c.text_input(
+            f"Initial password (≥ {auth.MIN_PASSWORD} characters)", type="password", key="new_password"
+        )
         if st.form_submit_button("Add user"):
             try:
                 auth.add_user(con, name.strip().lower(), password, role, by=user.username)
@@ -37,10 +40,14 @@ with tab_users:
                 st.error("You cannot disable your own account or remove your own admin role.")
             else:
                 try:
-                    auth.update_user(con, target, user.username,
-                                     role=None if new_role == "(unchanged)" else new_role,
-                                     active=None if state == "(unchanged)" else state == "active",
-                                     password=new_password or None)
+                    auth.update_user(
+                        con,
+                        target,
+                        user.username,
+                        role=None if new_role == "(unchanged)" else new_role,
+                        active=None if state == "(unchanged)" else state == "active",
+                        password=new_password or None,
+                    )
                     st.success(f"Saved {target}.")
                 except ValueError as exc:
                     st.error(f"Not saved: {exc}.")
@@ -52,6 +59,7 @@ with tab_audit:
     limit = c.number_input("Entries", 10, 100_000, 500, key="audit_limit")
     log = audit.entries(con, int(limit), who.strip() or None, action.strip() or None)
     st.dataframe(log, hide_index=True, key="audit_table")
-    if st.download_button("Export as CSV", log.to_csv(index=False), "crimeviz-audit.csv", "text/csv",
-                          key="audit_export"):
+    if st.download_button(
+        "Export as CSV", log.to_csv(index=False), "crimeviz-audit.csv", "text/csv", key="audit_export"
+    ):
         audit.record(con, user.username, "audit.export", "audit_log", None, {"entries": len(log)})

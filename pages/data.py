@@ -4,7 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from crimeviz import importer, ui
+from crimeviz.store import importer
+from crimeviz.web import ui
 
 MAX_MB = 200
 
@@ -12,16 +13,23 @@ user = ui.require("data")
 st.title("Data")
 con = ui.connection()
 st.subheader("In the database")
-st.dataframe(con.execute("SELECT source, count(*) AS incidents, min(occurred_at)::DATE AS first, "
-                         "max(occurred_at)::DATE AS last FROM incidents GROUP BY 1 ORDER BY 1").df(),
-             hide_index=True, key="sources")
+st.dataframe(
+    con.execute(
+        "SELECT source, count(*) AS incidents, min(occurred_at)::DATE AS first, "
+        "max(occurred_at)::DATE AS last FROM incidents GROUP BY 1 ORDER BY 1"
+    ).df(),
+    hide_index=True,
+    key="sources",
+)
 with st.expander("Import history"):
     st.dataframe(con.execute("SELECT * FROM imports ORDER BY import_id DESC").df(), hide_index=True)
 
 st.subheader("Import incidents")
-st.markdown("Upload a CSV or Parquet file with one row per incident, then say which column holds what. "
-            "Rows with missing or invalid coordinates, dates or offences are rejected and listed; the rest "
-            "load in one transaction, and rows already in the database are skipped.")
+st.markdown(
+    "Upload a CSV or Parquet file with one row per incident, then say which column holds what. "
+    "Rows with missing or invalid coordinates, dates or offences are rejected and listed; the rest "
+    "load in one transaction, and rows already in the database are skipped."
+)
 upload = st.file_uploader("Incident file", type=["csv", "parquet"], key="upload", max_upload_size=MAX_MB)
 if upload is None:
     st.stop()
@@ -48,8 +56,9 @@ with st.form("mapping"):
         label = f"{field} *" if field in importer.REQUIRED else field
         default = columns.index(str(guess[field])) if guess[field] is not None else 0
         chosen[field] = cols[i % 3].selectbox(label, columns, index=default, key=f"map_{field}")
-    date_format = st.text_input("Date format (strftime, blank = detect)", key="date_format",
-                                placeholder="e.g. %m/%d/%Y %I:%M:%S %p")
+    date_format = st.text_input(
+        "Date format (strftime, blank = detect)", key="date_format", placeholder="e.g. %m/%d/%Y %I:%M:%S %p"
+    )
     source = st.text_input("Source name", value=path.stem, key="source")
     submitted = st.form_submit_button("Import", type="primary")
 
@@ -58,17 +67,31 @@ if submitted:
     try:
         importer.check_mapping(mapping, frame.columns)
         with st.spinner("Importing…"):
-            result = importer.import_file(con, path, mapping, user.username, date_format.strip() or None,
-                                          source.strip() or path.stem, reject_dir=work)
+            result = importer.import_file(
+                con,
+                path,
+                mapping,
+                user.username,
+                date_format.strip() or None,
+                source.strip() or path.stem,
+                reject_dir=work,
+            )
     except importer.ImportFailed as exc:
         st.error(f"Nothing was imported: {exc}")
     else:
         st.cache_data.clear()
-        st.success(f"Imported {result.loaded:,} new incidents from {upload.name} "
-                   f"({result.duplicates:,} already in the database, {result.rejected:,} rejected; "
-                   f"dates read as {result.date_format}).")
+        st.success(
+            f"Imported {result.loaded:,} new incidents from {upload.name} "
+            f"({result.duplicates:,} already in the database, {result.rejected:,} rejected; "
+            f"dates read as {result.date_format})."
+        )
         if result.rejected:
             st.warning(f"{result.rejected:,} rows were rejected. Examples:")
             st.dataframe(result.examples, key="reject_examples")
-            st.download_button("Download all rejected rows (CSV)", Path(result.reject_file).read_bytes(),
-                               Path(result.reject_file).name, "text/csv", key="reject_download")
+            st.download_button(
+                "Download all rejected rows (CSV)",
+                Path(result.reject_file).read_bytes(),
+                Path(result.reject_file).name,
+                "text/csv",
+                key="reject_download",
+            )

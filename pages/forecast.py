@@ -2,11 +2,14 @@
 
 import streamlit as st
 
-from crimeviz import config, maps, queries, ui
-from crimeviz.filters import IncidentFilter
+from crimeviz import config
+from crimeviz.explore import maps
 from crimeviz.forecast import views
 from crimeviz.forecast.frames import ALL
 from crimeviz.forecast.predict import METHODS, forecast_for_date
+from crimeviz.store import queries
+from crimeviz.store.filters import IncidentFilter
+from crimeviz.web import ui
 
 user = ui.require("forecasts")
 st.title("Next-day hotspot forecast")
@@ -18,17 +21,21 @@ if last is None:
     st.stop()
 
 st.session_state.setdefault("fc_day", views.next_day(last))
-if st.button(f"Forecast tomorrow ({views.next_day(last):%a %d %b %Y}, the day after the latest data)",
-             key="fc_tomorrow"):
+if st.button(
+    f"Forecast tomorrow ({views.next_day(last):%a %d %b %Y}, the day after the latest data)", key="fc_tomorrow"
+):
     st.session_state["fc_day"] = views.next_day(last)
 a, b, c, d = st.columns([2, 2, 3, 2])
-day = a.date_input("Day", key="fc_day", min_value=opts["first_date"], max_value=views.next_day(last),
-                   format="YYYY-MM-DD")
-group = b.selectbox("Offences", [ALL, *opts["offences"]], key="fc_group",
-                    format_func=lambda g: "All offences" if g == ALL else g)
+day = a.date_input(
+    "Day", key="fc_day", min_value=opts["first_date"], max_value=views.next_day(last), format="YYYY-MM-DD"
+)
+group = b.selectbox(
+    "Offences", [ALL, *opts["offences"]], key="fc_group", format_func=lambda g: "All offences" if g == ALL else g
+)
 method = c.selectbox("Method", list(METHODS), key="fc_method", format_func=METHODS.get)
-coverage = d.select_slider("Area flagged", [0.01, 0.02, 0.05, 0.10, 0.20], value=0.05, key="fc_cov",
-                           format_func=lambda v: f"{v:.0%}")
+coverage = d.select_slider(
+    "Area flagged", [0.01, 0.02, 0.05, 0.10, 0.20], value=0.05, key="fc_cov", format_func=lambda v: f"{v:.0%}"
+)
 
 try:
     with st.spinner("Forecasting…"):
@@ -46,17 +53,26 @@ actual = None
 if past:
     offences = None if group == ALL else (group,)
     actual = queries.hex_counts(con, IncidentFilter(day, day, offences), 8)
-st.caption(f"{METHODS[method]} · data until {meta['data_until']} · {meta['lead']} day(s) ahead"
-           + (f" · checkpoint {meta['checkpoint']}" if "checkpoint" in meta else ""))
+st.caption(
+    f"{METHODS[method]} · data until {meta['data_until']} · {meta['lead']} day(s) ahead"
+    + (f" · checkpoint {meta['checkpoint']}" if "checkpoint" in meta else "")
+)
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Expected incidents (city)", f"{forecast['intensity'].sum():.0f}")
 m2.metric("Cells flagged", f"{int(flagged['flagged'].sum())} of {len(flagged)}")
-m3.metric("Expected in flagged cells", f"{flagged.loc[flagged['flagged'], 'intensity'].sum() / forecast['intensity'].sum():.0%}")
+m3.metric(
+    "Expected in flagged cells",
+    f"{flagged.loc[flagged['flagged'], 'intensity'].sum() / forecast['intensity'].sum():.0%}",
+)
 if actual is not None:
     score = views.day_score(flagged, actual)
-    m4.metric("Actual hit rate that day", f"{score['hits']:.0f} of {score['incidents']}",
-              f"PAI {score['pai']:.1f}" if score["incidents"] else None, delta_color="off")
+    m4.metric(
+        "Actual hit rate that day",
+        f"{score['hits']:.0f} of {score['incidents']}",
+        f"PAI {score['pai']:.1f}" if score["incidents"] else None,
+        delta_color="off",
+    )
 
 layer, legend = views.hotspot_layer(flagged, actual)
 context = ui.map_context(con)
@@ -65,19 +81,24 @@ if past and st.toggle("Show that day's incidents", value=True, key="fc_actual"):
     points = queries.points(con, IncidentFilter(day, day, None if group == ALL else (group,)))
     layers.append(maps.point_layer(points))
 st.pydeck_chart(maps.deck(layers, maps.view_for(context["bounds"]), config.basemap()), key="fc_map")
-st.markdown(maps.legend_html(legend, "Forecast (flagged hotspots drawn solid, the rest faint)"),
-            unsafe_allow_html=True)
+st.markdown(maps.legend_html(legend, "Forecast (flagged hotspots drawn solid, the rest faint)"), unsafe_allow_html=True)
 
 result = views.backtest()
 st.subheader("Backtest: every day of 2021")
-st.caption("Each forecast uses only incidents strictly before its day; models and baseline settings were "
-           "chosen on 2020 only. Valid area: cells with at least one incident up to 2019.")
+st.caption(
+    "Each forecast uses only incidents strictly before its day; models and baseline settings were "
+    "chosen on 2020 only. Valid area: cells with at least one incident up to 2019."
+)
 group_key = group if group in result["groups"] else ALL
 left, right = st.columns(2)
 left.plotly_chart(views.curve_figure(result, group_key, "hit_rate"), key="fc_hit_curve")
 right.plotly_chart(views.curve_figure(result, group_key, "pai"), key="fc_pai_curve")
-st.dataframe(views.backtest_table(result, group_key), hide_index=True, key="fc_table",
-             column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("log-lik / cell-day",)})
+st.dataframe(
+    views.backtest_table(result, group_key),
+    hide_index=True,
+    key="fc_table",
+    column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("log-lik / cell-day",)},
+)
 
 with st.expander("Model card: data, training, metrics, limitations and cautions"):
     st.markdown(views.MODEL_CARD.read_text())

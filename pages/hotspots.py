@@ -2,7 +2,10 @@
 
 import streamlit as st
 
-from crimeviz import config, hotspots, maps, queries, ui
+from crimeviz import config
+from crimeviz.explore import hotspots, maps
+from crimeviz.store import queries
+from crimeviz.web import ui
 
 user, con, f = ui.filtered_page("Hotspot statistics")
 st.caption(ui.describe(f))
@@ -27,7 +30,8 @@ m3.metric("Significant cold spots", f"{cold:,}")
 st.markdown(
     f"Gi* compares each cell's k-ring total with the city-wide mean. Cells are **significant** when their "
     f"two-sided p-value passes the Benjamini–Hochberg correction at a false discovery rate of {alpha:.0%} "
-    f"over all {len(cells):,} cells tested; colour shows only those.")
+    f"over all {len(cells):,} cells tested; colour shows only those."
+)
 
 view = maps.view_for(queries.bounds(con))
 outline = maps.outline_layer(queries.study_cells(con, 7))
@@ -37,14 +41,19 @@ with tab_gi:
     shown["color"] = [[*maps.HOT_COLD[c], 200] for c in shown["category"]]
     shown["z"] = shown["z"].round(2)
     shown["p"] = shown["p"].map("{:.2g}".format)
-    shown["tooltip"] = maps.tooltip_rows(shown, {"Cell": "cell", "Incidents": "n", "Gi* z": "z", "p": "p",
-                                                  "Class": "category"})
-    st.pydeck_chart(maps.deck([outline, maps.hex_layer(shown, "gi-star")], view, config.basemap()),
-                    key="gi_map")
-    st.markdown(maps.legend_html([(k_, "rgb({},{},{})".format(*v)) for k_, v in maps.HOT_COLD.items()
-                                  if k_ != "Not significant"], "Gi*"), unsafe_allow_html=True)
-    st.dataframe(gi[gi["significant"]].sort_values("z", ascending=False).round({"z": 2, "p": 6}),
-                 hide_index=True, key="gi_table")
+    shown["tooltip"] = maps.tooltip_rows(
+        shown, {"Cell": "cell", "Incidents": "n", "Gi* z": "z", "p": "p", "Class": "category"}
+    )
+    st.pydeck_chart(maps.deck([outline, maps.hex_layer(shown, "gi-star")], view, config.basemap()), key="gi_map")
+    st.markdown(
+        maps.legend_html(
+            [(k_, "rgb({},{},{})".format(*v)) for k_, v in maps.HOT_COLD.items() if k_ != "Not significant"], "Gi*"
+        ),
+        unsafe_allow_html=True,
+    )
+    st.dataframe(
+        gi[gi["significant"]].sort_values("z", ascending=False).round({"z": 2, "p": 6}), hide_index=True, key="gi_table"
+    )
 with tab_kde:
     points = queries.points(con, f, limit=500_000)
     density = hotspots.cell_density(points, cells, bandwidth)
@@ -53,7 +62,9 @@ with tab_kde:
     density["color"] = maps.colours_for(density["density_km2"].to_numpy(), breaks)
     density["density"] = density["density_km2"].round(1)
     density["tooltip"] = maps.tooltip_rows(density, {"Cell": "cell", "Incidents per km²": "density"})
-    st.pydeck_chart(maps.deck([outline, maps.hex_layer(density, "kernel-density")], view, config.basemap()),
-                    key="kde_map")
-    st.markdown(maps.legend_html(maps.legend(breaks, "per km²", "{:,.1f}"), "Quartic kernel density"),
-                unsafe_allow_html=True)
+    st.pydeck_chart(
+        maps.deck([outline, maps.hex_layer(density, "kernel-density")], view, config.basemap()), key="kde_map"
+    )
+    st.markdown(
+        maps.legend_html(maps.legend(breaks, "per km²", "{:,.1f}"), "Quartic kernel density"), unsafe_allow_html=True
+    )

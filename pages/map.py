@@ -3,17 +3,28 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from crimeviz import charts, config, grid, leaflet, maps, overlays, queries, ui
+from crimeviz import config
+from crimeviz.explore import charts, leaflet, maps
+from crimeviz.store import grid, queries
+from crimeviz.web import overlays, ui
 
 user, con, f = ui.filtered_page("Incident map")
 
 left, right = st.columns([2, 3])
-res = left.radio("H3 resolution", [7, 8, 9], index=1, horizontal=True, key="map_res",
-                 help="7 ≈ 5.2 km², 8 ≈ 0.74 km², 9 ≈ 0.11 km² per cell")
-shown = right.multiselect("Layers", ["Hexagons", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance",
-                                    "CCTV reports"],
-                          default=["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
-                          key="map_layers")
+res = left.radio(
+    "H3 resolution",
+    [7, 8, 9],
+    index=1,
+    horizontal=True,
+    key="map_res",
+    help="7 ≈ 5.2 km², 8 ≈ 0.74 km², 9 ≈ 0.11 km² per cell",
+)
+shown = right.multiselect(
+    "Layers",
+    ["Hexagons", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
+    default=["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
+    key="map_layers",
+)
 
 counts = queries.hex_counts(con, f, res)
 st.caption(ui.describe(f))
@@ -41,8 +52,10 @@ if "Heatmap" in shown or "Points" in shown:
         layers.append(maps.point_layer(points))
 if "Neighbourhoods" in shown:
     layers.append(context["neighbourhoods"])
-extra = {"Street-view deviance": lambda: overlays.deviance_layer(con),
-         "CCTV reports": lambda: overlays.cctv_layer(con, f)}
+extra = {
+    "Street-view deviance": lambda: overlays.deviance_layer(con),
+    "CCTV reports": lambda: overlays.cctv_layer(con, f),
+}
 for name, build in extra.items():
     if name in shown and (layer := build()) is not None:
         layers.append(layer)
@@ -57,19 +70,33 @@ with tab_deck:
     if legend:
         st.markdown(maps.legend_html(legend, "Incidents per cell"), unsafe_allow_html=True)
     if any(layer.id == "deviance-scores" for layer in layers):
-        st.markdown(maps.legend_html([(f"class {c}", "rgb({},{},{})".format(*rgb))
-                                      for c, rgb in maps.DEVIANCE_COLOURS.items()],
-                                     "DevianceNet class (street-view sequences)"), unsafe_allow_html=True)
+        st.markdown(
+            maps.legend_html(
+                [(f"class {c}", "rgb({},{},{})".format(*rgb)) for c, rgb in maps.DEVIANCE_COLOURS.items()],
+                "DevianceNet class (street-view sequences)",
+            ),
+            unsafe_allow_html=True,
+        )
     if not online:
-        st.caption("Offline map: city outline and neighbourhood boundaries derived from the data (hover a hexagon "
-                   "for its neighbourhood), no basemap tiles (set CRIMEVIZ_BASEMAP=carto for a CARTO basemap and "
-                   "a Leaflet view with OpenStreetMap tiles when online). The Leaflet download has no tiles either.")
+        st.caption(
+            "Offline map: city outline and neighbourhood boundaries derived from the data (hover a hexagon "
+            "for its neighbourhood), no basemap tiles (set CRIMEVIZ_BASEMAP=carto for a CARTO basemap and "
+            "a Leaflet view with OpenStreetMap tiles when online). The Leaflet download has no tiles either."
+        )
 with tab_leaflet:
+
     def leaflet_map():
         return leaflet.folium_map(counts, context["bounds"], config.basemap())
+
     # Built only when asked for: the download is rare.
-    st.download_button("Download this map as a Leaflet HTML file", lambda: leaflet_map().get_root().render(),
-                       "crimeviz-map.html", "text/html", key="leaflet_html", on_click="ignore")
+    st.download_button(
+        "Download this map as a Leaflet HTML file",
+        lambda: leaflet_map().get_root().render(),
+        "crimeviz-map.html",
+        "text/html",
+        key="leaflet_html",
+        on_click="ignore",
+    )
     if online:
         st_folium(leaflet_map(), height=500, use_container_width=True, returned_objects=[], key="leaflet_map")
 
@@ -80,8 +107,13 @@ choices = counts["cell"].head(50).tolist()
 if st.session_state.get("map_cell") and st.session_state["map_cell"] not in choices:
     choices.insert(0, st.session_state["map_cell"])
 st.subheader("Cell detail")
-cell = st.selectbox("Cell", choices, index=None, key="map_cell",
-                    placeholder="Click a hexagon on the map, or pick one of the 50 busiest cells")
+cell = st.selectbox(
+    "Cell",
+    choices,
+    index=None,
+    key="map_cell",
+    placeholder="Click a hexagon on the map, or pick one of the 50 busiest cells",
+)
 if cell is None:
     st.stop()
 detail = queries.cell_detail(con, f, res, cell)
@@ -92,6 +124,11 @@ a.plotly_chart(charts.bar_chart(detail["by_offence"], "offence", "n", "By offenc
 b.plotly_chart(charts.bar_chart(detail["premises"].head(10), "premises", "n", "Top premises"), key="cell_premises")
 a.plotly_chart(charts.hour_weekday_heatmap(detail["hour_weekday"]), key="cell_hours")
 b.plotly_chart(charts.monthly_chart(detail["monthly"], "Monthly trend"), key="cell_monthly")
-st.download_button(f"Download the {n_cell:,} incidents in this cell (CSV)",
-                   lambda: queries.incidents(con, f, res, cell).to_csv(index=False),
-                   f"incidents-{cell}.csv", "text/csv", key="cell_csv", on_click="ignore")
+st.download_button(
+    f"Download the {n_cell:,} incidents in this cell (CSV)",
+    lambda: queries.incidents(con, f, res, cell).to_csv(index=False),
+    f"incidents-{cell}.csv",
+    "text/csv",
+    key="cell_csv",
+    on_click="ignore",
+)

@@ -5,10 +5,21 @@ from datetime import timedelta
 
 import streamlit as st
 
-from crimeviz import audit, config, grid, maps, queries, ui
+from crimeviz import config
+from crimeviz.explore import maps
 from crimeviz.patrol import beats, export, review, store, views
-from crimeviz.patrol.plan import MINUTES_PER_CELL, PlanParams, assign_cell, build_plan, parse_cells, remove_cell, risk_for
+from crimeviz.patrol.plan import (
+    MINUTES_PER_CELL,
+    PlanParams,
+    assign_cell,
+    build_plan,
+    parse_cells,
+    remove_cell,
+    risk_for,
+)
 from crimeviz.patrol.risk import SHIFTS, Shift, source_label, sources
+from crimeviz.store import audit, grid, queries
+from crimeviz.web import ui
 
 st.title("Patrol plans")
 user = ui.require("patrol")
@@ -34,16 +45,23 @@ def settings() -> PlanParams | None:
     """The sidebar's plan settings; None (with the reason shown) when they cannot be used."""
     with st.sidebar:
         st.header("Plan settings")
-        day = st.date_input("Date", opts["last_date"] + timedelta(days=1), min_value=opts["first_date"],
-                            format="YYYY-MM-DD", key="patrol_date")
+        day = st.date_input(
+            "Date",
+            opts["last_date"] + timedelta(days=1),
+            min_value=opts["first_date"],
+            format="YYYY-MM-DD",
+            key="patrol_date",
+        )
         name = st.selectbox("Shift", list(SHIFTS), index=1, key="patrol_shift", format_func=str.title)
         a, b = st.columns(2)
         start = a.number_input("Starts at (hour)", 0, 23, SHIFTS[name].start, key=f"patrol_start_{name}")
         hours = b.number_input("Hours", 1, 24, SHIFTS[name].hours, key=f"patrol_hours_{name}")
-        source = st.selectbox("Risk from", sources(), index=len(sources()) - 1, key="patrol_source",
-                              format_func=source_label)
-        res = st.radio("H3 resolution", [9, 8], horizontal=True, key="patrol_res",
-                       help="9 ≈ 0.11 km² per cell, 8 ≈ 0.74 km²")
+        source = st.selectbox(
+            "Risk from", sources(), index=len(sources()) - 1, key="patrol_source", format_func=source_label
+        )
+        res = st.radio(
+            "H3 resolution", [9, 8], horizontal=True, key="patrol_res", help="9 ≈ 0.11 km² per cell, 8 ≈ 0.74 km²"
+        )
         units = st.number_input("Units", 0, 200, 10, key="patrol_units")
         a, b = st.columns(2)
         patrol = a.number_input("Patrol minutes per unit", 0, 720, 240, 15, key="patrol_minutes")
@@ -59,8 +77,20 @@ def settings() -> PlanParams | None:
     names = ui.neighbourhood_names(con, res)
     try:
         excluded = tuple(dict.fromkeys([c for c, n in names.items() if n in set(hoods)] + list(parse_cells(typed))))
-        return PlanParams(day, Shift(name, int(start), int(hours)), res, int(units), float(patrol), float(per_cell),
-                          float(speed), int(max_cells), float(max_area) or None, weights, excluded, source)
+        return PlanParams(
+            day,
+            Shift(name, int(start), int(hours)),
+            res,
+            int(units),
+            float(patrol),
+            float(per_cell),
+            float(speed),
+            int(max_cells),
+            float(max_area) or None,
+            weights,
+            excluded,
+            source,
+        )
     except ValueError as exc:
         st.error(f"These settings cannot be used: {exc}.")
         return None
@@ -75,8 +105,13 @@ def build(params: PlanParams, keep=None) -> None:
         st.error(f"No plan: {exc}.")
         return
     if keep is not None:
-        plan = replace(plan, plan_id=keep.plan_id, created_by=keep.created_by, created_at=keep.created_at,
-                       updated_at=keep.updated_at)
+        plan = replace(
+            plan,
+            plan_id=keep.plan_id,
+            created_by=keep.created_by,
+            created_at=keep.created_at,
+            updated_at=keep.updated_at,
+        )
     st.session_state["patrol_plan"] = plan
 
 
@@ -84,14 +119,25 @@ def open_plan(plan_id: int) -> None:
     """Button callback: show a saved plan and put its settings in the sidebar."""
     plan = store.load_plan(ui.connection(), plan_id)
     p, limits = plan.params, plan.params.limits()
-    st.session_state.update({
-        "patrol_plan": plan, "patrol_date": p.day, "patrol_shift": p.shift.name,
-        f"patrol_start_{p.shift.name}": p.shift.start, f"patrol_hours_{p.shift.name}": p.shift.hours,
-        "patrol_res": p.res, "patrol_units": p.units, "patrol_minutes": int(p.patrol_minutes),
-        f"patrol_per_cell_{p.res}": int(limits.minutes_per_cell), "patrol_max_cells": p.max_cells,
-        "patrol_max_area": p.max_area_km2 or 0.0, "patrol_speed": int(p.speed_kmh), "patrol_ex_hoods": [],
-        "patrol_ex_cells": "\n".join(p.excluded),
-        **{f"patrol_w_{o}": p.weight_map.get(o, 1.0) for o in opts["offences"]}})
+    st.session_state.update(
+        {
+            "patrol_plan": plan,
+            "patrol_date": p.day,
+            "patrol_shift": p.shift.name,
+            f"patrol_start_{p.shift.name}": p.shift.start,
+            f"patrol_hours_{p.shift.name}": p.shift.hours,
+            "patrol_res": p.res,
+            "patrol_units": p.units,
+            "patrol_minutes": int(p.patrol_minutes),
+            f"patrol_per_cell_{p.res}": int(limits.minutes_per_cell),
+            "patrol_max_cells": p.max_cells,
+            "patrol_max_area": p.max_area_km2 or 0.0,
+            "patrol_speed": int(p.speed_kmh),
+            "patrol_ex_hoods": [],
+            "patrol_ex_cells": "\n".join(p.excluded),
+            **{f"patrol_w_{o}": p.weight_map.get(o, 1.0) for o in opts["offences"]},
+        }
+    )
     if p.source in sources():
         st.session_state["patrol_source"] = p.source
 
@@ -100,10 +146,17 @@ params = settings()
 current = st.session_state.get("patrol_plan")
 if params is not None and st.sidebar.button("Build new plan", type="primary", key="patrol_build"):
     build(params)
-elif params is not None and current is not None and current.plan_id and current.status == "draft" and \
-        st.sidebar.button(f"Rebuild plan #{current.plan_id}", key="patrol_rebuild",
-                          help="Replace the beats of this saved draft with a plan built on these settings; "
-                               "press Save draft to keep it."):
+elif (
+    params is not None
+    and current is not None
+    and current.plan_id
+    and current.status == "draft"
+    and st.sidebar.button(
+        f"Rebuild plan #{current.plan_id}",
+        key="patrol_rebuild",
+        help="Replace the beats of this saved draft with a plan built on these settings; press Save draft to keep it.",
+    )
+):
     build(params, keep=current)
 if params is not None and "patrol_plan" not in st.session_state:
     build(params)
@@ -115,11 +168,20 @@ with tab_saved:
     if saved.empty:
         st.info("No plans saved yet: build one and press *Save draft*.")
     else:
-        st.dataframe(saved.assign(share_of_shift=(100 * saved["share_of_shift"]).round(1)), hide_index=True,
-                     key="patrol_saved_table")
-        pick = st.selectbox("Plan", saved["plan_id"], key="patrol_open_id",
-                            format_func=lambda i: f"#{i} · " + " · ".join(
-                                str(v) for v in saved.set_index("plan_id").loc[i, ["plan_date", "shift", "status"]]))
+        st.dataframe(
+            saved.assign(share_of_shift=(100 * saved["share_of_shift"]).round(1)),
+            hide_index=True,
+            key="patrol_saved_table",
+        )
+        pick = st.selectbox(
+            "Plan",
+            saved["plan_id"],
+            key="patrol_open_id",
+            format_func=lambda i: (
+                f"#{i} · "
+                + " · ".join(str(v) for v in saved.set_index("plan_id").loc[i, ["plan_date", "shift", "status"]])
+            ),
+        )
         st.button("Open this plan", key="patrol_open", on_click=open_plan, args=(int(pick),))
 
 plan = st.session_state.get("patrol_plan")
@@ -142,8 +204,10 @@ with tab_plan:
             risk = risk_surface(plan.params.to_json(), version)
         except ValueError as exc:
             risk = None
-            st.info(f"The plan's risk surface cannot be recomputed ({exc}); the plan can be viewed and "
-                    "exported but not edited.")
+            st.info(
+                f"The plan's risk surface cannot be recomputed ({exc}); the plan can be viewed and "
+                "exported but not edited."
+            )
         show_risk = st.toggle("Show the risk surface", value=False, key="patrol_show_risk", disabled=risk is None)
         layers = [maps.outline_layer([grid.to_int(c) for c in city_cells(version)])]
         if show_risk:
@@ -154,15 +218,20 @@ with tab_plan:
         layers += views.plan_layers(plan, names)
         deck = maps.deck(layers, views.plan_view(plan), config.basemap())
         event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="patrol_map")
-        st.markdown(maps.legend_html(views.unit_legend(plan, names), "Units (route loops start at the white dot)"),
-                    unsafe_allow_html=True)
+        st.markdown(
+            maps.legend_html(views.unit_legend(plan, names), "Units (route loops start at the white dot)"),
+            unsafe_allow_html=True,
+        )
         if show_risk:
-            st.markdown(maps.legend_html(risk_legend, "Expected incidents per cell in the shift"),
-                        unsafe_allow_html=True)
-        st.caption(f"Risk: {source_label(plan.params.source)} — {plan.risk_model} ({plan.risk_version}), weighted by "
-                   f"each cell's hour-of-day profile for the shift. Optimisation: {beats.METHOD}. Every beat is "
-                   "contiguous and within a few cells of its anchor; routes are closed loops through the cell "
-                   "centres (nearest neighbour + 2-opt).")
+            st.markdown(
+                maps.legend_html(risk_legend, "Expected incidents per cell in the shift"), unsafe_allow_html=True
+            )
+        st.caption(
+            f"Risk: {source_label(plan.params.source)} — {plan.risk_model} ({plan.risk_version}), weighted by "
+            f"each cell's hour-of-day profile for the shift. Optimisation: {beats.METHOD}. Every beat is "
+            "contiguous and within a few cells of its anchor; routes are closed loops through the cell "
+            "centres (nearest neighbour + 2-opt)."
+        )
 
         st.markdown("**Units**")
         st.dataframe(views.unit_table(plan, names), hide_index=True, key="patrol_units_table")
@@ -173,11 +242,15 @@ with tab_plan:
         a, b, c, d = st.columns(4)
         stem = f"patrol-plan-{plan.plan_id or 'draft'}-{plan.params.day}-{plan.params.shift.name}"
         context = city_cells(version)
-        if a.download_button("Printable PDF", lambda: export.plan_pdf(plan, names, context), f"{stem}.pdf",
-                             "application/pdf", key="patrol_pdf"):
+        if a.download_button(
+            "Printable PDF",
+            lambda: export.plan_pdf(plan, names, context),
+            f"{stem}.pdf",
+            "application/pdf",
+            key="patrol_pdf",
+        ):
             audit.record(con, user.username, "patrol.export", "patrol_plan", plan.plan_id, {"format": "pdf"})
-        if b.download_button("CSV of stops", export.plan_csv(plan, names), f"{stem}.csv", "text/csv",
-                             key="patrol_csv"):
+        if b.download_button("CSV of stops", export.plan_csv(plan, names), f"{stem}.csv", "text/csv", key="patrol_csv"):
             audit.record(con, user.username, "patrol.export", "patrol_plan", plan.plan_id, {"format": "csv"})
         try:
             if c.button("Save draft", disabled=plan.status != "draft", key="patrol_save"):
@@ -193,16 +266,22 @@ with tab_plan:
         except ValueError as exc:
             st.error(f"Not saved: {exc}.")
         if plan.created_at:
-            st.caption(f"Created by {plan.created_by} at {plan.created_at:%Y-%m-%d %H:%M}"
-                       + (f", last saved {plan.updated_at:%Y-%m-%d %H:%M}" if plan.updated_at else "")
-                       + (f", approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}"
-                          if plan.approved_by else ""))
+            st.caption(
+                f"Created by {plan.created_by} at {plan.created_at:%Y-%m-%d %H:%M}"
+                + (f", last saved {plan.updated_at:%Y-%m-%d %H:%M}" if plan.updated_at else "")
+                + (f", approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}" if plan.approved_by else "")
+            )
 
         with st.expander("Edit beats", expanded=False):
-            clicked = [o.get("cell") for layer in ("patrol-beats", "patrol-risk")
-                       for o in ((event.selection.objects.get(layer) if event and event.selection else None) or [])]
-            st.caption("Click a cell on the map (or type its id) and assign it to a unit, or remove it. "
-                       "Beats must stay contiguous and within the unit's limits.")
+            clicked = [
+                o.get("cell")
+                for layer in ("patrol-beats", "patrol-risk")
+                for o in ((event.selection.objects.get(layer) if event and event.selection else None) or [])
+            ]
+            st.caption(
+                "Click a cell on the map (or type its id) and assign it to a unit, or remove it. "
+                "Beats must stay contiguous and within the unit's limits."
+            )
             if clicked and clicked[0] != st.session_state.get("patrol_clicked"):
                 st.session_state["patrol_clicked"] = st.session_state["patrol_edit_cell"] = clicked[0]
             e1, e2 = st.columns(2)
@@ -220,10 +299,12 @@ with tab_plan:
                 st.error(f"Not changed: {exc}.")
 
 with tab_review:
-    st.markdown("**Hit rate**: share of the shift's incidents (offences with a priority above 0) that occurred in "
-                "the plan's cells. **PAI**: hit rate ÷ the cells' share of the city's area. Compared with the "
-                "naive *top-k cells* plan (as many cells, the riskiest ones, not contiguous) and with a plan built "
-                "by the same method from historical counts only.")
+    st.markdown(
+        "**Hit rate**: share of the shift's incidents (offences with a priority above 0) that occurred in "
+        "the plan's cells. **PAI**: hit rate ÷ the cells' share of the city's area. Compared with the "
+        "naive *top-k cells* plan (as many cells, the riskiest ones, not contiguous) and with a plan built "
+        "by the same method from historical counts only."
+    )
     if plan is not None:
         st.markdown(f"**This plan** ({plan.params.day}, {plan.params.shift.label()})")
         try:
@@ -232,16 +313,23 @@ with tab_review:
             st.info(f"Not reviewed: {exc}.")
     st.markdown("**Plans over a period** (built with the sidebar settings for every day)")
     last = opts["last_date"] - timedelta(days=1)
-    period = st.date_input("Period", (last - timedelta(days=27), last), min_value=opts["first_date"],
-                           max_value=last, format="YYYY-MM-DD", key="patrol_review_period")
+    period = st.date_input(
+        "Period",
+        (last - timedelta(days=27), last),
+        min_value=opts["first_date"],
+        max_value=last,
+        format="YYYY-MM-DD",
+        key="patrol_review_period",
+    )
     if st.button("Review this period", key="patrol_review_run") and params is not None:
         if not isinstance(period, (tuple, list)) or len(period) != 2:
             st.error("Pick the last day of the period too.")
         else:
             with st.spinner("Building and scoring a plan for every day…"):
                 try:
-                    st.session_state["patrol_review"] = review.review_period(con, replace(params, day=period[0]),
-                                                                             *period)
+                    st.session_state["patrol_review"] = review.review_period(
+                        con, replace(params, day=period[0]), *period
+                    )
                 except ValueError as exc:
                     st.error(f"No review: {exc}.")
     daily = st.session_state.get("patrol_review")

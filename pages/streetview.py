@@ -4,13 +4,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from crimeviz import audit, config, queries, ui
+from crimeviz import config
+from crimeviz.store import audit, queries
 from crimeviz.streetview import checkpoints, figures, labels, scoring, sequences, store, training, uploads
+from crimeviz.web import ui
 
 FRAME_TYPES = sorted(s.lstrip(".") for s in sequences.IMAGE_SUFFIXES | uploads.VIDEO_SUFFIXES) + ["zip"]
 LOCATION_MODES = ("Typed", "Clicked on the map", "From the frames' EXIF GPS")
-LABEL_SOURCES = {"names": "From the folder names (v_class<N>_…)",
-                 "incidents": "From incidents around each location"}
+LABEL_SOURCES = {"names": "From the folder names (v_class<N>_…)", "incidents": "From incidents around each location"}
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=2)
@@ -20,9 +21,11 @@ def _model(path: str, modified: float) -> checkpoints.ScoringModel:
 
 st.title("Street view deviance")
 user = ui.require("streetview")
-st.markdown("**DevianceNet** (Park et al., AAAI 2022) reads 16 street-level frames of a place and predicts how much "
-            "crime surrounds it: a severity class from 1 (least) to 5 (most), *SEA*, and the probability that the "
-            "place is among the most deviant, *DIA*.")
+st.markdown(
+    "**DevianceNet** (Park et al., AAAI 2022) reads 16 street-level frames of a place and predicts how much "
+    "crime surrounds it: a severity class from 1 (least) to 5 (most), *SEA*, and the probability that the "
+    "place is among the most deviant, *DIA*."
+)
 con = ui.connection()
 store.ensure_tables(con)
 
@@ -30,8 +33,10 @@ st.subheader("Model")
 with st.expander("Add a trained model", expanded=not checkpoints.installed()):
     tab_upload, tab_train = st.tabs(["Upload a checkpoint", "Train on your labelled sequences"])
     with tab_upload:
-        st.markdown("The official `[AAAI2022-DevianceNet]SEA.pth` or `DIA.pth` from the DevianceNet authors, or a "
-                    "`.pth` made by `python -m crimeviz streetview train`. It is loaded strictly before it is kept.")
+        st.markdown(
+            "The official `[AAAI2022-DevianceNet]SEA.pth` or `DIA.pth` from the DevianceNet authors, or a "
+            "`.pth` made by `python -m crimeviz streetview train`. It is loaded strictly before it is kept."
+        )
         pth = st.file_uploader("Checkpoint (.pth)", type=["pth", "pt"], key="sv_pth", max_upload_size=1024)
         if pth is not None and st.button("Install", key="sv_install"):
             try:
@@ -39,24 +44,46 @@ with st.expander("Add a trained model", expanded=not checkpoints.installed()):
             except ValueError as exc:
                 st.error(f"Not installed: {exc}")
             else:
-                audit.record(con, user.username, "streetview.install", "checkpoint", added.path.name,
-                             {"sha256": added.sha256, "model": added.name})
+                audit.record(
+                    con,
+                    user.username,
+                    "streetview.install",
+                    "checkpoint",
+                    added.path.name,
+                    {"sha256": added.sha256, "model": added.name},
+                )
                 st.success(f"Installed {added.describe()}.")
     with tab_train:
-        st.markdown("Trains the light CPU model (DevianceNet-Lite: a frozen EfficientNet-Lite0 and a small temporal "
-                    "head) on a zip of sequence folders. Classes come from folder names in the official layout, or "
-                    "from this database's incidents around each sequence's location (folder name or EXIF GPS).")
+        st.markdown(
+            "Trains the light CPU model (DevianceNet-Lite: a frozen EfficientNet-Lite0 and a small temporal "
+            "head) on a zip of sequence folders. Classes come from folder names in the official layout, or "
+            "from this database's incidents around each sequence's location (folder name or EXIF GPS)."
+        )
         archive = st.file_uploader("Labelled sequences (zip)", type=["zip"], key="sv_train_zip", max_upload_size=2048)
         source = st.radio("Classes", list(LABEL_SOURCES), format_func=LABEL_SOURCES.get, key="sv_train_labels")
-        radius = st.number_input("Radius for counting incidents (m)", 50, 2000, 250, step=50, key="sv_train_radius",
-                                 disabled=source != "incidents")
+        radius = st.number_input(
+            "Radius for counting incidents (m)",
+            50,
+            2000,
+            250,
+            step=50,
+            key="sv_train_radius",
+            disabled=source != "incidents",
+        )
         epochs = st.slider("Epochs", 5, 200, 40, key="sv_train_epochs")
         if archive is not None and st.button("Train", key="sv_train"):
             bar = st.progress(0.0, "Encoding the sequences…")
             try:
                 record = training.train_archive(
-                    con, archive.getvalue(), archive.name, user.username, source, labels.LabelRule(radius_m=radius),
-                    epochs, lambda done, total: bar.progress(done / total, f"Encoded {done} of {total} sequences"))
+                    con,
+                    archive.getvalue(),
+                    archive.name,
+                    user.username,
+                    source,
+                    labels.LabelRule(radius_m=radius),
+                    epochs,
+                    lambda done, total: bar.progress(done / total, f"Encoded {done} of {total} sequences"),
+                )
             except ValueError as exc:
                 st.error(f"Not trained: {exc}")
             else:
@@ -64,12 +91,14 @@ with st.expander("Add a trained model", expanded=not checkpoints.installed()):
 
 paths = checkpoints.installed()
 if not paths:
-    st.warning(f"**No trained DevianceNet model is installed**, so nothing can be scored. CrimeViz ships no weights, "
-               f"and scores from untrained weights would mean nothing. To add one, put a checkpoint in "
-               f"`{checkpoints.weights_dir()}` (the official `[AAAI2022-DevianceNet]SEA.pth`, or one made by "
-               "`python -m crimeviz streetview train DIR --out W.pth`), or upload a `.pth` or train on your labelled "
-               "sequences under *Add a trained model*. To score a folder from the command line: "
-               "`python -m crimeviz streetview score DIR --weights W.pth --user NAME`.")
+    st.warning(
+        f"**No trained DevianceNet model is installed**, so nothing can be scored. CrimeViz ships no weights, "
+        f"and scores from untrained weights would mean nothing. To add one, put a checkpoint in "
+        f"`{checkpoints.weights_dir()}` (the official `[AAAI2022-DevianceNet]SEA.pth`, or one made by "
+        "`python -m crimeviz streetview train DIR --out W.pth`), or upload a `.pth` or train on your labelled "
+        "sequences under *Add a trained model*. To score a folder from the command line: "
+        "`python -m crimeviz streetview score DIR --weights W.pth --user NAME`."
+    )
     st.stop()
 path = st.selectbox("Installed checkpoint", paths, format_func=lambda p: p.name, key="sv_weights")
 try:
@@ -80,8 +109,13 @@ except ValueError as exc:
 st.caption(model.describe())
 
 st.subheader("Score a sequence")
-files = st.file_uploader("16 frames of one street-level sequence, a zip of them, or a short video (sampled to 16 "
-                         "frames)", type=FRAME_TYPES, accept_multiple_files=True, key="sv_upload", max_upload_size=512)
+files = st.file_uploader(
+    "16 frames of one street-level sequence, a zip of them, or a short video (sampled to 16 frames)",
+    type=FRAME_TYPES,
+    accept_multiple_files=True,
+    key="sv_upload",
+    max_upload_size=512,
+)
 mode = st.radio("Location", LOCATION_MODES, horizontal=True, key="sv_where")
 lat = lon = None
 if mode == LOCATION_MODES[0]:
@@ -90,20 +124,30 @@ if mode == LOCATION_MODES[0]:
     lon = right.number_input("Longitude", -180.0, 180.0, value=None, format="%.6f", key="sv_lon")
 elif mode == LOCATION_MODES[1]:
     picker = figures.location_picker(queries.study_cells(con, 7), queries.bounds(con), config.basemap())
-    picked = figures.picked_location(st.pydeck_chart(picker, on_select="rerun", selection_mode="single-object",
-                                                     key="sv_map"))
+    picked = figures.picked_location(
+        st.pydeck_chart(picker, on_select="rerun", selection_mode="single-object", key="sv_map")
+    )
     if picked:
         lat, lon = picked
-    st.caption(f"Location: {lat:.5f}, {lon:.5f} (centre of the clicked cell)" if picked else
-               "Click the map to set the location: the centre of the clicked H3 cell (about 0.1 km²); "
-               "type it for an exact position.")
+    st.caption(
+        f"Location: {lat:.5f}, {lon:.5f} (centre of the clicked cell)"
+        if picked
+        else "Click the map to set the location: the centre of the clicked H3 cell (about 0.1 km²); "
+        "type it for an exact position."
+    )
 
 if st.button("Score and save", type="primary", key="sv_score", disabled=not files):
     try:
         with st.spinner("Scoring…"):
             st.session_state["sv_result"] = scoring.score_upload(
-                con, model, [(f.name, f.getvalue()) for f in files], user.username, lat, lon,
-                use_exif=mode == LOCATION_MODES[2])
+                con,
+                model,
+                [(f.name, f.getvalue()) for f in files],
+                user.username,
+                lat,
+                lon,
+                use_exif=mode == LOCATION_MODES[2],
+            )
     except ValueError as exc:
         st.session_state.pop("sv_result", None)
         st.error(f"Nothing was stored: {exc}")
@@ -117,8 +161,9 @@ if result:
     c.metric("P(deviance) (DIA)", f"{result.score.dia_prob:.0%}")
     st.bar_chart(figures.probabilities(result.score), x="SEA class", y="Probability", height=220)
     st.caption("The frames as the model sees them (centre crop, 224×224):")
-    st.image([sequences.model_view(image) for image in result.frames.images], caption=list(result.frames.names),
-             width=110)
+    st.image(
+        [sequences.model_view(image) for image in result.frames.images], caption=list(result.frames.names), width=110
+    )
 
 st.subheader("Saved scores")
 st.dataframe(store.recent_scores(con), hide_index=True, key="sv_scores")

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from crimeviz import charts, queries, ui
+from crimeviz.explore import charts
+from crimeviz.store import queries
+from crimeviz.web import ui
 
 user, con, f = ui.filtered_page("Trends")
 st.caption(ui.describe(f))
@@ -28,6 +30,12 @@ st.caption(f"Windows end on {f.end:%d %b %Y}, the last day of the filter; the ot
 for days, column in zip((28, 365), st.columns(2)):
     table = queries.neighbourhood_change(con, f, days)
     column.markdown(f"**Last {days} days vs the {days} before**")
-    column.dataframe(table, hide_index=True, key=f"compstat_{days}", column_config={
-        "pct_change": st.column_config.NumberColumn("% change", format="%+.1f%%"),
-        "change": st.column_config.NumberColumn("Change", format="%+d")})
+    column.dataframe(
+        table,
+        hide_index=True,
+        key=f"compstat_{days}",
+        column_config={
+            "pct_change": st.column_config.NumberColumn("% change", format="%+.1f%%"),
+            "change": st.column_config.NumberColumn("Change", format="%+d"),
+        },
+    )

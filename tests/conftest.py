@@ -1,14 +1,14 @@
 """Shared fixtures: a Toronto store built once per session, small hand-made stores per test."""
 
 import os
-import sys
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from crimeviz import db
+from crimeviz.store import db
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.e2e_helpers"]
@@ -19,6 +19,7 @@ def one_torch_thread():
     """One PyTorch thread for every test: the models under test are small, and on CI's two
     busy cores OpenMP's extra threads mostly spin-wait (10-30x slower)."""
     import torch
+
     torch.set_num_threads(1)
 
 
@@ -67,8 +68,16 @@ def incident_rows(rows) -> pd.DataFrame:
     for r in rows:
         when, offence, lat, lon, *rest = r
         premises, neighbourhood = (rest + [None, None])[:2]
-        out.append({"occurred_at": pd.Timestamp(when), "offence": offence, "premises": premises,
-                    "neighbourhood": neighbourhood, "lat": lat, "lon": lon})
+        out.append(
+            {
+                "occurred_at": pd.Timestamp(when),
+                "offence": offence,
+                "premises": premises,
+                "neighbourhood": neighbourhood,
+                "lat": lat,
+                "lon": lon,
+            }
+        )
     frame = pd.DataFrame(out)
     frame["occurred_at"] = frame["occurred_at"].astype("datetime64[us]")
     return frame
@@ -77,16 +86,18 @@ def incident_rows(rows) -> pd.DataFrame:
 @pytest.fixture
 def small_store(empty_store):
     """Eight hand-made incidents around downtown Toronto, source "hand"."""
-    rows = incident_rows([
-        ("2021-03-01 08:00", "Assault", 43.6532, -79.3832, "Outside", "Bay Street Corridor"),
-        ("2021-03-01 23:00", "Assault", 43.6533, -79.3833, "Outside", "Bay Street Corridor"),
-        ("2021-03-02 02:00", "Robbery", 43.6534, -79.3831, "Commercial", "Bay Street Corridor"),
-        ("2021-03-06 14:00", "Break and Enter", 43.6700, -79.3900, "House", "Annex"),
-        ("2021-03-07 15:00", "Auto Theft", 43.7000, -79.4000, "Outside", "Yonge-Eglinton"),
-        ("2020-03-02 10:00", "Assault", 43.6532, -79.3832, "Outside", "Bay Street Corridor"),
-        ("2020-03-03 11:00", "Assault", 43.6700, -79.3900, "Apartment", "Annex"),
-        ("2021-02-10 12:00", "Assault", 43.6700, -79.3900, "Apartment", "Annex"),
-    ])
+    rows = incident_rows(
+        [
+            ("2021-03-01 08:00", "Assault", 43.6532, -79.3832, "Outside", "Bay Street Corridor"),
+            ("2021-03-01 23:00", "Assault", 43.6533, -79.3833, "Outside", "Bay Street Corridor"),
+            ("2021-03-02 02:00", "Robbery", 43.6534, -79.3831, "Commercial", "Bay Street Corridor"),
+            ("2021-03-06 14:00", "Break and Enter", 43.6700, -79.3900, "House", "Annex"),
+            ("2021-03-07 15:00", "Auto Theft", 43.7000, -79.4000, "Outside", "Yonge-Eglinton"),
+            ("2020-03-02 10:00", "Assault", 43.6532, -79.3832, "Outside", "Bay Street Corridor"),
+            ("2020-03-03 11:00", "Assault", 43.6700, -79.3900, "Apartment", "Annex"),
+            ("2021-02-10 12:00", "Assault", 43.6700, -79.3900, "Apartment", "Annex"),
+        ]
+    )
     db.insert_incidents(empty_store, db.with_cells(rows, "hand"))
     return empty_store
 

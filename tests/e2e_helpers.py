@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from crimeviz import auth, db, serve
-from crimeviz.serve import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE
+from crimeviz.access import auth
+from crimeviz.store import db
+from crimeviz.web import serve
+from crimeviz.web.serve import CHROMIUM, CHROMIUM_ARGS, SCRIPT_IDLE
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
@@ -35,9 +37,11 @@ def app_url(toronto_db, tmp_path_factory):
         for role in auth.ROLES:
             auth.add_user(con, f"e2e-{role}", E2E_PASSWORD, role)
     con.close()
-    proc, url = serve.start(store, tmp_path_factory.mktemp("e2e-log") / "streamlit.log",
-                            env={"CRIMEVIZ_UPLOADS": str(tmp_path_factory.mktemp("e2e-uploads")),
-                                 "CRIMEVIZ_SECRETS": str(secrets)})
+    proc, url = serve.start(
+        store,
+        tmp_path_factory.mktemp("e2e-log") / "streamlit.log",
+        env={"CRIMEVIZ_UPLOADS": str(tmp_path_factory.mktemp("e2e-uploads")), "CRIMEVIZ_SECRETS": str(secrets)},
+    )
     try:
         yield url
     finally:
@@ -47,6 +51,7 @@ def app_url(toronto_db, tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b

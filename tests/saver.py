@@ -12,10 +12,10 @@ import time
 import h3
 import numpy as np
 
-from crimeviz import db
 from crimeviz.cctv import store as cctv_store
 from crimeviz.patrol import store as patrol_store
 from crimeviz.patrol.plan import Beat, Plan, PlanParams
+from crimeviz.store import db
 from tests.test_patrol_beats import CENTRE, DAY
 
 FRAMES, KEYFRAMES, KEYFRAME_BYTES = 200_000, 200, 100_000  # a report of ~20 MB in one row
@@ -46,25 +46,41 @@ def main(kind: str, path: str, saves: int, pause: str | None = None) -> None:
     con = db.connect(path)
     narrated = Narrated(con, pause)
     if kind == "cctv":
-        record = {"created_at": "2024-05-01T12:30:00", "camera": cctv_store.camera(con, name="Gate"),
-                  "clip": {"name": "long.avi", "sha256": "ab" * 32, "duration_s": FRAMES / 10, "fps": 10.0,
-                           "n_frames": FRAMES, "width": 640, "height": 480},
-                  "threshold": 0.5, "peak": 0.9,
-                  "segments": [{"start_frame": i, "end_frame": i + 1} for i in range(0, FRAMES, 2)],
-                  "frame_scores": [0.5] * FRAMES, "model": {"version": "test+0", "label": "made-up scores"},
-                  "reviewer": "reviewer1", "note": ""}
+        record = {
+            "created_at": "2024-05-01T12:30:00",
+            "camera": cctv_store.camera(con, name="Gate"),
+            "clip": {
+                "name": "long.avi",
+                "sha256": "ab" * 32,
+                "duration_s": FRAMES / 10,
+                "fps": 10.0,
+                "n_frames": FRAMES,
+                "width": 640,
+                "height": 480,
+            },
+            "threshold": 0.5,
+            "peak": 0.9,
+            "segments": [{"start_frame": i, "end_frame": i + 1} for i in range(0, FRAMES, 2)],
+            "frame_scores": [0.5] * FRAMES,
+            "model": {"version": "test+0", "label": "made-up scores"},
+            "reviewer": "reviewer1",
+            "note": "",
+        }
         keyframes = [np.random.default_rng(i).bytes(KEYFRAME_BYTES) for i in range(KEYFRAMES)]
 
         def save():
             cctv_store.save_report(narrated, record, keyframes)
     else:
         cells = h3.grid_disk(CENTRE, 130)  # 51,091 cells
-        beats = tuple(Beat(u + 1, tuple(cells[u * PLAN_CELLS:(u + 1) * PLAN_CELLS]), (0.01,) * PLAN_CELLS, 9.0)
-                      for u in range(PLAN_UNITS))
+        beats = tuple(
+            Beat(u + 1, tuple(cells[u * PLAN_CELLS : (u + 1) * PLAN_CELLS]), (0.01,) * PLAN_CELLS, 9.0)
+            for u in range(PLAN_UNITS)
+        )
         plan = Plan(PlanParams(DAY, units=PLAN_UNITS), beats, 600.0, 900.0, "hand-made", "v1", "insp.test")
 
         def save():
             patrol_store.save_plan(narrated, plan, "insp.test")
+
     print("ready", flush=True)
     for _ in range(saves):
         save()

@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from crimeviz import accounts, auth
+from crimeviz.access import accounts, auth
 
 PASSWORD = "correct horse battery"
 OTHER = '''# Streamlit's OpenID Connect settings (kept as they are)
@@ -66,22 +66,34 @@ def test_concurrent_writers_lose_no_account(secrets_file):
     assert sorted(accounts.accounts()) == names
 
 
-@pytest.mark.parametrize("claims, roles, expected", [
-    ({"email": "Ana@Police.example", "name": "Ana"}, {"ana@police.example": "analyst"},
-     auth.User("ana@police.example", "Ana", "analyst")),
-    ({"email": "cmdr@police.example", "email_verified": True}, {"cmdr@police.example": "commander"},
-     auth.User("cmdr@police.example", "cmdr@police.example", "commander")),
-])
+@pytest.mark.parametrize(
+    "claims, roles, expected",
+    [
+        (
+            {"email": "Ana@Police.example", "name": "Ana"},
+            {"ana@police.example": "analyst"},
+            auth.User("ana@police.example", "Ana", "analyst"),
+        ),
+        (
+            {"email": "cmdr@police.example", "email_verified": True},
+            {"cmdr@police.example": "commander"},
+            auth.User("cmdr@police.example", "cmdr@police.example", "commander"),
+        ),
+    ],
+)
 def test_identity_provider_users_get_the_role_mapped_to_their_email(claims, roles, expected):
     assert auth.provider_user(claims, roles) == expected
 
 
-@pytest.mark.parametrize("claims, roles, message", [
-    ({"email": "eve@example.com"}, {"ana@police.example": "analyst"}, "has no CrimeViz role"),
-    ({"email": "ana@police.example", "email_verified": False}, {"ana@police.example": "analyst"}, "verified"),
-    ({"name": "No Mail"}, {}, "verified e-mail"),
-    ({"email": "ana@police.example"}, {"ana@police.example": "superuser"}, "has no CrimeViz role"),
-])
+@pytest.mark.parametrize(
+    "claims, roles, message",
+    [
+        ({"email": "eve@example.com"}, {"ana@police.example": "analyst"}, "has no CrimeViz role"),
+        ({"email": "ana@police.example", "email_verified": False}, {"ana@police.example": "analyst"}, "verified"),
+        ({"name": "No Mail"}, {}, "verified e-mail"),
+        ({"email": "ana@police.example"}, {"ana@police.example": "superuser"}, "has no CrimeViz role"),
+    ],
+)
 def test_identity_provider_users_without_a_valid_role_are_refused(claims, roles, message):
     with pytest.raises(auth.AccessDenied, match=message):
         auth.provider_user(claims, roles)
@@ -89,7 +101,9 @@ def test_identity_provider_users_without_a_valid_role_are_refused(claims, roles,
 
 def test_the_documented_example_is_valid_once_uncommented(tmp_path):
     import re
+
     from tests.conftest import ROOT
+
     example = (ROOT / ".streamlit" / "secrets.example.toml").read_text()
     assert tomllib.loads(example) == {}  # as shipped it configures nothing
     setting = re.compile(r'^# (\[|"?[\w.@-]+"? = )')

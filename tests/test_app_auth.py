@@ -5,7 +5,9 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crimeviz import audit, auth, db, navigation
+from crimeviz.access import auth
+from crimeviz.store import audit, db
+from crimeviz.web import navigation
 from tests.conftest import ROOT
 
 PASSWORD = "a long test password"
@@ -58,6 +60,7 @@ def test_wrong_password_is_refused_and_audited(store):
 def test_navigation_lists_only_what_the_role_may_use():
     def titles(role):
         return [t for pages in navigation.visible(auth.User("x", "x", role)).values() for _, t, _ in pages]
+
     assert titles("analyst") == ["Map", "Trends", "Hotspots", "Street view", "Forecast"]
     assert titles("reviewer") == ["CCTV review"]
     assert titles("commander") == titles("analyst") + ["Patrol plans"]
@@ -83,9 +86,13 @@ def test_sign_out(store):
     con.close()
 
 
-OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test only",
-        "client_id": "crimeviz", "client_secret": "test only",
-        "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+OIDC = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test only",
+    "client_id": "crimeviz",
+    "client_secret": "test only",
+    "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+}
 
 
 def test_identity_provider_button_appears_when_auth_is_configured(store):
@@ -128,9 +135,13 @@ def test_every_page_gets_the_app_stylesheet(store):
     """The sign-in page and the pages behind it carry crimeviz/app.css, whose rules make stale
     content dim in one step and leave maps undimmed (see the file for the measurements)."""
     add_users(store, ana="analyst")
+
     def styled(at: AppTest) -> bool:
-        return any("transition: opacity 0s linear 1s" in el.proto.body
-                   and ':has([data-testid="stDeckGlJsonChart"])' in el.proto.body for el in at.get("html"))
+        return any(
+            "transition: opacity 0s linear 1s" in el.proto.body
+            and ':has([data-testid="stDeckGlJsonChart"])' in el.proto.body
+            for el in at.get("html")
+        )
 
     at = app().run()
     assert styled(at)

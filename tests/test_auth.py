@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from crimeviz import audit, auth
+from crimeviz.access import auth
+from crimeviz.store import audit
 
 PASSWORD = "correct horse battery"
 
@@ -40,11 +41,14 @@ def test_passwords_are_bcrypt_hashed_in_the_secrets_file_and_checked(empty_store
         auth.sign_in(empty_store, "nobody", PASSWORD)
 
 
-@pytest.mark.parametrize("name, password, role, message", [
-    ("Ana Smith", PASSWORD, "analyst", "user names"),
-    ("ana", "short", "analyst", "at least 12"),
-    ("ana", PASSWORD, "superuser", "role must be"),
-])
+@pytest.mark.parametrize(
+    "name, password, role, message",
+    [
+        ("Ana Smith", PASSWORD, "analyst", "user names"),
+        ("ana", "short", "analyst", "at least 12"),
+        ("ana", PASSWORD, "superuser", "role must be"),
+    ],
+)
 def test_add_user_validates(empty_store, name, password, role, message):
     with pytest.raises(ValueError, match=message):
         auth.add_user(empty_store, name, password, role)

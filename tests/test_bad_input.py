@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crimeviz import auth, cli, db
+from crimeviz.access import auth
+from crimeviz.cli import main as cli
+from crimeviz.store import db
 from tests.conftest import ROOT
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -29,8 +31,11 @@ def store(tmp_path, monkeypatch):
 
 def snapshot(path):
     con = db.connect(path)
-    state = (db.incident_count(con), con.execute("SELECT count(*) FROM imports").fetchall()[0][0],
-             con.execute("SELECT count(*) FROM audit_log WHERE action = 'import'").fetchall()[0][0])
+    state = (
+        db.incident_count(con),
+        con.execute("SELECT count(*) FROM imports").fetchall()[0][0],
+        con.execute("SELECT count(*) FROM audit_log WHERE action = 'import'").fetchall()[0][0],
+    )
     con.close()
     return state
 
@@ -43,13 +48,16 @@ def run_import(path, name, tmp_path, capsys, mapping=MAPPING):
     return code, out.out, out.err
 
 
-@pytest.mark.parametrize("name, message", [
-    ("binary_renamed.csv", "not UTF-8"),
-    ("latin1.csv", "not UTF-8"),
-    ("empty.csv", "cannot be read"),
-    ("header_only.csv", "no data rows"),
-    ("ragged.csv", "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("binary_renamed.csv", "not UTF-8"),
+        ("latin1.csv", "not UTF-8"),
+        ("empty.csv", "cannot be read"),
+        ("header_only.csv", "no data rows"),
+        ("ragged.csv", "cannot be read"),
+    ],
+)
 def test_unusable_files_are_refused_with_one_line_and_change_nothing(store, tmp_path, capsys, name, message):
     before = snapshot(store)
     code, out, err = run_import(store, name, tmp_path, capsys)
@@ -63,8 +71,12 @@ def test_bad_numbers_and_dates_are_rejected_row_by_row(store, tmp_path, capsys):
     summary = json.loads(out)
     assert code == 0 and (summary["loaded"], summary["rejected"]) == (1, 4)
     reasons = [r["reject_reason"] for r in summary["reject_examples"]]
-    assert reasons == ["coordinates are not numbers", "coordinates are not finite", "coordinates out of range",
-                       "date not understood (format %Y-%m-%d %H:%M)"]
+    assert reasons == [
+        "coordinates are not numbers",
+        "coordinates are not finite",
+        "coordinates out of range",
+        "date not understood (format %Y-%m-%d %H:%M)",
+    ]
 
 
 def test_wrong_mapping_argument_is_refused(store, tmp_path, capsys):
@@ -75,8 +87,9 @@ def test_wrong_mapping_argument_is_refused(store, tmp_path, capsys):
 
 
 def test_hostile_text_is_stored_verbatim_and_shown_as_text(store, tmp_path, capsys, monkeypatch):
-    code, out, _ = run_import(store, "hostile_fields.csv", tmp_path, capsys,
-                              mapping=MAPPING + ",premises=Premises,neighbourhood=Area")
+    code, out, _ = run_import(
+        store, "hostile_fields.csv", tmp_path, capsys, mapping=MAPPING + ",premises=Premises,neighbourhood=Area"
+    )
     assert code == 0 and json.loads(out)["loaded"] == 2
     con = db.connect(store)
     offences = sorted(r[0] for r in con.execute("SELECT offence FROM incidents").fetchall())
@@ -98,15 +111,19 @@ def test_hostile_text_is_stored_verbatim_and_shown_as_text(store, tmp_path, caps
     assert legends and "<script>" not in legends[0]
 
 
-@pytest.mark.parametrize("name, message", [
-    ("traversal.zip", "points outside the archive"),
-    ("bomb.zip", "expands"),
-    ("many_files.zip", "at most 1,000 are accepted"),
-    ("not_a_zip.zip", "not a readable zip file"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("traversal.zip", "points outside the archive"),
+        ("bomb.zip", "expands"),
+        ("many_files.zip", "at most 1,000 are accepted"),
+        ("not_a_zip.zip", "not a readable zip file"),
+    ],
+)
 def test_hostile_zips_are_refused_before_anything_is_written(tmp_path, name, message):
     from crimeviz.streetview import uploads
     from crimeviz.streetview.sequences import SequenceError
+
     data = (CORPUS / "zip" / name).read_bytes()
     with pytest.raises(SequenceError, match=message):
         uploads.zip_frames(data)

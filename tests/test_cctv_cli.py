@@ -1,4 +1,5 @@
 """``python -m crimeviz cctv``: score, evaluate and bench on tiny generated inputs."""
+
 import argparse
 import json
 import subprocess
@@ -7,10 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from crimeviz import cli as main_cli
-from crimeviz import auth, db
-from crimeviz.cctv import cli, store
+from crimeviz.access import auth
+from crimeviz.cctv import store
 from crimeviz.cctv.video import VideoError
+from crimeviz.cli import cctv as cli
+from crimeviz.cli import main as main_cli
+from crimeviz.store import db
 from tests.test_cctv_pipeline import random_weights, scorer  # noqa: F401 (fixtures)
 from tests.test_cctv_video import make_clip
 
@@ -71,8 +74,25 @@ def test_score_writes_one_score_per_frame(capsys, tmp_path, random_weights):
 
 def test_score_with_camera_saves_report_and_pdf(capsys, tmp_path, random_weights, store_path):
     clip = make_clip(tmp_path / "walk.avi", n_frames=40)
-    status, summary = run(capsys, "score", clip, "--weights", random_weights, "--camera", "gate", "--note", "checked",
-                          "--threshold", 0.01, "--pdf", tmp_path / "r.pdf", "--db", store_path, "--user", "rev")
+    status, summary = run(
+        capsys,
+        "score",
+        clip,
+        "--weights",
+        random_weights,
+        "--camera",
+        "gate",
+        "--note",
+        "checked",
+        "--threshold",
+        0.01,
+        "--pdf",
+        tmp_path / "r.pdf",
+        "--db",
+        store_path,
+        "--user",
+        "rev",
+    )
     assert status == 0 and summary["report_id"] == 1 and summary["segments"] == 1
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
     con = db.connect(store_path)
@@ -87,8 +107,7 @@ def test_saving_a_report_needs_a_reviewer_sign_in(capsys, tmp_path, random_weigh
     with pytest.raises(main_cli.CommandError, match="give --user"):
         run(capsys, "score", clip, "--weights", random_weights, "--camera", "Gate", "--db", store_path)
     with pytest.raises(auth.AccessDenied, match="analyst role may not use cctv"):
-        run(capsys, "score", clip, "--weights", random_weights, "--camera", "Gate", "--db", store_path,
-            "--user", "ana")
+        run(capsys, "score", clip, "--weights", random_weights, "--camera", "Gate", "--db", store_path, "--user", "ana")
     with pytest.raises(main_cli.CommandError, match="--pdf writes the saved report"):
         run(capsys, "score", clip, "--weights", random_weights, "--pdf", tmp_path / "r.pdf")
     assert _report_count(store_path) == 0
@@ -98,8 +117,19 @@ def test_broken_clip_fails_with_one_line_and_stores_nothing(capsys, tmp_path, ra
     data = make_clip(tmp_path / "full.avi").read_bytes()
     (tmp_path / "cut.avi").write_bytes(data[: len(data) // 3])
     with pytest.raises(VideoError, match=r"^cut.avi: truncated"):
-        run(capsys, "score", tmp_path / "cut.avi", "--weights", random_weights, "--camera", "Gate", "--db", store_path,
-            "--user", "rev")
+        run(
+            capsys,
+            "score",
+            tmp_path / "cut.avi",
+            "--weights",
+            random_weights,
+            "--camera",
+            "Gate",
+            "--db",
+            store_path,
+            "--user",
+            "rev",
+        )
     assert _report_count(store_path) == 0
 
 
@@ -119,8 +149,9 @@ def test_score_and_evaluate_precomputed_features(capsys, tmp_path, scorer, rando
     truth = np.zeros(160, np.uint8)
     truth[70:100] = 1
     np.save(tmp_path / "gt.npy", truth)
-    status, result = run(capsys, "evaluate", "--list", tmp_path / "test.list", "--gt", tmp_path / "gt.npy",
-                         "--weights", random_weights)
+    status, result = run(
+        capsys, "evaluate", "--list", tmp_path / "test.list", "--gt", tmp_path / "gt.npy", "--weights", random_weights
+    )
     assert status == 0 and result["frames"] == 160 and result["videos"] == 2 and 0 <= result["auc"] <= 1
     with pytest.raises(main_cli.CommandError, match="no such ground-truth file"):
         run(capsys, "evaluate", tmp_path / "a.npy", "--gt", tmp_path / "missing.npy", "--weights", random_weights)
@@ -139,7 +170,12 @@ def test_bench_reports_throughput_latency_and_report_time(capsys, tmp_path, rand
 
 def test_main_cli_prints_one_error_line_and_exits_2(tmp_path):
     (tmp_path / "notes.mp4").write_text("not a video\n" * 20)
-    done = subprocess.run([sys.executable, "-m", "crimeviz", "cctv", "score", str(tmp_path / "notes.mp4")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "crimeviz", "cctv", "score", str(tmp_path / "notes.mp4")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["error: notes.mp4: this is a text file, not a video"]

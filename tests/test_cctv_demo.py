@@ -1,4 +1,5 @@
 """The committed demo model and clip: small, honestly labelled, documented with their real numbers."""
+
 import json
 
 import numpy as np

@@ -35,8 +35,9 @@ def test_upload_demo_clip_review_jump_and_save(app_url, browser_page):
     browser_page.get_by_text("Alert segments").wait_for(timeout=180_000)
     wait_for_script(browser_page)
     browser_page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible", timeout=60_000)
-    browser_page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 1; }",
-                                   timeout=60_000)
+    browser_page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && v.readyState >= 1; }", timeout=60_000
+    )
     state = _video_state(browser_page)
     truth = json.loads(DEMO_CLIP.with_suffix(".json").read_text())
     assert state["vp8"] and state["error"] is None
@@ -53,7 +54,8 @@ def test_upload_demo_clip_review_jump_and_save(app_url, browser_page):
     assert label.startswith("#2: "), label
     start = int(float(label.split(": ")[1].split("–")[0]))
     browser_page.wait_for_function(
-        f"() => Math.abs(document.querySelector('video').currentTime - {start}) < 1", timeout=30_000)
+        f"() => Math.abs(document.querySelector('video').currentTime - {start}) < 1", timeout=30_000
+    )
 
     browser_page.get_by_label("Reviewer note").fill("E2E: demo clip reviewed.")
     browser_page.get_by_role("button", name="Save report for E2E corner camera").click()

@@ -1,12 +1,12 @@
 """The CCTV page in Streamlit's AppTest: cameras, upload, scores, saved reports, bad clips."""
+
 from pathlib import Path
 
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crimeviz import auth
-
+from crimeviz.access import auth
 from tests.test_cctv_video import make_clip
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "cctv.py")

@@ -1,4 +1,5 @@
 """CCTV pipeline: snippet features, MGFN scoring of a tiny generated clip, frame scores, segments, AUC."""
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +14,6 @@ from tests.test_cctv_video import make_clip
 STAT = {name: i for i, name in enumerate(MOTION_STATS)}
 
 
-
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory):
     """A CrimeViz checkpoint with seeded random MGFN weights, labelled as exactly that."""
@@ -21,8 +21,17 @@ def random_weights(tmp_path_factory):
     spec = FeatureSpec()
     path = tmp_path_factory.mktemp("weights") / "random.pt"
     k = len(MOTION_STATS)
-    save_checkpoint(path, MGFN.small(spec.dim), {}, spec, np.zeros(k), np.ones(k), "random-test",
-                    "Seeded random weights for tests: the scores mean nothing.", {})
+    save_checkpoint(
+        path,
+        MGFN.small(spec.dim),
+        {},
+        spec,
+        np.zeros(k),
+        np.ones(k),
+        "random-test",
+        "Seeded random weights for tests: the scores mean nothing.",
+        {},
+    )
     return path
 
 
@@ -45,8 +54,10 @@ def test_motion_stats_see_movement_blackout_and_blur():
     moving = np.stack([np.roll(still[0], 8 * i, axis=1) for i in range(16)])
     dark = np.zeros_like(still)
     blurred = np.stack([np.full_like(still[0], still[0].mean(dtype=np.float64).round().astype(np.uint8))] * 16)
-    stats = {name: motion_stats(grey(frames, spec), None)
-             for name, frames in [("still", still), ("moving", moving), ("dark", dark), ("blurred", blurred)]}
+    stats = {
+        name: motion_stats(grey(frames, spec), None)
+        for name, frames in [("still", still), ("moving", moving), ("dark", dark), ("blurred", blurred)]
+    }
     assert stats["still"].shape == (len(MOTION_STATS),)
     assert stats["moving"][STAT["log_diff_mean"]] > stats["still"][STAT["log_diff_mean"]] + 3
     assert stats["moving"][STAT["changed_fraction"]] > 0.5 > stats["still"][STAT["changed_fraction"]]
@@ -74,8 +85,15 @@ def test_alert_segments_merge_gaps_under_a_second_and_report_peaks():  # a plate
     scores[60:70] = 0.8
     segments = alert_segments(scores, fps=10, threshold=0.5)
     assert [(s.start_frame, s.end_frame, s.peak_frame) for s in segments] == [(10, 30, 15), (60, 70, 65)]
-    assert segments[0].to_dict() == {"start_s": 1.0, "end_s": 3.0, "peak_s": 1.5, "peak": 0.9,
-                                     "start_frame": 10, "end_frame": 30, "peak_frame": 15}
+    assert segments[0].to_dict() == {
+        "start_s": 1.0,
+        "end_s": 3.0,
+        "peak_s": 1.5,
+        "peak": 0.9,
+        "start_frame": 10,
+        "end_frame": 30,
+        "peak_frame": 15,
+    }
     assert alert_segments(scores, fps=10, threshold=0.95) == []
 
 
@@ -85,7 +103,7 @@ def test_tiny_clip_is_scored_frame_by_frame(scorer, tmp_path):
     result = score_clip(path, scorer, progress=progress.append)
     assert result.n_frames == 40 and len(result.snippet_scores) == 3
     assert result.frame_scores.shape == (40,)
-    assert ((0 <= result.frame_scores) & (result.frame_scores <= 1)).all()
+    assert ((result.frame_scores >= 0) & (result.frame_scores <= 1)).all()
     assert progress[-1] == 1.0 and progress == sorted(progress)
     assert {"decode_s", "motion_s", "backbone_s", "mgfn_s", "total_s", "realtime_factor"} <= set(result.timings)
     payload = result.to_dict(threshold=0.5)
@@ -101,7 +119,7 @@ def test_clip_shorter_than_mgfn_top_k_is_padded_not_rejected(scorer, tmp_path):
 def test_live_scorer_scores_each_snippet_as_it_arrives(scorer):
     frames = [np.full((120, 160, 3), 100 + i, np.uint8) for i in range(48)]
     live = LiveScorer(scorer, context=2)
-    scores = [live.push(frames[i:i + 16]) for i in range(0, 48, 16)]
+    scores = [live.push(frames[i : i + 16]) for i in range(0, 48, 16)]
     assert len(scores) == 3 and all(0 <= s <= 1 for s in scores)
     assert len(live.window) == 2
 
@@ -166,6 +184,6 @@ def test_random_event_fits_in_the_clip():
     rng = np.random.default_rng(0)
     for _ in range(50):
         event = synthetic.random_event("blur", 100, 10, rng)
-        assert 0 <= event.start and event.start + event.length <= 100 and 1 <= event.length <= 50
+        assert event.start >= 0 and event.start + event.length <= 100 and 1 <= event.length <= 50
     with pytest.raises(ValueError, match="unknown anomaly type"):
         synthetic.inject(np.zeros((4, 8, 8, 3), np.uint8), synthetic.Event("fire", 0, 2), rng)

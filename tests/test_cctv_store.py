@@ -1,14 +1,15 @@
 """CCTV store and reports: camera registry, all-or-nothing reports, map points, JSON and PDF."""
+
 import json
 from datetime import datetime
 
 import numpy as np
 import pytest
 
-from crimeviz import audit
 from crimeviz.cctv import report, store
 from crimeviz.cctv.scoring import ScoreResult
 from crimeviz.cctv.video import VideoInfo, probe
+from crimeviz.store import audit
 from tests.test_cctv_video import make_clip
 
 
@@ -29,8 +30,16 @@ def _result(path, n=60, fps=10.0) -> ScoreResult:
 def _record(con, tmp_path, camera_id, note="ok"):
     clip = make_clip(tmp_path / "clip.avi", n_frames=60)
     result = _result(clip)
-    record = report.build_report(result, store.camera(con, camera_id), "clip.avi", "ab" * 32, 0.5, "reviewer1",
-                                 note, datetime(2024, 5, 1, 12, 30))
+    record = report.build_report(
+        result,
+        store.camera(con, camera_id),
+        "clip.avi",
+        "ab" * 32,
+        0.5,
+        "reviewer1",
+        note,
+        datetime(2024, 5, 1, 12, 30),
+    )
     return record, report.keyframe_jpegs(result.info, [s["peak_frame"] for s in record["segments"]])
 
 
@@ -44,10 +53,16 @@ def test_cameras_are_added_listed_and_edited(con):
     assert store.camera(con, 999) is None
 
 
-@pytest.mark.parametrize("name, lat, lon, message", [
-    ("", 43.6, -79.3, "needs a name"), ("x" * 101, 43.6, -79.3, "at most 100"),
-    ("Cam", 91.0, -79.3, "latitude"), ("Cam", 43.6, -181.0, "longitude"), ("Cam", float("nan"), 0.0, "latitude"),
-])
+@pytest.mark.parametrize(
+    "name, lat, lon, message",
+    [
+        ("", 43.6, -79.3, "needs a name"),
+        ("x" * 101, 43.6, -79.3, "at most 100"),
+        ("Cam", 91.0, -79.3, "latitude"),
+        ("Cam", 43.6, -181.0, "longitude"),
+        ("Cam", float("nan"), 0.0, "latitude"),
+    ],
+)
 def test_invalid_cameras_are_refused(con, name, lat, lon, message):
     with pytest.raises(ValueError, match=message):
         store.add_camera(con, name, lat, lon, "admin")
@@ -68,7 +83,10 @@ def test_camera_names_are_unique_ignoring_case(con):
 def test_report_round_trips_through_the_store(con, tmp_path):
     camera_id = store.add_camera(con, "Gate", 43.6532, -79.3832, "admin")
     record, keyframes = _record(con, tmp_path, camera_id)
-    assert [(s["start_frame"], s["end_frame"], s["peak_frame"]) for s in record["segments"]] == [(20, 30, 29), (45, 50, 47)]
+    assert [(s["start_frame"], s["end_frame"], s["peak_frame"]) for s in record["segments"]] == [
+        (20, 30, 29),
+        (45, 50, 47),
+    ]
     assert all(k[:2] == b"\xff\xd8" for k in keyframes) and len(keyframes) == 2
     report_id = store.save_report(con, record, keyframes)
     loaded, loaded_frames = store.load_report(con, report_id)
@@ -79,7 +97,9 @@ def test_report_round_trips_through_the_store(con, tmp_path):
     assert store.cameras(con)["reports"].tolist() == [1]
     trail = audit.entries(con)
     assert trail[["username", "action", "object_id"]].values.tolist()[:2] == [
-        ["reviewer1", "cctv.report", str(report_id)], ["admin", "cameras.add", str(camera_id)]]
+        ["reviewer1", "cctv.report", str(report_id)],
+        ["admin", "cameras.add", str(camera_id)],
+    ]
 
 
 def test_failed_report_leaves_no_row(con, tmp_path):
@@ -105,8 +125,14 @@ def test_reports_for_map_follow_their_camera(con, tmp_path):
     store.update_camera(con, camera_id, "Gate", 43.7, -79.4, "admin")
     points = store.reports_for_map(con)
     assert list(points.columns) == ["lat", "lon", "camera", "created_at", "peak", "n_segments", "report_id"]
-    assert points.iloc[0][["lat", "lon", "camera", "peak", "n_segments", "report_id"]].tolist() == \
-        [43.7, -79.4, "Gate", 0.9, 2, report_id]
+    assert points.iloc[0][["lat", "lon", "camera", "peak", "n_segments", "report_id"]].tolist() == [
+        43.7,
+        -79.4,
+        "Gate",
+        0.9,
+        2,
+        report_id,
+    ]
 
 
 def test_nearby_incidents_are_within_the_radius_nearest_first(con):
@@ -151,6 +177,7 @@ def test_keyframes_are_thumbnails_of_the_requested_frames(tmp_path):
     jpegs = report.keyframe_jpegs(info, [25, 5])
     assert len(jpegs) == 2
     import cv2
+
     thumb = cv2.imdecode(np.frombuffer(jpegs[0], np.uint8), cv2.IMREAD_COLOR)
     assert thumb.shape == (240, 320, 3)
     assert isinstance(info, VideoInfo)

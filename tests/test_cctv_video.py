@@ -3,6 +3,7 @@
 Every clip is generated here with OpenCV; ``make_clip`` is shared with the other
 CCTV tests.
 """
+
 import wave
 
 import cv2

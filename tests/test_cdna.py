@@ -4,11 +4,18 @@ non-negative intensities, no peeking past the context, determinism."""
 import pytest
 import torch
 
-from models.cdna import (CDNA, KERNEL_SIZE, adapt_state_dict, apply_kernels, composite, normalised_kernels,
-                         poisson_nll, sampling_truth_share)
+from models.cdna import (
+    CDNA,
+    KERNEL_SIZE,
+    adapt_state_dict,
+    apply_kernels,
+    composite,
+    normalised_kernels,
+    poisson_nll,
+    sampling_truth_share,
+)
 
 SHAPE = (16, 16)
-
 
 
 def tiny(seed: int = 0) -> CDNA:
@@ -25,7 +32,7 @@ def batch(n: int = 2, length: int = 6, context: int = 4, seed: int = 0):
 
 
 def test_kernels_are_non_negative_and_sum_to_one():
-    k = normalised_kernels(torch.randn(3, 10, KERNEL_SIZE ** 2) * 5)
+    k = normalised_kernels(torch.randn(3, 10, KERNEL_SIZE**2) * 5)
     assert k.shape == (3, 10, 5, 5)
     assert (k >= 0).all()
     assert torch.allclose(k.sum(dim=(-1, -2)), torch.ones(3, 10))

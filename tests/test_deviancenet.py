@@ -1,4 +1,5 @@
 """DevianceNet: official-checkpoint parity, the published loss, the CPU configuration."""
+
 import json
 import math
 from pathlib import Path
@@ -6,12 +7,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.deviancenet import (DevianceNet, DevianceNetLite, adapt_state_dict, deviance_loss,
-                                load_official_weights, recommended_optimizer)
+from models.deviancenet import (
+    DevianceNet,
+    DevianceNetLite,
+    adapt_state_dict,
+    deviance_loss,
+    load_official_weights,
+    recommended_optimizer,
+)
 from tests.parity_fill import fill_state_dict, seeded_input
 
-FIXTURE = json.loads(
-    (Path(__file__).parent / "fixtures" / "parity" / "deviancenet_con.json").read_text())
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "parity" / "deviancenet_con.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -81,18 +87,21 @@ SEA_LOGITS = torch.tensor([PROBS]).log()
 HALF_LN2 = 0.5 * math.log(2)  # DIA term for logits (0, 0), whatever the target
 
 
-@pytest.mark.parametrize("sea_class, expected_sea_term", [
-    # -(ln .1 + .15 * (300/330 ln .2 + 29/330 ln .3 + 1/330 ln .25))
-    (0, 2.538555),
-    # -(ln .2 + .15 * (300/330 ln .3 + 29/330 ln .25 + 1/330 ln .15))
-    (1, 1.792752),
-    # -(ln .3 + .15 * (300/330 ln .25 + 29/330 ln .15)): the k+3 term falls off the end
-    (2, 1.418020),
-    # -(ln .25 + .15 * 300/330 ln .15)
-    (3, 1.644993),
-    # -ln .15: plain cross-entropy for the last class
-    (4, 1.897120),
-])
+@pytest.mark.parametrize(
+    "sea_class, expected_sea_term",
+    [
+        # -(ln .1 + .15 * (300/330 ln .2 + 29/330 ln .3 + 1/330 ln .25))
+        (0, 2.538555),
+        # -(ln .2 + .15 * (300/330 ln .3 + 29/330 ln .25 + 1/330 ln .15))
+        (1, 1.792752),
+        # -(ln .3 + .15 * (300/330 ln .25 + 29/330 ln .15)): the k+3 term falls off the end
+        (2, 1.418020),
+        # -(ln .25 + .15 * 300/330 ln .15)
+        (3, 1.644993),
+        # -ln .15: plain cross-entropy for the last class
+        (4, 1.897120),
+    ],
+)
 def test_loss_adds_heinrich_weighted_terms_for_the_next_classes(sea_class, expected_sea_term):
     loss = deviance_loss(SEA_LOGITS, torch.zeros(1, 2), torch.tensor([sea_class]))
     assert loss.item() == pytest.approx(HALF_LN2 + expected_sea_term, abs=1e-5)
@@ -101,8 +110,7 @@ def test_loss_adds_heinrich_weighted_terms_for_the_next_classes(sea_class, expec
 def test_loss_averages_the_batch_and_takes_dia_target_from_class_five():
     # class 1 -> DIA target 0, class 5 -> DIA target 1; both DIA logits favour their
     # target by 2, so each DIA cross-entropy is ln(1 + e^-2) = 0.126928.
-    loss = deviance_loss(SEA_LOGITS.repeat(2, 1), torch.tensor([[2.0, 0.0], [0.0, 2.0]]),
-                         torch.tensor([0, 4]))
+    loss = deviance_loss(SEA_LOGITS.repeat(2, 1), torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 4]))
     assert loss.item() == pytest.approx(0.5 * 0.126928 + (2.538555 + 1.897120) / 2, abs=1e-5)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crimeviz.loadtest import NEXT_FRAMES
+from crimeviz.bench.load import NEXT_FRAMES
 from tests.e2e_helpers import screenshot, sign_in, wait_for_pixels, wait_for_script
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,7 @@ def canvas_rows_ramp_pixels(page, name: str, canvas, first_row: int) -> int:
     path = screenshot(page, name)
     top = int(round(box["y"])) + first_row
     left, width = int(round(box["x"])), int(box["width"])
-    rows = np.asarray(Image.open(path).convert("RGB"))[top:int(round(box["y"] + box["height"])), left:left + width]
+    rows = np.asarray(Image.open(path).convert("RGB"))[top : int(round(box["y"] + box["height"])), left : left + width]
     crop = path.with_name(f"{name}-rows.png")
     Image.fromarray(rows).save(crop)
     return ramp_pixels(crop)
@@ -55,8 +55,9 @@ def test_map_scrolled_under_the_header_is_drawn_to_its_bottom(app_url, browser_p
     height = int(canvas.bounding_box()["height"])
     band = height - 130  # the rows the header and the window's top will hide, counted from the bottom
     before = canvas_rows_ramp_pixels(browser_page, "e2e-map-unscrolled", canvas, band)
-    browser_page.evaluate("dy => document.querySelector('[data-testid=\"stMain\"]').scrollBy(0, dy)",
-                          canvas.bounding_box()["y"] + 70)
+    browser_page.evaluate(
+        "dy => document.querySelector('[data-testid=\"stMain\"]').scrollBy(0, dy)", canvas.bounding_box()["y"] + 70
+    )
     browser_page.evaluate(NEXT_FRAMES)
     time.sleep(1)
     assert canvas.bounding_box()["y"] < -60  # the map's top is above the window, under the header
@@ -88,8 +89,10 @@ def test_map_filter_change_reruns_in_the_browser(app_url, browser_page):
     browser_page.get_by_role("option", name="Robbery").click()
     browser_page.keyboard.press("Escape")
     browser_page.wait_for_function(
-        "before => document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== before", arg=before,
-        timeout=30_000)
+        "before => document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== before",
+        arg=before,
+        timeout=30_000,
+    )
     wait_for_script(browser_page)
     assert int(incidents.inner_text().replace(",", "")) < int(before.replace(",", ""))
     screenshot(browser_page, "e2e-map-robbery", full_page=True)

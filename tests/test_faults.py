@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crimeviz import audit, auth, db
+from crimeviz.access import auth
 from crimeviz.cctv import store as cctv_store
 from crimeviz.patrol import store as patrol_store
+from crimeviz.store import audit, db
 from tests.conftest import ROOT
 from tests.saver import FRAMES, KEYFRAMES, PLAN_CELLS, PLAN_UNITS, SAVES
 from tests.test_pages import metric, page
@@ -27,11 +28,14 @@ ROWS = 200_000
 def big_csv(tmp_path_factory):
     rng = np.random.default_rng(7)
     path = tmp_path_factory.mktemp("faults") / "big.csv"
-    pd.DataFrame({
-        "when": pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24 * 60, ROWS), unit="min"),
-        "what": rng.choice(["Assault", "Robbery", "Theft"], ROWS),
-        "y": 43.6 + rng.random(ROWS) * 0.2, "x": -79.5 + rng.random(ROWS) * 0.3,
-    }).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "when": pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24 * 60, ROWS), unit="min"),
+            "what": rng.choice(["Assault", "Robbery", "Theft"], ROWS),
+            "y": 43.6 + rng.random(ROWS) * 0.2,
+            "x": -79.5 + rng.random(ROWS) * 0.3,
+        }
+    ).to_csv(path, index=False)
     return path
 
 
@@ -53,9 +57,23 @@ def test_killed_import_is_all_or_nothing(tmp_path, big_csv, delay):
     auth.add_user(con, "root", PASSWORD, "admin")
     con.close()
     env = {**os.environ, "CRIMEVIZ_USER": "root", "CRIMEVIZ_PASSWORD": PASSWORD}
-    proc = subprocess.Popen([sys.executable, "-m", "crimeviz", "import", str(big_csv), "--db", str(store),
-                             "--mapping", "lat=y,lon=x,occurred_at=when,offence=what"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crimeviz",
+            "import",
+            str(big_csv),
+            "--db",
+            str(store),
+            "--mapping",
+            "lat=y,lon=x,occurred_at=when,offence=what",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     if delay is None:
         proc.wait(timeout=300)
     else:
@@ -137,13 +155,21 @@ def saved_items(store, kind: str) -> int:
     try:
         assert cctv_store.cameras(con)["name"].tolist() == ["Gate"]
         if kind == "cctv":
-            rows = con.execute("SELECT report_id, n_segments, json_array_length(segments), len(frame_scores), "
-                               "len(keyframes) FROM cctv_reports ORDER BY report_id").fetchall()
+            rows = con.execute(
+                "SELECT report_id, n_segments, json_array_length(segments), len(frame_scores), "
+                "len(keyframes) FROM cctv_reports ORDER BY report_id"
+            ).fetchall()
         else:
-            rows = con.execute("SELECT plan_id, count(c.plan_id) FROM patrol_plans p "
-                               "LEFT JOIN patrol_plan_cells c USING (plan_id) GROUP BY plan_id ORDER BY plan_id").fetchall()
-            assert con.execute("SELECT count(*) FROM patrol_plan_cells WHERE plan_id NOT IN "
-                               "(SELECT plan_id FROM patrol_plans)").fetchall()[0][0] == 0
+            rows = con.execute(
+                "SELECT plan_id, count(c.plan_id) FROM patrol_plans p "
+                "LEFT JOIN patrol_plan_cells c USING (plan_id) GROUP BY plan_id ORDER BY plan_id"
+            ).fetchall()
+            assert (
+                con.execute(
+                    "SELECT count(*) FROM patrol_plan_cells WHERE plan_id NOT IN (SELECT plan_id FROM patrol_plans)"
+                ).fetchall()[0][0]
+                == 0
+            )
         audited = audit.entries(con, action="cctv.report" if kind == "cctv" else "patrol.save")["object_id"]
     finally:
         con.close()
@@ -153,9 +179,17 @@ def saved_items(store, kind: str) -> int:
     return len(ids)
 
 
-@pytest.mark.parametrize("kind, pause", [
-    ("cctv", "INSERT INTO cctv_reports"), ("cctv", "INSERT INTO audit_log"), ("cctv", "COMMIT"),
-    ("patrol", "INSERT INTO patrol_plans"), ("patrol", "INSERT INTO audit_log"), ("patrol", "COMMIT")])
+@pytest.mark.parametrize(
+    "kind, pause",
+    [
+        ("cctv", "INSERT INTO cctv_reports"),
+        ("cctv", "INSERT INTO audit_log"),
+        ("cctv", "COMMIT"),
+        ("patrol", "INSERT INTO patrol_plans"),
+        ("patrol", "INSERT INTO audit_log"),
+        ("patrol", "COMMIT"),
+    ],
+)
 def test_save_killed_between_its_statements_is_all_or_nothing(save_template, tmp_path, kind, pause):
     """A save killed just after one of its statements (its main row written, or every row and the
     audit entry, in the open transaction; or committed) is all there or not at all."""
@@ -182,7 +216,6 @@ def test_killed_save_is_all_or_nothing(save_template, tmp_path, kind, delay):
     assert saved in ((committed, committed + 1) if in_transaction else (committed,))
     if finished:
         assert saved == SAVES
-
 
 
 def incidents_on_the_map() -> int:

@@ -28,11 +28,13 @@ def test_forecasts_never_see_their_own_day_or_later(method, ring1):
     changed = counts.copy()
     changed[100:] += 5
     sepp = baselines.SEPP.fit(counts[:80], iterations=5)
-    run = {"persistence": lambda c: baselines.persistence(c, np.array([90, 100])),
-           "mc": lambda c: baselines.moving_count(c, np.array([90, 100]), 28),
-           "kde": lambda c: baselines.retrospective_hotspot(c, np.array([90, 100]), ring1, 28, 1300.0),
-           "promap": lambda c: baselines.promap(c, np.array([90, 100]), ring1, 1, 4),
-           "sepp": lambda c: sepp.intensity(c, np.array([90, 100]))}[method]
+    run = {
+        "persistence": lambda c: baselines.persistence(c, np.array([90, 100])),
+        "mc": lambda c: baselines.moving_count(c, np.array([90, 100]), 28),
+        "kde": lambda c: baselines.retrospective_hotspot(c, np.array([90, 100]), ring1, 28, 1300.0),
+        "promap": lambda c: baselines.promap(c, np.array([90, 100]), ring1, 1, 4),
+        "sepp": lambda c: sepp.intensity(c, np.array([90, 100])),
+    }[method]
     assert np.array_equal(run(counts), run(changed))
 
 

@@ -8,8 +8,7 @@ from crimeviz.forecast import calendar
 
 
 def test_easter_sundays():
-    assert [calendar.easter(y) for y in (2019, 2021, 2024)] == [
-        date(2019, 4, 21), date(2021, 4, 4), date(2024, 3, 31)]
+    assert [calendar.easter(y) for y in (2019, 2021, 2024)] == [date(2019, 4, 21), date(2021, 4, 4), date(2024, 3, 31)]
 
 
 def test_ontario_holidays_2021():

@@ -6,8 +6,8 @@ import h3
 import numpy as np
 import pytest
 
-from crimeviz import db
 from crimeviz.forecast import frames
+from crimeviz.store import db
 from tests.conftest import incident_rows
 
 CENTRE = h3.latlng_to_cell(43.6534, -79.3841, 8)
@@ -43,8 +43,9 @@ def test_frame_sides_are_padded_to_a_multiple_of_8():
 def test_a_3x3_window_holds_the_six_hex_neighbours():
     mapping = disk_mapping(1)
     centre = mapping.index_of([h3.str_to_int(CENTRE)])[0]
-    offsets = {(int(r - mapping.rows[centre]), int(c - mapping.cols[centre]))
-               for r, c in zip(mapping.rows, mapping.cols)} - {(0, 0)}
+    offsets = {
+        (int(r - mapping.rows[centre]), int(c - mapping.cols[centre])) for r, c in zip(mapping.rows, mapping.cols)
+    } - {(0, 0)}
     assert len(offsets) == 6
     assert all(abs(dr) <= 1 and abs(dc) <= 1 for dr, dc in offsets)
 
@@ -61,12 +62,14 @@ def test_index_of_marks_unknown_cells():
 
 
 def test_count_cube_counts_by_local_day_offence_and_cell(empty_store):
-    rows = incident_rows([
-        ("2021-03-01 00:30", "Assault", 43.6534, -79.3841),
-        ("2021-03-01 23:30", "Assault", 43.6534, -79.3841),
-        ("2021-03-02 12:00", "Robbery", 43.6534, -79.3841),
-        ("2021-03-03 12:00", "Robbery", 43.9, -79.1),  # outside the mapping: dropped
-    ])
+    rows = incident_rows(
+        [
+            ("2021-03-01 00:30", "Assault", 43.6534, -79.3841),
+            ("2021-03-01 23:30", "Assault", 43.6534, -79.3841),
+            ("2021-03-02 12:00", "Robbery", 43.6534, -79.3841),
+            ("2021-03-03 12:00", "Robbery", 43.9, -79.1),  # outside the mapping: dropped
+        ]
+    )
     db.insert_incidents(empty_store, db.with_cells(rows, "test"))
     mapping = disk_mapping(1)
     names = frames.offences(empty_store)

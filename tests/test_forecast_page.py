@@ -4,9 +4,9 @@ from datetime import date
 
 import pandas as pd
 
-from crimeviz import db, queries
-from crimeviz.filters import IncidentFilter
 from crimeviz.forecast import views
+from crimeviz.store import db, queries
+from crimeviz.store.filters import IncidentFilter
 from tests.test_pages import deck_specs, metric, page
 
 
@@ -46,8 +46,15 @@ def test_forecast_page_refuses_reviewers(app_db):
 def test_backtest_table_and_day_score_by_hand():
     table = views.backtest_table(views.backtest())
     assert set(table.columns) >= {"method", "PAI 5%", "PAI 10%", "hit rate 5%"}
-    flagged = pd.DataFrame({"cell": ["a", "b", "c", "d"], "intensity": [4, 3, 2, 1], "rank": [1, 2, 3, 4],
-                            "area_km2": [1.0, 1.0, 1.0, 1.0], "weight": [1.0, 1.0, 0.0, 0.0]})
+    flagged = pd.DataFrame(
+        {
+            "cell": ["a", "b", "c", "d"],
+            "intensity": [4, 3, 2, 1],
+            "rank": [1, 2, 3, 4],
+            "area_km2": [1.0, 1.0, 1.0, 1.0],
+            "weight": [1.0, 1.0, 0.0, 0.0],
+        }
+    )
     actual = pd.DataFrame({"cell": ["a", "c", "z"], "n": [2, 1, 1]})
     score = views.day_score(flagged, actual)
     assert (score["hits"], score["incidents"], score["outside_grid"]) == (2, 4, 1)

@@ -9,19 +9,36 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crimeviz import db
-from crimeviz.forecast import checkpoint, cli
+from crimeviz.cli import forecast as cli
+from crimeviz.forecast import checkpoint
 from crimeviz.forecast.evaluate import backtest
 from crimeviz.forecast.predict import METHODS, forecast_for_date
 from crimeviz.forecast.protocol import Protocol
 from crimeviz.forecast.train import TrainConfig, train
+from crimeviz.store import db
 
 FIRST, LAST = date(2021, 1, 1), date(2021, 3, 28)
-PROTOCOL = Protocol(train_end=date(2021, 2, 28), val_start=date(2021, 3, 1), val_end=date(2021, 3, 14),
-                    test_start=date(2021, 3, 15), test_end=LAST)
-TINY = TrainConfig(train_end=PROTOCOL.train_end, val_start=PROTOCOL.val_start, val_end=PROTOCOL.val_end,
-                   context=5, horizon=2, rate_windows=(7, 28), burn_in=10, widths=(2, 2, 4, 4, 4, 4, 2),
-                   epochs=2, batch_size=4, stride=3, val_stride=2)
+PROTOCOL = Protocol(
+    train_end=date(2021, 2, 28),
+    val_start=date(2021, 3, 1),
+    val_end=date(2021, 3, 14),
+    test_start=date(2021, 3, 15),
+    test_end=LAST,
+)
+TINY = TrainConfig(
+    train_end=PROTOCOL.train_end,
+    val_start=PROTOCOL.val_start,
+    val_end=PROTOCOL.val_end,
+    context=5,
+    horizon=2,
+    rate_windows=(7, 28),
+    burn_in=10,
+    widths=(2, 2, 4, 4, 4, 4, 2),
+    epochs=2,
+    batch_size=4,
+    stride=3,
+    val_stride=2,
+)
 
 
 def synthetic_incidents(seed: int = 0) -> pd.DataFrame:
@@ -34,9 +51,17 @@ def synthetic_incidents(seed: int = 0) -> pd.DataFrame:
             lat, lon = h3.cell_to_latlng(cell)
             for k in range((LAST - FIRST).days + 1):
                 for _ in range(rng.poisson(1.5 / (1 + ring))):
-                    rows.append({"occurred_at": pd.Timestamp(FIRST + timedelta(days=k)) + pd.Timedelta(hours=int(rng.integers(24))),
-                                 "offence": str(rng.choice(["Assault", "Robbery"])), "premises": None,
-                                 "neighbourhood": None, "lat": lat, "lon": lon})
+                    rows.append(
+                        {
+                            "occurred_at": pd.Timestamp(FIRST + timedelta(days=k))
+                            + pd.Timedelta(hours=int(rng.integers(24))),
+                            "offence": str(rng.choice(["Assault", "Robbery"])),
+                            "premises": None,
+                            "neighbourhood": None,
+                            "lat": lat,
+                            "lon": lon,
+                        }
+                    )
     frame = pd.DataFrame(rows)
     frame["occurred_at"] = frame["occurred_at"].astype("datetime64[us]")
     return frame
@@ -82,8 +107,17 @@ def test_training_is_deterministic_with_a_seed(store, trained):
 def test_backtest_reports_every_method_at_every_coverage(store, trained):
     path, _ = trained
     with db.connect(store, read_only=True) as con:
-        report = backtest(con, PROTOCOL.test_start, PROTOCOL.test_end, tuple(METHODS), ("all", "Robbery"),
-                          checkpoint_path=path, protocol=PROTOCOL, tune=True, progress=False)
+        report = backtest(
+            con,
+            PROTOCOL.test_start,
+            PROTOCOL.test_end,
+            tuple(METHODS),
+            ("all", "Robbery"),
+            checkpoint_path=path,
+            protocol=PROTOCOL,
+            tune=True,
+            progress=False,
+        )
     assert report["protocol"]["days"] == 14
     for group in ("all", "Robbery"):
         methods = report["groups"][group]["methods"]
@@ -114,9 +148,26 @@ def test_forecast_for_date_ranks_every_cell(store, trained):
 def test_cli_evaluate_writes_the_issue_json(store, trained, tmp_path, capsys):
     path, _ = trained
     out = tmp_path / "eval.json"
-    code = cli.main(["evaluate", "--db", str(store), "--start", "2021-03-15", "--end", "2021-03-28",
-                     "--train-end", "2021-02-28", "--checkpoint", str(path), "--methods", "cdna,mc28,sepp",
-                     "--json", str(out), "--quiet"])
+    code = cli.main(
+        [
+            "evaluate",
+            "--db",
+            str(store),
+            "--start",
+            "2021-03-15",
+            "--end",
+            "2021-03-28",
+            "--train-end",
+            "2021-02-28",
+            "--checkpoint",
+            str(path),
+            "--methods",
+            "cdna,mc28,sepp",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     assert report["protocol"]["period"] == "2021-03-15 .. 2021-03-28"

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crimeviz import hotspots
+from crimeviz.explore import hotspots
 
 CENTRE = h3.str_to_int(h3.latlng_to_cell(43.70, -79.40, 8))
 
@@ -32,7 +32,7 @@ def test_gi_star_matches_the_formula_for_one_cell():
     n, mean, s = len(x), x.mean(), x.std()
     neighbours = [cells.index(c) for c in disk(1)]
     w = len(neighbours)
-    expected = (x[neighbours].sum() - mean * w) / (s * np.sqrt((n * w - w ** 2) / (n - 1)))
+    expected = (x[neighbours].sum() - mean * w) / (s * np.sqrt((n * w - w**2) / (n - 1)))
     assert gi.loc[h3.int_to_str(CENTRE), "z"] == pytest.approx(expected)
 
 
@@ -55,7 +55,7 @@ def test_quartic_kernel_integrates_to_one_and_vanishes_beyond_bandwidth():
     density = hotspots.quartic_density(np.zeros((1, 2)), np.ones(1), grid, bandwidth=500)
     assert density.sum() * step * step == pytest.approx(1.0, rel=1e-3)
     assert density[np.hypot(grid[:, 0], grid[:, 1]) >= 500].max() == 0
-    assert density.max() == pytest.approx(3 / (np.pi * 500 ** 2))
+    assert density.max() == pytest.approx(3 / (np.pi * 500**2))
 
 
 def test_cell_density_is_per_km2():
@@ -63,4 +63,4 @@ def test_cell_density_is_per_km2():
     lat, lon = h3.cell_to_latlng(h3.int_to_str(CENTRE))
     out = hotspots.cell_density(pd.DataFrame({"lat": [lat], "lon": [lon], "n": [2]}), cells, 1000)
     peak = out.set_index("cell")["density_km2"][h3.int_to_str(CENTRE)]
-    assert peak == pytest.approx(2 * 3 / (np.pi * 1.0 ** 2), rel=1e-6)
+    assert peak == pytest.approx(2 * 3 / (np.pi * 1.0**2), rel=1e-6)

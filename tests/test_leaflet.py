@@ -4,7 +4,7 @@ import warnings
 
 import pandas as pd
 
-from crimeviz import leaflet
+from crimeviz.explore import leaflet
 
 COUNTS = pd.DataFrame({"cell": ["882b9bc0a7fffff", "882b9bc0a3fffff"], "n": [12, 3]})
 BOUNDS = (43.6, 43.7, -79.5, -79.3)
@@ -24,4 +24,3 @@ def test_online_map_uses_tiles_that_need_no_key():
     assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in page
     assert "OpenStreetMap" in page  # the attribution the tiles' licence asks for
     assert "apikey" not in page.lower()
-

@@ -2,7 +2,7 @@
 
 import pytest
 
-from crimeviz import loadtest
+from crimeviz.bench import load as loadtest
 
 
 def test_two_sessions_change_filters_and_every_rerun_is_timed(toronto_db):
@@ -34,11 +34,14 @@ def test_cpu_times_reads_the_machine_total():
     assert sum(loadtest.cpu_times()) >= sum(first)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"sessions": 0}, "must be positive"),
-    ({"seconds": 0}, "must be positive"),
-    ({"think": -1}, "not negative"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"sessions": 0}, "must be positive"),
+        ({"seconds": 0}, "must be positive"),
+        ({"think": -1}, "not negative"),
+    ],
+)
 def test_bad_arguments_are_refused(toronto_db, kwargs, message):
     with pytest.raises(ValueError, match=message):
         loadtest.bench_load(toronto_db, **kwargs)

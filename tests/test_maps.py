@@ -5,12 +5,14 @@ import json
 import pandas as pd
 import pytest
 
-from crimeviz import maps
+from crimeviz.explore import maps
 
 
 def test_tooltips_are_plain_text_never_html():
     frame = pd.DataFrame({"name": ["<img src=x onerror=alert(1)>"], "n": [3]})
-    assert maps.tooltip_rows(frame, {"Name": "name", "Incidents": "n"}) == ["Name: <img src=x onerror=alert(1)>\nIncidents: 3"]
+    assert maps.tooltip_rows(frame, {"Name": "name", "Incidents": "n"}) == [
+        "Name: <img src=x onerror=alert(1)>\nIncidents: 3"
+    ]
     # The page-level check that the deck's tooltip is {"text": ...} is in test_pages.
 
 
@@ -42,10 +44,12 @@ def test_view_fits_the_bounds():
 
 def test_deck_json_is_compact_and_outlines_are_rounded_to_a_metre():
     import h3
+
     cells = [h3.latlng_to_cell(43.70, -79.40, 8), h3.latlng_to_cell(43.75, -79.30, 8)]
     hoods = maps.neighbourhood_layer(pd.DataFrame({"name": ["A", "B"], "cell": cells}))
-    deck = maps.deck([maps.outline_layer([h3.str_to_int(c) for c in cells]), hoods],
-                     maps.view_for((43.59, 43.83, -79.62, -79.14)))
+    deck = maps.deck(
+        [maps.outline_layer([h3.str_to_int(c) for c in cells]), hoods], maps.view_for((43.59, 43.83, -79.62, -79.14))
+    )
     text = deck.to_json()
     assert "\n" not in text and ", " not in text  # pydeck's own JSON is indented: twice the bytes
     outline, boundaries = json.loads(text)["layers"]
@@ -63,6 +67,7 @@ def edges(segments) -> set:
 
 def test_neighbourhood_boundaries_are_drawn_once_and_only_between_neighbourhoods():
     import h3
+
     centre = h3.latlng_to_cell(43.70, -79.40, 8)
     ring = sorted(h3.grid_ring(centre, 1))
     alone = maps.boundary_segments(pd.DataFrame({"name": ["A"], "cell": [centre]}))
@@ -71,13 +76,16 @@ def test_neighbourhood_boundaries_are_drawn_once_and_only_between_neighbourhoods
     apart = maps.boundary_segments(pd.DataFrame({"name": ["A", "B"], "cell": [centre, ring[0]]}))
     assert len(same) == 10  # two cells of one neighbourhood: the outline of the pair
     assert len(apart) == len(edges(apart)) == 11  # ... of two neighbourhoods: plus their shared edge, once
-    assert edges(apart) - edges(same) == edges(alone) & edges(maps.boundary_segments(
-        pd.DataFrame({"name": ["B"], "cell": [ring[0]]})))
+    assert edges(apart) - edges(same) == edges(alone) & edges(
+        maps.boundary_segments(pd.DataFrame({"name": ["B"], "cell": [ring[0]]}))
+    )
 
 
 def test_hex_tooltips_name_the_neighbourhood_when_known():
     counts = pd.DataFrame({"cell": ["882b9bc717fffff", "882b9bc713fffff"], "n": [5, 1]})
     layer, _ = maps.count_layer(counts, {"882b9bc717fffff": "Annex <b>"})
-    assert [row["tooltip"] for row in layer.data] == ["Neighbourhood: Annex <b>\nCell: 882b9bc717fffff\nIncidents: 5",
-                                           "Neighbourhood: (none recorded)\nCell: 882b9bc713fffff\nIncidents: 1"]
+    assert [row["tooltip"] for row in layer.data] == [
+        "Neighbourhood: Annex <b>\nCell: 882b9bc717fffff\nIncidents: 5",
+        "Neighbourhood: (none recorded)\nCell: 882b9bc713fffff\nIncidents: 1",
+    ]
     assert list(layer.data[0]) == ["cell", "n", "color", "tooltip"]

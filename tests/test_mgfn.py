@@ -1,4 +1,5 @@
 """MGFN: parity with the official UCF-Crime model, checkpoint loading, losses."""
+
 import json
 import math
 from pathlib import Path
@@ -43,10 +44,8 @@ def test_ucf_outputs_match_official_code(official_ucf):
         out = official_ucf(video)
     expected = FIXTURE["expected"]
     assert out.snippet_scores.shape == (1, spec["shape"][2])
-    torch.testing.assert_close(out.snippet_scores[0], torch.tensor(expected["snippet_scores"]),
-                               atol=1e-4, rtol=0)
-    torch.testing.assert_close(out.video_score, torch.tensor([expected["video_score"]]),
-                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.snippet_scores[0], torch.tensor(expected["snippet_scores"]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.video_score, torch.tensor([expected["video_score"]]), atol=1e-4, rtol=0)
 
 
 def test_video_score_is_mean_score_of_top3_magnitude_snippets():
@@ -96,10 +95,22 @@ def test_sparsity_is_l2_norm_of_normal_scores():
 
 def test_magnitude_contrastive_pairs_rows_crop_major():
     # one video per class, 2 crops, k=2 snippets, 2-d features; rows = L1 magnitudes
-    normal = torch.tensor([[[[1.0, -1.0], [0.0, 2.0]],  # crop 0 -> [2, 2]
-                            [[3.0, 0.0], [1.0, 1.0]]]])  # crop 1 -> [3, 2]
-    abnormal = torch.tensor([[[[10.0, 0.0], [0.0, -4.0]],  # crop 0 -> [10, 4]
-                              [[0.0, -20.0], [5.0, 5.0]]]])  # crop 1 -> [20, 10]
+    normal = torch.tensor(
+        [
+            [
+                [[1.0, -1.0], [0.0, 2.0]],  # crop 0 -> [2, 2]
+                [[3.0, 0.0], [1.0, 1.0]],
+            ]
+        ]
+    )  # crop 1 -> [3, 2]
+    abnormal = torch.tensor(
+        [
+            [
+                [[10.0, 0.0], [0.0, -4.0]],  # crop 0 -> [10, 4]
+                [[0.0, -20.0], [5.0, 5.0]],
+            ]
+        ]
+    )  # crop 1 -> [20, 10]
     # separation: distances sqrt(8^2 + 2^2) (inside margin 15), sqrt(17^2 + 8^2) (outside)
     separation = ((15 - math.sqrt(68)) ** 2 + 0) / 2
     # within class: crop 1 row vs crop 0 row -> normal 1^2 + 0^2, abnormal 10^2 + 6^2
@@ -117,8 +128,7 @@ def test_magnitude_contrastive_without_pairs_within_class_only_separates():
 
 def _hand_made_output(video_score, snippet_scores, topk_features):
     topk_index = torch.zeros(len(video_score), 1, dtype=torch.long)
-    return MGFNOutput(snippet_scores, video_score, snippet_scores[:, None], topk_index,
-                      topk_features)
+    return MGFNOutput(snippet_scores, video_score, snippet_scores[:, None], topk_index, topk_features)
 
 
 def test_mgfn_loss_adds_bce_and_weighted_terms():

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crimeviz import auth
+from crimeviz.access import auth
 from tests.conftest import ROOT
 
 
@@ -77,8 +77,12 @@ def test_map_resolution_and_optional_layers(map_page):
     map_page.radio(key="map_res").set_value(9)
     map_page.multiselect(key="map_layers").set_value(["Hexagons", "Heatmap", "Points"]).run()
     spec = deck_specs(map_page)[0]
-    assert [layer["id"] for layer in spec["layers"]] == ["city-outline", "incident-hexes", "incident-heatmap",
-                                                         "incident-points"]
+    assert [layer["id"] for layer in spec["layers"]] == [
+        "city-outline",
+        "incident-hexes",
+        "incident-heatmap",
+        "incident-points",
+    ]
     assert spec["layers"][1]["data"][0]["cell"].startswith("89")
 
 
@@ -124,8 +128,7 @@ def test_hotspots_page(app_db):
 def test_data_page_imports_an_upload_and_reports_rejects(app_db):
     at = page("data").run()
     assert not at.exception
-    csv = (b"Date,Primary Type,Latitude,Longitude\n"
-           b"2021-06-01 10:00:00,THEFT,43.65,-79.38\n2021-06-01 11:00:00,THEFT,,\n")
+    csv = b"Date,Primary Type,Latitude,Longitude\n2021-06-01 10:00:00,THEFT,43.65,-79.38\n2021-06-01 11:00:00,THEFT,,\n"
     at.file_uploader(key="upload").set_value(("upload.csv", csv, "text/csv")).run()
     assert not at.exception
     assert at.selectbox(key="map_lat").value == "Latitude"
@@ -142,10 +145,16 @@ def test_data_page_refuses_an_unreadable_upload(app_db):
     assert "Cannot import this file" in at.error[0].value
 
 
-@pytest.mark.parametrize("name, allowed, refused", [
-    ("map", "analyst", "reviewer"), ("trends", "commander", "reviewer"), ("hotspots", "analyst", "reviewer"),
-    ("data", "admin", "analyst"), ("admin", "admin", "commander"),
-])
+@pytest.mark.parametrize(
+    "name, allowed, refused",
+    [
+        ("map", "analyst", "reviewer"),
+        ("trends", "commander", "reviewer"),
+        ("hotspots", "analyst", "reviewer"),
+        ("data", "admin", "analyst"),
+        ("admin", "admin", "commander"),
+    ],
+)
 def test_pages_check_the_role_not_just_the_menu(app_db, name, allowed, refused):
     assert not page(name, allowed).run().exception
     denied = page(name, refused).run()
@@ -172,21 +181,43 @@ def test_data_page_full_disk_gives_a_message_and_stores_nothing(app_db, monkeypa
 def test_map_shows_street_view_scores_and_cctv_reports(app_db):
     from types import SimpleNamespace
 
-    from crimeviz import db
     from crimeviz.cctv import store as cctv_store
+    from crimeviz.store import db
     from crimeviz.streetview import store as sv_store
     from crimeviz.streetview.checkpoints import Score
 
     con = db.connect(app_db)
-    sv_store.save_scores(con, [("walk-1", 43.6532, -79.3832, Score((0, 0, 0.1, 0.2, 0.7), 0.7))],
-                         SimpleNamespace(name="DevianceNet-Lite", sha256="ab" * 32), "tester")
+    sv_store.save_scores(
+        con,
+        [("walk-1", 43.6532, -79.3832, Score((0, 0, 0.1, 0.2, 0.7), 0.7))],
+        SimpleNamespace(name="DevianceNet-Lite", sha256="ab" * 32),
+        "tester",
+    )
     camera_id = cctv_store.add_camera(con, "<b>Yonge & Dundas</b>", 43.6561, -79.3802, "tester")
-    clip = {"name": "c.mp4", "sha256": "cd" * 32, "duration_s": 10.0, "fps": 10.0, "n_frames": 100,
-            "width": 64, "height": 48}
-    report_id = cctv_store.save_report(con, {
-        "camera": cctv_store.camera(con, camera_id), "created_at": "2021-06-01T12:00:00", "clip": clip,
-        "threshold": 0.5, "peak": 0.93, "segments": [{"start_s": 1.0, "end_s": 3.0, "peak": 0.93}],
-        "frame_scores": [0.1] * 100, "model": {"version": "demo", "label": "demo"}, "reviewer": "tester"}, [])
+    clip = {
+        "name": "c.mp4",
+        "sha256": "cd" * 32,
+        "duration_s": 10.0,
+        "fps": 10.0,
+        "n_frames": 100,
+        "width": 64,
+        "height": 48,
+    }
+    report_id = cctv_store.save_report(
+        con,
+        {
+            "camera": cctv_store.camera(con, camera_id),
+            "created_at": "2021-06-01T12:00:00",
+            "clip": clip,
+            "threshold": 0.5,
+            "peak": 0.93,
+            "segments": [{"start_s": 1.0, "end_s": 3.0, "peak": 0.93}],
+            "frame_scores": [0.1] * 100,
+            "model": {"version": "demo", "label": "demo"},
+            "reviewer": "tester",
+        },
+        [],
+    )
     con.close()
     at = page("map")
     at.session_state["f_dates"] = (date(2021, 1, 1), date(2021, 12, 31))

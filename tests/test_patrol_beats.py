@@ -28,8 +28,10 @@ def random_surface(seed: int, ring: int = 7) -> RiskSurface:
     rng = np.random.default_rng(seed)
     cells = h3.grid_disk(CENTRE, ring)
     hot = rng.choice(cells, 3, replace=False)
-    risk = {c: rng.gamma(0.5, 0.05) + sum(np.exp(-h3.grid_distance(c, s) ** 2 / 4) * rng.uniform(0.3, 1)
-                                          for s in hot) for c in cells}
+    risk = {
+        c: rng.gamma(0.5, 0.05) + sum(np.exp(-(h3.grid_distance(c, s) ** 2) / 4) * rng.uniform(0.3, 1) for s in hot)
+        for c in cells
+    }
     return surface(risk, ring)
 
 
@@ -45,7 +47,6 @@ def connected(cells) -> bool:
 
 
 def check_limits(plan, params: PlanParams) -> None:
-    limits = params.limits()
     assert len(plan.beats) <= params.units
     used = plan.cell_list()
     assert len(used) == len(set(used)), "a cell is in two beats"
@@ -66,9 +67,14 @@ def test_builder_respects_every_limit_and_beats_top_k_disks(seed):
     risk = random_surface(seed)
     rng = np.random.default_rng(seed)
     excluded = tuple(rng.choice(list(h3.grid_disk(CENTRE, 7)), 12, replace=False))
-    params = PlanParams(DAY, units=int(rng.integers(2, 6)), max_cells=int(rng.integers(3, 10)),
-                        max_area_km2=[None, 0.6][seed % 2], patrol_minutes=float(rng.integers(90, 240)),
-                        excluded=excluded)
+    params = PlanParams(
+        DAY,
+        units=int(rng.integers(2, 6)),
+        max_cells=int(rng.integers(3, 10)),
+        max_area_km2=[None, 0.6][seed % 2],
+        patrol_minutes=float(rng.integers(90, 240)),
+        excluded=excluded,
+    )
     plan = plan_on_surface(params, risk)
     check_limits(plan, params)
     planner = planner_for(params, risk)
@@ -86,8 +92,10 @@ def test_one_unit_finds_the_best_connected_group_not_the_hottest_cell():
     plan = plan_on_surface(params, risk)
     cells = [h3.str_to_int(c) for c in h3.grid_disk(CENTRE, 6)]
     values = dict(zip(cells, risk.lookup(cells)))
-    best = max((g for g in combinations(h3.grid_disk(CENTRE, 2), 4) if connected(g)),
-               key=lambda g: sum(values[h3.str_to_int(c)] for c in g))
+    best = max(
+        (g for g in combinations(h3.grid_disk(CENTRE, 2), 4) if connected(g)),
+        key=lambda g: sum(values[h3.str_to_int(c)] for c in g),
+    )
     assert set(plan.beats[0].cells) == set(best) == set(cluster)
     planner = planner_for(params, risk)
     assert plan.covered > planner.routed_risk(planner.baseline())  # the naive plan spends its unit on the lonely cell
@@ -117,12 +125,15 @@ def test_route_is_a_short_closed_loop_visiting_every_cell_once():
     assert km == pytest.approx(6.0)  # the rectangle's perimeter
 
 
-@pytest.mark.parametrize("params, message", [
-    (PlanParams(DAY, units=0), "at least one unit"),
-    (PlanParams(DAY, units=400), "only 127 cells can be patrolled"),
-    (PlanParams(DAY, units=2, patrol_minutes=10), "does not cover one cell"),
-    (PlanParams(DAY, units=2, max_area_km2=0.01), "smaller than one cell"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (PlanParams(DAY, units=0), "at least one unit"),
+        (PlanParams(DAY, units=400), "only 127 cells can be patrolled"),
+        (PlanParams(DAY, units=2, patrol_minutes=10), "does not cover one cell"),
+        (PlanParams(DAY, units=2, max_area_km2=0.01), "smaller than one cell"),
+    ],
+)
 def test_impossible_limits_are_explained(params, message):
     with pytest.raises(PlanError, match=message):
         plan_on_surface(params, surface({}))

@@ -7,10 +7,11 @@ import sys
 
 import pytest
 
-from crimeviz import auth, db
-from crimeviz.auth import AccessDenied
-from crimeviz.cli import CommandError
-from crimeviz.patrol.cli import add_subcommands
+from crimeviz.access import auth
+from crimeviz.access.auth import AccessDenied
+from crimeviz.cli.common import CommandError
+from crimeviz.cli.patrol import add_subcommands
+from crimeviz.store import db
 
 PASSWORD = "patrol cli test password"
 
@@ -55,8 +56,24 @@ def password(monkeypatch):
 
 
 def test_build_saves_a_plan_and_prints_it(capsys, store):
-    code, out, _ = run(capsys, "build", "--db", store, "--date", "2021-10-05", "--shift", "night", "--res", "8",
-                       "--units", "3", "--weight", "Assault=2", "--user", "cmdr")
+    code, out, _ = run(
+        capsys,
+        "build",
+        "--db",
+        store,
+        "--date",
+        "2021-10-05",
+        "--shift",
+        "night",
+        "--res",
+        "8",
+        "--units",
+        "3",
+        "--weight",
+        "Assault=2",
+        "--user",
+        "cmdr",
+    )
     plan = json.loads(out)
     assert code == 0 and plan["status"] == "draft" and plan["created_by"] == "cmdr"
     assert plan["units"] == 3 and len(plan["beats"]) == 3 and plan["shift"] == "night 23:00–07:00"
@@ -66,8 +83,9 @@ def test_build_saves_a_plan_and_prints_it(capsys, store):
 
 
 def test_export_review_and_approve_a_saved_plan(capsys, store, tmp_path):
-    _, out, _ = run(capsys, "build", "--db", store, "--date", "2021-10-06", "--res", "8", "--units", "2",
-                    "--user", "cmdr")
+    _, out, _ = run(
+        capsys, "build", "--db", store, "--date", "2021-10-06", "--res", "8", "--units", "2", "--user", "cmdr"
+    )
     plan_id = str(json.loads(out)["plan_id"])
     for fmt in ("pdf", "csv"):
         code, out, _ = run(capsys, "export", plan_id, "--out", str(tmp_path / f"plan.{fmt}"), "--db", store)
@@ -82,8 +100,21 @@ def test_export_review_and_approve_a_saved_plan(capsys, store, tmp_path):
 
 
 def test_review_over_a_period(capsys, store):
-    code, out, _ = run(capsys, "review", "--start", "2021-09-01", "--end", "2021-09-02", "--res", "8",
-                       "--units", "2", "--daily", "--db", store)
+    code, out, _ = run(
+        capsys,
+        "review",
+        "--start",
+        "2021-09-01",
+        "--end",
+        "2021-09-02",
+        "--res",
+        "8",
+        "--units",
+        "2",
+        "--daily",
+        "--db",
+        store,
+    )
     result = json.loads(out)
     assert code == 0 and result["summary"][0]["days"] == 2 and len(result["days"]) == 4
 
@@ -97,18 +128,21 @@ def test_bench_reports_build_time_and_coverage(capsys, store):
     assert result["observed"]["plan"]["incidents"] > 0 and result["build_s"] > 0
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["build", "--units", "0", "--user", "cmdr"], "choose at least one unit"),
-    (["build", "--units", "5000", "--user", "cmdr"], "5000 units but only"),
-    (["build", "--date", "2030-01-01", "--user", "cmdr"], "no incidents of the prioritised offences are recorded"),
-    (["build", "--weight", "Arson=1", "--user", "cmdr"], "unknown offence(s) Arson"),
-    (["build"], "give --user NAME"),
-    (["build", "--user", "anna"], "the analyst role may not use patrol"),
-    (["approve", "1", "--user", "anna"], "the analyst role may not use patrol"),
-    (["export", "999", "--out", "x.pdf"], "there is no saved plan 999"),
-    (["export", "1", "--out", "x.docx"], "export writes pdf or csv"),
-    (["review"], "give --plan ID, or --start"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["build", "--units", "0", "--user", "cmdr"], "choose at least one unit"),
+        (["build", "--units", "5000", "--user", "cmdr"], "5000 units but only"),
+        (["build", "--date", "2030-01-01", "--user", "cmdr"], "no incidents of the prioritised offences are recorded"),
+        (["build", "--weight", "Arson=1", "--user", "cmdr"], "unknown offence(s) Arson"),
+        (["build"], "give --user NAME"),
+        (["build", "--user", "anna"], "the analyst role may not use patrol"),
+        (["approve", "1", "--user", "anna"], "the analyst role may not use patrol"),
+        (["export", "999", "--out", "x.pdf"], "there is no saved plan 999"),
+        (["export", "1", "--out", "x.docx"], "export writes pdf or csv"),
+        (["review"], "give --plan ID, or --start"),
+    ],
+)
 def test_bad_input_gives_one_line_and_exit_2(capsys, store, argv, message):
     code, out, err = run(capsys, *argv, "--db", store)
     assert code == 2 and out == "" and err.startswith("error: ") and message in err and err.count("\n") == 1

@@ -27,8 +27,9 @@ def test_patrol_page_draws_the_units_beats(app_url, browser_page):
     wait_for_script(browser_page)
     chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
     chart.locator("canvas").first.wait_for(state="visible", timeout=60_000)
-    shot = wait_for_pixels(chart, "e2e-patrol-map",
-                           lambda p: min(unit_pixels(p, c, 0.8 * 200 / 255) for c in UNIT_COLOURS[:4]), 31)
+    shot = wait_for_pixels(
+        chart, "e2e-patrol-map", lambda p: min(unit_pixels(p, c, 0.8 * 200 / 255) for c in UNIT_COLOURS[:4]), 31
+    )
     whole = screenshot(browser_page, "e2e-patrol-page", full_page=True)
     drawn = [unit_pixels(shot, colour, 0.8 * 200 / 255) for colour in UNIT_COLOURS[:4]]
     assert min(drawn) > 30, f"unit colours {drawn} not all visible in {shot} (page: {whole})"

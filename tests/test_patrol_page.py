@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crimeviz import auth
+from crimeviz.access import auth
 from tests.conftest import ROOT
 from tests.test_patrol_beats import connected
 
@@ -39,15 +39,21 @@ def page(app_db):
 def test_page_builds_a_plan_and_draws_it(page):
     assert not page.exception and not page.error
     spec = json.loads(page.get("deck_gl_json_chart")[0].proto.json)
-    assert [layer["id"] for layer in spec["layers"]] == ["city-outline", "patrol-beats", "patrol-routes",
-                                                         "patrol-starts"]
+    assert [layer["id"] for layer in spec["layers"]] == [
+        "city-outline",
+        "patrol-beats",
+        "patrol-routes",
+        "patrol-starts",
+    ]
     beats = spec["layers"][1]["data"]
     assert {b["cell"][:2] for b in beats} == {"88"} and len({tuple(b["color"]) for b in beats}) == 4
     assert metric(page, "Units") == "4"
     assert page.subheader[0].value.startswith("Unsaved plan · Sat 01 Jan 2022 · evening 15:00–23:00 · draft")
     assert any("greedy seeded region growing" in c.value for c in page.caption)
     assert len(table(page, UNITS)) == 4  # one row per unit
-    assert any("Not reviewed: the evening shift of 2022-01-01 ends after" in i.value for i in page.info)  # 1 Jan 2022 is after the data
+    assert any(
+        "Not reviewed: the evening shift of 2022-01-01 ends after" in i.value for i in page.info
+    )  # 1 Jan 2022 is after the data
     page.toggle(key="patrol_show_risk").set_value(True).run()
     layers = json.loads(page.get("deck_gl_json_chart")[0].proto.json)["layers"]
     assert layers[1]["id"] == "patrol-risk" and len(layers[1]["data"]) > 500
@@ -58,12 +64,15 @@ def only_one_neighbourhood(at):
     at.number_input(key="patrol_units").set_value(150)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda at: at.number_input(key="patrol_units").set_value(0), "choose at least one unit"),
-    (only_one_neighbourhood, "150 units but only"),
-    (lambda at: at.date_input(key="patrol_date").set_value(date(2030, 1, 1)), "no incidents of the prioritised"),
-    (lambda at: at.number_input(key="patrol_minutes").set_value(10), "does not cover one cell"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda at: at.number_input(key="patrol_units").set_value(0), "choose at least one unit"),
+        (only_one_neighbourhood, "150 units but only"),
+        (lambda at: at.date_input(key="patrol_date").set_value(date(2030, 1, 1)), "no incidents of the prioritised"),
+        (lambda at: at.number_input(key="patrol_minutes").set_value(10), "does not cover one cell"),
+    ],
+)
 def test_bad_input_gives_a_message_not_a_traceback(page, change, message):
     change(page)
     page.button(key="patrol_build").click().run()

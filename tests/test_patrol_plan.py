@@ -22,8 +22,20 @@ def plan(risk):
 
 
 def test_params_survive_json():
-    params = PlanParams(date(2021, 3, 4), Shift("night", 22, 9), 8, 4, 180.0, 30.0, 15.0, 9, 2.5,
-                        (("Assault", 2.0), ("Robbery", 0.0)), (h3.cell_to_parent(CENTRE, 8),), "forecast:mc365")
+    params = PlanParams(
+        date(2021, 3, 4),
+        Shift("night", 22, 9),
+        8,
+        4,
+        180.0,
+        30.0,
+        15.0,
+        9,
+        2.5,
+        (("Assault", 2.0), ("Robbery", 0.0)),
+        (h3.cell_to_parent(CENTRE, 8),),
+        "forecast:mc365",
+    )
     assert PlanParams.from_json(params.to_json()) == params
 
 

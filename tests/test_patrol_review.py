@@ -6,10 +6,10 @@ import h3
 import numpy as np
 import pytest
 
-from crimeviz import db
 from crimeviz.patrol import review, views
 from crimeviz.patrol.plan import PlanParams, build_plan
 from crimeviz.patrol.risk import PlanError
+from crimeviz.store import db
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,8 @@ def test_a_past_plan_is_scored_against_the_incidents_of_its_shift(toronto):
     truth = toronto.execute(
         f"SELECT count(*), count(*) FILTER (WHERE lower(hex(h3_8)) IN ({marks})) FROM incidents "
         "WHERE occurred_at >= ? AND occurred_at < ? AND offence <> 'Auto Theft'",
-        [*plan.cell_list(), start, end]).fetchall()[0]
+        [*plan.cell_list(), start, end],
+    ).fetchall()[0]
     assert (rows.loc["plan", "incidents"], rows.loc["plan", "hits"]) == truth
     assert rows.loc["top-k cells", "expected"] >= rows.loc["plan", "expected"] - 1e-9
     assert rows.loc["plan", "expected"] == pytest.approx(plan.covered)
@@ -51,6 +52,7 @@ def test_a_past_plan_is_scored_against_the_incidents_of_its_shift(toronto):
 def test_a_forecast_plan_is_also_compared_with_the_historical_plan(toronto, monkeypatch):
     from crimeviz.patrol import plan as plan_mod
     from crimeviz.patrol import review as review_mod
+
     params = PlanParams(date(2021, 7, 9), res=8, units=3, source="forecast:fake")
 
     def fake_surface(con, history, day, source):  # a "forecast" that doubles the historical counts
@@ -74,7 +76,8 @@ def test_plans_over_a_period_are_summarised_and_charted(toronto):
     summary = review.period_summary(daily).set_index("method")
     assert summary.loc["plan", "days"] == 3
     assert summary.loc["plan", "pooled_hit_rate"] == pytest.approx(
-        daily.query("method == 'plan'")["hits"].sum() / daily.query("method == 'plan'")["incidents"].sum())
+        daily.query("method == 'plan'")["hits"].sum() / daily.query("method == 'plan'")["incidents"].sum()
+    )
     assert len(views.review_chart(daily).data) == 2
 
 

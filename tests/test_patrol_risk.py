@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crimeviz import db
 from crimeviz.patrol import risk as risk_mod
 from crimeviz.patrol.plan import PlanParams, build_plan, risk_for
 from crimeviz.patrol.risk import PROFILE_PRIOR, SHIFTS, PlanError, ShiftHistory
+from crimeviz.store import db
 from tests.conftest import incident_rows
 
 BAY, ANNEX, YONGE = (43.6532, -79.3832), (43.6700, -79.3900), (43.7000, -79.4000)
@@ -25,9 +25,11 @@ def test_historical_risk_is_the_daily_mean_times_the_shrunk_shift_share(small_st
     surface = history.historical(date(2021, 3, 8))
     # In the 365 days before: Bay 3 incidents (none 15–23h), Annex 2 (none), Yonge 1 (15:00).
     city = 1 / 6
-    expected = {BAY: 3 / 365 * (0 + PROFILE_PRIOR * city) / (3 + PROFILE_PRIOR),
-                ANNEX: 2 / 365 * (0 + PROFILE_PRIOR * city) / (2 + PROFILE_PRIOR),
-                YONGE: 1 / 365 * (1 + PROFILE_PRIOR * city) / (1 + PROFILE_PRIOR)}
+    expected = {
+        BAY: 3 / 365 * (0 + PROFILE_PRIOR * city) / (3 + PROFILE_PRIOR),
+        ANNEX: 2 / 365 * (0 + PROFILE_PRIOR * city) / (2 + PROFILE_PRIOR),
+        YONGE: 1 / 365 * (1 + PROFILE_PRIOR * city) / (1 + PROFILE_PRIOR),
+    }
     for point, value in expected.items():
         assert surface.lookup([cell(point)])[0] == pytest.approx(value)
     assert surface.day_total == pytest.approx(6 / 365)
@@ -55,8 +57,13 @@ def test_a_date_without_data_is_explained(small_store):
     with pytest.raises(PlanError, match="unknown offence"):
         risk_for(small_store, PlanParams(date(2021, 3, 8), weights=(("Arson", 1.0),)))
     with pytest.raises(PlanError, match="weight 0"):
-        risk_for(small_store, PlanParams(date(2021, 3, 8), weights=(("Assault", 0.0), ("Auto Theft", 0.0),
-                                                                     ("Break and Enter", 0.0), ("Robbery", 0.0))))
+        risk_for(
+            small_store,
+            PlanParams(
+                date(2021, 3, 8),
+                weights=(("Assault", 0.0), ("Auto Theft", 0.0), ("Break and Enter", 0.0), ("Robbery", 0.0)),
+            ),
+        )
 
 
 @pytest.fixture

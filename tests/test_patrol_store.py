@@ -4,17 +4,18 @@ from dataclasses import replace
 
 import pytest
 
-from crimeviz import audit
 from crimeviz.patrol import store
 from crimeviz.patrol.plan import Beat, PlanParams, plan_on_surface, remove_cell
 from crimeviz.patrol.risk import PlanError
+from crimeviz.store import audit
 from tests.test_patrol_beats import DAY, connected, random_surface
 
 
 @pytest.fixture
 def plan():
-    return plan_on_surface(PlanParams(DAY, units=3, max_cells=5, weights=(("Assault", 2.0),)),
-                           random_surface(5), created_by="insp.test")
+    return plan_on_surface(
+        PlanParams(DAY, units=3, max_cells=5, weights=(("Assault", 2.0),)), random_surface(5), created_by="insp.test"
+    )
 
 
 def test_a_saved_plan_reopens_unchanged(empty_store, plan):
@@ -26,7 +27,8 @@ def test_a_saved_plan_reopens_unchanged(empty_store, plan):
     assert back.covered == pytest.approx(plan.covered) and back.total_risk == pytest.approx(plan.total_risk)
     listed = store.list_plans(empty_store)
     assert listed[["plan_id", "status", "cells", "units"]].values.tolist() == [
-        [saved.plan_id, "draft", len(plan.cell_list()), len(plan.beats)]]
+        [saved.plan_id, "draft", len(plan.cell_list()), len(plan.beats)]
+    ]
 
 
 def test_an_edited_draft_replaces_its_cells_and_keeps_its_id(empty_store, plan):

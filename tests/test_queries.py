@@ -5,8 +5,8 @@ from datetime import date
 import h3
 import pandas as pd
 
-from crimeviz import db, queries
-from crimeviz.filters import IncidentFilter, where
+from crimeviz.store import db, queries
+from crimeviz.store.filters import IncidentFilter, where
 
 MARCH = IncidentFilter(date(2021, 3, 1), date(2021, 3, 31))
 
@@ -36,8 +36,9 @@ def test_weekday_offence_and_neighbourhood_filters(small_store):
 
 
 def test_sql_looking_values_are_data_not_sql(small_store):
-    hostile = IncidentFilter(date(2021, 3, 1), date(2021, 3, 31),
-                             offences=("Assault') OR 1=1; DROP TABLE incidents; --",))
+    hostile = IncidentFilter(
+        date(2021, 3, 1), date(2021, 3, 31), offences=("Assault') OR 1=1; DROP TABLE incidents; --",)
+    )
     assert queries.total(small_store, hostile) == 0
     assert db.incident_count(small_store) == 8
     sql, params = where(hostile)

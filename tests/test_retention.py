@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from crimeviz import audit, auth, cli, db, retention
+from crimeviz.access import auth, retention
+from crimeviz.cli import main as cli
+from crimeviz.store import audit, db
 
 PASSWORD = "a long test password"
 

@@ -8,7 +8,8 @@ import h3
 import pandas as pd
 import pytest
 
-from crimeviz import config, db, grid, toronto
+from crimeviz import config
+from crimeviz.store import db, grid, toronto
 from tests.conftest import ROOT
 
 
@@ -26,11 +27,15 @@ def test_convert_reads_local_date_and_hour_and_drops_pre_2014(tmp_path):
     (tmp_path / "train.csv").write_text(
         header + "2014/03/02 05:00:00+00,8,House,Assault,Annex,43.7,-79.4\n"
         "2014/07/01 04:00:00+00,23,Outside,Robbery,Annex,43.7,-79.4\n"
-        "2013/12/24 05:00:00+00,22,Commercial,Robbery,Annex,43.7,-79.4\n")
+        "2013/12/24 05:00:00+00,22,Commercial,Robbery,Annex,43.7,-79.4\n"
+    )
     (tmp_path / "test.csv").write_text(header + "2014/03/02 05:00:00+00,8,House,Assault,Annex,43.7,-79.4\n")
     frame, counts = toronto.convert(tmp_path)
-    assert list(frame["occurred_at"]) == [pd.Timestamp("2014-03-02 08:00"), pd.Timestamp("2014-03-02 08:00"),
-                                          pd.Timestamp("2014-07-01 23:00")]
+    assert list(frame["occurred_at"]) == [
+        pd.Timestamp("2014-03-02 08:00"),
+        pd.Timestamp("2014-03-02 08:00"),
+        pd.Timestamp("2014-07-01 23:00"),
+    ]
     assert counts == {"source_rows": 4, "dropped_before_2014": 1, "exact_duplicates_kept": 1, "rows": 3}
 
 
@@ -45,7 +50,9 @@ def test_open_store_loads_toronto_once(toronto_db):
 
 def test_cells_are_consistent_h3_parents(toronto_db):
     con = duckdb.connect(str(toronto_db), read_only=True)
-    rows = con.execute("SELECT lat, lon, h3_7, h3_8, h3_9 FROM incidents USING SAMPLE 50 ROWS (reservoir, 1)").fetchall()
+    rows = con.execute(
+        "SELECT lat, lon, h3_7, h3_8, h3_9 FROM incidents USING SAMPLE 50 ROWS (reservoir, 1)"
+    ).fetchall()
     con.close()
     for lat, lon, c7, c8, c9 in rows:
         assert h3.str_to_int(h3.latlng_to_cell(lat, lon, 9)) == c9
@@ -63,10 +70,9 @@ def test_row_ids_are_stable_and_keep_identical_rows_distinct(small_store):
 
 def test_transaction_rolls_back_on_error(small_store):
     before = db.incident_count(small_store)
-    with pytest.raises(RuntimeError):
-        with db.transaction(small_store):
-            small_store.execute("DELETE FROM incidents")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), db.transaction(small_store):
+        small_store.execute("DELETE FROM incidents")
+        raise RuntimeError("boom")
     assert db.incident_count(small_store) == before
 
 
@@ -90,8 +96,13 @@ def test_unusable_database_files_give_clear_messages(tmp_path):
         db.connect(junk)
     held = tmp_path / "held.duckdb"
     con = db.connect(held)
-    out = subprocess.run([sys.executable, "-m", "crimeviz", "db", "build", "--db", str(held)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "crimeviz", "db", "build", "--db", str(held)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     con.close()
     assert out.returncode == 2
     assert out.stderr.startswith("error: the database") and "in use by another process" in out.stderr
@@ -133,6 +144,7 @@ def test_feature_tables_are_created_once_and_reads_do_not_wait_for_writers(tmp_p
     from crimeviz.cctv import store as cctv_store
     from crimeviz.patrol import store as patrol_store
     from crimeviz.streetview import store as streetview_store
+
     con = db.connect(tmp_path / "store.duckdb")
     ensures = (cctv_store.ensure_tables, patrol_store.ensure_tables, streetview_store.ensure_tables)
     for ensure in ensures:

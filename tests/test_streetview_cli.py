@@ -1,4 +1,5 @@
 """``python -m crimeviz streetview score | label | train | bench`` through :func:`add_subcommands`."""
+
 import argparse
 import json
 
@@ -7,13 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from crimeviz import auth, db
-from crimeviz.cli import CommandError
-from crimeviz.streetview import bench, checkpoints, store
-from crimeviz.streetview.cli import add_subcommands
+from crimeviz.access import auth
+from crimeviz.bench import streetview as bench
+from crimeviz.cli.common import CommandError
+from crimeviz.cli.streetview import add_subcommands
+from crimeviz.store import db
+from crimeviz.streetview import checkpoints, store
 from tests.conftest import incident_rows
 from tests.test_streetview_scoring import RECORD, small_lite
-from tests.test_streetview_sequences import write_sequence, zip_bytes, frame_bytes  # noqa: F401
+from tests.test_streetview_sequences import frame_bytes, write_sequence, zip_bytes  # noqa: F401
 
 PLACES = [(43.65 + 0.004 * i, -79.38) for i in range(5)]
 PASSWORD = "a long test password"
@@ -59,8 +62,9 @@ def walks(tmp_path):
     root = tmp_path / "Toronto_test_SEA"
     for i, (lat, lon) in enumerate(PLACES + PLACES[-1:]):
         cls = 5 if i >= 3 else 1
-        write_sequence(root / f"v_class{cls}_g{lat},{lon}_c0{'+' * (i == 5)}",
-                       colour=(230, 230, 230) if cls == 5 else (30, 30, 30))
+        write_sequence(
+            root / f"v_class{cls}_g{lat},{lon}_c0{'+' * (i == 5)}", colour=(230, 230, 230) if cls == 5 else (30, 30, 30)
+        )
     return root
 
 
@@ -81,8 +85,21 @@ def scores(path) -> list[tuple]:
 
 
 def test_score_stores_every_sequence_of_an_official_folder(walks, lite_path, store_path, capsys):
-    code, out = run(["score", str(walks), "--weights", str(lite_path), "--variant", "lite", "--user", "ana",
-                     "--db", str(store_path)], capsys)
+    code, out = run(
+        [
+            "score",
+            str(walks),
+            "--weights",
+            str(lite_path),
+            "--variant",
+            "lite",
+            "--user",
+            "ana",
+            "--db",
+            str(store_path),
+        ],
+        capsys,
+    )
     assert code == 0
     assert out["scored"] == 6 and out["model"] == "DevianceNet-Lite"
     assert out["checkpoint_sha256"] == checkpoints.file_sha256(lite_path)
@@ -117,18 +134,32 @@ def test_score_needs_a_user_allowed_to_use_street_view(walks, lite_path, store_p
 
 def test_label_writes_classes_from_nearby_incidents(walks, store_path, tmp_path, capsys):
     out_csv = tmp_path / "labels.csv"
-    code, out = run(["label", str(walks), "--out", str(out_csv), "--radius-m", "100", "--reference", "points",
-                     "--db", str(store_path)], capsys)
+    code, out = run(
+        [
+            "label",
+            str(walks),
+            "--out",
+            str(out_csv),
+            "--radius-m",
+            "100",
+            "--reference",
+            "points",
+            "--db",
+            str(store_path),
+        ],
+        capsys,
+    )
     assert code == 0 and out["sequences"] == 6
     table = pd.read_csv(out_csv)
     assert table["incidents"].tolist() == [0, 2, 4, 6, 8, 8]
-    assert table["sea_class"].tolist() == [1, 1, 2, 3, 4, 4]    # quintiles 2, 4, 6, 8; ties go down
+    assert table["sea_class"].tolist() == [1, 1, 2, 3, 4, 4]  # quintiles 2, 4, 6, 8; ties go down
     assert table["rule"].str.contains("within 100 m").all()
 
 
 def test_label_refuses_an_empty_store_and_a_missing_folder(walks, tmp_path, capsys):
-    code, message = run(["label", str(walks), "--out", str(tmp_path / "x.csv"), "--db", str(tmp_path / "e.duckdb")],
-                        capsys)
+    code, message = run(
+        ["label", str(walks), "--out", str(tmp_path / "x.csv"), "--db", str(tmp_path / "e.duckdb")], capsys
+    )
     assert code == 2 and "no incidents" in message
     code, message = run(["label", str(tmp_path / "absent"), "--out", str(tmp_path / "x.csv")], capsys)
     assert code == 2 and "no such folder" in message
@@ -141,15 +172,46 @@ def test_train_from_names_a_label_csv_or_incidents(walks, store_path, tmp_path, 
     assert out["class_counts"] == {"1": 3, "5": 3} and out["validation"] is None
     assert checkpoints.load(tmp_path / "names.pth").trained_on["source"] == "Toronto_test_SEA"
 
-    run(["label", str(walks), "--out", str(tmp_path / "labels.csv"), "--radius-m", "100", "--reference", "points",
-         "--db", str(store_path)], capsys)
-    code, out = run(["train", str(walks), "--out", str(tmp_path / "csv.pth"), "--labels",
-                     str(tmp_path / "labels.csv"), *small], capsys)
+    run(
+        [
+            "label",
+            str(walks),
+            "--out",
+            str(tmp_path / "labels.csv"),
+            "--radius-m",
+            "100",
+            "--reference",
+            "points",
+            "--db",
+            str(store_path),
+        ],
+        capsys,
+    )
+    code, out = run(
+        ["train", str(walks), "--out", str(tmp_path / "csv.pth"), "--labels", str(tmp_path / "labels.csv"), *small],
+        capsys,
+    )
     assert code == 0 and out["labels"].startswith("labels.csv: incidents within 100 m")
     assert out["class_counts"] == {"1": 2, "2": 1, "3": 1, "4": 2}
 
-    code, out = run(["train", str(walks), "--out", str(tmp_path / "inc.pth"), "--labels", "incidents",
-                     "--radius-m", "100", "--reference", "points", "--db", str(store_path), *small], capsys)
+    code, out = run(
+        [
+            "train",
+            str(walks),
+            "--out",
+            str(tmp_path / "inc.pth"),
+            "--labels",
+            "incidents",
+            "--radius-m",
+            "100",
+            "--reference",
+            "points",
+            "--db",
+            str(store_path),
+            *small,
+        ],
+        capsys,
+    )
     assert code == 0 and out["labels"].startswith("derived from incidents: incidents within 100 m")
 
     code, message = run(["train", str(walks), "--out", str(tmp_path / "x.pth"), "--labels", "nope.csv"], capsys)

@@ -1,4 +1,5 @@
 """The Street view page (AppTest): no-weights notice, adding a model, scoring an upload; its map picker."""
+
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -7,7 +8,8 @@ import pytest
 from h3.api import basic_int as h3int
 from streamlit.testing.v1 import AppTest
 
-from crimeviz import auth, db
+from crimeviz.access import auth
+from crimeviz.store import db
 from crimeviz.streetview import checkpoints, figures
 from tests.conftest import incident_rows
 from tests.test_streetview_scoring import RECORD, small_lite
@@ -21,8 +23,15 @@ def page_env(tmp_path, monkeypatch) -> Path:
     """A store with a few Toronto incidents and an empty weights folder, both in ``tmp_path``."""
     path = tmp_path / "app.duckdb"
     con = db.connect(path)
-    db.insert_incidents(con, db.with_cells(incident_rows([("2021-05-01 12:00", "Assault", 43.65, -79.38),
-                                                          ("2021-05-02 12:00", "Robbery", 43.70, -79.40)]), "hand"))
+    db.insert_incidents(
+        con,
+        db.with_cells(
+            incident_rows(
+                [("2021-05-01 12:00", "Assault", 43.65, -79.38), ("2021-05-02 12:00", "Robbery", 43.70, -79.40)]
+            ),
+            "hand",
+        ),
+    )
     con.close()
     monkeypatch.setenv("CRIMEVIZ_DB", str(path))
     monkeypatch.setenv("CRIMEVIZ_STREETVIEW_WEIGHTS", str(tmp_path / "weights"))
@@ -41,8 +50,9 @@ def open_page(role: str = "analyst") -> AppTest:
 def audit_actions(page_env: Path) -> list[tuple]:
     con = db.connect(page_env / "app.duckdb")
     try:
-        return con.execute("SELECT username, action FROM audit_log WHERE starts_with(action, 'streetview') "
-                           "ORDER BY entry_id").fetchall()
+        return con.execute(
+            "SELECT username, action FROM audit_log WHERE starts_with(action, 'streetview') ORDER BY entry_id"
+        ).fetchall()
     finally:
         con.close()
 
@@ -72,8 +82,9 @@ def test_an_uploaded_checkpoint_is_checked_then_installed(page_env, tmp_path):
     at.button(key="sv_install").click().run()
     assert "Not installed: junk.pth: not a PyTorch checkpoint" in at.error[0].value
     checkpoints.save_lite(small_lite(), tmp_path / "lite.pth", RECORD)
-    at.file_uploader(key="sv_pth").set_value(("lite.pth", (tmp_path / "lite.pth").read_bytes(),
-                                              "application/octet-stream")).run()
+    at.file_uploader(key="sv_pth").set_value(
+        ("lite.pth", (tmp_path / "lite.pth").read_bytes(), "application/octet-stream")
+    ).run()
     at.button(key="sv_install").click().run()
     assert not at.error and "Installed DevianceNet-Lite" in at.success[0].value
     assert at.selectbox(key="sv_weights").value == page_env / "weights" / "lite.pth"
@@ -114,7 +125,7 @@ def test_bad_uploads_are_explained_and_store_nothing(installed):
     at.number_input(key="sv_lon").set_value(-79.39)
     at.run()
     at.button(key="sv_score").click().run()
-    assert "Nothing was stored: 15 frame(s) given; DevianceNet needs a sequence of 16" == at.error[0].value
+    assert at.error[0].value == "Nothing was stored: 15 frame(s) given; DevianceNet needs a sequence of 16"
     at.file_uploader(key="sv_upload").set_value([(n, d, "image/jpeg") for n, d in sequence_files(16)])
     at.radio(key="sv_where").set_value("From the frames' EXIF GPS").run()
     at.button(key="sv_score").click().run()
@@ -127,8 +138,11 @@ def test_bad_uploads_are_explained_and_store_nothing(installed):
 
 
 def test_the_light_model_is_trained_on_an_uploaded_zip_and_offered(page_env):
-    files = {f"Toronto_train_SEA/v_class{c}_g43.65,-79.38_c{i}/frame{f:06d}.jpg": data
-             for i, c in enumerate((1, 5, 1, 5)) for f, (_, data) in enumerate(sequence_files(colour=(c * 40,) * 3))}
+    files = {
+        f"Toronto_train_SEA/v_class{c}_g43.65,-79.38_c{i}/frame{f:06d}.jpg": data
+        for i, c in enumerate((1, 5, 1, 5))
+        for f, (_, data) in enumerate(sequence_files(colour=(c * 40,) * 3))
+    }
     at = open_page()
     at.file_uploader(key="sv_train_zip").set_value(("walks.zip", zip_bytes(files), "application/zip")).run()
     at.slider(key="sv_train_epochs").set_value(5)

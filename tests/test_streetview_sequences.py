@@ -3,6 +3,7 @@
 Also holds the small generated-image helpers the other ``test_streetview_*`` files use:
 there is no street-level imagery here, so every sequence is made in code.
 """
+
 import io
 import zipfile
 from pathlib import Path
@@ -19,7 +20,6 @@ from crimeviz.streetview.sequences import SequenceError
 SIZE = (32, 24)
 
 
-
 def frame_bytes(colour=(120, 80, 40), size=SIZE, mode="RGB", fmt="JPEG", gps=None) -> bytes:
     """One generated frame; ``gps`` = (lat, lon) is written as EXIF GPS tags."""
     image = Image.new("RGB", size, colour).convert(mode)
@@ -27,8 +27,11 @@ def frame_bytes(colour=(120, 80, 40), size=SIZE, mode="RGB", fmt="JPEG", gps=Non
     if gps is not None:
         exif = Image.Exif()
         exif[ExifTags.IFD.GPSInfo] = {
-            ExifTags.GPS.GPSLatitudeRef: "N" if gps[0] >= 0 else "S", ExifTags.GPS.GPSLatitude: _dms(gps[0]),
-            ExifTags.GPS.GPSLongitudeRef: "E" if gps[1] >= 0 else "W", ExifTags.GPS.GPSLongitude: _dms(gps[1])}
+            ExifTags.GPS.GPSLatitudeRef: "N" if gps[0] >= 0 else "S",
+            ExifTags.GPS.GPSLatitude: _dms(gps[0]),
+            ExifTags.GPS.GPSLongitudeRef: "E" if gps[1] >= 0 else "W",
+            ExifTags.GPS.GPSLongitude: _dms(gps[1]),
+        }
         kwargs["exif"] = exif
     buffer = io.BytesIO()
     image.save(buffer, fmt, **kwargs)
@@ -63,14 +66,18 @@ def sequence_files(frames: int = 16, **kwargs) -> list[tuple[str, bytes]]:
 
 # --- official layout -------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, expected", [
-    ("v_class3_g37.499,127.1251_c0", (3, 37.499, 127.1251)),
-    ("v_class2_g35.0911,129.0394_c1+", (2, 35.0911, 129.0394)),
-    ("v_class5_g43.65,-79.38_c2++", (5, 43.65, -79.38)),
-    ("v_class1_g19.4505,-99.1326_Mexico_1", (1, 19.4505, -99.1326)),
-    ("v_class6_g1,2_c0", None),
-    ("holiday", None),
-])
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("v_class3_g37.499,127.1251_c0", (3, 37.499, 127.1251)),
+        ("v_class2_g35.0911,129.0394_c1+", (2, 35.0911, 129.0394)),
+        ("v_class5_g43.65,-79.38_c2++", (5, 43.65, -79.38)),
+        ("v_class1_g19.4505,-99.1326_Mexico_1", (1, 19.4505, -99.1326)),
+        ("v_class6_g1,2_c0", None),
+        ("holiday", None),
+    ],
+)
 def test_official_folder_names_are_parsed(name, expected):
     assert sequences.parse_official_name(name) == expected
 
@@ -82,8 +89,10 @@ def test_official_layout_is_found_despite_a_trailing_slash_and_macos_debris(tmp_
     (city / "v_class4_g43.65,-79.38_c0" / ".DS_Store").write_bytes(b"\0")
     write_sequence(city / "__MACOSX" / "v_class1_g0,0_c0")
     found = sequences.find_sequences(f"{tmp_path}/")
-    assert [s.name for s in found] == ["Toronto_test_SEA/v_class4_g43.65,-79.38_c0",
-                                      "Toronto_test_SEA/v_class4_g43.65,-79.38_c0+"]
+    assert [s.name for s in found] == [
+        "Toronto_test_SEA/v_class4_g43.65,-79.38_c0",
+        "Toronto_test_SEA/v_class4_g43.65,-79.38_c0+",
+    ]
     assert (found[0].sea_class, found[0].lat, found[0].lon) == (4, 43.65, -79.38)
     assert len(found[0].frames) == 16
 
@@ -95,6 +104,7 @@ def test_a_folder_without_images_is_an_error(tmp_path):
 
 
 # --- frames ------------------------------------------------------------------------------
+
 
 def test_frames_are_ordered_by_number_and_any_image_format_is_read(tmp_path):
     folder = tmp_path / "seq"
@@ -157,19 +167,21 @@ def test_dataset_frames_get_exactly_the_reference_crop_and_normalisation():
     assert view.size == (224, 224)
     clip = sequences.to_clip(sequences.Frames((frame,) * 16, ("f",) * 16))
     expected = (torch.tensor([255, 128, 0]) / 255 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor(
-        [0.229, 0.224, 0.225])
+        [0.229, 0.224, 0.225]
+    )
     assert torch.allclose(clip[:, 0, 100, 100], expected, atol=1e-5)
 
 
 def test_other_frame_sizes_are_scaled_to_cover_the_crop_before_it():
     wide = Image.new("RGB", (1280, 480), (0, 0, 0))
-    wide.paste((255, 255, 255), (0, 0, 320, 480))   # a white band on the left quarter, outside the crop
+    wide.paste((255, 255, 255), (0, 0, 320, 480))  # a white band on the left quarter, outside the crop
     assert sequences.model_view(wide).getpixel((0, 112)) == (0, 0, 0)
     small = Image.new("RGB", (64, 48), (10, 200, 30))
     assert sequences.model_view(small).getpixel((112, 112)) == (10, 200, 30)
 
 
 # --- EXIF GPS ------------------------------------------------------------------------------
+
 
 def test_exif_gps_is_read_and_averaged_over_frames(tmp_path):
     folder = tmp_path / "walk"
@@ -187,6 +199,7 @@ def test_frames_without_gps_have_no_location():
 
 # --- zips and videos -------------------------------------------------------------------------
 
+
 def test_zip_of_one_sequence_gives_its_frames_in_order():
     files = {f"seq/frame{index}.jpg": frame_bytes() for index in (10, 2, 1, 0, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15)}
     files["__MACOSX/seq/._frame0.jpg"] = b"resource fork"
@@ -195,8 +208,7 @@ def test_zip_of_one_sequence_gives_its_frames_in_order():
     assert len(sequences.load_frames(items).images) == 16
 
 
-@pytest.mark.parametrize("name", ["../evil.jpg", "/etc/evil.jpg", "seq/../../evil.jpg", "C:/evil.jpg",
-                                  "..\\evil.jpg"])
+@pytest.mark.parametrize("name", ["../evil.jpg", "/etc/evil.jpg", "seq/../../evil.jpg", "C:/evil.jpg", "..\\evil.jpg"])
 def test_zip_members_pointing_outside_are_refused(name, tmp_path):
     data = zip_bytes({"seq/frame0.jpg": frame_bytes(), name: frame_bytes()})
     with pytest.raises(SequenceError, match="outside the archive"):
@@ -229,8 +241,11 @@ def test_not_a_zip_is_a_clear_error():
 
 
 def test_a_zip_of_sequence_folders_is_extracted_and_found():
-    files = {f"Toronto_train_SEA/v_class2_g43.65,-79.38_c{d}/frame{index:06d}.jpg": frame_bytes()
-             for d in range(2) for index in range(16)}
+    files = {
+        f"Toronto_train_SEA/v_class2_g43.65,-79.38_c{d}/frame{index:06d}.jpg": frame_bytes()
+        for d in range(2)
+        for index in range(16)
+    }
     with uploads.sequences_in(zip_bytes(files), "walks") as found:
         assert [s.sea_class for s in found] == [2, 2]
         assert found[0].name == "Toronto_train_SEA/v_class2_g43.65,-79.38_c0"

@@ -6,6 +6,7 @@ score is repeated for its 16 frames (no smoothing), the videos are concatenated 
 the order of the test list, and the ROC-AUC is taken against one per-frame 0/1
 ground-truth array (``gt-ucf.npy``) covering all of them.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,19 +53,26 @@ def load_features(path: str | os.PathLike) -> np.ndarray:
     return features
 
 
-def official_evaluation(scorer: Scorer, feature_files: list[Path], ground_truth: np.ndarray,
-                        snippet_len: int = 16) -> dict:
+def official_evaluation(
+    scorer: Scorer, feature_files: list[Path], ground_truth: np.ndarray, snippet_len: int = 16
+) -> dict:
     """Frame-level ROC-AUC over ``feature_files`` (in list order) against ``ground_truth``."""
     per_video = []
     for path in feature_files:
         snippet_scores = scorer.snippet_scores(load_features(path))
-        per_video.append(frame_scores(snippet_scores, snippet_len * len(snippet_scores), snippet_len,
-                                      smooth=False))
+        per_video.append(frame_scores(snippet_scores, snippet_len * len(snippet_scores), snippet_len, smooth=False))
     scores = np.concatenate(per_video)
     ground_truth = np.asarray(ground_truth).ravel()
     if len(scores) != len(ground_truth):
-        raise ValueError(f"the ground truth has {len(ground_truth):,} frames but the {len(feature_files)} "
-                         f"feature files cover {len(scores):,} ({snippet_len} per snippet); check the list "
-                         "order and that it matches the ground-truth file")
-    return {"auc": roc_auc(ground_truth, scores), "videos": len(feature_files), "frames": len(scores),
-            "anomalous_frames": int(ground_truth.astype(bool).sum()), "model": scorer.version}
+        raise ValueError(
+            f"the ground truth has {len(ground_truth):,} frames but the {len(feature_files)} "
+            f"feature files cover {len(scores):,} ({snippet_len} per snippet); check the list "
+            "order and that it matches the ground-truth file"
+        )
+    return {
+        "auc": roc_auc(ground_truth, scores),
+        "videos": len(feature_files),
+        "frames": len(scores),
+        "anomalous_frames": int(ground_truth.astype(bool).sum()),
+        "model": scorer.version,
+    }

@@ -13,6 +13,7 @@ paper's I3D features are also one vector per 16 frames, Sec. 4.1). Per snippet:
 Every frame is first resized once to ``FeatureSpec.frame_size`` (:func:`prepare`),
 so training on stored small frames and scoring full-size footage see the same input.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,9 +35,18 @@ from models.efficientnet_lite import (
 )
 
 MOTION_STATS = (
-    "log_diff_mean", "log_diff_max", "log_cell_diff_mean", "log_cell_diff_max", "changed_fraction",
-    "brightness", "contrast", "contrast_min", "log_sharpness", "log_sharpness_min",
-    "histogram_jump", "brightness_jump",
+    "log_diff_mean",
+    "log_diff_max",
+    "log_cell_diff_mean",
+    "log_cell_diff_max",
+    "changed_fraction",
+    "brightness",
+    "contrast",
+    "contrast_min",
+    "log_sharpness",
+    "log_sharpness_min",
+    "histogram_jump",
+    "brightness_jump",
 )
 _EPS = 1e-3
 _CHANGED = 0.08  # grey-level difference (0..1) that counts a pixel as changed
@@ -77,8 +87,9 @@ def prepare(frame: np.ndarray, spec: FeatureSpec) -> np.ndarray:
 
 def grey(frames: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """(n, h, w, 3) prepared BGR frames -> (n, H, W) float32 grey in [0, 1] at motion_size."""
-    out = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), spec.motion_size, interpolation=cv2.INTER_AREA)
-           for f in frames]
+    out = [
+        cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), spec.motion_size, interpolation=cv2.INTER_AREA) for f in frames
+    ]
     return np.stack(out).astype(np.float32) / 255.0
 
 
@@ -94,14 +105,23 @@ def motion_stats(grey_frames: np.ndarray, previous: np.ndarray | None) -> np.nda
     sharpness = np.log(np.array([cv2.Laplacian(g, cv2.CV_32F).var() for g in grey_frames]) + 1e-6)
     hists = np.stack([np.histogram(g, bins=16, range=(0.0, 1.0))[0] for g in seq]) / (h * w)
     hist_jump = np.abs(np.diff(hists, axis=0)).sum(axis=1).max() if n > 1 else 0.0
-    return np.array([
-        np.log(pair_mean.mean() + _EPS), np.log(pair_mean.max() + _EPS),
-        np.log(cell_max.mean() + _EPS), np.log(cell_max.max() + _EPS),
-        (diffs > _CHANGED).mean(),
-        brightness[-len(grey_frames):].mean(), contrast.mean(), contrast.min(),
-        sharpness.mean(), sharpness.min(),
-        hist_jump, np.abs(np.diff(brightness)).max() if n > 1 else 0.0,
-    ], dtype=np.float32)
+    return np.array(
+        [
+            np.log(pair_mean.mean() + _EPS),
+            np.log(pair_mean.max() + _EPS),
+            np.log(cell_max.mean() + _EPS),
+            np.log(cell_max.max() + _EPS),
+            (diffs > _CHANGED).mean(),
+            brightness[-len(grey_frames) :].mean(),
+            contrast.mean(),
+            contrast.min(),
+            sharpness.mean(),
+            sharpness.min(),
+            hist_jump,
+            np.abs(np.diff(brightness)).max() if n > 1 else 0.0,
+        ],
+        dtype=np.float32,
+    )
 
 
 def sample_positions(n: int, per_snippet: int) -> list[int]:
@@ -125,9 +145,11 @@ def load_backbone() -> torch.nn.Module:
 
 def backbone_embedder(backbone: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
     """(N, h, w, 3) prepared BGR frames -> (N, 1280) pooled features, no gradients."""
+
     def embed(frames: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return pooled_features(backbone, to_backbone_input(frames)).numpy()
+
     return embed
 
 

@@ -12,6 +12,7 @@ I3D features only.
 Nothing here makes up weights: :func:`load_scorer` refuses a CrimeViz checkpoint
 without a training description, so no score from untrained weights reaches a user.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,8 +71,10 @@ class Scorer:
         if x.ndim == 2:
             x = x[:, None]
         if x.ndim != 3 or x.shape[-1] != self.model.feature_dim:
-            raise WeightsError(f"features of shape {tuple(features.shape)} do not fit this model, which "
-                               f"expects (T, {self.model.feature_dim}) or (T, ncrops, {self.model.feature_dim})")
+            raise WeightsError(
+                f"features of shape {tuple(features.shape)} do not fit this model, which "
+                f"expects (T, {self.model.feature_dim}) or (T, ncrops, {self.model.feature_dim})"
+            )
         t = x.shape[0]
         if t < self.model.k:
             x = torch.cat([x, x[-1:].expand(self.model.k - t, *x.shape[1:])])
@@ -111,27 +114,50 @@ def load_scorer(path: str | os.PathLike = DEMO_WEIGHTS) -> Scorer:
             raise WeightsError(f"{path.name}: not an MGFN UCF-Crime state dict") from exc
         return Scorer(model.eval(), f"mgfn-ucf+{digest}", OFFICIAL_LABEL)
     if not checkpoint.get("trained_on"):
-        raise WeightsError(f"{path.name}: the checkpoint does not say what it was trained on; refusing "
-                           "to present its scores")
+        raise WeightsError(
+            f"{path.name}: the checkpoint does not say what it was trained on; refusing to present its scores"
+        )
     spec = FeatureSpec.from_dict(checkpoint["feature_spec"])
     model = MGFN.small(spec.dim, **checkpoint["mgfn_overrides"])
     load_official_weights(model, checkpoint["state_dict"])
-    return Scorer(model.eval(), f"{checkpoint['name']}+{digest}", checkpoint["trained_on"], spec,
-                  checkpoint["motion_mean"].numpy(), checkpoint["motion_std"].numpy(),
-                  checkpoint.get("metrics", {}), backbone_embedder(load_backbone()))
+    return Scorer(
+        model.eval(),
+        f"{checkpoint['name']}+{digest}",
+        checkpoint["trained_on"],
+        spec,
+        checkpoint["motion_mean"].numpy(),
+        checkpoint["motion_std"].numpy(),
+        checkpoint.get("metrics", {}),
+        backbone_embedder(load_backbone()),
+    )
 
 
-def save_checkpoint(path: str | os.PathLike, model: MGFN, overrides: dict, spec: FeatureSpec,
-                    motion_mean: np.ndarray, motion_std: np.ndarray, name: str, trained_on: str,
-                    metrics: dict) -> None:
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: MGFN,
+    overrides: dict,
+    spec: FeatureSpec,
+    motion_mean: np.ndarray,
+    motion_std: np.ndarray,
+    name: str,
+    trained_on: str,
+    metrics: dict,
+) -> None:
     """Writes a CrimeViz checkpoint of ``MGFN.small(spec.dim, **overrides)``.
 
     ``trained_on`` must say honestly what the weights saw.
     """
-    torch.save({
-        "format": FORMAT, "name": name, "trained_on": trained_on, "metrics": metrics,
-        "feature_spec": spec.to_dict(), "mgfn_overrides": overrides,
-        "motion_mean": torch.as_tensor(motion_mean, dtype=torch.float32),
-        "motion_std": torch.as_tensor(motion_std, dtype=torch.float32),
-        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
-    }, path)
+    torch.save(
+        {
+            "format": FORMAT,
+            "name": name,
+            "trained_on": trained_on,
+            "metrics": metrics,
+            "feature_spec": spec.to_dict(),
+            "mgfn_overrides": overrides,
+            "motion_mean": torch.as_tensor(motion_mean, dtype=torch.float32),
+            "motion_std": torch.as_tensor(motion_std, dtype=torch.float32),
+            "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        },
+        path,
+    )

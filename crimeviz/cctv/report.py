@@ -4,6 +4,7 @@ The record (:func:`build_report`) is what the store saves and what both exports
 show; the PDF repeats the model's training label next to the scores, so a printed
 page cannot pass demo-model scores off as validated detections.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,17 +22,31 @@ FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 THUMB_WIDTH = 320
 
 
-def build_report(result: ScoreResult, camera: dict, clip_name: str, sha256: str, threshold: float,
-                 reviewer: str, note: str = "", created_at: datetime | None = None) -> dict:
+def build_report(
+    result: ScoreResult,
+    camera: dict,
+    clip_name: str,
+    sha256: str,
+    threshold: float,
+    reviewer: str,
+    note: str = "",
+    created_at: datetime | None = None,
+) -> dict:
     """The report of one review: camera, clip, scores, segments at ``threshold``, model, reviewer, note."""
     segments = [s.to_dict() for s in result.segments(threshold)]
     return {
         "report_id": None,
         "created_at": (created_at or datetime.now()).isoformat(timespec="seconds"),
         "camera": {k: camera[k] for k in ("camera_id", "name", "lat", "lon")},
-        "clip": {"name": clip_name, "sha256": sha256, "duration_s": round(result.duration_s, 3),
-                 "fps": result.fps, "n_frames": result.n_frames, "width": result.info.width,
-                 "height": result.info.height},
+        "clip": {
+            "name": clip_name,
+            "sha256": sha256,
+            "duration_s": round(result.duration_s, 3),
+            "fps": result.fps,
+            "n_frames": result.n_frames,
+            "width": result.info.width,
+            "height": result.info.height,
+        },
         "threshold": threshold,
         "peak": round(float(result.frame_scores.max()), 4),
         "segments": segments,
@@ -121,14 +136,17 @@ def to_pdf(report: dict, keyframes: list[bytes]) -> bytes:
     camera, clip = report["camera"], report["clip"]
     pdf.para(f"Camera: {camera['name']} ({camera['lat']:.5f}, {camera['lon']:.5f})")
     pdf.para(f"Reviewed {report['created_at'].replace('T', ' ')} by {report['reviewer']}")
-    pdf.para(f"Clip: {clip['name']} · {clip['width']}×{clip['height']} · {clip['fps']:g} fps · "
-             f"{clip['n_frames']} frames ({_clock(clip['duration_s'])}) · SHA-256 {clip['sha256'][:16]}…")
+    pdf.para(
+        f"Clip: {clip['name']} · {clip['width']}×{clip['height']} · {clip['fps']:g} fps · "
+        f"{clip['n_frames']} frames ({_clock(clip['duration_s'])}) · SHA-256 {clip['sha256'][:16]}…"
+    )
     pdf.set_text_color(150, 60, 0)
     pdf.para(f"Model {report['model']['version']}: {report['model']['label']}", 9)
     pdf.set_text_color(0, 0, 0)
     pdf.ln(2)
-    pdf.para(f"Anomaly score per frame (alert threshold {report['threshold']:.2f}, peak {report['peak']:.3f})",
-             11, "B", 6)
+    pdf.para(
+        f"Anomaly score per frame (alert threshold {report['threshold']:.2f}, peak {report['peak']:.3f})", 11, "B", 6
+    )
     _curve(pdf, np.asarray(report["frame_scores"]), clip["fps"], report["threshold"], report["segments"])
     segments = report["segments"]
     pdf.para(f"Alert segments: {len(segments)}", 11, "B", 6)

@@ -5,6 +5,7 @@ takes its snippet's score, then the curve is smoothed with a moving average one
 snippet long, so scores ramp between snippets instead of stepping. Alert segments
 are runs of frames at or above a threshold, with gaps under a second merged.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,7 @@ from crimeviz.cctv.features import Featurizer, prepare, snippets_of
 from crimeviz.cctv.model import Scorer, WeightsError
 
 
-def frame_scores(snippet_scores: np.ndarray, n_frames: int, snippet_len: int = 16,
-                 smooth: bool = True) -> np.ndarray:
+def frame_scores(snippet_scores: np.ndarray, n_frames: int, snippet_len: int = 16, smooth: bool = True) -> np.ndarray:
     """(S,) snippet scores -> (n_frames,) frame scores; ``smooth=False`` is the official repeat."""
     scores = np.repeat(np.asarray(snippet_scores, dtype=np.float64), snippet_len)[:n_frames]
     if smooth and len(scores) > 1:
@@ -56,9 +56,15 @@ class Segment:
         return self.peak_frame / self.fps
 
     def to_dict(self) -> dict:
-        return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3),
-                "peak_s": round(self.peak_s, 3), "peak": round(self.peak, 4),
-                "start_frame": self.start_frame, "end_frame": self.end_frame, "peak_frame": self.peak_frame}
+        return {
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "peak_s": round(self.peak_s, 3),
+            "peak": round(self.peak, 4),
+            "start_frame": self.start_frame,
+            "end_frame": self.end_frame,
+            "peak_frame": self.peak_frame,
+        }
 
 
 def alert_segments(scores: np.ndarray, fps: float, threshold: float, min_gap_s: float = 1.0) -> list[Segment]:
@@ -108,10 +114,15 @@ class ScoreResult:
     def to_dict(self, threshold: float) -> dict:
         """What ``python -m crimeviz cctv score --json`` writes."""
         return {
-            "clip": self.info.path.name, "fps": self.fps, "n_frames": self.n_frames,
-            "duration_s": round(self.duration_s, 3), "width": self.info.width, "height": self.info.height,
+            "clip": self.info.path.name,
+            "fps": self.fps,
+            "n_frames": self.n_frames,
+            "duration_s": round(self.duration_s, 3),
+            "width": self.info.width,
+            "height": self.info.height,
             "model": {"version": self.model_version, "label": self.model_label},
-            "threshold": threshold, "segments": [s.to_dict() for s in self.segments(threshold)],
+            "threshold": threshold,
+            "segments": [s.to_dict() for s in self.segments(threshold)],
             "snippet_scores": [round(float(s), 5) for s in self.snippet_scores],
             "frame_scores": [round(float(s), 5) for s in self.frame_scores],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -133,8 +144,13 @@ class FrameScores(NamedTuple):
     timings: dict
 
 
-def score_frames(frames: Iterable[np.ndarray], scorer: Scorer, expected_frames: int = 0,
-                 progress: Callable[[float], None] | None = None, batch: int = 8) -> FrameScores:
+def score_frames(
+    frames: Iterable[np.ndarray],
+    scorer: Scorer,
+    expected_frames: int = 0,
+    progress: Callable[[float], None] | None = None,
+    batch: int = 8,
+) -> FrameScores:
     """Scores decoded BGR frames of one clip (any size).
 
     Snippets go through the backbone ``batch`` at a time (faster on CPU);
@@ -153,13 +169,18 @@ def score_frames(frames: Iterable[np.ndarray], scorer: Scorer, expected_frames: 
     scored = time.perf_counter()
     scores = frame_scores(snippet_scores, n_frames, scorer.spec.snippet_len)
     stages = featurizer.timings
-    timings = {"decode_s": decoded - start - stages["motion_s"] - stages["backbone_s"], **stages,
-               "mgfn_s": scored - decoded, "total_s": time.perf_counter() - start}
+    timings = {
+        "decode_s": decoded - start - stages["motion_s"] - stages["backbone_s"],
+        **stages,
+        "mgfn_s": scored - decoded,
+        "total_s": time.perf_counter() - start,
+    }
     return FrameScores(n_frames, snippet_scores, scores, timings)
 
 
-def score_clip(path, scorer: Scorer, limits: video.Limits | None = None,
-               progress: Callable[[float], None] | None = None) -> ScoreResult:
+def score_clip(
+    path, scorer: Scorer, limits: video.Limits | None = None, progress: Callable[[float], None] | None = None
+) -> ScoreResult:
     """Scores every frame of a video file; raises :class:`video.VideoError` for a bad clip."""
     start = time.perf_counter()
     info = video.probe(path, limits)
@@ -168,8 +189,9 @@ def score_clip(path, scorer: Scorer, limits: video.Limits | None = None,
         progress(1.0)
     timings = {**scored.timings, "total_s": time.perf_counter() - start}
     timings["realtime_factor"] = scored.n_frames / info.fps / timings["total_s"]
-    return ScoreResult(info, scored.n_frames, scored.snippet_scores, scored.frame_scores,
-                       scorer.version, scorer.label, timings)
+    return ScoreResult(
+        info, scored.n_frames, scored.snippet_scores, scored.frame_scores, scorer.version, scorer.label, timings
+    )
 
 
 class LiveScorer:

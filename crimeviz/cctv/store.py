@@ -5,6 +5,7 @@ it again without the clip: scores, alert segments, key-frame JPEGs, the model
 version and its training label, the reviewer and their note. Every write is
 audited in its own transaction (``cameras.add``, ``cameras.edit``, ``cctv.report``).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from crimeviz import audit
-from crimeviz.db import ensure_schema, transaction
+from crimeviz.store import audit
+from crimeviz.store.db import ensure_schema, transaction
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS camera_seq;
@@ -51,9 +52,27 @@ CREATE TABLE IF NOT EXISTS cctv_reports (
 """
 MAX_NAME = 100
 MAX_NOTE = 5000
-_REPORT_COLUMNS = ("camera_id", "created_at", "clip_name", "clip_sha256", "duration_s", "fps", "n_frames",
-                   "width", "height", "threshold", "peak", "n_segments", "segments", "frame_scores",
-                   "keyframes", "model_version", "model_label", "reviewer", "note")
+_REPORT_COLUMNS = (
+    "camera_id",
+    "created_at",
+    "clip_name",
+    "clip_sha256",
+    "duration_s",
+    "fps",
+    "n_frames",
+    "width",
+    "height",
+    "threshold",
+    "peak",
+    "n_segments",
+    "segments",
+    "frame_scores",
+    "keyframes",
+    "model_version",
+    "model_label",
+    "reviewer",
+    "note",
+)
 
 
 def ensure_tables(con) -> None:
@@ -85,8 +104,9 @@ def add_camera(con, name: str, lat: float, lon: float, by: str) -> int:
     with transaction(con):
         if _name_taken(con, name):
             raise ValueError(f"a camera named {name!r} already exists")
-        camera_id = con.execute("INSERT INTO cameras (name, lat, lon) VALUES (?, ?, ?) RETURNING camera_id",
-                                [name, float(lat), float(lon)]).fetchall()[0][0]
+        camera_id = con.execute(
+            "INSERT INTO cameras (name, lat, lon) VALUES (?, ?, ?) RETURNING camera_id", [name, float(lat), float(lon)]
+        ).fetchall()[0][0]
         audit.record(con, by, "cameras.add", "camera", camera_id, {"name": name, "lat": lat, "lon": lon})
     return camera_id
 
@@ -99,8 +119,10 @@ def update_camera(con, camera_id: int, name: str, lat: float, lon: float, by: st
             raise ValueError(f"no camera with id {camera_id}")
         if _name_taken(con, name, other_than=camera_id):
             raise ValueError(f"a camera named {name!r} already exists")
-        con.execute("UPDATE cameras SET name = ?, lat = ?, lon = ? WHERE camera_id = ?",
-                    [name, float(lat), float(lon), camera_id])
+        con.execute(
+            "UPDATE cameras SET name = ?, lat = ?, lon = ? WHERE camera_id = ?",
+            [name, float(lat), float(lon), camera_id],
+        )
         audit.record(con, by, "cameras.edit", "camera", camera_id, {"name": name, "lat": lat, "lon": lon})
 
 
@@ -114,8 +136,9 @@ def cameras(con) -> pd.DataFrame:
 
 def camera(con, camera_id: int | None = None, name: str | None = None) -> dict | None:
     """One camera by id or by name (ignoring case), or None."""
-    rows = con.execute("SELECT camera_id, name, lat, lon FROM cameras WHERE camera_id = ? OR lower(name) = lower(?)",
-                       [camera_id, name]).fetchall()
+    rows = con.execute(
+        "SELECT camera_id, name, lat, lon FROM cameras WHERE camera_id = ? OR lower(name) = lower(?)", [camera_id, name]
+    ).fetchall()
     return dict(zip(("camera_id", "name", "lat", "lon"), rows[0])) if rows else None
 
 
@@ -129,50 +152,95 @@ def save_report(con, report: dict, keyframes: list[bytes]) -> int:
     if len(note) > MAX_NOTE:
         raise ValueError(f"the note is longer than {MAX_NOTE} characters")
     clip = report["clip"]
-    values = [report["camera"]["camera_id"], datetime.fromisoformat(report["created_at"]), clip["name"],
-              clip["sha256"], clip["duration_s"], clip["fps"], clip["n_frames"], clip["width"], clip["height"],
-              report["threshold"], report["peak"], len(report["segments"]), json.dumps(report["segments"]),
-              report["frame_scores"], keyframes, report["model"]["version"], report["model"]["label"],
-              report["reviewer"], note]
+    values = [
+        report["camera"]["camera_id"],
+        datetime.fromisoformat(report["created_at"]),
+        clip["name"],
+        clip["sha256"],
+        clip["duration_s"],
+        clip["fps"],
+        clip["n_frames"],
+        clip["width"],
+        clip["height"],
+        report["threshold"],
+        report["peak"],
+        len(report["segments"]),
+        json.dumps(report["segments"]),
+        report["frame_scores"],
+        keyframes,
+        report["model"]["version"],
+        report["model"]["label"],
+        report["reviewer"],
+        note,
+    ]
     with transaction(con):
         if camera(con, report["camera"]["camera_id"]) is None:
             raise ValueError("the report's camera is not registered")
         placeholders = ", ".join("?" for _ in _REPORT_COLUMNS)
-        report_id = con.execute(f"INSERT INTO cctv_reports ({', '.join(_REPORT_COLUMNS)}) VALUES ({placeholders}) "
-                                "RETURNING report_id", values).fetchall()[0][0]
-        audit.record(con, report["reviewer"], "cctv.report", "cctv_report", report_id,
-                     {"camera": report["camera"]["name"], "clip_sha256": clip["sha256"],
-                      "segments": len(report["segments"]), "model": report["model"]["version"]})
+        report_id = con.execute(
+            f"INSERT INTO cctv_reports ({', '.join(_REPORT_COLUMNS)}) VALUES ({placeholders}) RETURNING report_id",
+            values,
+        ).fetchall()[0][0]
+        audit.record(
+            con,
+            report["reviewer"],
+            "cctv.report",
+            "cctv_report",
+            report_id,
+            {
+                "camera": report["camera"]["name"],
+                "clip_sha256": clip["sha256"],
+                "segments": len(report["segments"]),
+                "model": report["model"]["version"],
+            },
+        )
     return report_id
 
 
 def reports(con, camera_id: int | None = None) -> pd.DataFrame:
     """Saved reports, newest first, optionally of one camera (no scores or images)."""
-    return con.execute("""
+    return con.execute(
+        """
         SELECT r.report_id, r.created_at, c.name AS camera, r.clip_name, r.duration_s, r.n_segments,
                r.peak, r.threshold, r.model_version, r.reviewer, r.note
         FROM cctv_reports r JOIN cameras c USING (camera_id)
         WHERE ? IS NULL OR r.camera_id = ?
-        ORDER BY r.created_at DESC, r.report_id DESC""", [camera_id, camera_id]).df()
+        ORDER BY r.created_at DESC, r.report_id DESC""",
+        [camera_id, camera_id],
+    ).df()
 
 
 def load_report(con, report_id: int) -> tuple[dict, list[bytes]]:
     """A saved report as :func:`build_report` makes it, and its key-frame JPEGs."""
-    rows = con.execute(f"""
+    rows = con.execute(
+        f"""
         SELECT r.report_id, c.name, c.lat, c.lon, {', '.join('r.' + c for c in _REPORT_COLUMNS)}
-        FROM cctv_reports r JOIN cameras c USING (camera_id) WHERE r.report_id = ?""", [report_id]).fetchall()
+        FROM cctv_reports r JOIN cameras c USING (camera_id) WHERE r.report_id = ?""",
+        [report_id],
+    ).fetchall()
     if not rows:
         raise ValueError(f"no report with id {report_id}")
     report_id, name, lat, lon, *values = rows[0]
     row = dict(zip(_REPORT_COLUMNS, values))
     report = {
-        "report_id": report_id, "created_at": row["created_at"].isoformat(timespec="seconds"),
+        "report_id": report_id,
+        "created_at": row["created_at"].isoformat(timespec="seconds"),
         "camera": {"camera_id": row["camera_id"], "name": name, "lat": lat, "lon": lon},
-        "clip": {"name": row["clip_name"], "sha256": row["clip_sha256"], "duration_s": row["duration_s"],
-                 "fps": row["fps"], "n_frames": row["n_frames"], "width": row["width"], "height": row["height"]},
-        "threshold": row["threshold"], "peak": row["peak"], "segments": json.loads(row["segments"]),
+        "clip": {
+            "name": row["clip_name"],
+            "sha256": row["clip_sha256"],
+            "duration_s": row["duration_s"],
+            "fps": row["fps"],
+            "n_frames": row["n_frames"],
+            "width": row["width"],
+            "height": row["height"],
+        },
+        "threshold": row["threshold"],
+        "peak": row["peak"],
+        "segments": json.loads(row["segments"]),
         "model": {"version": row["model_version"], "label": row["model_label"]},
-        "reviewer": row["reviewer"], "note": row["note"],
+        "reviewer": row["reviewer"],
+        "note": row["note"],
         "frame_scores": [round(float(s), 5) for s in row["frame_scores"]],
     }
     return report, list(row["keyframes"])
@@ -187,13 +255,15 @@ def reports_for_map(con) -> pd.DataFrame:
         ORDER BY r.created_at, r.report_id""").df()
 
 
-def nearby_incidents(con, lat: float, lon: float, radius_m: float = 250.0, start: date | None = None,
-                     end: date | None = None) -> pd.DataFrame:
+def nearby_incidents(
+    con, lat: float, lon: float, radius_m: float = 250.0, start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
     """Incidents within ``radius_m`` of a point, nearest first: occurred_at, offence, premises, distance_m;
     only those from ``start`` to ``end`` (days, inclusive) when given."""
     dlat = radius_m / 111_320.0
     dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
-    return con.execute("""
+    return con.execute(
+        """
         SELECT occurred_at, offence, premises, round(distance_m) AS distance_m FROM (
             SELECT occurred_at, offence, premises,
                    2 * 6371008.8 * asin(sqrt(pow(sin(radians(lat - ?) / 2), 2)
@@ -203,4 +273,5 @@ def nearby_incidents(con, lat: float, lon: float, radius_m: float = 250.0, start
               AND (?::DATE IS NULL OR occurred_at >= ?::DATE) AND (?::DATE IS NULL OR occurred_at < ?::DATE + 1))
         WHERE distance_m <= ?
         ORDER BY distance_m, occurred_at DESC""",
-        [lat, lat, lon, lat - dlat, lat + dlat, lon - dlon, lon + dlon, start, start, end, end, radius_m]).df()
+        [lat, lat, lon, lat - dlat, lat + dlat, lon - dlon, lon + dlon, start, start, end, end, radius_m],
+    ).df()

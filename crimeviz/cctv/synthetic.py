@@ -13,6 +13,7 @@ are fractions of the frame, so the same event works at any resolution.
 - ``blur``: defocus or a smeared lens, ramping in and out.
 - ``fast_entry``: dark figures, textured from the scene, cross the frame in about a second.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,12 +36,13 @@ class Event:
 
     def labels(self, n_frames: int) -> np.ndarray:
         out = np.zeros(n_frames, np.uint8)
-        out[self.start:self.start + self.length] = 1
+        out[self.start : self.start + self.length] = 1
         return out
 
 
-def random_event(kind: str, n_frames: int, fps: float, rng: np.random.Generator,
-                 seconds: tuple[float, float] = (3.0, 8.0)) -> Event:
+def random_event(
+    kind: str, n_frames: int, fps: float, rng: np.random.Generator, seconds: tuple[float, float] = (3.0, 8.0)
+) -> Event:
     """An event of ``kind`` lasting ``seconds`` (capped at half the clip), placed uniformly."""
     length = int(min(n_frames // 2, round(rng.uniform(*seconds) * fps)))
     return Event(kind, int(rng.integers(0, n_frames - length + 1)), max(1, length))
@@ -69,14 +71,15 @@ def _fast_motion(frames, start, length, rng):
     speed = int(rng.integers(3, 6))
     rw, rh = int(w * rng.uniform(0.35, 0.6)), int(h * rng.uniform(0.4, 0.7))
     # put the region where the event's frames move most, so someone is in it
-    grey = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames[start:start + length + 1]])
-    energy = np.abs(np.diff(grey.astype(np.float32), axis=0)).mean(axis=0) if len(grey) > 1 else \
-        np.ones((h, w), np.float32)
+    grey = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames[start : start + length + 1]])
+    energy = (
+        np.abs(np.diff(grey.astype(np.float32), axis=0)).mean(axis=0) if len(grey) > 1 else np.ones((h, w), np.float32)
+    )
     energy = cv2.boxFilter(energy, -1, (rw, rh))
     cy, cx = np.unravel_index(np.argmax(energy), energy.shape)
     y0, x0 = int(np.clip(cy - rh // 2, 0, h - rh)), int(np.clip(cx - rw // 2, 0, w - rw))
     mask = np.zeros((h, w), np.float32)
-    mask[y0:y0 + rh, x0:x0 + rw] = 1
+    mask[y0 : y0 + rh, x0 : x0 + rw] = 1
     alpha = _soft(mask, 0.03 * w)
     period = 2 * (n - 1) if n > 1 else 1
     source = frames.copy()
@@ -147,7 +150,7 @@ def _fast_entry(frames, start, length, rng):
         pw = int(ph * rng.uniform(0.35, 0.6))
         sy, sx = int(rng.integers(0, h - ph)), int(rng.integers(0, w - pw))
         # a figure: texture from elsewhere in the clip, darkened, in a head-and-body shape
-        patch = frames[int(rng.integers(0, n))][sy:sy + ph, sx:sx + pw] * rng.uniform(0.3, 0.7)
+        patch = frames[int(rng.integers(0, n))][sy : sy + ph, sx : sx + pw] * rng.uniform(0.3, 0.7)
         mask = np.zeros((ph, pw), np.uint8)
         head = max(2, pw // 4)
         cv2.circle(mask, (pw // 2, head), head, 1, -1)
@@ -163,9 +166,15 @@ def _fast_entry(frames, start, length, rng):
             if a >= b:
                 continue
             k = start + c * per + i
-            region = frames[k, y:y + ph, a:b]
-            frames[k, y:y + ph, a:b] = _blend(region, patch[:, a - x:b - x], alpha[:, a - x:b - x])
+            region = frames[k, y : y + ph, a:b]
+            frames[k, y : y + ph, a:b] = _blend(region, patch[:, a - x : b - x], alpha[:, a - x : b - x])
 
 
-_INJECTORS = {"fast_motion": _fast_motion, "occlusion": _occlusion, "blackout": _blackout,
-              "scene_change": _scene_change, "blur": _blur, "fast_entry": _fast_entry}
+_INJECTORS = {
+    "fast_motion": _fast_motion,
+    "occlusion": _occlusion,
+    "blackout": _blackout,
+    "scene_change": _scene_change,
+    "blur": _blur,
+    "fast_entry": _fast_entry,
+}

@@ -19,6 +19,7 @@ the training footage, injected afresh) is kept. Frame labels serve only that cho
 and the held-out frame-level ROC-AUC, per anomaly type, including the types never
 seen in training (:data:`synthetic.HELDOUT_TYPES`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 
 from crimeviz.cctv import synthetic, video
 from crimeviz.cctv.evaluation import roc_auc
-from crimeviz.cctv.features import FEATURE_DIM, Featurizer, FeatureSpec, backbone_embedder, load_backbone
+from crimeviz.cctv.features import FEATURE_DIM, FeatureSpec, Featurizer, backbone_embedder, load_backbone
 from crimeviz.cctv.model import Scorer, save_checkpoint, standardise_motion
 from crimeviz.cctv.scoring import frame_scores, score_clip, score_frames
 from models.mgfn import MGFN, append_magnitude, mgfn_loss
@@ -59,10 +60,13 @@ MGFN_OVERRIDES = {"focus_kernel": 1, "magnitude_dropout": 0.0}
 TRAINED_ON = (
     "Demo model: MGFN trained with video-level labels only on synthetic anomalies (sudden fast motion, "
     "lens occlusion, blackout, scene change) injected into 51 s of OpenCV's sample pedestrian clip "
-    "vtest.avi. It has never seen a real incident; real deployments need training on real labelled footage.")
-ATTRIBUTION = ("Frames 515–794 of vtest.avi from OpenCV's sample data (Debian package opencv-doc, "
-               "licence Apache-2.0 AND BSD-3-Clause), downscaled to 384×288, VP8; anomalies injected by "
-               "crimeviz.cctv.synthetic.")
+    "vtest.avi. It has never seen a real incident; real deployments need training on real labelled footage."
+)
+ATTRIBUTION = (
+    "Frames 515–794 of vtest.avi from OpenCV's sample data (Debian package opencv-doc, "
+    "licence Apache-2.0 AND BSD-3-Clause), downscaled to 384×288, VP8; anomalies injected by "
+    "crimeviz.cctv.synthetic."
+)
 
 
 @dataclass(frozen=True)
@@ -146,11 +150,17 @@ def window_features(featurizer: Featurizer, frames: np.ndarray) -> np.ndarray:
     """(n, h, w, 3) prepared frames of one video -> (S, F) raw snippet features."""
     featurizer.previous = None
     length = featurizer.spec.snippet_len
-    return featurizer([frames[i:i + length] for i in range(0, len(frames), length)])
+    return featurizer([frames[i : i + length] for i in range(0, len(frames), length)])
 
 
-def training_set(sources: list[np.ndarray], fps: float, featurizer: Featurizer, cfg: TrainConfig,
-                 rng: np.random.Generator, log: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray]:
+def training_set(
+    sources: list[np.ndarray],
+    fps: float,
+    featurizer: Featurizer,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+    log: Callable[[str], None],
+) -> tuple[np.ndarray, np.ndarray]:
     """(windows, S, F) raw features of normal and of abnormal training windows.
 
     ``sources``: versions of the same footage (e.g. as decoded, and re-encoded); each
@@ -161,7 +171,7 @@ def training_set(sources: list[np.ndarray], fps: float, featurizer: Featurizer, 
 
     def window() -> np.ndarray:
         frames, start = sources[rng.integers(len(sources))], int(rng.choice(offsets))
-        return augment(frames[start:start + span], rng)
+        return augment(frames[start : start + span], rng)
 
     normal, abnormal = [], []
     for i in range(cfg.windows):
@@ -173,8 +183,9 @@ def training_set(sources: list[np.ndarray], fps: float, featurizer: Featurizer, 
     return np.stack(normal), np.stack(abnormal)
 
 
-def snippet_label_loss(scores: torch.Tensor, labels: torch.Tensor, k: int = 3, normal_share: float = 0.5
-                       ) -> torch.Tensor:
+def snippet_label_loss(
+    scores: torch.Tensor, labels: torch.Tensor, k: int = 3, normal_share: float = 0.5
+) -> torch.Tensor:
     """Weak-label terms on the snippet scores (B, T), added to the official objective.
 
     The official objective constrains only the k snippets of largest feature
@@ -188,13 +199,17 @@ def snippet_label_loss(scores: torch.Tensor, labels: torch.Tensor, k: int = 3, n
     """
     normal, abnormal = scores[labels < 0.5], scores[labels > 0.5]
     top = abnormal.topk(k, dim=1).values
-    low = abnormal.sort(dim=1).values[:, :int(abnormal.shape[1] * normal_share)]
-    return (F.binary_cross_entropy(normal, torch.zeros_like(normal))
-            + F.binary_cross_entropy(top, torch.ones_like(top)) + F.binary_cross_entropy(low, torch.zeros_like(low)))
+    low = abnormal.sort(dim=1).values[:, : int(abnormal.shape[1] * normal_share)]
+    return (
+        F.binary_cross_entropy(normal, torch.zeros_like(normal))
+        + F.binary_cross_entropy(top, torch.ones_like(top))
+        + F.binary_cross_entropy(low, torch.zeros_like(low))
+    )
 
 
-def fit(normal: np.ndarray, abnormal: np.ndarray, spec: FeatureSpec, cfg: TrainConfig, seed: int,
-        log: Callable[[str], None]) -> MGFN:
+def fit(
+    normal: np.ndarray, abnormal: np.ndarray, spec: FeatureSpec, cfg: TrainConfig, seed: int, log: Callable[[str], None]
+) -> MGFN:
     """MGFN.small (with :data:`MGFN_OVERRIDES`) on standardised features: official objective +
     :func:`snippet_label_loss`."""
     torch.manual_seed(seed)
@@ -204,8 +219,12 @@ def fit(normal: np.ndarray, abnormal: np.ndarray, spec: FeatureSpec, cfg: TrainC
     normal_t, abnormal_t = torch.from_numpy(normal), torch.from_numpy(abnormal)
     labels = torch.cat([torch.zeros(cfg.batch), torch.ones(cfg.batch)])
     for step in range(cfg.iterations):
-        batch = torch.cat([normal_t[rng.choice(len(normal), cfg.batch, replace=False)],
-                           abnormal_t[rng.choice(len(abnormal), cfg.batch, replace=False)]])
+        batch = torch.cat(
+            [
+                normal_t[rng.choice(len(normal), cfg.batch, replace=False)],
+                abnormal_t[rng.choice(len(abnormal), cfg.batch, replace=False)],
+            ]
+        )
         output = model(append_magnitude(batch)[:, None])
         official = mgfn_loss(output, labels)
         loss = official.total + snippet_label_loss(output.snippet_scores, labels)
@@ -213,13 +232,16 @@ def fit(normal: np.ndarray, abnormal: np.ndarray, spec: FeatureSpec, cfg: TrainC
         loss.backward()
         optimiser.step()
         if (step + 1) % 400 == 0:
-            log(f"seed {seed}, iteration {step + 1}/{cfg.iterations}: loss {loss.item():.4f} "
-                f"(official {official.total.item():.4f})")
+            log(
+                f"seed {seed}, iteration {step + 1}/{cfg.iterations}: loss {loss.item():.4f} "
+                f"(official {official.total.item():.4f})"
+            )
     return model.eval()
 
 
-def evaluation_set(frames: np.ndarray, fps: float, featurizer: Featurizer, videos: int, seed: int
-                   ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def evaluation_set(
+    frames: np.ndarray, fps: float, featurizer: Featurizer, videos: int, seed: int
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Evaluation videos as (kind, frame labels, raw features); kind "normal" has no event.
 
     ``videos`` variants of the clip (plain, flipped, dimmed, both) as they are, and
@@ -232,8 +254,9 @@ def evaluation_set(frames: np.ndarray, fps: float, featurizer: Featurizer, video
     for kind in synthetic.ANOMALY_TYPES:
         for clip in variants:
             event = synthetic.random_event(kind, len(clip), fps, rng)
-            videos.append((kind, event.labels(len(clip)),
-                           window_features(featurizer, synthetic.inject(clip, event, rng))))
+            videos.append(
+                (kind, event.labels(len(clip)), window_features(featurizer, synthetic.inject(clip, event, rng)))
+            )
     return videos
 
 
@@ -246,9 +269,12 @@ def evaluation_metrics(scorer: Scorer, videos: list[tuple[str, np.ndarray, np.nd
     normal = scored.pop("normal")
     seen = [v for kind in synthetic.TRAIN_TYPES for v in scored[kind]]
     unseen = [v for kind in synthetic.HELDOUT_TYPES for v in scored[kind]]
-    return {"per_type_auc": {kind: _pooled_auc(normal + v) for kind, v in scored.items()},
-            "training_types_auc": _pooled_auc(normal + seen), "unseen_types_auc": _pooled_auc(normal + unseen),
-            "overall_auc": _pooled_auc(normal + seen + unseen)}
+    return {
+        "per_type_auc": {kind: _pooled_auc(normal + v) for kind, v in scored.items()},
+        "training_types_auc": _pooled_auc(normal + seen),
+        "unseen_types_auc": _pooled_auc(normal + unseen),
+        "overall_auc": _pooled_auc(normal + seen + unseen),
+    }
 
 
 def _pooled_auc(videos: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -266,15 +292,24 @@ def write_demo_clip(source: Path, out: Path) -> dict:
     for event in DEMO_EVENTS:
         frames = synthetic.inject(frames, event, rng)
     video.write_clip(frames, out, fps)
-    truth = {"clip": out.name, "fps": fps, "n_frames": len(frames), "attribution": ATTRIBUTION,
-             "events": [{**asdict(e), "start_s": e.start / fps, "end_s": (e.start + e.length) / fps}
-                        for e in DEMO_EVENTS]}
+    truth = {
+        "clip": out.name,
+        "fps": fps,
+        "n_frames": len(frames),
+        "attribution": ATTRIBUTION,
+        "events": [{**asdict(e), "start_s": e.start / fps, "end_s": (e.start + e.length) / fps} for e in DEMO_EVENTS],
+    }
     out.with_suffix(".json").write_text(json.dumps(truth, indent=2) + "\n")
     return truth
 
 
-def train(source_dir: Path, out: Path, cfg: TrainConfig = TrainConfig(), demo_clip: Path | None = None,
-          log: Callable[[str], None] = print) -> dict:
+def train(
+    source_dir: Path,
+    out: Path,
+    cfg: TrainConfig = TrainConfig(),
+    demo_clip: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Builds the data, trains ``restarts`` seeds, keeps the best on validation, evaluates, saves.
 
     Validation videos come from the last 280 frames of the training footage (new
@@ -287,8 +322,9 @@ def train(source_dir: Path, out: Path, cfg: TrainConfig = TrainConfig(), demo_cl
     sources = [vtest[:HELDOUT_START], reencoded(small, fps, spec.frame_size)]
     featurizer = Featurizer(spec, MemoEmbedder(backbone_embedder(load_backbone())))
     normal, abnormal = training_set(sources, fps, featurizer, cfg, np.random.default_rng(cfg.seed), log)
-    validation = evaluation_set(vtest[HELDOUT_START - VALIDATION_FRAMES:HELDOUT_START], fps, featurizer,
-                                cfg.eval_videos, cfg.seed + 2)
+    validation = evaluation_set(
+        vtest[HELDOUT_START - VALIDATION_FRAMES : HELDOUT_START], fps, featurizer, cfg.eval_videos, cfg.seed + 2
+    )
     heldout = evaluation_set(vtest[HELDOUT_START:], fps, featurizer, cfg.eval_videos, cfg.seed + 1)
     motion = normal.reshape(-1, spec.dim)[:, FEATURE_DIM:]
     mean, std = motion.mean(axis=0), motion.std(axis=0) + 1e-3
@@ -296,14 +332,20 @@ def train(source_dir: Path, out: Path, cfg: TrainConfig = TrainConfig(), demo_cl
     log(f"features in {built - started:.0f} s ({len(featurizer.embed.cache)} distinct frames through the backbone)")
     runs = []
     for seed in range(cfg.seed, cfg.seed + cfg.restarts):
-        model = fit(standardise_motion(normal, mean, std), standardise_motion(abnormal, mean, std), spec, cfg, seed, log)
+        model = fit(
+            standardise_motion(normal, mean, std), standardise_motion(abnormal, mean, std), spec, cfg, seed, log
+        )
         scorer = Scorer(model, MODEL_NAME, TRAINED_ON, spec, mean, std, embed=featurizer.embed)
         runs.append((evaluation_metrics(scorer, validation)["overall_auc"], seed, scorer))
         log(f"seed {seed}: validation frame AUC {runs[-1][0]:.4f}")
     validation_auc, seed, scorer = max(runs, key=lambda run: run[0])
     trained = time.perf_counter()
-    metrics = {"heldout_footage": f"{TRAIN_CLIP} frames {HELDOUT_START}-{len(vtest) - 1}",
-               **evaluation_metrics(scorer, heldout), "validation_auc": validation_auc, "seed": seed}
+    metrics = {
+        "heldout_footage": f"{TRAIN_CLIP} frames {HELDOUT_START}-{len(vtest) - 1}",
+        **evaluation_metrics(scorer, heldout),
+        "validation_auc": validation_auc,
+        "seed": seed,
+    }
     real_path = source_dir / REAL_CLIP
     if real_path.is_file():
         tree, _ = read_clip(real_path, spec.frame_size)
@@ -314,11 +356,16 @@ def train(source_dir: Path, out: Path, cfg: TrainConfig = TrainConfig(), demo_cl
         result = score_clip(demo_clip, scorer)
         labels = np.zeros(result.n_frames, np.uint8)
         for event in DEMO_EVENTS:
-            labels[event.start:event.start + event.length] = 1
+            labels[event.start : event.start + event.length] = 1
         metrics["demo_clip_auc"] = round(roc_auc(labels, result.frame_scores), 4)
         log(f"demo clip: {demo_clip} ({len(truth['events'])} injected events)")
-    metrics.update({"config": asdict(cfg), "feature_seconds": round(built - started, 1),
-                    "train_seconds": round(trained - built, 1),
-                    "total_seconds": round(time.perf_counter() - started, 1)})
+    metrics.update(
+        {
+            "config": asdict(cfg),
+            "feature_seconds": round(built - started, 1),
+            "train_seconds": round(trained - built, 1),
+            "total_seconds": round(time.perf_counter() - started, 1),
+        }
+    )
     save_checkpoint(out, scorer.model, MGFN_OVERRIDES, spec, mean, std, MODEL_NAME, TRAINED_ON, metrics)
     return metrics

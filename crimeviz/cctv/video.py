@@ -6,6 +6,7 @@ understands (:class:`VideoError`) and nothing downstream is stored. When OpenCV
 cannot open a file, :func:`diagnose` reads the container header to say why
 (empty, audio only, not a video, truncated, unsupported codec).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,16 @@ import numpy as np
 MAX_MINUTES_ENV = "CRIMEVIZ_CCTV_MAX_MINUTES"
 UPLOAD_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
 # (extension, FourCC) pairs that Chromium, Firefox and Safari play natively.
-BROWSER_PLAYABLE = {("webm", "VP80"), ("webm", "VP90"), ("mp4", "avc1"), ("mp4", "h264"),
-                    ("mp4", "vp09"), ("mp4", "av01"), ("mov", "avc1"), ("mov", "h264")}
+BROWSER_PLAYABLE = {
+    ("webm", "VP80"),
+    ("webm", "VP90"),
+    ("mp4", "avc1"),
+    ("mp4", "h264"),
+    ("mp4", "vp09"),
+    ("mp4", "av01"),
+    ("mov", "avc1"),
+    ("mov", "h264"),
+}
 
 
 class VideoError(ValueError):
@@ -97,20 +106,23 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
     try:
         width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         fps = capture.get(cv2.CAP_PROP_FPS)
-        info = VideoInfo(path, width, height, fps, max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))),
-                         _fourcc(capture))
+        info = VideoInfo(path, width, height, fps, max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))), _fourcc(capture))
     finally:
         capture.release()
     if width <= 0 or height <= 0:
         raise VideoError(f"{path.name}: the file has no video stream")
     if width * height > limits.max_pixels:
-        raise VideoError(f"{path.name}: resolution {width}×{height} is above the limit of "
-                         f"{limits.max_pixels / 1e6:.1f} megapixels (4K UHD); downscale it first")
+        raise VideoError(
+            f"{path.name}: resolution {width}×{height} is above the limit of "
+            f"{limits.max_pixels / 1e6:.1f} megapixels (4K UHD); downscale it first"
+        )
     if not 0 < fps <= 1000:
         raise VideoError(f"{path.name}: the container declares no usable frame rate")
     if info.duration_s > limits.max_seconds:
-        raise VideoError(f"{path.name}: {info.duration_s / 60:.1f} min is longer than the "
-                         f"{limits.max_seconds / 60:g} min limit; cut the clip first")
+        raise VideoError(
+            f"{path.name}: {info.duration_s / 60:.1f} min is longer than the "
+            f"{limits.max_seconds / 60:g} min limit; cut the clip first"
+        )
     return info
 
 
@@ -131,16 +143,19 @@ def iter_frames(info: VideoInfo, limits: Limits | None = None) -> Iterator[np.nd
                 break
             count += 1
             if count > most:
-                raise VideoError(f"{info.path.name}: longer than the {limits.max_seconds / 60:g} min limit; "
-                                 "cut the clip first")
+                raise VideoError(
+                    f"{info.path.name}: longer than the {limits.max_seconds / 60:g} min limit; cut the clip first"
+                )
             yield frame
     finally:
         capture.release()
     if count == 0:
         raise VideoError(f"{info.path.name}: the video contains no frames that can be decoded")
     if info.declared_frames - count > max(2, 0.02 * info.declared_frames):
-        raise VideoError(f"{info.path.name}: truncated or corrupt: only {count} of the "
-                         f"{info.declared_frames} frames its header declares could be decoded")
+        raise VideoError(
+            f"{info.path.name}: truncated or corrupt: only {count} of the "
+            f"{info.declared_frames} frames its header declares could be decoded"
+        )
 
 
 def read_frames_at(info: VideoInfo, indices: Iterable[int]) -> dict[int, np.ndarray]:
@@ -164,8 +179,7 @@ def read_frames_at(info: VideoInfo, indices: Iterable[int]) -> dict[int, np.ndar
     return frames
 
 
-def write_clip(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float,
-               fourcc: str = "VP80") -> int:
+def write_clip(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float, fourcc: str = "VP80") -> int:
     """Writes BGR frames (all one size) to ``path``; VP8 WebM plays in every browser."""
     writer = None
     count = 0
@@ -173,8 +187,9 @@ def write_clip(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float
         for frame in frames:
             if writer is None:
                 height, width = frame.shape[:2]
-                writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*fourcc),
-                                         fps, (width, height))
+                writer = cv2.VideoWriter(
+                    str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*fourcc), fps, (width, height)
+                )
                 if not writer.isOpened():
                     raise VideoError(f"cannot write {fourcc} video to {Path(path).name}")
             writer.write(frame)
@@ -185,26 +200,31 @@ def write_clip(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float
     return count
 
 
-def write_preview(info: VideoInfo, path: str | os.PathLike, max_width: int = 480,
-                  limits: Limits | None = None) -> int:
+def write_preview(info: VideoInfo, path: str | os.PathLike, max_width: int = 480, limits: Limits | None = None) -> int:
     """A browser-playable VP8 WebM copy of the clip, at most ``max_width`` wide."""
     scale = min(1.0, max_width / info.width)
     size = (2 * round(info.width * scale / 2), 2 * round(info.height * scale / 2))
-    frames = (cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if scale < 1 else frame
-              for frame in iter_frames(info, limits))
+    frames = (
+        cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if scale < 1 else frame
+        for frame in iter_frames(info, limits)
+    )
     return write_clip(frames, path, info.fps)
-
-
 
 
 # --- why OpenCV could not open a file -------------------------------------------------
 
 _NOT_VIDEO = [  # (prefix, offset, description)
-    (b"\x89PNG", 0, "a PNG image"), (b"\xff\xd8\xff", 0, "a JPEG image"), (b"GIF8", 0, "a GIF image"),
-    (b"%PDF", 0, "a PDF document"), (b"PK\x03\x04", 0, "a ZIP archive"),
+    (b"\x89PNG", 0, "a PNG image"),
+    (b"\xff\xd8\xff", 0, "a JPEG image"),
+    (b"GIF8", 0, "a GIF image"),
+    (b"%PDF", 0, "a PDF document"),
+    (b"PK\x03\x04", 0, "a ZIP archive"),
 ]
 _AUDIO = [
-    (b"WAVE", 8, "WAV"), (b"ID3", 0, "MP3"), (b"\xff\xfb", 0, "MP3"), (b"\xff\xf3", 0, "MP3"),
+    (b"WAVE", 8, "WAV"),
+    (b"ID3", 0, "MP3"),
+    (b"\xff\xfb", 0, "MP3"),
+    (b"\xff\xf3", 0, "MP3"),
     (b"fLaC", 0, "FLAC"),
 ]
 _AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ")
@@ -215,10 +235,10 @@ def _content_reason(head: bytes) -> str | None:
     if not head:
         return "the file is empty"
     for magic, offset, what in _NOT_VIDEO:
-        if head[offset:offset + len(magic)] == magic:
+        if head[offset : offset + len(magic)] == magic:
             return f"this is {what}, not a video"
     for magic, offset, what in _AUDIO:
-        if head[offset:offset + len(magic)] == magic:
+        if head[offset : offset + len(magic)] == magic:
             return f"this is {what} audio only; it has no video stream"
     if all(32 <= b < 127 or b in b"\r\n\t" for b in head[:512]):
         return "this is a text file, not a video"

@@ -6,5 +6,5 @@
 - ``metrics``: hit rate, PAI, PEI at area coverages; Poisson fit.
 - ``inputs`` / ``train`` / ``checkpoint``: CDNA (``models/cdna.py``) windows, training, checkpoints.
 - ``predict``: :func:`predict.forecast_for_date` for any method; ``evaluate``: backtests;
-  ``bench``: timings; ``cli``: ``python -m crimeviz forecast {train,evaluate,bench}``.
+  CLI in :mod:`crimeviz.cli.forecast`, benchmark in :mod:`crimeviz.bench.forecast`.
 """

@@ -14,8 +14,8 @@ import h3
 import numpy as np
 from scipy.signal import lfilter
 
+from crimeviz.explore.hotspots import quartic_profile, to_local_metres
 from crimeviz.forecast.frames import GridMapping, cumulative
-from crimeviz.hotspots import quartic_profile, to_local_metres
 
 
 def _known_sums(counts: np.ndarray, targets: np.ndarray, window: int, cum: np.ndarray | None = None) -> np.ndarray:
@@ -60,8 +60,9 @@ def quartic_weights(mapping: GridMapping, bandwidth_m: float) -> np.ndarray:
     return weights
 
 
-def retrospective_hotspot(counts: np.ndarray, targets: np.ndarray, mapping: GridMapping,
-                          window: int = 365, bandwidth_m: float = 1000.0) -> np.ndarray:
+def retrospective_hotspot(
+    counts: np.ndarray, targets: np.ndarray, mapping: GridMapping, window: int = 365, bandwidth_m: float = 1000.0
+) -> np.ndarray:
     """Quartic-kernel density of the last ``window`` days' incidents, per day."""
     return moving_count(counts, targets, window) @ quartic_weights(mapping, bandwidth_m).T
 
@@ -81,8 +82,9 @@ def grid_distances(mapping: GridMapping, max_distance: int) -> np.ndarray:
     return out
 
 
-def promap(counts: np.ndarray, targets: np.ndarray, mapping: GridMapping,
-           max_distance: int = 1, weeks: int = 52) -> np.ndarray:
+def promap(
+    counts: np.ndarray, targets: np.ndarray, mapping: GridMapping, max_distance: int = 1, weeks: int = 52
+) -> np.ndarray:
     """Prospective hotspot (ProMap, Bowers, Johnson & Pease 2004).
 
     An incident ``d`` cells and ``t`` whole weeks before the forecast day adds
@@ -112,6 +114,7 @@ class SEPP:
     cell plus triggering by earlier incidents in the same cell, decaying
     exponentially (geometric lag ≥ 1 day, mean ``1 / (1 − r)`` days).
     """
+
     mu: np.ndarray
     theta: float
     r: float
@@ -142,8 +145,12 @@ class SEPP:
         return self.mu + self.theta * (1 - self.r) * a[np.asarray(targets)]
 
     def to_dict(self) -> dict:
-        return {"theta": self.theta, "mean_lag_days": 1 / (1 - self.r), "r": self.r,
-                "mean_background_per_day": float(self.mu.sum())}
+        return {
+            "theta": self.theta,
+            "mean_lag_days": 1 / (1 - self.r),
+            "r": self.r,
+            "mean_background_per_day": float(self.mu.sum()),
+        }
 
 
 def _excitation(counts: np.ndarray, r: float) -> np.ndarray:

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from crimeviz import config, grid
+from crimeviz import config
 from crimeviz.forecast.frames import GridMapping, History, grid_mapping
 from crimeviz.forecast.inputs import MAX_LEAD, ModelInputs
+from crimeviz.store import grid
 from models.cdna import CDNA, adapt_state_dict
 
 DEFAULT_CHECKPOINT = config.DATA_DIR / "models" / "cdna" / "toronto_h3r8.pt"
@@ -31,6 +32,7 @@ class CDNAForecaster:
     ``meta`` holds at least ``res``, ``cells`` (hex), ``offences``, ``rate_windows``,
     ``context`` and ``model`` (the constructor arguments).
     """
+
     model: CDNA
     meta: dict
     device: str = "cpu"
@@ -40,8 +42,9 @@ class CDNAForecaster:
         return grid_mapping([grid.to_int(c) for c in self.meta["cells"]], self.meta["res"])
 
     @torch.no_grad()
-    def intensities(self, history: History, targets, lead: int = 1, batch: int = 64,
-                    inputs: ModelInputs | None = None) -> np.ndarray:
+    def intensities(
+        self, history: History, targets, lead: int = 1, batch: int = 64, inputs: ModelInputs | None = None
+    ) -> np.ndarray:
         """``(len(targets), offences, cells)`` intensities for target rows of ``history``.
 
         Each target ``d`` is forecast from the ``context`` days ending ``lead`` days
@@ -49,8 +52,9 @@ class CDNAForecaster:
         """
         if not 1 <= lead <= MAX_LEAD:
             raise ValueError(f"lead must be 1..{MAX_LEAD} days, got {lead}")
-        same_grid = (history.mapping.res == self.meta["res"]
-                     and np.array_equal(history.mapping.cells, self.mapping.cells))
+        same_grid = history.mapping.res == self.meta["res"] and np.array_equal(
+            history.mapping.cells, self.mapping.cells
+        )
         if history.offences != self.meta["offences"] or not same_grid:
             raise ValueError("the history must use the checkpoint's offences and grid mapping")
         context = self.meta["context"]

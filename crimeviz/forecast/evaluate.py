@@ -27,9 +27,18 @@ def method_report(intensity: np.ndarray, counts: np.ndarray, areas: np.ndarray) 
     return metrics.hotspot_metrics(intensity, counts, areas) | {"poisson": metrics.poisson_fit(intensity, counts)}
 
 
-def backtest(con, start: date, end: date, methods=tuple(METHODS), groups=(ALL,), res: int = 8,
-             checkpoint_path: Path | str = checkpoint.DEFAULT_CHECKPOINT, protocol: Protocol = PROTOCOL,
-             tune: bool = False, progress: bool = True) -> dict:
+def backtest(
+    con,
+    start: date,
+    end: date,
+    methods=tuple(METHODS),
+    groups=(ALL,),
+    res: int = 8,
+    checkpoint_path: Path | str = checkpoint.DEFAULT_CHECKPOINT,
+    protocol: Protocol = PROTOCOL,
+    tune: bool = False,
+    progress: bool = True,
+) -> dict:
     """Forecast every day ``start..end`` with each method; metrics per offence group.
 
     Returns ``{"protocol", "groups": {group: {"methods": {method: report}, "diagnostics"}}}``
@@ -51,15 +60,24 @@ def backtest(con, start: date, end: date, methods=tuple(METHODS), groups=(ALL,),
         began = time.perf_counter()
         cdna = forecaster.intensities(history, targets)
         cdna_seconds = time.perf_counter() - began
-    out = {"protocol": protocol.describe() | {
-        "period": f"{start} .. {end}", "days": len(targets), "h3_resolution": res,
-        "valid_cells": mapping.n_cells, "valid_area_km2": round(float(areas.sum()), 2),
-        "coverages": [metrics.coverage_key(c) for c in metrics.COVERAGES],
-        "coverage_rule": "highest-intensity cells until their area reaches the coverage; ties split in expectation",
-        "mean": "mean over days with >= 1 incident", "pooled": "total hits / total incidents",
-        "pei_best": "best hit rate with the same number of cells",
-        "baseline_defaults": baseline_params()},
-        "code_version": code_version(), "groups": {}}
+    out = {
+        "protocol": protocol.describe()
+        | {
+            "period": f"{start} .. {end}",
+            "days": len(targets),
+            "h3_resolution": res,
+            "valid_cells": mapping.n_cells,
+            "valid_area_km2": round(float(areas.sum()), 2),
+            "coverages": [metrics.coverage_key(c) for c in metrics.COVERAGES],
+            "coverage_rule": "highest-intensity cells until their area reaches the coverage; ties split in expectation",
+            "mean": "mean over days with >= 1 incident",
+            "pooled": "total hits / total incidents",
+            "pei_best": "best hit rate with the same number of cells",
+            "baseline_defaults": baseline_params(),
+        },
+        "code_version": code_version(),
+        "groups": {},
+    }
     for group in tqdm(groups, disable=not progress, desc="backtest", unit="group"):
         counts = history.group(group)[targets]
         tuning = tune_baselines(history, protocol, group) if tune else None
@@ -71,28 +89,45 @@ def backtest(con, start: date, end: date, methods=tuple(METHODS), groups=(ALL,),
                 lam = cdna.sum(axis=1) if group == ALL else cdna[:, names.index(group)]
                 seconds = cdna_seconds
             else:
-                lam = method_intensities(method, history, targets, group, train_end=protocol.train_end,
-                                         options=chosen.get(method))
+                lam = method_intensities(
+                    method, history, targets, group, train_end=protocol.train_end, options=chosen.get(method)
+                )
                 seconds = time.perf_counter() - began
-            reports[method] = {"label": METHODS[method]} | method_report(lam, counts, areas) | {
-                "seconds": round(seconds, 2)}
+            reports[method] = (
+                {"label": METHODS[method]} | method_report(lam, counts, areas) | {"seconds": round(seconds, 2)}
+            )
         oracle = np.broadcast_to(counts.mean(axis=0), counts.shape)
-        out["groups"][group] = {"incidents": int(counts.sum()), "methods": reports,
-                                "baseline_params": baseline_params() | chosen, "tuning": tuning,
-                                "diagnostics": {
-            "oracle_static": {"label": "Mean daily count of the evaluation period itself: NOT a forecast "
-                                       "(uses the future); the ceiling for any map that does not change by day"}
-            | method_report(oracle, counts, areas)}}
+        out["groups"][group] = {
+            "incidents": int(counts.sum()),
+            "methods": reports,
+            "baseline_params": baseline_params() | chosen,
+            "tuning": tuning,
+            "diagnostics": {
+                "oracle_static": {
+                    "label": "Mean daily count of the evaluation period itself: NOT a forecast "
+                    "(uses the future); the ceiling for any map that does not change by day"
+                }
+                | method_report(oracle, counts, areas)
+            },
+        }
     return out
 
 
 def baseline_params() -> dict:
     """The default baseline settings (see :mod:`baselines`)."""
+
     def defaults(fn):
-        return {name: p.default for name, p in inspect.signature(fn).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-    return {"retro_kde": defaults(baselines.retrospective_hotspot), "promap": defaults(baselines.promap),
-            "sepp": "EM fit on the training period, parameters then fixed"}
+        return {
+            name: p.default
+            for name, p in inspect.signature(fn).parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
+
+    return {
+        "retro_kde": defaults(baselines.retrospective_hotspot),
+        "promap": defaults(baselines.promap),
+        "sepp": "EM fit on the training period, parameters then fixed",
+    }
 
 
 def _without_score(row: dict) -> dict:

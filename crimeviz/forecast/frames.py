@@ -13,7 +13,7 @@ from functools import lru_cache
 import h3
 import numpy as np
 
-from crimeviz import grid
+from crimeviz.store import grid
 
 ORIGIN_LATLNG = (43.6534, -79.3841)  # Toronto City Hall: fixes the frame's origin cell
 FRAME_MULTIPLE = 8  # three stride-2 stages in the CDNA encoder
@@ -23,6 +23,7 @@ ALL = "all"
 @dataclass(frozen=True, eq=False)
 class GridMapping:
     """Cells (sorted uint64) ⇄ frame pixels ``(rows[k], cols[k])`` on a ``shape`` frame."""
+
     res: int
     origin: int
     cells: np.ndarray
@@ -89,8 +90,7 @@ def _mapping(cells: tuple[int, ...], res: int) -> GridMapping:
     padded = -(-span // FRAME_MULTIPLE) * FRAME_MULTIPLE
     offset = ij.min(0) - (padded - span) // 2
     rows, cols = (ij - offset).T
-    return GridMapping(res, origin, np.array(cells, dtype=np.uint64), rows, cols,
-                       (int(padded[0]), int(padded[1])))
+    return GridMapping(res, origin, np.array(cells, dtype=np.uint64), rows, cols, (int(padded[0]), int(padded[1])))
 
 
 @lru_cache(maxsize=16)
@@ -104,8 +104,7 @@ def cells_with_incidents(con, res: int, before: date | None = None) -> list[int]
     if before is None:
         rows = con.execute(f"SELECT DISTINCT {column} FROM incidents").fetchall()
     else:
-        rows = con.execute(f"SELECT DISTINCT {column} FROM incidents WHERE occurred_at < ?",
-                           [before]).fetchall()
+        rows = con.execute(f"SELECT DISTINCT {column} FROM incidents WHERE occurred_at < ?", [before]).fetchall()
     return [r[0] for r in rows]
 
 
@@ -119,8 +118,7 @@ def day_range(start: date, end: date) -> list[date]:
     return [start + timedelta(days=k) for k in range((end - start).days + 1)]
 
 
-def count_cube(con, mapping: GridMapping, start: date, end: date,
-               offence_names: list[str]) -> np.ndarray:
+def count_cube(con, mapping: GridMapping, start: date, end: date, offence_names: list[str]) -> np.ndarray:
     """Daily counts ``(days, len(offence_names), n_cells)`` (float32), ``start``..``end`` inclusive.
 
     Days are local calendar days of ``occurred_at``; incidents in cells outside the
@@ -136,7 +134,8 @@ def count_cube(con, mapping: GridMapping, start: date, end: date,
         f"SELECT datediff('day', ?::DATE, CAST(occurred_at AS DATE)) AS d, offence, {column} AS cell, "
         f"count(*) AS n FROM incidents WHERE occurred_at >= ? AND occurred_at < ? "
         f"AND offence IN ({marks}) GROUP BY ALL",
-        [start, start, end + timedelta(days=1), *offence_names]).df()
+        [start, start, end + timedelta(days=1), *offence_names],
+    ).df()
     channel = frame["offence"].map({name: k for k, name in enumerate(offence_names)}).to_numpy(int)
     cell = mapping.index_of(frame["cell"].to_numpy(dtype=np.uint64))
     keep = cell >= 0
@@ -153,8 +152,9 @@ def group_counts(cube: np.ndarray, offence_names: list[str], offence_group: str)
     return cube[:, offence_names.index(offence_group)]
 
 
-def daily_frames(con, res: int, offence_group: str, start: date, end: date,
-                 mapping: GridMapping | None = None) -> tuple[np.ndarray, GridMapping]:
+def daily_frames(
+    con, res: int, offence_group: str, start: date, end: date, mapping: GridMapping | None = None
+) -> tuple[np.ndarray, GridMapping]:
     """Daily count frames ``(days, H, W)`` for one offence group, and the mapping used.
 
     Without ``mapping`` the grid holds every cell with a stored incident.
@@ -168,6 +168,7 @@ def daily_frames(con, res: int, offence_group: str, start: date, end: date,
 @dataclass(frozen=True, eq=False)
 class History:
     """Daily counts ``(days, offences, cells)`` from ``start`` on, on one grid mapping."""
+
     mapping: GridMapping
     offences: list[str]
     start: date
@@ -203,8 +204,9 @@ def first_day(con) -> date:
     return first.date()
 
 
-def load_history(con, mapping: GridMapping, end: date, start: date | None = None,
-                 offence_names: list[str] | None = None) -> History:
+def load_history(
+    con, mapping: GridMapping, end: date, start: date | None = None, offence_names: list[str] | None = None
+) -> History:
     """Counts from ``start`` (default: the first stored day) to ``end`` inclusive."""
     start = start or first_day(con)
     names = offence_names or offences(con)

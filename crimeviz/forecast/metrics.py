@@ -41,20 +41,24 @@ def flagged(scores: np.ndarray, areas: np.ndarray, coverage: float) -> np.ndarra
     return above + tied * share[:, None]
 
 
-def hit_rates(scores: np.ndarray, counts: np.ndarray, areas: np.ndarray,
-              coverage: float) -> dict[str, np.ndarray]:
+def hit_rates(scores: np.ndarray, counts: np.ndarray, areas: np.ndarray, coverage: float) -> dict[str, np.ndarray]:
     """Per-day ``hits``, ``best`` (hits of the best equally sized selection), ``incidents`` and ``area_fraction``."""
     counts = np.asarray(counts, dtype=float)
     weight = flagged(scores, areas, coverage)
     n_flagged = np.rint(weight.sum(axis=1)).astype(int)
     best_sorted = -np.sort(-counts, axis=1)
     best = np.take_along_axis(np.cumsum(best_sorted, axis=1), n_flagged[:, None] - 1, axis=1)[:, 0]
-    return {"hits": (weight * counts).sum(axis=1), "best": best, "incidents": counts.sum(axis=1),
-            "area_fraction": weight @ areas / areas.sum()}
+    return {
+        "hits": (weight * counts).sum(axis=1),
+        "best": best,
+        "incidents": counts.sum(axis=1),
+        "area_fraction": weight @ areas / areas.sum(),
+    }
 
 
-def hotspot_metrics(scores: np.ndarray, counts: np.ndarray, areas: np.ndarray,
-                    coverages=COVERAGES) -> dict[str, dict[str, dict[str, float]]]:
+def hotspot_metrics(
+    scores: np.ndarray, counts: np.ndarray, areas: np.ndarray, coverages=COVERAGES
+) -> dict[str, dict[str, dict[str, float]]]:
     """``{"hit_rate"|"pai"|"pei": {"5%": {"mean": …, "pooled": …}}}`` over all days."""
     out = {"hit_rate": {}, "pai": {}, "pei": {}}
     for coverage in coverages:
@@ -64,10 +68,14 @@ def hotspot_metrics(scores: np.ndarray, counts: np.ndarray, areas: np.ndarray,
         pooled_rate = h["hits"].sum() / h["incidents"].sum()
         key = coverage_key(coverage)
         out["hit_rate"][key] = {"mean": float(rate.mean()), "pooled": float(pooled_rate)}
-        out["pai"][key] = {"mean": float((rate / h["area_fraction"][days]).mean()),
-                           "pooled": float(pooled_rate / h["area_fraction"].mean())}
-        out["pei"][key] = {"mean": float((h["hits"][days] / h["best"][days]).mean()),
-                           "pooled": float(h["hits"].sum() / h["best"].sum())}
+        out["pai"][key] = {
+            "mean": float((rate / h["area_fraction"][days]).mean()),
+            "pooled": float(pooled_rate / h["area_fraction"].mean()),
+        }
+        out["pei"][key] = {
+            "mean": float((h["hits"][days] / h["best"][days]).mean()),
+            "pooled": float(h["hits"].sum() / h["best"].sum()),
+        }
     return out
 
 

@@ -34,8 +34,10 @@ def load_forecaster(path: Path | str | None = None) -> checkpoint.CDNAForecaster
     """The CDNA forecaster in ``path`` (default: the app's), cached until the file changes."""
     path = Path(path or checkpoint.app_checkpoint())
     if not path.exists():
-        raise FileNotFoundError(f"no CDNA checkpoint at {path}: train one with `python -m crimeviz forecast train "
-                                f"--out {path}`, or set CRIMEVIZ_CDNA_CHECKPOINT to another")
+        raise FileNotFoundError(
+            f"no CDNA checkpoint at {path}: train one with `python -m crimeviz forecast train "
+            f"--out {path}`, or set CRIMEVIZ_CDNA_CHECKPOINT to another"
+        )
     return _load(str(path), path.stat().st_mtime)
 
 
@@ -55,9 +57,16 @@ def fit_sepp(history: History, offence_group: str, train_end: date = PROTOCOL.tr
     return _SEPP_FITS[key]
 
 
-def method_intensities(method: str, history: History, targets, offence_group: str = ALL, lead: int = 1,
-                       forecaster: checkpoint.CDNAForecaster | None = None,
-                       train_end: date = PROTOCOL.train_end, options: dict | None = None) -> np.ndarray:
+def method_intensities(
+    method: str,
+    history: History,
+    targets,
+    offence_group: str = ALL,
+    lead: int = 1,
+    forecaster: checkpoint.CDNAForecaster | None = None,
+    train_end: date = PROTOCOL.train_end,
+    options: dict | None = None,
+) -> np.ndarray:
     """``(len(targets), cells)`` expected incidents on each target row of ``history``.
 
     Every method uses only the days up to ``lead`` days before a target; the SEPP
@@ -86,8 +95,14 @@ def method_intensities(method: str, history: History, targets, offence_group: st
     return fit_sepp(history, offence_group, train_end).intensity(counts, known)
 
 
-def forecast_for_date(con, day: date, offence_group: str = ALL, method: str = "cdna", res: int = 8,
-                      checkpoint_path: Path | str | None = None) -> pd.DataFrame:
+def forecast_for_date(
+    con,
+    day: date,
+    offence_group: str = ALL,
+    method: str = "cdna",
+    res: int = 8,
+    checkpoint_path: Path | str | None = None,
+) -> pd.DataFrame:
     """Forecast of ``day`` from incidents strictly before it (or before the end of the data).
 
     Returns one row per cell, highest intensity first: ``cell`` (H3 hex),
@@ -115,13 +130,12 @@ def forecast_for_date(con, day: date, offence_group: str = ALL, method: str = "c
         mapping, names = grid_mapping(cells_with_incidents(con, res, before=day), res), offences(con)
     history = load_history(con, mapping, data_until, offence_names=names)
     train_end = min(PROTOCOL.train_end, data_until)
-    lam = method_intensities(method, history, [history.index(day)], offence_group, lead, forecaster,
-                             train_end)[0]
+    lam = method_intensities(method, history, [history.index(day)], offence_group, lead, forecaster, train_end)[0]
     order = np.argsort(-lam, kind="stable")
-    frame = pd.DataFrame({"cell": np.asarray(mapping.hex())[order], "intensity": lam[order],
-                          "rank": np.arange(1, len(order) + 1)})
-    frame.attrs = {"method": method, "offence_group": offence_group, "lead": lead,
-                   "data_until": data_until.isoformat()}
+    frame = pd.DataFrame(
+        {"cell": np.asarray(mapping.hex())[order], "intensity": lam[order], "rank": np.arange(1, len(order) + 1)}
+    )
+    frame.attrs = {"method": method, "offence_group": offence_group, "lead": lead, "data_until": data_until.isoformat()}
     if method == "cdna":
         commit = forecaster.meta["code_version"].get("git_commit") or "unknown commit"
         frame.attrs["checkpoint"] = f"{checkpoint_path.name} ({commit[:7]})"

@@ -10,6 +10,7 @@ class Protocol:
 
     The valid area is every cell with ≥ 1 incident up to ``train_end``.
     """
+
     train_end: date = date(2019, 12, 31)
     val_start: date = date(2020, 1, 1)
     val_end: date = date(2020, 12, 31)

@@ -29,6 +29,7 @@ from models.cdna import CDNA, poisson_nll, sampling_truth_share
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a trained checkpoint (stored in its metadata)."""
+
     res: int = 8
     start: date | None = None  # first day of history; None: the first stored day
     train_end: date = PROTOCOL.train_end
@@ -60,16 +61,23 @@ def seed_everything(seed: int) -> None:
 
 def code_version() -> dict:
     """The package version and the git commit the code was run from (if any)."""
+
     def git(*args):
         try:
-            return subprocess.run(["git", *args], cwd=config.ROOT, capture_output=True, text=True,
-                                  timeout=5).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=config.ROOT, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
+
     commit = git("rev-parse", "HEAD")
     dirty = bool(git("status", "--porcelain", "--", "crimeviz/forecast", "models/cdna.py"))
-    return {"crimeviz": crimeviz.__version__, "git_commit": commit or None, "dirty": dirty,
-            "torch": str(torch.__version__)}
+    return {
+        "crimeviz": crimeviz.__version__,
+        "git_commit": commit or None,
+        "dirty": dirty,
+        "torch": str(torch.__version__),
+    }
 
 
 def validation_report(intensity: np.ndarray, history: History, targets: np.ndarray) -> dict:
@@ -84,8 +92,9 @@ def validation_report(intensity: np.ndarray, history: History, targets: np.ndarr
     return report
 
 
-def train(con, cfg: TrainConfig = TrainConfig(), out: Path | str | None = None,
-          progress: bool = True, on: str | None = None) -> checkpoint.CDNAForecaster:
+def train(
+    con, cfg: TrainConfig = TrainConfig(), out: Path | str | None = None, progress: bool = True, on: str | None = None
+) -> checkpoint.CDNAForecaster:
     """Train CDNA as configured; save to ``out`` if given; return the forecaster (best epoch)."""
     seed_everything(cfg.seed)
     on = on or checkpoint.device()
@@ -100,16 +109,24 @@ def train(con, cfg: TrainConfig = TrainConfig(), out: Path | str | None = None,
         raise ValueError("not enough training days for one window; lower burn_in or context")
     val_targets = np.arange(history.index(cfg.val_start), history.index(cfg.val_end) + 1)
 
-    model = CDNA(mapping.shape, len(history.offences), len(cfg.rate_windows), N_COVARIATES,
-                 widths=cfg.widths, lstm_kernel=cfg.lstm_kernel, n_kernels=cfg.n_kernels).to(on)
+    model = CDNA(
+        mapping.shape,
+        len(history.offences),
+        len(cfg.rate_windows),
+        N_COVARIATES,
+        widths=cfg.widths,
+        lstm_kernel=cfg.lstm_kernel,
+        n_kernels=cfg.n_kernels,
+    ).to(on)
     forecaster = checkpoint.CDNAForecaster(model, _meta(cfg, history, model), on)
     background = [model.background_logits]  # a handful of mixing weights: let them move faster
     rest = [p for name, p in model.named_parameters() if name != "background_logits"]
     optimiser = torch.optim.Adam([{"params": rest}, {"params": background, "lr": 10 * cfg.lr}], lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     best, best_state, log, step = np.inf, None, [], 0
-    bar = tqdm(total=cfg.epochs * -(-len(starts) // cfg.batch_size), disable=not progress,
-               desc="train CDNA", unit="batch")
+    bar = tqdm(
+        total=cfg.epochs * -(-len(starts) // cfg.batch_size), disable=not progress, desc="train CDNA", unit="batch"
+    )
     for epoch in range(cfg.epochs):
         model.train()
         losses = []
@@ -126,7 +143,7 @@ def train(con, cfg: TrainConfig = TrainConfig(), out: Path | str | None = None,
             step += 1
             bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses):.4f}")
-        sampled = val_targets[::cfg.val_stride]
+        sampled = val_targets[:: cfg.val_stride]
         lam = forecaster.intensities(history, sampled, inputs=inputs)
         val_nll = -metrics.poisson_fit(lam, history.counts[sampled])["loglik_per_cell_day"]
         log.append({"epoch": epoch + 1, "train_nll": float(np.mean(losses)), "val_nll": val_nll})
@@ -138,8 +155,12 @@ def train(con, cfg: TrainConfig = TrainConfig(), out: Path | str | None = None,
     model.load_state_dict(best_state)
     lam = forecaster.intensities(history, val_targets, inputs=inputs)
     forecaster.meta["training"].update(
-        log=log, best_epoch=int(np.argmin([e["val_nll"] for e in log]) + 1), device=on,
-        threads=torch.get_num_threads(), seconds=round(time.perf_counter() - began, 1))
+        log=log,
+        best_epoch=int(np.argmin([e["val_nll"] for e in log]) + 1),
+        device=on,
+        threads=torch.get_num_threads(),
+        seconds=round(time.perf_counter() - began, 1),
+    )
     forecaster.meta["metrics"] = {"validation": validation_report(lam, history, val_targets)}
     if out is not None:
         checkpoint.save(out, model, forecaster.meta)
@@ -159,10 +180,14 @@ def _meta(cfg: TrainConfig, history: History, model: CDNA) -> dict:
         "rate_windows": list(cfg.rate_windows),
         "context": cfg.context,
         "horizon": cfg.horizon,
-        "data": {"first_day": history.start.isoformat(), "train_end": cfg.train_end.isoformat(),
-                 "val_start": cfg.val_start.isoformat(), "val_end": cfg.val_end.isoformat(),
-                 "training_incidents": int(history.counts[train_rows].sum()),
-                 "valid_area": "cells with >= 1 incident up to train_end"},
+        "data": {
+            "first_day": history.start.isoformat(),
+            "train_end": cfg.train_end.isoformat(),
+            "val_start": cfg.val_start.isoformat(),
+            "val_end": cfg.val_end.isoformat(),
+            "training_incidents": int(history.counts[train_rows].sum()),
+            "valid_area": "cells with >= 1 incident up to train_end",
+        },
         "training": {"config": settings},
         "code_version": code_version(),
     }

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from crimeviz import grid, maps
+from crimeviz.explore import maps
 from crimeviz.forecast.checkpoint import DEFAULT_CHECKPOINT
 from crimeviz.forecast.frames import ALL
 from crimeviz.forecast.metrics import COVERAGES, coverage_key, flagged
 from crimeviz.forecast.predict import METHODS
+from crimeviz.store import grid
 
 MODEL_DIR = DEFAULT_CHECKPOINT.parent
 BACKTEST = MODEL_DIR / "backtest_2021.json"
@@ -43,13 +44,24 @@ def curve_figure(result: dict, group: str, metric: str) -> go.Figure:
     fig = go.Figure()
     for method, m in result["groups"][group]["methods"].items():
         keys = [k for k in map(coverage_key, COVERAGES) if k in m[metric]]
-        fig.add_trace(go.Scatter(x=[float(k[:-1]) for k in keys], y=[m[metric][k]["mean"] for k in keys],
-                                 mode="lines+markers", name=method,
-                                 line=dict(width=4 if method == "cdna" else 1.5)))
+        fig.add_trace(
+            go.Scatter(
+                x=[float(k[:-1]) for k in keys],
+                y=[m[metric][k]["mean"] for k in keys],
+                mode="lines+markers",
+                name=method,
+                line=dict(width=4 if method == "cdna" else 1.5),
+            )
+        )
     label = {"hit_rate": "Hit rate (share of incidents in flagged cells)", "pai": "PAI"}[metric]
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), title=f"{label} vs area flagged",
-                      xaxis_title="% of the valid area flagged", yaxis_title=label,
-                      legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(
+        height=340,
+        margin=dict(l=10, r=10, t=40, b=10),
+        title=f"{label} vs area flagged",
+        xaxis_title="% of the valid area flagged",
+        yaxis_title=label,
+        legend=dict(orientation="h", y=-0.25),
+    )
     return fig
 
 
@@ -89,9 +101,14 @@ def day_score(flagged: pd.DataFrame, actual: pd.DataFrame) -> dict:
     hits = float((n * flagged["weight"]).sum())
     area = float((flagged["area_km2"] * flagged["weight"]).sum() / flagged["area_km2"].sum())
     rate = hits / total if total else float("nan")
-    return {"incidents": total, "hits": hits, "hit_rate": rate, "area_share": area,
-            "pai": rate / area if total else float("nan"),
-            "outside_grid": total - int(n.sum())}
+    return {
+        "incidents": total,
+        "hits": hits,
+        "hit_rate": rate,
+        "area_share": area,
+        "pai": rate / area if total else float("nan"),
+        "outside_grid": total - int(n.sum()),
+    }
 
 
 def next_day(last: date) -> date:

@@ -35,8 +35,7 @@ from scipy import sparse
 
 from crimeviz.patrol.risk import PlanError
 
-METHOD = ("greedy seeded region growing + swap/add/relocate local search, "
-          "multi-start with the top-k disks plan")
+METHOD = "greedy seeded region growing + swap/add/relocate local search, multi-start with the top-k disks plan"
 EARTH_RADIUS_KM = 6371.0088
 SEED_CANDIDATES = 4
 
@@ -44,6 +43,7 @@ SEED_CANDIDATES = 4
 @dataclass(frozen=True)
 class Limits:
     """What one unit can cover in a shift."""
+
     max_cells: int
     max_area_km2: float | None
     patrol_minutes: float
@@ -61,8 +61,9 @@ class CellGrid:
         self.res = res
         self.cells = np.array(cells, dtype=np.uint64)
         self.index = {c: k for k, c in enumerate(cells)}
-        self.neighbours = [np.array([self.index[n] for n in h3.grid_ring(c, 1) if n in self.index], dtype=np.int64)
-                           for c in cells]
+        self.neighbours = [
+            np.array([self.index[n] for n in h3.grid_ring(c, 1) if n in self.index], dtype=np.int64) for c in cells
+        ]
         self.areas = np.array([h3.cell_area(c, "km^2") for c in cells])
         latlng = np.radians([h3.cell_to_latlng(c) for c in cells]).reshape(-1, 2)
         lat0 = latlng[:, 0].mean() if len(cells) else 0.0
@@ -75,7 +76,7 @@ class CellGrid:
     def __len__(self) -> int:
         return len(self.cells)
 
-    @lru_cache(maxsize=8)
+    @lru_cache(maxsize=8)  # noqa: B019 (a grid lives for one plan; eight radii at most)
     def disk_matrix(self, radius: int) -> sparse.csr_matrix:
         """``D[i, j] = 1`` when cell ``j`` is within ``radius`` steps of cell ``i``."""
         step = self.adjacency + sparse.identity(len(self), format="csr")
@@ -116,6 +117,7 @@ def disk_radius(n_cells: int) -> int:
 @dataclass
 class Region:
     """One unit's cells (grid indices) and the anchor its cells must stay near."""
+
     anchor: int
     cells: list[int]
 
@@ -139,13 +141,16 @@ class Planner:
         if self.limits.max_cells < 1:
             raise PlanError("allow at least one cell per unit")
         if self.cap < 1:
-            raise PlanError(f"a patrol time of {self.limits.patrol_minutes:g} min does not cover one cell "
-                            f"({self.limits.minutes_per_cell:g} min in the cell plus travel)")
+            raise PlanError(
+                f"a patrol time of {self.limits.patrol_minutes:g} min does not cover one cell "
+                f"({self.limits.minutes_per_cell:g} min in the cell plus travel)"
+            )
         if self.limits.max_area_km2 is not None and self.limits.max_area_km2 < self.grid.areas.min(initial=np.inf):
             raise PlanError(f"the maximum area per unit ({self.limits.max_area_km2:g} km²) is smaller than one cell")
         if self.units > usable:
-            raise PlanError(f"{self.units} units but only {usable} cells can be patrolled: "
-                            "use fewer units or exclude fewer cells")
+            raise PlanError(
+                f"{self.units} units but only {usable} cells can be patrolled: use fewer units or exclude fewer cells"
+            )
         if self.risk[~self.blocked].sum() <= 0:
             raise PlanError("the risk surface is empty: no incidents are expected in the cells that can be patrolled")
 
@@ -214,10 +219,13 @@ class Planner:
             reach = self.grid.within(seed, self.radius, free)
             region, area = [], 0.0
             for j in sorted(reach, key=lambda j: (reach[j], -self.risk[j])):
-                if len(region) < self.cap and self._area_ok(area, j):
-                    if not region or any(n in region for n in self.grid.neighbours[j]):
-                        region.append(j)
-                        area += self.grid.areas[j]
+                if (
+                    len(region) < self.cap
+                    and self._area_ok(area, j)
+                    and (not region or any(n in region for n in self.grid.neighbours[j]))
+                ):
+                    region.append(j)
+                    area += self.grid.areas[j]
             beats.append(Region(seed, region))
             free[region] = False
         return beats
@@ -238,8 +246,10 @@ class Planner:
         reach = self.grid.within(beat.anchor, self.radius, free | np.isin(np.arange(len(free)), beat.cells))
         members = set(beat.cells)
         area = self.grid.areas[beat.cells].sum()
-        frontier = sorted({j for i in beat.cells for j in self.grid.neighbours[i]
-                           if free[j] and j in reach}, key=lambda j: -self.risk[j])
+        frontier = sorted(
+            {j for i in beat.cells for j in self.grid.neighbours[i] if free[j] and j in reach},
+            key=lambda j: -self.risk[j],
+        )
         if len(beat.cells) < self.cap:
             for a in frontier:
                 if self.risk[a] > 0 and self._area_ok(area, a):
@@ -262,7 +272,7 @@ class Planner:
     def relocate_weakest(self, beats: list[Region]) -> bool:
         """Move the weakest beat to the best region grown elsewhere, if that covers more."""
         weakest = min(range(len(beats)), key=lambda k: self.risk[beats[k].cells].sum())
-        others = beats[:weakest] + beats[weakest + 1:]
+        others = beats[:weakest] + beats[weakest + 1 :]
         candidate = self.best_region(self.free_mask(others))
         if candidate and self.risk[candidate.cells].sum() > self.risk[beats[weakest].cells].sum() + 1e-12:
             beats[weakest] = candidate
@@ -313,8 +323,11 @@ class Planner:
         covers less than the naive baseline. Unit 1 is the beat with the most risk.
         """
         naive = self.disks()
-        options = [self.route_all(self.improve(self.greedy())), self.route_all(self.improve(naive)),
-                   self.route_all(naive)]
+        options = [
+            self.route_all(self.improve(self.greedy())),
+            self.route_all(self.improve(naive)),
+            self.route_all(naive),
+        ]
         best = max(options, key=self.routed_risk)
         return sorted(best, key=lambda r: -self.risk[r[0]].sum())
 
@@ -359,7 +372,7 @@ def route(xy: np.ndarray, start: int = 0) -> tuple[list[int], float]:
             gain = dist[a, b] + dist[c, d] - dist[a, c] - dist[b, d]
             j = int(np.argmax(gain[1:])) + 1 if len(gain) > 1 else 0
             if j and gain[j] > 1e-9:
-                order[i:i + j + 1] = order[i:i + j + 1][::-1]
+                order[i : i + j + 1] = order[i : i + j + 1][::-1]
                 improved = True
     return order.tolist(), loop_km(xy[order])
 
@@ -367,4 +380,4 @@ def route(xy: np.ndarray, start: int = 0) -> tuple[list[int], float]:
 def top_k_cells(risk: np.ndarray, blocked: np.ndarray, k: int) -> np.ndarray:
     """The naive plan: indices of the ``k`` riskiest usable cells, contiguous or not."""
     order = np.argsort(-np.where(blocked, -np.inf, risk), kind="stable")
-    return order[:min(k, int((~blocked).sum()))]
+    return order[: min(k, int((~blocked).sum()))]

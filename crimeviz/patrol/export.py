@@ -55,8 +55,14 @@ class _Pdf(FPDF):
 
     def grid_table(self, frame, widths, size: float = 7.5) -> None:
         self.font(size)
-        with self.table(col_widths=widths, text_align="LEFT", line_height=4.2, first_row_as_headings=True, align="LEFT",
-                        width=sum(widths)) as table:
+        with self.table(
+            col_widths=widths,
+            text_align="LEFT",
+            line_height=4.2,
+            first_row_as_headings=True,
+            align="LEFT",
+            width=sum(widths),
+        ) as table:
             table.row([self.text_safe(c) for c in frame.columns])
             for values in frame.itertuples(index=False):
                 table.row([self.text_safe(v) for v in values])
@@ -74,6 +80,7 @@ def _projection(cells: list[str], box: tuple[float, float, float, float]):
 
     def to_page(lat, lng):
         return ox + (lng * np.cos(lat0) - xs.min()) * scale, oy + (ys.max() - lat) * scale
+
     return to_page
 
 
@@ -121,12 +128,14 @@ def _parameters(plan: Plan) -> list[str]:
     limits = p.limits()
     weights = ", ".join(f"{k} ×{v:g}" for k, v in p.weights) or "all offences ×1"
     area = f", at most {limits.max_area_km2:g} km²" if limits.max_area_km2 is not None else ""
-    return [f"{len(plan.beats)} units (asked for {p.units}); at most {limits.max_cells} cells{area} and "
-            f"{limits.patrol_minutes:g} min per unit ({limits.minutes_per_cell:g} min per cell, "
-            f"travel at {limits.speed_kmh:g} km/h); H3 resolution {p.res}",
-            f"Offence priorities: {weights}; excluded cells: {len(p.excluded)}",
-            f"Risk: {plan.risk_model} ({plan.risk_version})",
-            f"Method: {plan.method}"]
+    return [
+        f"{len(plan.beats)} units (asked for {p.units}); at most {limits.max_cells} cells{area} and "
+        f"{limits.patrol_minutes:g} min per unit ({limits.minutes_per_cell:g} min per cell, "
+        f"travel at {limits.speed_kmh:g} km/h); H3 resolution {p.res}",
+        f"Offence priorities: {weights}; excluded cells: {len(p.excluded)}",
+        f"Risk: {plan.risk_model} ({plan.risk_version})",
+        f"Method: {plan.method}",
+    ]
 
 
 def plan_pdf(plan: Plan, names: dict[str, str], context: list[str]) -> bytes:
@@ -145,16 +154,21 @@ def plan_pdf(plan: Plan, names: dict[str, str], context: list[str]) -> bytes:
     if plan.approved_by:
         who += f" · approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}"
     pdf.line_of(f"Status: {plan.status.upper()} · {who}", 9)
-    pdf.line_of(f"Expected incidents inside the beats: {plan.covered:.1f} of {plan.total_risk:.1f} in the shift "
-                f"({plan.share:.0%}; {plan.day_share:.0%} of the day's {plan.day_risk:.1f})", 10, True)
+    pdf.line_of(
+        f"Expected incidents inside the beats: {plan.covered:.1f} of {plan.total_risk:.1f} in the shift "
+        f"({plan.share:.0%}; {plan.day_share:.0%} of the day's {plan.day_risk:.1f})",
+        10,
+        True,
+    )
     for line in _parameters(plan):
         pdf.line_of(line, 8, height=4)
     top = pdf.get_y() + 2
     _draw_map(pdf, plan, [b.unit for b in plan.beats], (10, top, 125, 200 - top), context, stop_numbers=False)
     pdf.set_xy(140, top)
     pdf.set_left_margin(140)
-    table = views.unit_table(plan, names)[["unit", "neighbourhood", "cells", "area km²", "loop km", "minutes",
-                                           "expected incidents", "% of shift"]]
+    table = views.unit_table(plan, names)[
+        ["unit", "neighbourhood", "cells", "area km²", "loop km", "minutes", "expected incidents", "% of shift"]
+    ]
     pdf.grid_table(table, [9, 44, 10, 13, 12, 15, 18, 14])
     pdf.set_left_margin(10)
     stops = views.stops_table(plan, names)
@@ -166,15 +180,19 @@ def plan_pdf(plan: Plan, names: dict[str, str], context: list[str]) -> bytes:
         pdf.rect(10, pdf.get_y() + 1, 5, 5, style="F")
         pdf.set_x(17)
         row = table[table["unit"] == beat.unit].iloc[0]
-        pdf.line_of(f"Unit {beat.unit} — {row['neighbourhood']}: {len(beat.cells)} cells, {row['loop km']} km loop, "
-                    f"about {row['minutes']} min, {row['expected incidents']} expected incidents "
-                    f"({row['% of shift']}% of the shift)", 11, True, 7)
+        pdf.line_of(
+            f"Unit {beat.unit} — {row['neighbourhood']}: {len(beat.cells)} cells, {row['loop km']} km loop, "
+            f"about {row['minutes']} min, {row['expected incidents']} expected incidents "
+            f"({row['% of shift']}% of the shift)",
+            11,
+            True,
+            7,
+        )
         top = pdf.get_y() + 2
         _draw_map(pdf, plan, [beat.unit], (10, top, 110, 110), [], stop_numbers=True)
         pdf.set_xy(125, top)
         pdf.set_left_margin(125)
-        mine = stops[stops["unit"] == beat.unit][["stop", "cell", "neighbourhood", "lat", "lon",
-                                                  "expected incidents"]]
+        mine = stops[stops["unit"] == beat.unit][["stop", "cell", "neighbourhood", "lat", "lon", "expected incidents"]]
         pdf.grid_table(mine, [10, 32, 50, 18, 20, 22])
         pdf.set_left_margin(10)
     return bytes(pdf.output())

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from h3.api import basic_int as h3int
 
-from crimeviz import grid
 from crimeviz.patrol import beats as beats_mod
 from crimeviz.patrol.risk import HISTORICAL, SHIFTS, PlanError, RiskSurface, Shift, ShiftHistory, surface
+from crimeviz.store import grid
 
 PLAN_RESOLUTIONS = (8, 9)
 MINUTES_PER_CELL = {8: 40.0, 9: 15.0}  # default time a unit spends in one cell
@@ -29,6 +29,7 @@ def default_user() -> str:
 @dataclass(frozen=True)
 class PlanParams:
     """Everything a plan is built from. ``weights`` pairs offence → priority (absent: 1)."""
+
     day: date
     shift: Shift = SHIFTS["evening"]
     res: int = 9
@@ -83,6 +84,7 @@ class PlanParams:
 @dataclass(frozen=True)
 class Beat:
     """One unit's cells (hex) in visiting order, their risk, and the loop's length."""
+
     unit: int
     cells: tuple[str, ...]
     risk: tuple[float, ...]
@@ -99,6 +101,7 @@ class Beat:
 @dataclass(frozen=True)
 class Plan:
     """Beats for a shift, the risk they were chosen on, and the record kept in the store."""
+
     params: PlanParams
     beats: tuple[Beat, ...]
     total_risk: float  # expected weighted incidents in the shift, whole surface
@@ -138,8 +141,11 @@ class Plan:
 
     def cells_frame(self) -> pd.DataFrame:
         """One row per stop: unit, stop, cell, lat, lon, risk, share of the shift."""
-        rows = [(b.unit, k + 1, c, *h3int.cell_to_latlng(grid.to_int(c)), r)
-                for b in self.beats for k, (c, r) in enumerate(zip(b.cells, b.risk))]
+        rows = [
+            (b.unit, k + 1, c, *h3int.cell_to_latlng(grid.to_int(c)), r)
+            for b in self.beats
+            for k, (c, r) in enumerate(zip(b.cells, b.risk))
+        ]
         out = pd.DataFrame(rows, columns=["unit", "stop", "cell", "lat", "lon", "risk"])
         out["share"] = out["risk"] / self.total_risk if self.total_risk > 0 else 0.0
         return out
@@ -147,24 +153,56 @@ class Plan:
     def units_frame(self) -> pd.DataFrame:
         """One row per unit: cells, area, loop length, minutes, expected incidents and shares."""
         limits = self.params.limits()
-        rows = [{"unit": b.unit, "cells": len(b.cells), "area_km2": b.area_km2(), "route_km": b.route_km,
-                 "minutes": limits.route_minutes(len(b.cells), b.route_km), "expected_incidents": b.covered,
-                 "share_of_shift": b.covered / self.total_risk if self.total_risk > 0 else 0.0,
-                 "share_of_day": b.covered / self.day_risk if self.day_risk > 0 else 0.0}
-                for b in self.beats]
-        return pd.DataFrame(rows, columns=["unit", "cells", "area_km2", "route_km", "minutes",
-                                           "expected_incidents", "share_of_shift", "share_of_day"])
+        rows = [
+            {
+                "unit": b.unit,
+                "cells": len(b.cells),
+                "area_km2": b.area_km2(),
+                "route_km": b.route_km,
+                "minutes": limits.route_minutes(len(b.cells), b.route_km),
+                "expected_incidents": b.covered,
+                "share_of_shift": b.covered / self.total_risk if self.total_risk > 0 else 0.0,
+                "share_of_day": b.covered / self.day_risk if self.day_risk > 0 else 0.0,
+            }
+            for b in self.beats
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "unit",
+                "cells",
+                "area_km2",
+                "route_km",
+                "minutes",
+                "expected_incidents",
+                "share_of_shift",
+                "share_of_day",
+            ],
+        )
 
     def summary(self) -> dict:
         """Plain-type description for JSON and headers."""
         p = self.params
-        return {"plan_id": self.plan_id, "status": self.status, "date": p.day.isoformat(), "shift": p.shift.label(),
-                "res": p.res, "units": len(self.beats), "cells": len(self.cell_list()),
-                "expected_incidents": round(self.covered, 3), "expected_in_shift": round(self.total_risk, 3),
-                "share_of_shift": round(self.share, 4), "share_of_day": round(self.day_share, 4),
-                "risk_model": self.risk_model, "risk_version": self.risk_version, "method": self.method,
-                "created_by": self.created_by, "created_at": _iso(self.created_at),
-                "approved_by": self.approved_by, "approved_at": _iso(self.approved_at)}
+        return {
+            "plan_id": self.plan_id,
+            "status": self.status,
+            "date": p.day.isoformat(),
+            "shift": p.shift.label(),
+            "res": p.res,
+            "units": len(self.beats),
+            "cells": len(self.cell_list()),
+            "expected_incidents": round(self.covered, 3),
+            "expected_in_shift": round(self.total_risk, 3),
+            "share_of_shift": round(self.share, 4),
+            "share_of_day": round(self.day_share, 4),
+            "risk_model": self.risk_model,
+            "risk_version": self.risk_version,
+            "method": self.method,
+            "created_by": self.created_by,
+            "created_at": _iso(self.created_at),
+            "approved_by": self.approved_by,
+            "approved_at": _iso(self.approved_at),
+        }
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -201,10 +239,13 @@ def plan_on_surface(params: PlanParams, risk: RiskSurface, created_by: str | Non
         raise PlanError(f"the risk surface is at resolution {risk.res}, the plan at {params.res}")
     if len(risk.cells) == 0:
         raise PlanError("the risk surface is empty: it holds no cells")
-    found = [Beat(k + 1, tuple(grid.to_hex(risk.cells[idx])), tuple(risk.risk[idx].tolist()), km)
-             for k, (idx, km) in enumerate(planner_for(params, risk).plan())]
-    return Plan(params, tuple(found), risk.total, risk.day_total, risk.model, risk.version,
-                created_by or default_user())
+    found = [
+        Beat(k + 1, tuple(grid.to_hex(risk.cells[idx])), tuple(risk.risk[idx].tolist()), km)
+        for k, (idx, km) in enumerate(planner_for(params, risk).plan())
+    ]
+    return Plan(
+        params, tuple(found), risk.total, risk.day_total, risk.model, risk.version, created_by or default_user()
+    )
 
 
 def risk_for(con, params: PlanParams) -> RiskSurface:
@@ -239,8 +280,9 @@ def _with_beat(plan: Plan, unit: int, cells: list[str], risk: list[float]) -> li
     others = [b for b in plan.beats if b.unit != unit]
     if not cells:
         return others
-    return sorted(others + [routed_beat(unit, [grid.to_int(c) for c in cells], risk, plan.params.res)],
-                  key=lambda b: b.unit)
+    return sorted(
+        others + [routed_beat(unit, [grid.to_int(c) for c in cells], risk, plan.params.res)], key=lambda b: b.unit
+    )
 
 
 def remove_cell(plan: Plan, cell: str) -> Plan:

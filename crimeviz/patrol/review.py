@@ -18,9 +18,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from crimeviz import grid
 from crimeviz.patrol.plan import Plan, PlanParams, plan_on_surface, top_k_plan
 from crimeviz.patrol.risk import HISTORICAL, PlanError, RiskSurface, ShiftHistory, surface
+from crimeviz.store import grid
 
 MAX_PERIOD_DAYS = 92
 PLAN, TOP_K, HISTORICAL_PLAN = "plan", "top-k cells", "historical plan"
@@ -39,8 +39,10 @@ def check_reviewable(con, params: PlanParams, last_day: date | None = None) -> N
     end = params.shift.window(last_day or params.day)[1]
     observed = last_observed(con)
     if end > observed:
-        raise PlanError(f"the {params.shift.name} shift of {last_day or params.day} ends after the last recorded "
-                        f"incidents ({observed.date() - timedelta(days=1)}): it can be reviewed once its data are in")
+        raise PlanError(
+            f"the {params.shift.name} shift of {last_day or params.day} ends after the last recorded "
+            f"incidents ({observed.date() - timedelta(days=1)}): it can be reviewed once its data are in"
+        )
 
 
 def hit_metrics(cells: list[str], observed: np.ndarray, study: np.ndarray, areas: np.ndarray) -> dict:
@@ -50,21 +52,33 @@ def hit_metrics(cells: list[str], observed: np.ndarray, study: np.ndarray, areas
     hits = float(observed[chosen].sum())
     area_share = float(areas[chosen].sum() / areas.sum())
     rate = hits / incidents if incidents > 0 else np.nan
-    return {"hits": hits, "incidents": incidents, "hit_rate": rate, "area_share": area_share,
-            "pai": rate / area_share if area_share > 0 else np.nan}
+    return {
+        "hits": hits,
+        "incidents": incidents,
+        "hit_rate": rate,
+        "area_share": area_share,
+        "pai": rate / area_share if area_share > 0 else np.nan,
+    }
 
 
-def _compare(plan: Plan, risk: RiskSurface, historical: Plan | None, history: ShiftHistory,
-             areas: np.ndarray) -> list[dict]:
+def _compare(
+    plan: Plan, risk: RiskSurface, historical: Plan | None, history: ShiftHistory, areas: np.ndarray
+) -> list[dict]:
     observed = history.observed(plan.params.day)
     picks = {PLAN: plan.cell_list(), TOP_K: top_k_plan(plan, risk)}
     if historical is not None:
         picks[HISTORICAL_PLAN] = historical.cell_list()
     rows = []
     for name, cells in picks.items():
-        rows.append({"day": plan.params.day, "method": name, "cells": len(cells),
-                     "expected": float(risk.lookup([grid.to_int(c) for c in cells]).sum()),
-                     **hit_metrics(cells, observed, history.cells, areas)})
+        rows.append(
+            {
+                "day": plan.params.day,
+                "method": name,
+                "cells": len(cells),
+                "expected": float(risk.lookup([grid.to_int(c) for c in cells]).sum()),
+                **hit_metrics(cells, observed, history.cells, areas),
+            }
+        )
     return rows
 
 
@@ -107,11 +121,21 @@ def review_period(con, template: PlanParams, start: date, end: date) -> pd.DataF
 
 def period_summary(daily: pd.DataFrame) -> pd.DataFrame:
     """Per selection: days, incidents, mean and pooled hit rate, mean PAI, mean area share."""
+
     def agg(part):
-        return pd.Series({"days": part["day"].nunique(), "incidents": part["incidents"].sum(),
-                          "hits": part["hits"].sum(), "mean_hit_rate": part["hit_rate"].mean(),
-                          "pooled_hit_rate": part["hits"].sum() / part["incidents"].sum()
-                          if part["incidents"].sum() > 0 else np.nan,
-                          "mean_pai": part["pai"].mean(), "area_share": part["area_share"].mean()})
+        return pd.Series(
+            {
+                "days": part["day"].nunique(),
+                "incidents": part["incidents"].sum(),
+                "hits": part["hits"].sum(),
+                "mean_hit_rate": part["hit_rate"].mean(),
+                "pooled_hit_rate": part["hits"].sum() / part["incidents"].sum()
+                if part["incidents"].sum() > 0
+                else np.nan,
+                "mean_pai": part["pai"].mean(),
+                "area_share": part["area_share"].mean(),
+            }
+        )
+
     order = [m for m in (PLAN, TOP_K, HISTORICAL_PLAN) if m in set(daily["method"])]
     return pd.DataFrame({m: agg(daily[daily["method"] == m]) for m in order}).T.rename_axis("method").reset_index()

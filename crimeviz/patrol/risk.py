@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from h3.api import basic_int as h3int
 
-from crimeviz import grid, queries
+from crimeviz.store import grid, queries
 
 HISTORY_DAYS = 365
 PROFILE_PRIOR = 10.0
@@ -39,6 +39,7 @@ class PlanError(ValueError):
 @dataclass(frozen=True)
 class Shift:
     """A shift starting at hour ``start`` (0–23) and lasting ``hours`` (1–24), maybe past midnight."""
+
     name: str
     start: int
     hours: int
@@ -71,6 +72,7 @@ class RiskSurface:
     ``day_total`` is the city's expected weighted incidents over the whole day, so
     coverage can be given as a share of the shift or of the day.
     """
+
     res: int
     cells: np.ndarray
     risk: np.ndarray
@@ -79,12 +81,12 @@ class RiskSurface:
     version: str
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, res: int, model: str = "custom", version: str = "",
-                   day_total: float | None = None) -> "RiskSurface":
+    def from_frame(
+        cls, frame: pd.DataFrame, res: int, model: str = "custom", version: str = "", day_total: float | None = None
+    ) -> "RiskSurface":
         """A surface from a frame with ``cell`` (hex or int) and ``risk`` columns."""
         grid.cell_column(res)
-        cells = np.array([grid.to_int(c) if isinstance(c, str) else int(c) for c in frame["cell"]],
-                         dtype=np.uint64)
+        cells = np.array([grid.to_int(c) if isinstance(c, str) else int(c) for c in frame["cell"]], dtype=np.uint64)
         risk = frame["risk"].to_numpy(dtype=float)
         if any(h3int.get_resolution(c) != res for c in cells.tolist()):
             raise PlanError(f"the risk surface's cells are not at resolution {res}")
@@ -111,6 +113,7 @@ class RiskSurface:
 def _predict():
     """The forecast API (imported on first use: it brings in torch)."""
     from crimeviz.forecast import predict
+
     return predict
 
 
@@ -148,7 +151,8 @@ class ShiftHistory:
             f"SELECT datediff('day', ?::DATE, CAST(occurred_at AS DATE)) AS d, hour(occurred_at) AS h, "
             f"offence, {column} AS cell, count(*) AS n FROM incidents "
             f"WHERE occurred_at >= ? AND occurred_at < ? GROUP BY ALL",
-            [self.origin, self.origin, last + timedelta(days=2)]).df()
+            [self.origin, self.origin, last + timedelta(days=2)],
+        ).df()
         d, h = frame["d"].to_numpy(int), frame["h"].to_numpy(int)
         c = np.searchsorted(self.cells, frame["cell"].to_numpy(dtype=np.uint64))
         n = frame["n"].to_numpy(float)
@@ -187,15 +191,23 @@ class ShiftHistory:
         """Mean weighted incidents per day in each cell over the 365 days before ``day``."""
         n_all, _ = self.window_counts(day)
         if n_all.sum() == 0:
-            raise PlanError(f"no incidents of the prioritised offences are recorded in the {HISTORY_DAYS} days "
-                            f"before {day}: pick a date the data cover")
+            raise PlanError(
+                f"no incidents of the prioritised offences are recorded in the {HISTORY_DAYS} days "
+                f"before {day}: pick a date the data cover"
+            )
         return n_all / HISTORY_DAYS
 
     def historical(self, day: date) -> RiskSurface:
         """Historical-counts risk for the shift starting on ``day``."""
         rate = self.daily_rate(day)
-        return RiskSurface(self.res, self.cells, rate * self.shift_share(day), float(rate.sum()),
-                           HISTORICAL, f"mean of {HISTORY_DAYS} days before {day}")
+        return RiskSurface(
+            self.res,
+            self.cells,
+            rate * self.shift_share(day),
+            float(rate.sum()),
+            HISTORICAL,
+            f"mean of {HISTORY_DAYS} days before {day}",
+        )
 
     def observed(self, day: date) -> np.ndarray:
         """Incidents of prioritised offences per cell during the shift starting on ``day``."""
@@ -204,8 +216,11 @@ class ShiftHistory:
     def child_shares(self, day: date) -> np.ndarray:
         """Each cell's add-one-smoothed share of its res-8 parent's incidents in the window."""
         n_all, _ = self.window_counts(day)
-        parents = np.array([h3int.cell_to_parent(c, FORECAST_RES) for c in self.cells.tolist()],
-                           dtype=np.uint64) if self.res != FORECAST_RES else self.cells
+        parents = (
+            np.array([h3int.cell_to_parent(c, FORECAST_RES) for c in self.cells.tolist()], dtype=np.uint64)
+            if self.res != FORECAST_RES
+            else self.cells
+        )
         _, group = np.unique(parents, return_inverse=True)
         total = np.bincount(group, weights=n_all + 1.0)
         return (n_all + 1.0) / total[group], parents
@@ -224,9 +239,11 @@ def _forecast_frame(con, day: date, group: str, method: str) -> pd.DataFrame:
 def _forecast_version(frame: pd.DataFrame, method: str) -> str:
     """What identifies the forecast: method, data it saw, lead (and checkpoint when given)."""
     attrs = frame.attrs
-    parts = [method] + [f"{label} {attrs[key]}" for key, label in
-                        (("checkpoint", "checkpoint"), ("data_until", "data until"), ("lead", "lead days"))
-                        if key in attrs]
+    parts = [method] + [
+        f"{label} {attrs[key]}"
+        for key, label in (("checkpoint", "checkpoint"), ("data_until", "data until"), ("lead", "lead days"))
+        if key in attrs
+    ]
     return ", ".join(parts)
 
 
@@ -245,8 +262,14 @@ def forecast_surface(con, history: ShiftHistory, day: date, method: str) -> Risk
         daily += weight * parent_rate * shares
     if daily.sum() <= 0:
         raise PlanError(f"the {method} forecast for {day} expects no incidents anywhere")
-    return RiskSurface(history.res, history.cells, daily * history.shift_share(day), float(daily.sum()),
-                       f"{FORECAST_PREFIX}{method}", version)
+    return RiskSurface(
+        history.res,
+        history.cells,
+        daily * history.shift_share(day),
+        float(daily.sum()),
+        f"{FORECAST_PREFIX}{method}",
+        version,
+    )
 
 
 def sources() -> list[str]:
@@ -258,7 +281,7 @@ def source_label(source: str) -> str:
     """Words for a risk source, for the page."""
     if source == HISTORICAL:
         return f"Historical counts (daily mean of the {HISTORY_DAYS} days before)"
-    method = source[len(FORECAST_PREFIX):]
+    method = source[len(FORECAST_PREFIX) :]
     return f"Forecast: {_predict().METHODS.get(method, method)}"
 
 
@@ -268,5 +291,5 @@ def surface(con, history: ShiftHistory, day: date, source: str) -> RiskSurface:
         return history.historical(day)
     if source.startswith(FORECAST_PREFIX):
         history.daily_rate(day)  # a date without data gets the same message as for historical risk
-        return forecast_surface(con, history, day, source[len(FORECAST_PREFIX):])
+        return forecast_surface(con, history, day, source[len(FORECAST_PREFIX) :])
     raise PlanError(f"unknown risk source {source!r}; choose one of {', '.join(sources())}")

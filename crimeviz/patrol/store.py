@@ -12,9 +12,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from crimeviz import audit, db, grid
 from crimeviz.patrol.plan import STATUSES, Beat, Plan, PlanParams
 from crimeviz.patrol.risk import PlanError
+from crimeviz.store import audit, db, grid
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS patrol_plan_seq;
@@ -62,36 +62,64 @@ def save_plan(con, plan: Plan, by: str) -> Plan:
     ensure_tables(con)
     now = _now()
     p = plan.params
-    values = [p.day, p.shift.label(), p.res, p.to_json(), plan.risk_model, plan.risk_version, plan.method,
-              plan.total_risk, plan.day_risk, plan.covered]
+    values = [
+        p.day,
+        p.shift.label(),
+        p.res,
+        p.to_json(),
+        plan.risk_model,
+        plan.risk_version,
+        plan.method,
+        plan.total_risk,
+        plan.day_risk,
+        plan.covered,
+    ]
     with db.transaction(con):
         if plan.plan_id is None:
             plan_id = con.execute(
                 "INSERT INTO patrol_plans (created_at, created_by, updated_at, status, plan_date, shift, res, params, "
                 "risk_model, risk_version, method, total_risk, day_risk, covered_risk) "
                 "VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING plan_id",
-                [now, plan.created_by, now, *values]).fetchall()[0][0]
+                [now, plan.created_by, now, *values],
+            ).fetchall()[0][0]
             plan = replace(plan, plan_id=plan_id, created_at=now, status="draft")
         else:
             if _status(con, plan.plan_id) != "draft":
                 raise PlanError(f"plan {plan.plan_id} is approved: reopen it as a draft before changing it")
-            con.execute("UPDATE patrol_plans SET updated_at = ?, plan_date = ?, shift = ?, res = ?, params = ?, "
-                        "risk_model = ?, risk_version = ?, method = ?, total_risk = ?, day_risk = ?, covered_risk = ? "
-                        "WHERE plan_id = ?", [now, *values, plan.plan_id])
+            con.execute(
+                "UPDATE patrol_plans SET updated_at = ?, plan_date = ?, shift = ?, res = ?, params = ?, "
+                "risk_model = ?, risk_version = ?, method = ?, total_risk = ?, day_risk = ?, covered_risk = ? "
+                "WHERE plan_id = ?",
+                [now, *values, plan.plan_id],
+            )
             con.execute("DELETE FROM patrol_plan_cells WHERE plan_id = ?", [plan.plan_id])
         cells = plan.cells_frame()
-        rows = pd.DataFrame({
-            "plan_id": plan.plan_id, "unit": cells["unit"], "stop": cells["stop"],
-            "cell": np.array([grid.to_int(c) for c in cells["cell"]], dtype=np.uint64), "risk": cells["risk"],
-            "route_km": cells["unit"].map({b.unit: b.route_km for b in plan.beats}).astype(float)})
+        rows = pd.DataFrame(
+            {
+                "plan_id": plan.plan_id,
+                "unit": cells["unit"],
+                "stop": cells["stop"],
+                "cell": np.array([grid.to_int(c) for c in cells["cell"]], dtype=np.uint64),
+                "risk": cells["risk"],
+                "route_km": cells["unit"].map({b.unit: b.route_km for b in plan.beats}).astype(float),
+            }
+        )
         con.register("incoming_plan_cells", rows)
         try:
-            con.execute("INSERT INTO patrol_plan_cells SELECT plan_id, unit, stop, cell, risk, route_km "
-                        "FROM incoming_plan_cells")
+            con.execute(
+                "INSERT INTO patrol_plan_cells SELECT plan_id, unit, stop, cell, risk, route_km "
+                "FROM incoming_plan_cells"
+            )
         finally:
             con.unregister("incoming_plan_cells")
-        audit.record(con, by, "patrol.save", "patrol_plan", plan.plan_id,
-                     {"date": p.day, "shift": p.shift.label(), "units": len(plan.beats)})
+        audit.record(
+            con,
+            by,
+            "patrol.save",
+            "patrol_plan",
+            plan.plan_id,
+            {"date": p.day, "shift": p.shift.label(), "units": len(plan.beats)},
+        )
     return replace(plan, updated_at=now)
 
 
@@ -106,14 +134,32 @@ def load_plan(con, plan_id: int) -> Plan:
     """A saved plan by id; PlanError if there is none."""
     ensure_tables(con)
     _status(con, plan_id)
-    fields = ("total_risk", "day_risk", "risk_model", "risk_version", "created_by", "method", "status", "plan_id",
-              "created_at", "updated_at", "approved_by", "approved_at")
-    params, *values = con.execute(f"SELECT params, {', '.join(fields)} FROM patrol_plans WHERE plan_id = ?",
-                                  [int(plan_id)]).fetchall()[0]
-    cells = con.execute("SELECT unit, stop, lower(hex(cell)) AS cell, risk, route_km FROM patrol_plan_cells "
-                        "WHERE plan_id = ? ORDER BY unit, stop", [int(plan_id)]).df()
-    beats = tuple(Beat(int(unit), tuple(part["cell"]), tuple(part["risk"].astype(float)), float(part["route_km"].iloc[0]))
-                  for unit, part in cells.groupby("unit", sort=True))
+    fields = (
+        "total_risk",
+        "day_risk",
+        "risk_model",
+        "risk_version",
+        "created_by",
+        "method",
+        "status",
+        "plan_id",
+        "created_at",
+        "updated_at",
+        "approved_by",
+        "approved_at",
+    )
+    params, *values = con.execute(
+        f"SELECT params, {', '.join(fields)} FROM patrol_plans WHERE plan_id = ?", [int(plan_id)]
+    ).fetchall()[0]
+    cells = con.execute(
+        "SELECT unit, stop, lower(hex(cell)) AS cell, risk, route_km FROM patrol_plan_cells "
+        "WHERE plan_id = ? ORDER BY unit, stop",
+        [int(plan_id)],
+    ).df()
+    beats = tuple(
+        Beat(int(unit), tuple(part["cell"]), tuple(part["risk"].astype(float)), float(part["route_km"].iloc[0]))
+        for unit, part in cells.groupby("unit", sort=True)
+    )
     return Plan(PlanParams.from_json(params), beats, **dict(zip(fields, values)))
 
 
@@ -124,7 +170,8 @@ def list_plans(con) -> pd.DataFrame:
         "SELECT p.plan_id, strftime(p.plan_date, '%Y-%m-%d') AS plan_date, p.shift, p.res, p.status, count(c.cell) AS cells, "
         "count(DISTINCT c.unit) AS units, p.covered_risk / p.total_risk AS share_of_shift, p.risk_model, "
         "p.created_by, p.created_at, p.updated_at, p.approved_by FROM patrol_plans p "
-        "LEFT JOIN patrol_plan_cells c USING (plan_id) GROUP BY ALL ORDER BY p.plan_id DESC").df()
+        "LEFT JOIN patrol_plan_cells c USING (plan_id) GROUP BY ALL ORDER BY p.plan_id DESC"
+    ).df()
 
 
 def set_status(con, plan_id: int, status: str, by: str) -> Plan:
@@ -136,7 +183,9 @@ def set_status(con, plan_id: int, status: str, by: str) -> Plan:
     now = _now()
     approved = (by, now) if status == "approved" else (None, None)
     with db.transaction(con):
-        con.execute("UPDATE patrol_plans SET status = ?, updated_at = ?, approved_by = ?, approved_at = ? "
-                    "WHERE plan_id = ?", [status, now, *approved, int(plan_id)])
+        con.execute(
+            "UPDATE patrol_plans SET status = ?, updated_at = ?, approved_by = ?, approved_at = ? WHERE plan_id = ?",
+            [status, now, *approved, int(plan_id)],
+        )
         audit.record(con, by, "patrol.approve" if status == "approved" else "patrol.reopen", "patrol_plan", plan_id)
     return load_plan(con, plan_id)

@@ -10,15 +10,33 @@ import pandas as pd
 import plotly.graph_objects as go
 import pydeck as pdk
 
-from crimeviz import maps
+from crimeviz.explore import maps
 from crimeviz.patrol.plan import Plan
 from crimeviz.patrol.risk import RiskSurface
 
 # Sasha Trubetskoy's 20 distinct colours, without white and beige (cycled past 20 units).
-UNIT_COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
-                (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255), (170, 110, 40),
-                (255, 225, 25), (128, 0, 0), (170, 255, 195), (128, 128, 0), (255, 215, 180), (0, 0, 128),
-                (128, 128, 128), (0, 0, 0)]
+UNIT_COLOURS = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+    (0, 128, 128),
+    (220, 190, 255),
+    (170, 110, 40),
+    (255, 225, 25),
+    (128, 0, 0),
+    (170, 255, 195),
+    (128, 128, 0),
+    (255, 215, 180),
+    (0, 0, 128),
+    (128, 128, 128),
+    (0, 0, 0),
+]
 
 
 def unit_colour(unit: int) -> tuple[int, int, int]:
@@ -43,47 +61,87 @@ def unit_table(plan: Plan, names: dict[str, str]) -> pd.DataFrame:
     """The per-unit table shown on the page and printed: numbers rounded for reading."""
     table = plan.units_frame()
     table.insert(1, "neighbourhood", table["unit"].map(beat_names(plan, names)))
-    return table.assign(area_km2=table["area_km2"].round(2), route_km=table["route_km"].round(1),
-                        minutes=table["minutes"].round(0).astype(int),
-                        expected_incidents=table["expected_incidents"].round(2),
-                        share_of_shift=(100 * table["share_of_shift"]).round(1),
-                        share_of_day=(100 * table["share_of_day"]).round(1)).rename(columns={
-        "area_km2": "area km²", "route_km": "loop km",
-        "expected_incidents": "expected incidents", "share_of_shift": "% of shift", "share_of_day": "% of day"})
+    return table.assign(
+        area_km2=table["area_km2"].round(2),
+        route_km=table["route_km"].round(1),
+        minutes=table["minutes"].round(0).astype(int),
+        expected_incidents=table["expected_incidents"].round(2),
+        share_of_shift=(100 * table["share_of_shift"]).round(1),
+        share_of_day=(100 * table["share_of_day"]).round(1),
+    ).rename(
+        columns={
+            "area_km2": "area km²",
+            "route_km": "loop km",
+            "expected_incidents": "expected incidents",
+            "share_of_shift": "% of shift",
+            "share_of_day": "% of day",
+        }
+    )
 
 
 def stops_table(plan: Plan, names: dict[str, str]) -> pd.DataFrame:
     """One row per stop in visiting order, with the neighbourhood and the expected incidents."""
     cells = plan.cells_frame()
     cells.insert(3, "neighbourhood", cells["cell"].map(names).fillna("—"))
-    return cells.assign(lat=cells["lat"].round(5), lon=cells["lon"].round(5), risk=cells["risk"].round(3),
-                        share=(100 * cells["share"]).round(2)).rename(
-        columns={"risk": "expected incidents", "share": "% of shift"})
+    return cells.assign(
+        lat=cells["lat"].round(5),
+        lon=cells["lon"].round(5),
+        risk=cells["risk"].round(3),
+        share=(100 * cells["share"]).round(2),
+    ).rename(columns={"risk": "expected incidents", "share": "% of shift"})
 
 
 def plan_layers(plan: Plan, names: dict[str, str]) -> list[pdk.Layer]:
     """Beats (unit colours), route loops and start points, with escaped tooltips."""
     stops = stops_table(plan, names)
     sizes = stops.groupby("unit")["stop"].transform("max")
-    stops["label"] = "Unit " + stops["unit"].astype(str) + ", stop " + stops["stop"].astype(str) + " of " + \
-        sizes.astype(str)
+    stops["label"] = (
+        "Unit " + stops["unit"].astype(str) + ", stop " + stops["stop"].astype(str) + " of " + sizes.astype(str)
+    )
     stops["color"] = [[*unit_colour(u), 200] for u in stops["unit"]]
-    stops["tooltip"] = maps.tooltip_rows(stops, {"Beat": "label", "Cell": "cell", "Neighbourhood": "neighbourhood",
-                                                 "Expected incidents": "expected incidents"})
+    stops["tooltip"] = maps.tooltip_rows(
+        stops,
+        {"Beat": "label", "Cell": "cell", "Neighbourhood": "neighbourhood", "Expected incidents": "expected incidents"},
+    )
     beats = maps.hex_layer(stops[["cell", "color", "tooltip"]], "patrol-beats", opacity=0.8)
     table = unit_table(plan, names)
     table["label"] = "Unit " + table["unit"].astype(str)
     table["path"] = [_loop(plan.beat(u).cells) for u in table["unit"]]
     table["color"] = [[*route_colour(u), 255] for u in table["unit"]]
-    table["tooltip"] = maps.tooltip_rows(table, {"Route": "label", "Neighbourhood": "neighbourhood",
-                                                 "Loop km": "loop km", "Minutes": "minutes",
-                                                 "Expected incidents": "expected incidents"})
-    routes = pdk.Layer("PathLayer", table[["path", "color", "tooltip"]], id="patrol-routes", get_path="path",
-                       get_color="color", width_min_pixels=2.5, get_width=4, pickable=True)
+    table["tooltip"] = maps.tooltip_rows(
+        table,
+        {
+            "Route": "label",
+            "Neighbourhood": "neighbourhood",
+            "Loop km": "loop km",
+            "Minutes": "minutes",
+            "Expected incidents": "expected incidents",
+        },
+    )
+    routes = pdk.Layer(
+        "PathLayer",
+        table[["path", "color", "tooltip"]],
+        id="patrol-routes",
+        get_path="path",
+        get_color="color",
+        width_min_pixels=2.5,
+        get_width=4,
+        pickable=True,
+    )
     first = stops[stops["stop"] == 1]
-    starts = pdk.Layer("ScatterplotLayer", first[["lat", "lon", "color", "tooltip"]], id="patrol-starts",
-                       get_position=["lon", "lat"], get_fill_color="color", get_line_color=[255, 255, 255, 255],
-                       stroked=True, line_width_min_pixels=2, radius_min_pixels=6, get_radius=40, pickable=True)
+    starts = pdk.Layer(
+        "ScatterplotLayer",
+        first[["lat", "lon", "color", "tooltip"]],
+        id="patrol-starts",
+        get_position=["lon", "lat"],
+        get_fill_color="color",
+        get_line_color=[255, 255, 255, 255],
+        stroked=True,
+        line_width_min_pixels=2,
+        radius_min_pixels=6,
+        get_radius=40,
+        pickable=True,
+    )
     return [beats, routes, starts]
 
 
@@ -120,8 +178,9 @@ def plan_view(plan: Plan) -> pdk.ViewState:
     """A view fitting the plan's cells."""
     cells = np.array([h3.cell_to_latlng(c) for c in plan.cell_list()]).reshape(-1, 2)
     pad = 0.01
-    return maps.view_for((cells[:, 0].min() - pad, cells[:, 0].max() + pad,
-                          cells[:, 1].min() - pad, cells[:, 1].max() + pad))
+    return maps.view_for(
+        (cells[:, 0].min() - pad, cells[:, 0].max() + pad, cells[:, 1].min() - pad, cells[:, 1].max() + pad)
+    )
 
 
 REVIEW_COLOURS = {"plan": "#1f77b4", "top-k cells": "#d62728", "historical plan": "#2ca02c"}
@@ -129,10 +188,23 @@ REVIEW_COLOURS = {"plan": "#1f77b4", "top-k cells": "#d62728", "historical plan"
 
 def review_chart(daily: pd.DataFrame) -> go.Figure:
     """Daily hit rate (%) of each compared selection over the reviewed period."""
-    fig = go.Figure([go.Scatter(x=part["day"], y=100 * part["hit_rate"], name=method, mode="lines+markers",
-                                line=dict(color=REVIEW_COLOURS.get(method)))
-                     for method, part in daily.groupby("method", sort=False)])
-    fig.update_layout(title="Share of the shift's incidents inside the selected cells", height=340,
-                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2),
-                      yaxis_title="hit rate (%)")
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=part["day"],
+                y=100 * part["hit_rate"],
+                name=method,
+                mode="lines+markers",
+                line=dict(color=REVIEW_COLOURS.get(method)),
+            )
+            for method, part in daily.groupby("method", sort=False)
+        ]
+    )
+    fig.update_layout(
+        title="Share of the shift's incidents inside the selected cells",
+        height=340,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", y=-0.2),
+        yaxis_title="hit rate (%)",
+    )
     return fig

@@ -6,7 +6,7 @@
 - :mod:`~crimeviz.streetview.checkpoints`: installed weights, loading, saving, scoring;
 - :mod:`~crimeviz.streetview.training`: the CPU model trained on labelled sequences;
 - :mod:`~crimeviz.streetview.store`: the ``deviance_scores`` table;
-- :mod:`~crimeviz.streetview.cli`: ``python -m crimeviz streetview …``.
+- CLI: :mod:`crimeviz.cli.streetview` (``python -m crimeviz streetview …``).
 
 No weights ship with CrimeViz: scores come only from a checkpoint the user installs
 (the official SEA/DIA ``.pth`` or one trained with ``streetview train``).

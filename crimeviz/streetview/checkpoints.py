@@ -13,6 +13,7 @@ so that no code runs from an uploaded file:
 Both load strictly: a missing, extra or mis-shaped tensor is an error, never skipped.
 Installed checkpoints live in :func:`weights_dir`; none ships with CrimeViz.
 """
+
 from __future__ import annotations
 
 import os
@@ -95,8 +96,10 @@ def training_summary(record: Mapping) -> str:
     check = record.get("validation")
     if not check:
         return text + "; no held-out check (too few sequences)"
-    return (text + f"; held out {check['sequences']}: SEA accuracy {check['sea_accuracy']:.0%}, "
-            f"mean class error {check['sea_mae']:.2f}, DIA accuracy {check['dia_accuracy']:.0%}")
+    return (
+        text + f"; held out {check['sequences']}: SEA accuracy {check['sea_accuracy']:.0%}, "
+        f"mean class error {check['sea_mae']:.2f}, DIA accuracy {check['dia_accuracy']:.0%}"
+    )
 
 
 def _lite_from(payload: Mapping) -> DevianceNetLite:

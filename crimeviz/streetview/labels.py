@@ -21,6 +21,7 @@ store, by a :class:`LabelRule`:
 Locations outside the incidents' extent (bounding box plus 1 km) are refused: their
 count would be zero only because no data covers them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,8 @@ import pandas as pd
 from h3.api import basic_int as h3int
 from scipy.spatial import cKDTree
 
-from crimeviz import grid
-from crimeviz.hotspots import to_local_metres
+from crimeviz.explore.hotspots import to_local_metres
+from crimeviz.store import grid
 from crimeviz.streetview.sequences import Sequence, locate_all
 
 METHODS = ("radius", "kring")
@@ -68,13 +69,15 @@ class LabelRule:
             raise ValueError(f"the end date {self.end} is before the start date {self.start}")
 
     def describe(self) -> str:
-        near = (f"incidents within {self.radius_m:g} m" if self.method == "radius"
-                else f"incidents in the res-{self.res} H3 cell and {self.k} ring(s) around it")
+        near = (
+            f"incidents within {self.radius_m:g} m"
+            if self.method == "radius"
+            else f"incidents in the res-{self.res} H3 cell and {self.k} ring(s) around it"
+        )
         period = ""
         if self.start or self.end:
             period = f" from {self.start or 'the first'} to {self.end or 'the last'}"
-        reference = (f"res-{self.res} cells with incidents" if self.reference == "cells"
-                     else "the labelled locations")
+        reference = f"res-{self.res} cells with incidents" if self.reference == "cells" else "the labelled locations"
         return f"{near}{period}; quintiles over {reference}"
 
 
@@ -89,8 +92,10 @@ class Labels:
 
     def describe(self) -> str:
         bounds = " / ".join(f"{t:g}" for t in self.thresholds)
-        return (f"{self.rule.describe()} ({self.reference_size:,} locations); "
-                f"upper bounds of classes 1–4: {bounds} incidents")
+        return (
+            f"{self.rule.describe()} ({self.reference_size:,} locations); "
+            f"upper bounds of classes 1–4: {bounds} incidents"
+        )
 
 
 def class_thresholds(reference_counts) -> np.ndarray:
@@ -111,20 +116,25 @@ def _incidents(con, rule: LabelRule) -> pd.DataFrame:
     if rule.end:
         clauses.append("occurred_at < ?")
         params.append(rule.end + timedelta(days=1))
-    return con.execute(f"SELECT lat, lon, {grid.cell_column(rule.res)} AS cell FROM incidents "
-                       f"WHERE {' AND '.join(clauses)}", params).df()
+    return con.execute(
+        f"SELECT lat, lon, {grid.cell_column(rule.res)} AS cell FROM incidents WHERE {' AND '.join(clauses)}", params
+    ).df()
 
 
 def _counts(points: np.ndarray, incidents: pd.DataFrame, rule: LabelRule, origin) -> np.ndarray:
     """Incidents near each (lat, lon) row of ``points`` by ``rule.method``."""
     if rule.method == "radius":
         tree = cKDTree(to_local_metres(incidents["lat"], incidents["lon"], *origin))
-        return tree.query_ball_point(to_local_metres(points[:, 0], points[:, 1], *origin),
-                                     r=rule.radius_m, return_length=True)
+        return tree.query_ball_point(
+            to_local_metres(points[:, 0], points[:, 1], *origin), r=rule.radius_m, return_length=True
+        )
     per_cell = {int(c): int(n) for c, n in incidents.groupby("cell").size().items()}
-    return np.array([sum(per_cell.get(c, 0) for c in h3int.grid_disk(h3int.latlng_to_cell(lat, lon, rule.res),
-                                                                    rule.k))
-                     for lat, lon in points.tolist()])
+    return np.array(
+        [
+            sum(per_cell.get(c, 0) for c in h3int.grid_disk(h3int.latlng_to_cell(lat, lon, rule.res), rule.k))
+            for lat, lon in points.tolist()
+        ]
+    )
 
 
 def _check_inside(points: np.ndarray, incidents: pd.DataFrame, origin) -> None:
@@ -134,8 +144,10 @@ def _check_inside(points: np.ndarray, incidents: pd.DataFrame, origin) -> None:
     outside = ~((xy >= low) & (xy <= high)).all(axis=1)
     if outside.any():
         lat, lon = points[outside][0]
-        raise ValueError(f"{outside.sum()} of {len(points)} location(s) lie outside the area the incidents "
-                         f"cover (e.g. {lat:.5f}, {lon:.5f}): import incidents for that area first")
+        raise ValueError(
+            f"{outside.sum()} of {len(points)} location(s) lie outside the area the incidents "
+            f"cover (e.g. {lat:.5f}, {lon:.5f}): import incidents for that area first"
+        )
 
 
 def derive_labels(con, locations: pd.DataFrame, rule: LabelRule = LabelRule()) -> Labels:
@@ -153,8 +165,10 @@ def derive_labels(con, locations: pd.DataFrame, rule: LabelRule = LabelRule()) -
         centres = np.array([h3int.cell_to_latlng(int(c)) for c in incidents["cell"].unique()])
         reference = _counts(centres, incidents, rule, origin)
     elif len(points) < MIN_POINTS_REFERENCE:
-        raise ValueError(f"quintiles over the labelled locations need at least {MIN_POINTS_REFERENCE} of them; "
-                         "use the reference 'cells' instead")
+        raise ValueError(
+            f"quintiles over the labelled locations need at least {MIN_POINTS_REFERENCE} of them; "
+            "use the reference 'cells' instead"
+        )
     else:
         reference = counts
     thresholds = class_thresholds(reference)
@@ -164,6 +178,7 @@ def derive_labels(con, locations: pd.DataFrame, rule: LabelRule = LabelRule()) -
 
 def label_sequences(con, sequences: list[Sequence], rule: LabelRule = LabelRule()) -> Labels:
     """:func:`derive_labels` for sequences located by folder name or EXIF GPS (``sequence`` column)."""
-    locations = pd.DataFrame([(name, lat, lon) for name, (lat, lon) in locate_all(sequences).items()],
-                             columns=["sequence", "lat", "lon"])
+    locations = pd.DataFrame(
+        [(name, lat, lon) for name, (lat, lon) in locate_all(sequences).items()], columns=["sequence", "lat", "lon"]
+    )
     return derive_labels(con, locations, rule)

@@ -1,12 +1,12 @@
 """Scoring sequences end to end: read, check, run the model, store; nothing is stored on error."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from crimeviz.streetview import store
 from crimeviz.streetview.checkpoints import Score, ScoringModel
-from crimeviz.streetview.sequences import (Frames, Sequence, SequenceError, frames_gps, load_frames,
-                                           locate_all, to_clip)
+from crimeviz.streetview.sequences import Frames, Sequence, SequenceError, frames_gps, load_frames, locate_all, to_clip
 from crimeviz.streetview.uploads import upload_items
 
 
@@ -25,8 +25,15 @@ def _upload_name(files: list[tuple[str, bytes]]) -> str:
     return files[0][0] if len(files) == 1 else f"{files[0][0]} + {len(files) - 1} more"
 
 
-def score_upload(con, model: ScoringModel, files: list[tuple[str, bytes]], by: str, lat: float | None = None,
-                 lon: float | None = None, use_exif: bool = False) -> ScoredUpload:
+def score_upload(
+    con,
+    model: ScoringModel,
+    files: list[tuple[str, bytes]],
+    by: str,
+    lat: float | None = None,
+    lon: float | None = None,
+    use_exif: bool = False,
+) -> ScoredUpload:
     """Scores one uploaded sequence (``(name, bytes)`` files) at ``lat, lon`` or its EXIF GPS position,
     and stores the score as done ``by`` a user.
 
@@ -47,8 +54,9 @@ def score_upload(con, model: ScoringModel, files: list[tuple[str, bytes]], by: s
     return ScoredUpload(name, frames, lat, lon, score)
 
 
-def score_sequences(con, model: ScoringModel, sequences: list[Sequence],
-                    by: str) -> list[tuple[str, float, float, Score]]:
+def score_sequences(
+    con, model: ScoringModel, sequences: list[Sequence], by: str
+) -> list[tuple[str, float, float, Score]]:
     """Scores every sequence (located by folder name or EXIF GPS), then stores all in one transaction."""
     places = locate_all(sequences)
     scored = [(s.name, *places[s.name], model.score(to_clip(s.load()))) for s in sequences]

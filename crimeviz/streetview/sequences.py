@@ -22,6 +22,7 @@ Where the reference loader is fragile, this one is explicit:
   so the 480×640 centre crop keeps the field of view; the dataset's 640×480 frames
   go through exactly the reference transform.
 """
+
 from __future__ import annotations
 
 import io
@@ -93,8 +94,9 @@ def parse_official_name(name: str) -> tuple[int, float, float] | None:
 
 def frame_order(name: str) -> tuple:
     """Sort key comparing the numbers in a file name as numbers (frame2 before frame10)."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower())
-                 for part in re.split(r"(\d+)", name) if part)
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name) if part
+    )
 
 
 def is_skipped(name: str) -> bool:
@@ -163,8 +165,9 @@ def load_frames(items: list[tuple[str, FrameSource]], count: int = SEQUENCE_LENG
         names.append(name)
     sizes = sorted({f"{w}×{h}" for w, h in (image.size for image in images)})
     if len(sizes) > 1:
-        raise SequenceError(f"frames differ in size ({', '.join(sizes)}); "
-                            "all frames of a sequence must be the same size")
+        raise SequenceError(
+            f"frames differ in size ({', '.join(sizes)}); all frames of a sequence must be the same size"
+        )
     return Frames(tuple(images), tuple(names))
 
 
@@ -214,8 +217,10 @@ def locate_all(sequences: list[Sequence]) -> dict[str, tuple[float, float]]:
     places = {s.name: locate(s) for s in sequences}
     missing = [name for name, place in places.items() if place is None]
     if missing:
-        raise SequenceError(f"{len(missing)} sequence(s) have no location (neither a v_class…_g<lat>,<lon> "
-                            f"folder name nor EXIF GPS), e.g. {missing[0]}")
+        raise SequenceError(
+            f"{len(missing)} sequence(s) have no location (neither a v_class…_g<lat>,<lon> "
+            f"folder name nor EXIF GPS), e.g. {missing[0]}"
+        )
     return places
 
 
@@ -225,8 +230,9 @@ def model_view(image: Image.Image) -> Image.Image:
     width, height = image.size
     if (width, height) != (crop_w, crop_h):
         scale = max(crop_w / width, crop_h / height)
-        image = image.resize((max(crop_w, round(width * scale)), max(crop_h, round(height * scale))),
-                             Image.Resampling.BILINEAR)
+        image = image.resize(
+            (max(crop_w, round(width * scale)), max(crop_h, round(height * scale))), Image.Resampling.BILINEAR
+        )
         width, height = image.size
     top, left = int(round((height - crop_h) / 2)), int(round((width - crop_w) / 2))
     image = image.crop((left, top, left + crop_w, top + crop_h))

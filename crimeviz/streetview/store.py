@@ -5,6 +5,7 @@ probabilities, most likely and expected class, the DIA deviance probability, and
 model and checkpoint (sha256) produced them, and when. Writes are all-or-nothing and
 audited (``streetview.score``) in the same transaction.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from crimeviz import audit, db, grid, maps
+from crimeviz.explore import maps
+from crimeviz.store import audit, db, grid
 
 if TYPE_CHECKING:  # the Map page reads scores without loading torch
     from crimeviz.streetview.checkpoints import Score, ScoringModel
@@ -39,8 +41,22 @@ CREATE TABLE IF NOT EXISTS deviance_scores (
     checkpoint_sha256 VARCHAR NOT NULL
 );
 """
-COLUMNS = ("sequence", "lat", "lon", "h3_9", "p_class1", "p_class2", "p_class3", "p_class4", "p_class5",
-           "sea_class", "expected_class", "dia_prob", "model", "checkpoint_sha256")
+COLUMNS = (
+    "sequence",
+    "lat",
+    "lon",
+    "h3_9",
+    "p_class1",
+    "p_class2",
+    "p_class3",
+    "p_class4",
+    "p_class5",
+    "sea_class",
+    "expected_class",
+    "dia_prob",
+    "model",
+    "checkpoint_sha256",
+)
 
 
 def ensure_tables(con) -> None:
@@ -62,23 +78,35 @@ def save_scores(con, scored: list[tuple[str, float, float, Score]], model: Scori
     returns how many."""
     places = [check_location(lat, lon) for _, lat, lon, _ in scored]
     lat, lon = np.array(places).reshape(-1, 2).T
-    rows = pd.DataFrame({
-        "sequence": [name for name, *_ in scored], "lat": lat, "lon": lon,
-        "h3_9": grid.cells_for_points(lat, lon)[9],
-        **{f"p_class{k + 1}": [s.sea_probs[k] for *_, s in scored] for k in range(5)},
-        "sea_class": [s.sea_class for *_, s in scored],
-        "expected_class": [s.expected_class for *_, s in scored],
-        "dia_prob": [s.dia_prob for *_, s in scored],
-        "model": model.name, "checkpoint_sha256": model.sha256,
-    })
+    rows = pd.DataFrame(
+        {
+            "sequence": [name for name, *_ in scored],
+            "lat": lat,
+            "lon": lon,
+            "h3_9": grid.cells_for_points(lat, lon)[9],
+            **{f"p_class{k + 1}": [s.sea_probs[k] for *_, s in scored] for k in range(5)},
+            "sea_class": [s.sea_class for *_, s in scored],
+            "expected_class": [s.expected_class for *_, s in scored],
+            "dia_prob": [s.dia_prob for *_, s in scored],
+            "model": model.name,
+            "checkpoint_sha256": model.sha256,
+        }
+    )
     ensure_tables(con)
     con.register("incoming_scores", rows)
     try:
         with db.transaction(con):
-            con.execute(f"INSERT INTO deviance_scores ({', '.join(COLUMNS)}) "
-                        f"SELECT {', '.join(COLUMNS)} FROM incoming_scores")
-            audit.record(con, by, "streetview.score", "deviance_scores", None,
-                         {"sequences": len(rows), "model": model.name, "checkpoint_sha256": model.sha256})
+            con.execute(
+                f"INSERT INTO deviance_scores ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM incoming_scores"
+            )
+            audit.record(
+                con,
+                by,
+                "streetview.score",
+                "deviance_scores",
+                None,
+                {"sequences": len(rows), "model": model.name, "checkpoint_sha256": model.sha256},
+            )
     finally:
         con.unregister("incoming_scores")
     return len(rows)
@@ -87,22 +115,36 @@ def save_scores(con, scored: list[tuple[str, float, float, Score]], model: Scori
 def recent_scores(con, limit: int = 20) -> pd.DataFrame:
     """The latest scores, newest first, for tables."""
     ensure_tables(con)
-    return con.execute("SELECT created_at, sequence, lat, lon, sea_class, expected_class, dia_prob, model, "
-                       "checkpoint_sha256 FROM deviance_scores ORDER BY score_id DESC LIMIT ?", [limit]).df()
+    return con.execute(
+        "SELECT created_at, sequence, lat, lon, sea_class, expected_class, dia_prob, model, "
+        "checkpoint_sha256 FROM deviance_scores ORDER BY score_id DESC LIMIT ?",
+        [limit],
+    ).df()
 
 
 def scores_for_map(con) -> pd.DataFrame:
     """Every score as a map point: lat, lon, cell (res-9 hex), classes, DIA, model, time, tooltip."""
     ensure_tables(con)
-    frame = con.execute("SELECT lat, lon, h3_9, sea_class, expected_class, dia_prob, model, "
-                        "left(checkpoint_sha256, 12) AS checkpoint, created_at "
-                        "FROM deviance_scores ORDER BY score_id").df()
+    frame = con.execute(
+        "SELECT lat, lon, h3_9, sea_class, expected_class, dia_prob, model, "
+        "left(checkpoint_sha256, 12) AS checkpoint, created_at "
+        "FROM deviance_scores ORDER BY score_id"
+    ).df()
     frame["cell"] = grid.to_hex(frame["h3_9"])
-    shown = frame.assign(expected=frame["expected_class"].map("{:.2f}".format),
-                         dia=frame["dia_prob"].map("{:.0%}".format),
-                         when=frame["created_at"].dt.strftime("%Y-%m-%d %H:%M"))
-    frame["tooltip"] = maps.tooltip_rows(shown, {"DevianceNet class": "sea_class", "Expected class": "expected",
-                                                 "P(deviance)": "dia", "Model": "model",
-                                                 "Checkpoint": "checkpoint", "Scored": "when"})
-    return frame[["lat", "lon", "cell", "sea_class", "expected_class", "dia_prob", "model", "created_at",
-                  "tooltip"]]
+    shown = frame.assign(
+        expected=frame["expected_class"].map("{:.2f}".format),
+        dia=frame["dia_prob"].map("{:.0%}".format),
+        when=frame["created_at"].dt.strftime("%Y-%m-%d %H:%M"),
+    )
+    frame["tooltip"] = maps.tooltip_rows(
+        shown,
+        {
+            "DevianceNet class": "sea_class",
+            "Expected class": "expected",
+            "P(deviance)": "dia",
+            "Model": "model",
+            "Checkpoint": "checkpoint",
+            "Scored": "when",
+        },
+    )
+    return frame[["lat", "lon", "cell", "sea_class", "expected_class", "dia_prob", "model", "created_at", "tooltip"]]

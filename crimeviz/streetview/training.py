@@ -8,6 +8,7 @@ al., AAAI 2022) with Adam. From ten sequences on, a seeded fifth is held out; it
 accuracy, SEA mean absolute error and DIA accuracy are kept in the checkpoint's
 ``trained_on`` record with the data, labels and settings.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -18,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from crimeviz import audit
+from crimeviz.store import audit
 from crimeviz.streetview.checkpoints import save_lite, weights_dir
 from crimeviz.streetview.labels import LabelRule, label_sequences
 from crimeviz.streetview.sequences import Sequence, SequenceError, to_clip
@@ -32,8 +33,10 @@ def classes_from_names(sequences: list[Sequence]) -> list[int]:
     """SEA classes 1–5 from official folder names; every sequence must have one."""
     missing = [s.name for s in sequences if s.sea_class is None]
     if missing:
-        raise SequenceError(f"{len(missing)} sequence(s) have no class in their folder name (v_class<N>_…), "
-                            f"e.g. {missing[0]}: derive classes from incidents with `streetview label`")
+        raise SequenceError(
+            f"{len(missing)} sequence(s) have no class in their folder name (v_class<N>_…), "
+            f"e.g. {missing[0]}: derive classes from incidents with `streetview label`"
+        )
     return [s.sea_class for s in sequences]
 
 
@@ -51,8 +54,9 @@ def classes_from_table(sequences: list[Sequence], table: pd.DataFrame) -> list[i
     return classes
 
 
-def classes_for(sequences: list[Sequence], source: str, con=None,
-                rule: LabelRule = LabelRule()) -> tuple[list[int], str]:
+def classes_for(
+    sequences: list[Sequence], source: str, con=None, rule: LabelRule = LabelRule()
+) -> tuple[list[int], str]:
     """Classes and where they came from: ``"names"`` (folder names) or ``"incidents"`` (:mod:`.labels`)."""
     if source == "names":
         return classes_from_names(sequences), "classes in the folder names"
@@ -60,8 +64,9 @@ def classes_for(sequences: list[Sequence], source: str, con=None,
     return labels.table["sea_class"].tolist(), f"derived from incidents: {labels.describe()}"
 
 
-def encode_sequences(model: DevianceNetLite, sequences: list[Sequence],
-                     progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+def encode_sequences(
+    model: DevianceNetLite, sequences: list[Sequence], progress: Callable[[int, int], None] | None = None
+) -> torch.Tensor:
     """(N, frames, 1280) frozen-backbone features, one row per sequence."""
     features = []
     for done, sequence in enumerate(sequences, start=1):
@@ -71,8 +76,15 @@ def encode_sequences(model: DevianceNetLite, sequences: list[Sequence],
     return torch.stack(features)
 
 
-def fit(model: DevianceNetLite, features: torch.Tensor, targets: torch.Tensor, epochs: int, lr: float,
-        batch_size: int, generator: torch.Generator) -> list[float]:
+def fit(
+    model: DevianceNetLite,
+    features: torch.Tensor,
+    targets: torch.Tensor,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    generator: torch.Generator,
+) -> list[float]:
     """Trains the head on cached features (targets: class indices 0–4); mean loss per epoch."""
     optimizer = recommended_optimizer(model, lr=lr)
     model.train()
@@ -95,15 +107,29 @@ def evaluate(model: DevianceNetLite, features: torch.Tensor, targets: torch.Tens
     """SEA accuracy, SEA mean absolute error (classes) and DIA accuracy."""
     sea, dia = model.classify(features)
     predicted = sea.argmax(dim=1)
-    return {"sequences": len(targets),
-            "sea_accuracy": round(float((predicted == targets).float().mean()), 4),
-            "sea_mae": round(float((predicted - targets).abs().float().mean()), 4),
-            "dia_accuracy": round(float((dia.argmax(dim=1) == dia_target(targets)).float().mean()), 4)}
+    return {
+        "sequences": len(targets),
+        "sea_accuracy": round(float((predicted == targets).float().mean()), 4),
+        "sea_mae": round(float((predicted - targets).abs().float().mean()), 4),
+        "dia_accuracy": round(float((dia.argmax(dim=1) == dia_target(targets)).float().mean()), 4),
+    }
 
 
-def train(sequences: list[Sequence], classes: list[int], out: Path, *, source: str, labels: str,
-          epochs: int = 40, lr: float = 1e-3, batch_size: int = 32, seed: int = 0, frames: int = 8,
-          image_size: int = 160, progress: Callable[[int, int], None] | None = None) -> dict:
+def train(
+    sequences: list[Sequence],
+    classes: list[int],
+    out: Path,
+    *,
+    source: str,
+    labels: str,
+    epochs: int = 40,
+    lr: float = 1e-3,
+    batch_size: int = 32,
+    seed: int = 0,
+    frames: int = 8,
+    image_size: int = 160,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """Trains DevianceNetLite on labelled sequences, saves it to ``out``; returns its record.
 
     ``source`` names the data and ``labels`` says where the classes came from; both are
@@ -114,8 +140,10 @@ def train(sequences: list[Sequence], classes: list[int], out: Path, *, source: s
     if len(set(classes)) < 2:
         raise ValueError("training needs sequences of at least two different classes")
     if min(epochs, batch_size, frames) < 1 or lr <= 0 or image_size < 32 or image_size % 32:
-        raise ValueError("epochs, batch size and frames must be at least 1, the learning rate positive "
-                         "and the image size a multiple of 32")
+        raise ValueError(
+            "epochs, batch size and frames must be at least 1, the learning rate positive "
+            "and the image size a multiple of 32"
+        )
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -124,13 +152,18 @@ def train(sequences: list[Sequence], classes: list[int], out: Path, *, source: s
     targets = torch.tensor(classes) - 1
     order = torch.randperm(len(targets), generator=generator)
     held_out = order[: len(order) // 5] if len(order) >= MIN_FOR_VALIDATION else order[:0]
-    kept = order[len(held_out):]
+    kept = order[len(held_out) :]
     losses = fit(model, features[kept], targets[kept], epochs, lr, batch_size, generator)
     record = {
-        "source": source, "labels": labels, "sequences": len(sequences),
+        "source": source,
+        "labels": labels,
+        "sequences": len(sequences),
         "class_counts": {str(k): n for k, n in sorted(Counter(classes).items())},
         "model": f"DevianceNetLite(frames={model.frames}, image_size={model.image_size})",
-        "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "seed": seed,
         "train_loss": round(losses[-1], 4),
         "validation": evaluate(model, features[held_out], targets[held_out]) if len(held_out) else None,
         "trained_at": datetime.now().isoformat(timespec="seconds"),
@@ -138,8 +171,16 @@ def train(sequences: list[Sequence], classes: list[int], out: Path, *, source: s
     return {"out": str(out), "sha256": save_lite(model, out, record), **record}
 
 
-def train_archive(con, data: bytes, name: str, by: str, labels_from: str, rule: LabelRule = LabelRule(),
-                  epochs: int = 40, progress: Callable[[int, int], None] | None = None) -> dict:
+def train_archive(
+    con,
+    data: bytes,
+    name: str,
+    by: str,
+    labels_from: str,
+    rule: LabelRule = LabelRule(),
+    epochs: int = 40,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """Trains on an uploaded zip of sequence folders, installs the result in :func:`weights_dir`
     and audits it as done ``by`` a user.
 
@@ -150,6 +191,12 @@ def train_archive(con, data: bytes, name: str, by: str, labels_from: str, rule: 
     with sequences_in(data, stem) as found:
         classes, described = classes_for(found, labels_from, con, rule)
         record = train(found, classes, out, source=name, labels=described, epochs=epochs, progress=progress)
-    audit.record(con, by, "streetview.train", "checkpoint", out.name,
-                 {"sha256": record["sha256"], "source": name, "sequences": record["sequences"]})
+    audit.record(
+        con,
+        by,
+        "streetview.train",
+        "checkpoint",
+        out.name,
+        {"sha256": record["sha256"], "source": name, "sequences": record["sequences"]},
+    )
     return record

@@ -6,6 +6,7 @@ member count, the total uncompressed size and each member's compression ratio ar
 capped (:class:`ZipLimits`). ``zipfile`` itself stops reading a member at its
 declared size and checks its CRC, so the declared sizes hold.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,8 +19,15 @@ from pathlib import Path, PurePosixPath
 import cv2
 from PIL import Image
 
-from crimeviz.streetview.sequences import (SEQUENCE_LENGTH, FrameSource, SequenceError, evenly_spaced,
-                                           find_sequences, frame_order, is_skipped)
+from crimeviz.streetview.sequences import (
+    SEQUENCE_LENGTH,
+    FrameSource,
+    SequenceError,
+    evenly_spaced,
+    find_sequences,
+    frame_order,
+    is_skipped,
+)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
 MAX_VIDEO_FRAMES = 18_000  # 10 minutes at 30 fps
@@ -50,12 +58,14 @@ def _checked_members(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfil
             raise SequenceError(f"zip member {info.filename!r} points outside the archive")
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > (1 << 20) and ratio > limits.ratio:
-            raise SequenceError(f"zip member {info.filename!r} expands {ratio:,.0f}×: "
-                                "refused as a possible decompression bomb")
+            raise SequenceError(
+                f"zip member {info.filename!r} expands {ratio:,.0f}×: refused as a possible decompression bomb"
+            )
         total += info.file_size
     if total > limits.total_bytes:
-        raise SequenceError(f"the zip expands to {total / 2**20:,.0f} MiB; at most "
-                            f"{limits.total_bytes / 2**20:,.0f} MiB are accepted")
+        raise SequenceError(
+            f"the zip expands to {total / 2**20:,.0f} MiB; at most {limits.total_bytes / 2**20:,.0f} MiB are accepted"
+        )
     return [info for info in files if not is_skipped(info.filename)]
 
 
@@ -72,8 +82,10 @@ def zip_frames(data: bytes, limits: ZipLimits = ONE_SEQUENCE) -> list[tuple[str,
         members = _checked_members(archive, limits)
         folders = sorted({str(PurePosixPath(info.filename).parent) for info in members})
         if len(folders) > 1:
-            raise SequenceError(f"the zip holds files in {len(folders)} folders ({', '.join(folders[:3])}…); "
-                                "upload one sequence at a time, or score a folder with the CLI")
+            raise SequenceError(
+                f"the zip holds files in {len(folders)} folders ({', '.join(folders[:3])}…); "
+                "upload one sequence at a time, or score a folder with the CLI"
+            )
         members.sort(key=lambda info: frame_order(PurePosixPath(info.filename).name))
         return [(info.filename, archive.read(info)) for info in members]
 

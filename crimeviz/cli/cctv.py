@@ -1,0 +1,243 @@
+"""``python -m crimeviz cctv …``: score, train, evaluate, bench.
+
+Registered by the main CLI with::
+
+    p = sub.add_parser("cctv")
+    crimeviz.cctv.cli.add_subcommands(p.add_subparsers(dest="cctv_command", required=True))
+
+Every command prints JSON on stdout (what packages print while loading models goes
+to stderr) and returns an exit status; bad input raises :class:`crimeviz.cli.CommandError`
+or a ``ValueError`` (e.g. :class:`VideoError`), which the main CLI prints as one
+``error: …`` line with exit status 2. Only ``score --camera`` writes to the store: it
+signs in with ``--user`` and needs the ``cctv`` permission.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from crimeviz import config
+from crimeviz.files import file_sha256
+
+DEFAULT_THRESHOLD = 0.5
+
+
+def _common(parser: argparse.ArgumentParser, db_help: str = "DuckDB file") -> None:
+    from crimeviz.cli.common import db_arg
+
+    db_arg(parser, db_help)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default 2)")
+
+
+def _weights_arg(parser: argparse.ArgumentParser) -> None:
+    from crimeviz.cctv import DEMO_WEIGHTS
+
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=DEMO_WEIGHTS,
+        help="CrimeViz MGFN checkpoint, or an official MGFN state dict for .npy features "
+        f"(default: the demo model, {DEMO_WEIGHTS.relative_to(config.ROOT)})",
+    )
+
+
+def _setup(args) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+
+
+def _load_scorer(path: Path):
+    from crimeviz.cctv.model import load_scorer
+
+    return load_scorer(path)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload) + "\n")
+
+
+def cmd_score(args) -> int:
+    """Scores a clip (or an .npy of precomputed features); optionally saves a report."""
+    from crimeviz.cctv import evaluation, report, store, video
+    from crimeviz.cctv.scoring import alert_segments, frame_scores, score_clip
+    from crimeviz.cli.common import CommandError, authorised
+
+    _setup(args)
+    if not 0 < args.threshold < 1:
+        raise CommandError("--threshold must be between 0 and 1")
+    features = args.clip.suffix.lower() == ".npy"
+    if args.pdf and not args.camera:
+        raise CommandError("--pdf writes the saved report: give --camera too")
+    if args.camera and features:
+        raise CommandError("reports need a video clip; .npy features have no frames to show")
+    con = camera = user = None
+    if args.camera:  # sign in and find the camera before spending time on the clip
+        from crimeviz.store import db
+
+        con = db.connect(args.db)
+        user = authorised(con, args, "cctv")
+        store.ensure_tables(con)
+        camera = store.camera(con, name=args.camera)
+        if camera is None:
+            raise CommandError(f"no camera named {args.camera!r}; an administrator adds cameras on the CCTV page")
+    limits = video.Limits(max_seconds=args.max_minutes * 60) if args.max_minutes else None
+    if not features:
+        video.probe(args.clip, limits)  # a clip that is no video fails before the model loads
+    scorer = _load_scorer(args.weights)
+    if features:
+        snippet_scores = scorer.snippet_scores(evaluation.load_features(args.clip))
+        scores = frame_scores(snippet_scores, 16 * len(snippet_scores), 16, smooth=False)
+        segments = [s.to_dict() for s in alert_segments(scores, args.fps, args.threshold)]
+        payload = {
+            "clip": args.clip.name,
+            "fps": args.fps,
+            "n_frames": len(scores),
+            "model": {"version": scorer.version, "label": scorer.label},
+            "threshold": args.threshold,
+            "segments": segments,
+            "snippet_scores": snippet_scores.round(5).tolist(),
+            "frame_scores": scores.round(5).tolist(),
+            "timings": {},
+        }
+    else:
+        result = score_clip(args.clip, scorer, limits)
+        payload = result.to_dict(args.threshold)
+        if camera:
+            record = report.build_report(
+                result, camera, args.clip.name, file_sha256(args.clip), args.threshold, user.username, args.note
+            )
+            keyframes = report.keyframe_jpegs(result.info, [s["peak_frame"] for s in record["segments"]])
+            record["report_id"] = payload["report_id"] = store.save_report(con, record, keyframes)
+            if args.pdf:
+                args.pdf.write_bytes(report.to_pdf(record, keyframes))
+    if args.json:
+        _write_json(args.json, payload)
+    summary = {k: payload[k] for k in ("clip", "fps", "n_frames", "timings") if k in payload}
+    summary.update(
+        segments=len(payload["segments"]),
+        peak=max(payload["frame_scores"]),
+        model=payload["model"]["version"],
+        report_id=payload.get("report_id"),
+    )
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_train(args) -> int:
+    """Trains the demo model on sample footage with injected anomalies."""
+    from crimeviz.cctv import train
+    from crimeviz.cli.common import CommandError
+
+    _setup(args)
+    source = args.source_dir / train.TRAIN_CLIP
+    if not source.is_file():
+        raise CommandError(f"{source}: missing; install Debian's opencv-doc for OpenCV's sample clips")
+    cfg = train.TrainConfig(windows=args.windows, iterations=args.iterations, seed=args.seed)
+    metrics = train.train(
+        args.source_dir, args.out, cfg, args.demo_clip, log=lambda line: print(line, file=sys.stderr, flush=True)
+    )
+    print(json.dumps({"weights": str(args.out), **metrics}, indent=2))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """The official frame-level ROC-AUC on precomputed I3D features."""
+    import numpy as np
+
+    from crimeviz.cctv import evaluation
+    from crimeviz.cli.common import CommandError
+
+    _setup(args)
+    files = list(args.features)
+    if args.list:
+        if not args.list.is_file():
+            raise CommandError(f"{args.list}: no such list file")
+        files += evaluation.read_feature_list(args.list)
+    if not files:
+        raise CommandError("give feature files (.npy) or --list FILE")
+    if not args.gt.is_file():
+        raise CommandError(f"{args.gt}: no such ground-truth file")
+    ground_truth = np.load(args.gt, allow_pickle=False)
+    result = evaluation.official_evaluation(_load_scorer(args.weights), files, ground_truth)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    """Throughput, per-snippet latency and report time on CPU."""
+    from crimeviz.bench import cctv as bench
+
+    _setup(args)
+    clip = args.clip or bench.default_clip()
+    print(json.dumps(bench.run(clip, args.weights, args.snippets, args.threads), indent=2))
+    return 0
+
+
+def add_subcommands(subparsers) -> None:
+    """Registers score, train, evaluate and bench on an ``add_subparsers()`` object."""
+    from crimeviz.cctv import DEMO_WEIGHTS, train
+    from crimeviz.cli.common import user_args
+
+    p = subparsers.add_parser("score", help="anomaly score per frame of a clip (JSON)")
+    p.add_argument("clip", type=Path, help="video file (mp4/avi/mov/mkv/webm) or .npy features (T, 10, 2048)")
+    p.add_argument("--json", type=Path, default=None, help="write fps, n_frames, frame_scores, segments, timings")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="alert threshold (default 0.5)")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="longest clip accepted (default: $CRIMEVIZ_CCTV_MAX_MINUTES or 30)",
+    )
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate of .npy features (default 30, UCF-Crime)")
+    p.add_argument("--camera", default=None, help="save a report for this registered camera in --db (needs --user)")
+    p.add_argument("--note", default="", help="reviewer note stored with the report")
+    p.add_argument("--pdf", type=Path, default=None, help="also write the saved report as a printable PDF")
+    _weights_arg(p)
+    _common(p)
+    user_args(p)
+    p.set_defaults(func=cmd_score)
+
+    p = subparsers.add_parser("train", help="train the demo model (sample footage, injected anomalies)")
+    p.add_argument(
+        "--source-dir",
+        type=Path,
+        default=train.SOURCE_DIR,
+        help=f"folder with vtest.avi and tree.avi (default {train.SOURCE_DIR})",
+    )
+    p.add_argument("--out", type=Path, default=DEMO_WEIGHTS, help="checkpoint to write")
+    p.add_argument(
+        "--demo-clip",
+        type=Path,
+        default=None,
+        help="also write the demo clip (held-out footage with injected events) here",
+    )
+    p.add_argument("--windows", type=int, default=train.TrainConfig.windows, help="training videos per class")
+    p.add_argument("--iterations", type=int, default=train.TrainConfig.iterations)
+    p.add_argument("--seed", type=int, default=train.TrainConfig.seed)
+    _common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser("evaluate", help="official frame-level ROC-AUC on precomputed I3D features")
+    p.add_argument("features", nargs="*", type=Path, help=".npy feature files, in ground-truth order")
+    p.add_argument("--list", type=Path, default=None, help="file naming the .npy files, one per line")
+    p.add_argument("--gt", type=Path, required=True, help="per-frame 0/1 ground truth (.npy), all videos")
+    _weights_arg(p)
+    _common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = subparsers.add_parser("bench", help="CPU throughput, snippet latency and report time (JSON)")
+    p.add_argument(
+        "--clip",
+        type=Path,
+        default=None,
+        help="clip to score (default: OpenCV's vtest.avi, 768×576 10 fps, else the demo clip)",
+    )
+    p.add_argument("--snippets", type=int, default=30, help="snippets timed for latency")
+    _weights_arg(p)
+    _common(p, "DuckDB file, left untouched: report saving is timed in an in-memory store")
+    p.set_defaults(func=cmd_bench)

@@ -1,0 +1,206 @@
+"""``python -m crimeviz``: every action of the app, scriptable. Each command takes ``--db``."""
+
+import argparse
+import getpass
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from crimeviz import config
+from crimeviz.access.auth import ROLES
+from crimeviz.cli.common import CommandError, authorised, db_arg, user_args
+
+# Feature packages that register their own subcommands with ``add_subcommands(subparsers)``.
+FEATURE_COMMANDS = {
+    "forecast": ("crimeviz.cli.forecast", "next-day hotspot forecasts: train, evaluate, bench"),
+    "cctv": ("crimeviz.cli.cctv", "CCTV review with MGFN: score, train, evaluate, bench"),
+    "streetview": ("crimeviz.cli.streetview", "street-level imagery: DevianceNet scores and training"),
+    "patrol": ("crimeviz.cli.patrol", "patrol plans: build, approve, export, review, bench"),
+}
+
+
+def cmd_users_add(args) -> int:
+    """Add an account; the first one (the bootstrap administrator) needs no sign-in."""
+    from crimeviz.access import auth
+    from crimeviz.store import db
+
+    con = db.connect(args.db)
+    by = None if auth.user_count() == 0 else authorised(con, args, "users").username
+    password = os.environ.get("CRIMEVIZ_NEW_PASSWORD")
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass(f"New password for {args.username}: ")
+        if getpass.getpass("Repeat it: ") != password:
+            raise CommandError("the passwords differ")
+    if not password:
+        raise CommandError("no password: set CRIMEVIZ_NEW_PASSWORD or run the command in a terminal")
+    if by is None and args.role != "admin":
+        raise CommandError("the first account must be an admin (--role admin)")
+    user = auth.add_user(con, args.username, password, args.role, args.display_name, by=by)
+    print(json.dumps({"added": user.username, "role": user.role}))
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    from crimeviz.access import auth
+
+    print(auth.users().to_json(orient="records"))
+    return 0
+
+
+def cmd_retention_purge(args) -> int:
+    from crimeviz.access import retention
+    from crimeviz.store import db
+
+    con = db.connect(args.db)
+    user = authorised(con, args, "data")
+    print(json.dumps(retention.purge(con, user.username, args.days)))
+    return 0
+
+
+def cmd_db_build(args) -> int:
+    from crimeviz.store import db
+
+    con = db.open_store(args.db)
+    print(json.dumps({"db": str(args.db or config.db_path()), "incidents": db.incident_count(con)}))
+    return 0
+
+
+def cmd_import(args) -> int:
+    from crimeviz.store import db, importer
+
+    mapping = importer.parse_mapping(args.mapping)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file")
+    con = db.connect(args.db)
+    user = authorised(con, args, "data")
+    result = importer.import_file(con, path, mapping, user.username, args.date_format, args.source, args.reject_dir)
+    print(json.dumps(result.summary(), default=str))
+    return 0
+
+
+def cmd_toronto_convert(args) -> int:
+    from crimeviz.store import toronto
+
+    frame, counts = toronto.convert(args.source)
+    toronto.write_parquet(frame, args.out)
+    print(json.dumps(counts))
+    return 0
+
+
+def cmd_bench_map(args) -> int:
+    from crimeviz.bench import map as bench
+
+    print(json.dumps(bench.bench_map(args.db, args.rows, args.repeats), indent=2))
+    return 0
+
+
+def cmd_bench_load(args) -> int:
+    from crimeviz.bench import load as loadtest
+
+    print(json.dumps(loadtest.bench_load(args.db, args.sessions, args.seconds, args.think, not args.no_park), indent=2))
+    return 0
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (given the first argument) one that loads only that feature's commands."""
+    parser = argparse.ArgumentParser(prog="python -m crimeviz", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", required=True)
+    p = dbsub.add_parser("build", help="create the store and load the embedded Toronto data if empty")
+    db_arg(p)
+    p.set_defaults(func=cmd_db_build)
+
+    p = sub.add_parser("import", help="import incidents from a CSV or Parquet file")
+    p.add_argument("file")
+    p.add_argument(
+        "--mapping", required=True, help="lat=COL,lon=COL,occurred_at=COL,offence=COL[,premises=COL,neighbourhood=COL]"
+    )
+    p.add_argument("--date-format", default=None, help="strftime format of occurred_at (default: detect)")
+    p.add_argument("--source", default=None, help="source name stored with the rows (default: file name)")
+    p.add_argument("--reject-dir", type=Path, default=None, help="where to write rejected rows (default: beside FILE)")
+    db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("users", help="accounts (roles: analyst, commander, reviewer, admin)")
+    usub = p.add_subparsers(dest="users_command", required=True)
+    p = usub.add_parser(
+        "add",
+        help="add an account (the first must be an admin and needs no sign-in); "
+        "password from $CRIMEVIZ_NEW_PASSWORD or a prompt",
+    )
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--display-name", default=None)
+    db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_users_add)
+    p = usub.add_parser("list", help="list accounts (JSON)")
+    p.set_defaults(func=cmd_users_list)
+
+    p = sub.add_parser("retention", help="data protection: delete uploads older than the retention period")
+    rsub = p.add_subparsers(dest="retention_command", required=True)
+    p = rsub.add_parser("purge", help="delete uploaded clips and files older than --days (admin; schedule it)")
+    p.add_argument("--days", type=int, default=None, help="retention period (default $CRIMEVIZ_RETENTION_DAYS or 30)")
+    db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_retention_purge)
+
+    p = sub.add_parser("toronto", help="the embedded Toronto data")
+    tsub = p.add_subparsers(dest="toronto_command", required=True)
+    p = tsub.add_parser("convert", help="rebuild data/toronto_mci.parquet from the PyPI package's CSVs")
+    p.add_argument("--source", type=Path, required=True, help="folder with train.csv and test.csv")
+    p.add_argument("--out", type=Path, default=config.TORONTO_PARQUET)
+    db_arg(p)
+    p.set_defaults(func=cmd_toronto_convert)
+
+    p = sub.add_parser("bench", help="benchmarks (JSON on stdout)")
+    bsub = p.add_subparsers(dest="bench_command", required=True)
+    p = bsub.add_parser("map", help="the Map page's H3 aggregation vs direct DuckDB SQL")
+    p.add_argument("--rows", type=int, default=10_000_000, help="rows of the synthetic large table")
+    p.add_argument("--repeats", type=int, default=7)
+    db_arg(p)
+    p.set_defaults(func=cmd_bench_map)
+    p = bsub.add_parser("load", help="N headless-browser sessions changing Map filters: rerun p50/p95, errors")
+    p.add_argument("--sessions", type=int, default=10)
+    p.add_argument("--seconds", type=float, default=60, help="how long the sessions keep changing filters")
+    p.add_argument(
+        "--think",
+        type=float,
+        default=5.0,
+        help="mean seconds a simulated analyst looks at the result before the next change (0: none)",
+    )
+    p.add_argument(
+        "--no-park",
+        action="store_true",
+        help="keep idle pages' animation-frame loops running (they then compete with the server)",
+    )
+    db_arg(p)
+    p.set_defaults(func=cmd_bench_load)
+
+    for name, (module, help_text) in FEATURE_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if command in (None, name):  # import a feature (and torch) only when it is asked for
+            importlib.import_module(module).add_subcommands(p.add_subparsers(dest=f"{name}_command", required=True))
+    return parser
+
+
+def main(argv=None) -> int:
+    from crimeviz.access.accounts import AccountsUnavailable
+    from crimeviz.access.auth import AccessDenied
+    from crimeviz.store.db import StoreUnavailable
+    from crimeviz.store.importer import ImportFailed
+
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    args = build_parser(command).parse_args(argv)
+    try:
+        return args.func(args)
+    except (AccessDenied, AccountsUnavailable, CommandError, ImportFailed, StoreUnavailable, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,186 @@
+"""The DuckDB incident store: schema, opening, seeding and all-or-nothing writes.
+
+Every query in CrimeViz binds its values as parameters; only column names chosen
+from fixed whitelists (see ``grid.cell_column``) are ever placed into SQL text.
+"""
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from crimeviz import config
+from crimeviz.store.grid import cells_for_points
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id            UBIGINT PRIMARY KEY,
+    occurred_at   TIMESTAMP NOT NULL,
+    offence       VARCHAR NOT NULL,
+    premises      VARCHAR,
+    neighbourhood VARCHAR,
+    lat           DOUBLE NOT NULL,
+    lon           DOUBLE NOT NULL,
+    h3_7          UBIGINT NOT NULL,
+    h3_8          UBIGINT NOT NULL,
+    h3_9          UBIGINT NOT NULL,
+    source        VARCHAR NOT NULL
+);
+CREATE SEQUENCE IF NOT EXISTS import_seq;
+CREATE TABLE IF NOT EXISTS imports (
+    import_id   BIGINT PRIMARY KEY DEFAULT nextval('import_seq'),
+    imported_at TIMESTAMP NOT NULL DEFAULT current_localtimestamp(),
+    source      VARCHAR NOT NULL,
+    file_sha256 VARCHAR,
+    loaded      BIGINT NOT NULL,
+    duplicates  BIGINT NOT NULL,
+    rejected    BIGINT NOT NULL
+);
+CREATE SEQUENCE IF NOT EXISTS audit_seq;
+CREATE TABLE IF NOT EXISTS audit_log (
+    entry_id    BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'),
+    logged_at   TIMESTAMP NOT NULL DEFAULT current_localtimestamp(),
+    username    VARCHAR NOT NULL,
+    action      VARCHAR NOT NULL,
+    object_type VARCHAR,
+    object_id   VARCHAR,
+    detail      VARCHAR
+);
+"""
+
+INCIDENT_COLUMNS = (
+    "id",
+    "occurred_at",
+    "offence",
+    "premises",
+    "neighbourhood",
+    "lat",
+    "lon",
+    "h3_7",
+    "h3_8",
+    "h3_9",
+    "source",
+)
+
+
+class StoreUnavailable(Exception):
+    """The database file cannot be opened; the message says why in words for the user."""
+
+
+def connect(path: Path | str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the store at ``path`` (default ``config.db_path()``)."""
+    path = Path(path) if path is not None else config.db_path()
+    try:
+        if read_only:
+            return duckdb.connect(str(path), read_only=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text:
+            pid = text.split("PID ")[-1].split(")")[0] if "PID " in text else "?"
+            raise StoreUnavailable(
+                f"the database {path} is in use by another process (PID {pid}); "
+                "stop it (e.g. the running app) or use another --db"
+            ) from None
+        if "not a valid DuckDB database" in text:
+            raise StoreUnavailable(f"{path} is not a CrimeViz (DuckDB) database") from None
+        raise StoreUnavailable(f"cannot open the database {path}: {text.splitlines()[0]}") from None
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot open the database {path}: {exc.strerror or exc}") from None
+    con.execute(SCHEMA)
+    return con
+
+
+def open_store(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the store and, if it holds no incidents, load the embedded Toronto data."""
+    con = connect(path)
+    if incident_count(con) == 0:
+        load_toronto(con)
+    return con
+
+
+def incident_count(con) -> int:
+    return con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
+
+
+# One writer at a time in this process: every browser session reads through its own
+# cursor, while imports, reports, plans and audit entries queue here, so none is lost
+# to a DuckDB write-write conflict. Re-entrant, so an audited write may nest.
+WRITE_LOCK = threading.RLock()
+
+
+def ensure_schema(con, schema: str, tables: tuple[str, ...]) -> None:
+    """Run ``schema`` (``CREATE … IF NOT EXISTS``) under WRITE_LOCK unless all ``tables`` exist, so a
+    page that only reads costs one catalog lookup, not a DDL statement queued behind every writer."""
+    present = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND table_name IN (SELECT unnest(?))",
+        [list(tables)],
+    ).fetchall()[0][0]
+    if present < len(tables):
+        with WRITE_LOCK:
+            con.execute(schema)
+
+
+@contextmanager
+def transaction(con):
+    """BEGIN … COMMIT under WRITE_LOCK, or ROLLBACK on any exception so the store is left as it was."""
+    with WRITE_LOCK:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+
+def row_ids(frame: pd.DataFrame) -> np.ndarray:
+    """Stable uint64 ids: a hash of each row's content plus its ordinal among identical rows.
+
+    Re-loading the same rows gives the same ids (so nothing is duplicated), while
+    identical rows inside one file (e.g. two victims of one event) stay distinct.
+    """
+    content = frame[["occurred_at", "offence", "premises", "neighbourhood", "lat", "lon"]]
+    row_hash = pd.util.hash_pandas_object(content, index=False)
+    ordinal = row_hash.groupby(row_hash.to_numpy()).cumcount()
+    keyed = pd.DataFrame({"h": row_hash.to_numpy(), "k": ordinal.to_numpy()})
+    return pd.util.hash_pandas_object(keyed, index=False).to_numpy(dtype=np.uint64)
+
+
+def with_cells(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Add ids, H3 cells at resolutions 7/8/9 and the source to clean incident rows."""
+    out = frame.reset_index(drop=True).copy()
+    out["id"] = row_ids(out)
+    for res, cells in cells_for_points(out["lat"].to_numpy(), out["lon"].to_numpy()).items():
+        out[f"h3_{res}"] = cells
+    out["source"] = source
+    return out[list(INCIDENT_COLUMNS)]
+
+
+def insert_incidents(con, rows: pd.DataFrame) -> int:
+    """Insert rows (``INCIDENT_COLUMNS``) skipping ids already stored; returns how many were new."""
+    before = incident_count(con)
+    con.register("incoming_rows", rows)
+    try:
+        con.execute("INSERT OR IGNORE INTO incidents SELECT * FROM incoming_rows")
+    finally:
+        con.unregister("incoming_rows")
+    return incident_count(con) - before
+
+
+def load_toronto(con, parquet: Path = config.TORONTO_PARQUET) -> int:
+    """Load the embedded Toronto incidents (see data/README.md) in one transaction."""
+    frame = pd.read_parquet(parquet)
+    rows = with_cells(frame, config.TORONTO_SOURCE)
+    with transaction(con):
+        loaded = insert_incidents(con, rows)
+        con.execute(
+            "INSERT INTO imports (source, file_sha256, loaded, duplicates, rejected) VALUES (?, NULL, ?, ?, 0)",
+            [config.TORONTO_SOURCE, loaded, len(rows) - loaded],
+        )
+    return loaded

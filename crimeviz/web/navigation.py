@@ -1,0 +1,25 @@
+"""The app's pages and who may see them (``app.py`` builds ``st.navigation`` from this)."""
+
+from crimeviz.access.auth import User
+
+# (section, script, title, icon, permission); every page checks the permission again itself.
+PAGES = [
+    ("Incidents", "pages/map.py", "Map", ":material/map:", "incidents"),
+    ("Incidents", "pages/trends.py", "Trends", ":material/trending_up:", "incidents"),
+    ("Incidents", "pages/hotspots.py", "Hotspots", ":material/local_fire_department:", "incidents"),
+    ("Video & imagery", "pages/streetview.py", "Street view", ":material/photo_camera:", "streetview"),
+    ("Video & imagery", "pages/cctv.py", "CCTV review", ":material/videocam:", "cctv"),
+    ("Forecasts & patrol", "pages/forecast.py", "Forecast", ":material/query_stats:", "forecasts"),
+    ("Forecasts & patrol", "pages/patrol.py", "Patrol plans", ":material/local_police:", "patrol"),
+    ("Manage", "pages/data.py", "Data", ":material/upload_file:", "data"),
+    ("Manage", "pages/admin.py", "Users & audit", ":material/admin_panel_settings:", "users"),
+]
+
+
+def visible(user: User) -> dict[str, list[tuple[str, str, str]]]:
+    """{section: [(script, title, icon), …]} of the pages ``user``'s role may use, in menu order."""
+    sections: dict[str, list] = {}
+    for section, script, title, icon, permission in PAGES:
+        if user.may(permission):
+            sections.setdefault(section, []).append((script, title, icon))
+    return sections

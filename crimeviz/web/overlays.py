@@ -1,0 +1,46 @@
+"""Extra Map page layers from the other workflows: street-view deviance scores and CCTV reports."""
+
+import pydeck as pdk
+
+from crimeviz.cctv import store as cctv_store
+from crimeviz.explore import maps
+from crimeviz.store.filters import IncidentFilter
+from crimeviz.streetview import store as streetview_store
+
+NEARBY_M = 250
+
+
+def deviance_layer(con) -> pdk.Layer | None:
+    """DevianceNet scores as markers coloured by SEA class; None when nothing was scored."""
+    scores = streetview_store.scores_for_map(con)
+    if scores.empty:
+        return None
+    scores["color"] = [[*maps.DEVIANCE_COLOURS[int(c)], 230] for c in scores["sea_class"]]
+    return maps.marker_layer(scores, "deviance-scores")
+
+
+def cctv_layer(con, f: IncidentFilter) -> pdk.Layer | None:
+    """CCTV review reports at their cameras, with the incidents recorded nearby in the filter's dates."""
+    reports = cctv_store.reports_for_map(con)
+    if reports.empty:
+        return None
+    nearby = [
+        len(cctv_store.nearby_incidents(con, lat, lon, NEARBY_M, f.start, f.end))
+        for lat, lon in zip(reports["lat"], reports["lon"])
+    ]
+    shown = reports.assign(
+        nearby=nearby, when=reports["created_at"].astype(str).str[:16], peak_text=reports["peak"].map("{:.2f}".format)
+    )
+    reports["tooltip"] = maps.tooltip_rows(
+        shown,
+        {
+            "CCTV report": "report_id",
+            "Camera": "camera",
+            "Reviewed": "when",
+            "Peak anomaly score": "peak_text",
+            "Alert segments": "n_segments",
+            f"Incidents within {NEARBY_M} m (filter dates)": "nearby",
+        },
+    )
+    reports["color"] = [[40, 40, 200, 230]] * len(reports)
+    return maps.marker_layer(reports, "cctv-reports")

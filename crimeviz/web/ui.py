@@ -1,0 +1,327 @@
+"""Streamlit glue shared by the pages: the store connection and the sidebar filter.
+
+Only widget code lives here; every query and figure comes from the rest of ``crimeviz``.
+"""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import streamlit as st
+
+from crimeviz import config
+from crimeviz.access import accounts, auth
+from crimeviz.explore import maps
+from crimeviz.store import audit, db, queries
+from crimeviz.store.filters import WEEKDAYS, IncidentFilter
+
+IDLE_TIMEOUT = timedelta(hours=8)
+
+APP_CSS = Path(__file__).with_name("app.css")
+
+FILTER_KEYS = ("f_dates", "f_offences", "f_premises", "f_neigh", "f_hours", "f_midnight", "f_weekdays")
+
+
+def app_style() -> None:
+    """The app's own CSS on every page (``crimeviz/app.css`` says why each rule is there)."""
+    st.html(APP_CSS)
+
+
+@st.cache_resource(show_spinner="Opening the incident database…")
+def _store(path: str):
+    return db.open_store(path)
+
+
+def connection():
+    """A cursor on the app's DuckDB store (one shared connection, a cursor per rerun)."""
+    try:
+        return _store(str(config.db_path())).cursor()
+    except db.StoreUnavailable as exc:
+        st.error(f"The incident database cannot be opened: {exc}.")
+        st.stop()
+
+
+def data_version(con) -> int:
+    """Changes whenever an import lands, so cached query results are refreshed."""
+    return con.execute("SELECT coalesce(max(import_id), 0) FROM imports").fetchall()[0][0]
+
+
+@st.cache_data(show_spinner=False)
+def _options(path: str, version: int) -> dict:
+    return queries.options(connection())
+
+
+def options(con) -> dict:
+    return _options(str(config.db_path()), data_version(con))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _context(path: str, version: int) -> dict:
+    con = connection()
+    return {
+        "bounds": queries.bounds(con),
+        "outline": maps.outline_layer(queries.study_cells(con, 7)),
+        "neighbourhoods": maps.neighbourhood_layer(queries.neighbourhood_cells(con)),
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=12)
+def _neighbourhood_names(path: str, version: int, res: int) -> dict[str, str]:
+    return queries.neighbourhood_names(connection(), res)
+
+
+def neighbourhood_names(con, res: int) -> dict[str, str]:
+    """``{cell hex: neighbourhood}`` at ``res``, refreshed when an import lands."""
+    return _neighbourhood_names(str(config.db_path()), data_version(con), res)
+
+
+def map_context(con) -> dict:
+    """What every map shares and only imports change: ``bounds``, ``outline`` and ``neighbourhoods`` layers."""
+    return _context(str(config.db_path()), data_version(con))
+
+
+def keep_filters() -> None:
+    """Keep the sidebar filter when the analyst moves between pages."""
+    for key in FILTER_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def sidebar_filter(con) -> IncidentFilter | None:
+    """Draw the filter in the sidebar; ``None`` (with a message shown) if it is unusable."""
+    keep_filters()
+    st.session_state.setdefault("f_hours", (0, 23))
+    opts = options(con)
+    first, last = opts["first_date"], opts["last_date"]
+    if first is None:
+        st.warning("The database holds no incidents yet: import some on the Data page.")
+        return None
+    st.session_state.setdefault("f_dates", (max(first, last - timedelta(days=364)), last))
+    st.session_state.setdefault("f_weekdays", list(WEEKDAYS))
+    with st.sidebar:
+        st.header("Filter")
+        dates = st.date_input("Dates", min_value=first, max_value=last, key="f_dates", format="YYYY-MM-DD")
+        offences = st.multiselect("Offences", opts["offences"], key="f_offences", placeholder="All offences")
+        premises = st.multiselect("Premises", opts["premises"], key="f_premises", placeholder="All premises")
+        neigh = st.multiselect(
+            "Neighbourhoods", opts["neighbourhoods"], key="f_neigh", placeholder="All neighbourhoods"
+        )
+        hours = st.slider("Hours of day", 0, 23, key="f_hours")
+        midnight = st.toggle(
+            "Across midnight (hours outside the range)",
+            key="f_midnight",
+            help="For night shifts: e.g. range 6–21 with this on keeps 22:00–05:59.",
+        )
+        weekdays = st.multiselect("Weekdays", list(WEEKDAYS), key="f_weekdays")
+    if not isinstance(dates, (tuple, list)) or len(dates) != 2:
+        st.info("Pick an end date for the date range in the sidebar.")
+        return None
+    hour_range = (hours[1] + 1, hours[0] - 1) if midnight else tuple(hours)
+    if midnight and (hours[0] == 0 or hours[1] == 23):
+        st.error("'Across midnight' needs a range that excludes midnight, e.g. 6–21.")
+        return None
+    f = IncidentFilter(
+        dates[0],
+        dates[1],
+        tuple(offences) or None,
+        tuple(premises) or None,
+        tuple(neigh) or None,
+        hour_range,
+        tuple(WEEKDAYS.index(d) for d in weekdays),
+    )
+    problems = f.problems()
+    if problems:
+        st.error("The filter cannot be used: " + "; ".join(problems) + ".")
+        return None
+    return f
+
+
+def filtered_page(title: str, permission: str = "incidents"):
+    """The common head of the incident pages: access check, title, connection and sidebar filter.
+
+    Returns ``(user, con, filter)``; stops the page (with a message) when the filter is unusable.
+    """
+    user = require(permission)
+    st.title(title)
+    con = connection()
+    f = sidebar_filter(con)
+    if f is None:
+        st.stop()
+    return user, con, f
+
+
+NO_MATCH = "No incidents match this filter. Widen the dates or clear some choices in the sidebar."
+
+
+def describe(f: IncidentFilter) -> str:
+    parts = [queries.period_label(f.start, f.end)]
+    for name, values in (("offences", f.offences), ("premises", f.premises), ("neighbourhoods", f.neighbourhoods)):
+        if values:
+            parts.append(f"{len(values)} {name}" if len(values) > 3 else ", ".join(values))
+    if f.hours != (0, 23):
+        parts.append(f"hours {f.hours[0]:02d}–{f.hours[1]:02d}")
+    if len(f.weekdays) < 7:
+        parts.append(" ".join(WEEKDAYS[d] for d in f.weekdays))
+    return " · ".join(parts)
+
+
+def current_user() -> auth.User | None:
+    """The signed-in user, or None; signs out a session idle for longer than IDLE_TIMEOUT."""
+    user = st.session_state.get("user")
+    now = datetime.now()
+    if user is not None and now - st.session_state.get("last_seen", now) > IDLE_TIMEOUT:
+        st.session_state["signed_out_reason"] = "You were signed out after a period of inactivity."
+        _forget_user()
+        return None
+    if user is None and st.user.get("is_logged_in"):
+        user = _provider_sign_in()
+    st.session_state["last_seen"] = now
+    return user
+
+
+def identity_providers() -> list[str | None]:
+    """The OpenID Connect providers set up in Streamlit's ``[auth]`` secrets (None: the unnamed one)."""
+    try:
+        section = st.secrets.get("auth", {})
+    except FileNotFoundError:  # no secrets file: local accounts only
+        return []
+    if "client_id" in section:
+        return [None]
+    return [name for name, value in section.items() if hasattr(value, "get") and "client_id" in value]
+
+
+def _provider_sign_in() -> auth.User:
+    """Map an ``st.login`` identity to a CrimeViz user (audited); otherwise a message and stop."""
+    try:
+        user = auth.provider_user(st.user.to_dict(), accounts.oidc_roles())
+    except (auth.AccessDenied, accounts.AccountsUnavailable) as exc:
+        st.error(f"Not signed in: {exc}.")
+        st.button("Sign out of the identity provider", key="provider_sign_out", on_click=st.logout)
+        st.stop()
+    audit.record(connection(), user.username, "sign_in", "user", user.username, {"method": "openid-connect"})
+    st.session_state["user"], st.session_state["via_provider"] = user, True
+    return user
+
+
+def require(permission: str) -> auth.User:
+    """The signed-in user if their role grants ``permission``; otherwise a message and stop."""
+    user = current_user()
+    try:
+        return auth.require(user, permission)
+    except auth.AccessDenied as exc:
+        st.error(f"Access denied: {exc}.")
+        if user is None:
+            st.markdown("[Sign in](/)")
+        st.stop()
+
+
+def sign_in_form(con) -> None:
+    """The sign-in form, or the first administrator's set-up form on a store without users."""
+    first_run = auth.user_count() == 0
+    st.title("CrimeViz")
+    if reason := st.session_state.pop("signed_out_reason", None):
+        st.info(reason)
+    if first_run:
+        st.subheader("Create the first administrator")
+        st.caption(
+            "This database has no accounts yet. The account created here can add analysts, "
+            "commanders and reviewers on the Users page (or use `python -m crimeviz users add`)."
+        )
+    else:
+        for provider in identity_providers():
+            label = f"Sign in with {provider}" if provider else "Sign in with your organisation's account"
+            st.button(label, key=f"login_{provider or 'default'}", on_click=st.login, args=(provider,))
+    with st.form("sign_in"):
+        username = st.text_input("User name", key="signin_user")
+        password = st.text_input("Password", type="password", key="signin_password")
+        if first_run:
+            repeat = st.text_input("Repeat password", type="password", key="signin_repeat")
+        submitted = st.form_submit_button("Create administrator" if first_run else "Sign in", type="primary")
+    if not submitted:
+        return
+    try:
+        if first_run:
+            if password != repeat:
+                raise ValueError("the passwords differ")
+            auth.add_user(con, username.strip().lower(), password, "admin")
+        user = auth.sign_in(con, username, password)
+    except (auth.AccessDenied, accounts.AccountsUnavailable, ValueError) as exc:
+        st.error(f"Not signed in: {exc}.")
+        return
+    st.session_state["user"] = user
+    st.rerun()
+
+
+def signed_out() -> None:
+    """The page behind the hidden navigation while nobody is signed in (app.py draws the form)."""
+
+
+def account_box(con, user: auth.User) -> None:
+    """Who is signed in, and a sign-out button, at the top of the sidebar above the page's own controls."""
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.display_name}** ({user.role})")
+        st.button("Sign out", key="sign_out", on_click=_sign_out, args=(con, user))
+        st.divider()
+
+
+def _sign_out(con, user: auth.User) -> None:
+    audit.record(con, user.username, "sign_out", "user", user.username)
+    _forget_user()
+
+
+def _forget_user() -> None:
+    """End the session's sign-in, and the identity provider's too when it signed the user in."""
+    st.session_state.pop("user", None)
+    if st.session_state.pop("via_provider", False):
+        st.logout()
+
+
+def save_upload(upload, prefix: str) -> Path | None:
+    """Copy an upload into a new private folder under ``config.uploads_dir()``; None (with a message)
+    if it cannot be stored.
+
+    The file name is reduced to safe characters; a failed copy (e.g. a full disk) leaves nothing
+    behind. ``python -m crimeviz retention purge`` deletes uploads older than the retention period.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-{datetime.now():%Y%m%d-%H%M%S}-", dir=config.uploads_dir()))
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(upload.name).name).lstrip(".") or "upload"
+    path = folder / name
+    try:
+        upload.seek(0)
+        with open(path, "wb") as out:
+            shutil.copyfileobj(upload, out, 1 << 20)
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        st.error(
+            f"The upload could not be stored ({exc.strerror or exc}); nothing was saved. "
+            "Free some disk space or ask an administrator."
+        )
+        return None
+    return path
+
+
+_RUN_LOG_LOCK = threading.Lock()
+
+
+@contextmanager
+def timed_run(user: auth.User):
+    """Append each page run's server time to ``$CRIMEVIZ_RUN_LOG`` (JSON lines), when it is set.
+
+    The load benchmark reads it to tell the server's share of a rerun from the browser's.
+    """
+    path = os.environ.get("CRIMEVIZ_RUN_LOG")
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if path:
+            line = json.dumps({"user": user.username, "seconds": time.perf_counter() - start, "ended": time.time()})
+            with _RUN_LOG_LOCK, open(path, "a") as log:
+                log.write(line + "\n")
