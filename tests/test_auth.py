@@ -81,3 +81,16 @@ def test_audit_trail_records_who_did_what(empty_store):
     assert list(log["action"]) == ["import", "sign_in", "user.add"]
     assert log["detail"].iloc[0] == '{"loaded": 2}'
     assert list(audit.entries(empty_store, action="sign_in")["action"]) == ["sign_in"]
+
+
+def test_no_bootstrap_once_any_account_exists_even_if_all_are_deactivated(empty_store, tmp_path, monkeypatch, capsys):
+    from crimeviz.cli import main as cli
+
+    auth.add_user(empty_store, "root", PASSWORD, "admin")
+    auth.update_user(empty_store, "root", by="root", active=False)
+    assert auth.user_count() == 1
+    monkeypatch.setenv("CRIMEVIZ_NEW_PASSWORD", PASSWORD)
+    monkeypatch.delenv("CRIMEVIZ_USER", raising=False)
+    code = cli.main(["users", "add", "mallory", "--role", "admin", "--db", str(tmp_path / "other.duckdb")])
+    assert code == 2 and "give --user" in capsys.readouterr().err
+    assert "mallory" not in set(auth.users()["username"])

@@ -68,8 +68,12 @@ def check_new_password(password: str) -> None:
 
 
 def user_count() -> int:
-    """Active accounts (0: the first administrator still has to be created)."""
-    return sum(1 for fields in accounts.accounts().values() if fields.get("active", True))
+    """Accounts, deactivated ones included (0: the first administrator still has to be created).
+
+    Only a store that never had an account may be bootstrapped: counting active accounts only
+    would let anyone make themselves admin once every account has been deactivated.
+    """
+    return len(accounts.accounts())
 
 
 def _hash(password: str) -> str:
@@ -120,6 +124,8 @@ def update_user(
         username,
         {"role": role, "active": active, "password_changed": password is not None},
     )
+    if password is not None:
+        clear_lockout(con, username, by)  # a reset password lets its owner in again
 
 
 def users() -> pd.DataFrame:
@@ -152,14 +158,38 @@ def provider_user(claims: dict, roles: dict[str, str]) -> User:
     return User(email, str(claims.get("name") or email), role)
 
 
+# Failed sign-ins within LOCKOUT since the account's last sign-in, cleared lock-out or password reset.
+_FAILURES = """
+    SELECT f.object_id AS username, f.logged_at FROM audit_log f
+    WHERE f.action = 'sign_in.failed' AND f.logged_at > ? AND f.entry_id > (
+        SELECT coalesce(max(entry_id), 0) FROM audit_log r
+        WHERE r.action IN ('sign_in', 'sign_in.unlocked') AND r.object_id = f.object_id)
+"""
+
+
 def recent_failures(con, username: str, now: datetime | None = None) -> int:
-    """Failed sign-ins for ``username`` within LOCKOUT and since their last successful one."""
+    """Failed sign-ins for ``username`` within LOCKOUT since their last sign-in or cleared lock-out."""
     now = now or datetime.now()
-    return con.execute(
-        "SELECT count(*) FROM audit_log WHERE action = 'sign_in.failed' AND object_id = ? AND logged_at > ? "
-        "AND entry_id > (SELECT coalesce(max(entry_id), 0) FROM audit_log WHERE action = 'sign_in' AND object_id = ?)",
-        [username, now - LOCKOUT, username],
-    ).fetchall()[0][0]
+    query = f"SELECT count(*) FROM ({_FAILURES}) WHERE username = ?"
+    return con.execute(query, [now - LOCKOUT, username]).fetchall()[0][0]
+
+
+def locked_accounts(con, now: datetime | None = None) -> pd.DataFrame:
+    """Accounts locked out now: ``username``, ``failures`` and ``locked_until``."""
+    now = now or datetime.now()
+    frame = con.execute(
+        f"SELECT username, count(*) AS failures, list(logged_at ORDER BY logged_at DESC) AS times "
+        f"FROM ({_FAILURES}) GROUP BY 1 HAVING count(*) >= ? ORDER BY 1",
+        [now - LOCKOUT, MAX_FAILURES],
+    ).df()
+    # The lock lifts when the MAX_FAILURES-th most recent failure leaves the LOCKOUT window.
+    frame["locked_until"] = [times[MAX_FAILURES - 1] + LOCKOUT for times in frame.pop("times")]
+    return frame
+
+
+def clear_lockout(con, username: str, by: str) -> None:
+    """Lift ``username``'s lock-out (audited as ``sign_in.unlocked`` by ``by``)."""
+    audit.record(con, by, "sign_in.unlocked", "user", username)
 
 
 def sign_in(con, username: str, password: str) -> User:
