@@ -28,16 +28,16 @@ opts = ui.options(con)
 if opts["first_date"] is None:
     st.warning("The database holds no incidents yet: import some on the Data page.")
     st.stop()
-version = ui.data_version(con)
+store_path, version = str(config.db_path()), ui.data_version(con)
 
 
 @st.cache_data(show_spinner="Computing the risk surface…", max_entries=16)
-def risk_surface(params_json: str, _version: int):
+def risk_surface(params_json: str, store_path: str, version: int):
     return risk_for(ui.connection(), PlanParams.from_json(params_json))
 
 
 @st.cache_data(show_spinner=False)
-def city_cells(_version: int) -> list[str]:
+def city_cells(store_path: str, version: int) -> list[str]:
     return grid.to_hex(queries.study_cells(ui.connection(), 7))
 
 
@@ -201,7 +201,7 @@ with tab_plan:
             st.warning(f"Only {len(plan.beats)} of {plan.params.units} units could be given a beat.")
         names = ui.neighbourhood_names(con, plan.params.res)
         try:
-            risk = risk_surface(plan.params.to_json(), version)
+            risk = risk_surface(plan.params.to_json(), store_path, version)
         except ValueError as exc:
             risk = None
             st.info(
@@ -209,7 +209,7 @@ with tab_plan:
                 "exported but not edited."
             )
         show_risk = st.toggle("Show the risk surface", value=False, key="patrol_show_risk", disabled=risk is None)
-        layers = [maps.outline_layer([grid.to_int(c) for c in city_cells(version)])]
+        layers = [maps.outline_layer([grid.to_int(c) for c in city_cells(store_path, version)])]
         if show_risk:
             risk_hexes, risk_legend = views.risk_layer(risk)
             layers.append(risk_hexes)
@@ -241,7 +241,7 @@ with tab_plan:
 
         a, b, c, d = st.columns(4)
         stem = f"patrol-plan-{plan.plan_id or 'draft'}-{plan.params.day}-{plan.params.shift.name}"
-        context = city_cells(version)
+        context = city_cells(store_path, version)
         if a.download_button(
             "Printable PDF",
             lambda: export.plan_pdf(plan, names, context),

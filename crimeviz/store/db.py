@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS imports (
     duplicates  BIGINT NOT NULL,
     rejected    BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS store_state (data_version BIGINT NOT NULL);
+INSERT INTO store_state SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM store_state);
 CREATE SEQUENCE IF NOT EXISTS audit_seq;
 CREATE TABLE IF NOT EXISTS audit_log (
     entry_id    BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'),
@@ -162,6 +164,17 @@ def with_cells(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return out[list(INCIDENT_COLUMNS)]
 
 
+def data_version(con) -> int:
+    """A counter that every change to the incidents raises, whichever process made it: caches of
+    anything derived from the incidents are keyed on it (with the store's path)."""
+    return con.execute("SELECT max(data_version) FROM store_state").fetchall()[0][0]
+
+
+def bump_data_version(con) -> None:
+    """Raise :func:`data_version`; call it in the transaction that changes the incidents."""
+    con.execute("UPDATE store_state SET data_version = data_version + 1")
+
+
 def insert_incidents(con, rows: pd.DataFrame) -> int:
     """Insert rows (``INCIDENT_COLUMNS``) skipping ids already stored; returns how many were new."""
     before = incident_count(con)
@@ -170,7 +183,10 @@ def insert_incidents(con, rows: pd.DataFrame) -> int:
         con.execute("INSERT OR IGNORE INTO incidents SELECT * FROM incoming_rows")
     finally:
         con.unregister("incoming_rows")
-    return incident_count(con) - before
+    added = incident_count(con) - before
+    if added:
+        bump_data_version(con)
+    return added
 
 
 def load_toronto(con, parquet: Path = config.TORONTO_PARQUET) -> int:

@@ -49,8 +49,10 @@ def connection():
 
 
 def data_version(con) -> int:
-    """Changes whenever an import lands, so cached query results are refreshed."""
-    return con.execute("SELECT coalesce(max(import_id), 0) FROM imports").fetchall()[0][0]
+    """The store's :func:`~crimeviz.store.db.data_version`: every cache of data derived from the
+    incidents takes it (and the store's path) as arguments, so a change made by any process, an
+    import on the Data page or a CLI import alike, is seen on the next rerun."""
+    return db.data_version(con)
 
 
 @st.cache_data(show_spinner=False)
@@ -281,6 +283,18 @@ def _forget_user() -> None:
     st.session_state.pop("user", None)
     if st.session_state.pop("via_provider", False):
         st.logout()
+
+
+def rerun_after_write(message: str) -> None:
+    """Rerun the page so every list on it shows the write; ``message`` is shown by ``write_notice``."""
+    st.session_state["write_notice"] = message
+    st.rerun()
+
+
+def write_notice() -> None:
+    """The success message of the write that caused this rerun, once."""
+    if message := st.session_state.pop("write_notice", None):
+        st.success(message)
 
 
 def save_upload(upload, prefix: str) -> Path | None:
