@@ -12,7 +12,17 @@ st.title("Users and audit trail")
 
 tab_users, tab_audit = st.tabs(["Users", "Audit trail"])
 with tab_users:
+    ui.write_notice()
     st.dataframe(auth.users(), hide_index=True, key="users_table")
+    locked = auth.locked_accounts(con)
+    if not locked.empty:
+        st.warning(f"{len(locked)} account(s) locked out after {auth.MAX_FAILURES} failed sign-ins:")
+        st.dataframe(locked, hide_index=True, key="locked_table")
+        a, b = st.columns([2, 1], vertical_alignment="bottom")
+        locked_name = a.selectbox("Locked account", locked["username"], key="unlock_user")
+        if b.button("Clear lock-out", key="unlock"):
+            auth.clear_lockout(con, locked_name, user.username)
+            ui.rerun_after_write(f"Cleared the lock-out of {locked_name}.")
     with st.form("add_user", clear_on_submit=True):
         st.markdown("**Add a user**")
         a, b, c = st.columns(3)
@@ -24,9 +34,10 @@ with tab_users:
         if st.form_submit_button("Add user"):
             try:
                 auth.add_user(con, name.strip().lower(), password, role, by=user.username)
-                st.success(f"Added {name.strip().lower()} as {role}.")
             except ValueError as exc:
                 st.error(f"Not added: {exc}.")
+            else:
+                ui.rerun_after_write(f"Added {name.strip().lower()} as {role}.")
     with st.form("change_user"):
         st.markdown("**Change a user**")
         names = list(auth.users()["username"])
@@ -48,9 +59,10 @@ with tab_users:
                         active=None if state == "(unchanged)" else state == "active",
                         password=new_password or None,
                     )
-                    st.success(f"Saved {target}.")
                 except ValueError as exc:
                     st.error(f"Not saved: {exc}.")
+                else:
+                    ui.rerun_after_write(f"Saved {target}.")
 
 with tab_audit:
     a, b, c = st.columns(3)

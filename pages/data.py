@@ -80,18 +80,23 @@ if submitted:
         st.error(f"Nothing was imported: {exc}")
     else:
         st.cache_data.clear()
-        st.success(
-            f"Imported {result.loaded:,} new incidents from {upload.name} "
-            f"({result.duplicates:,} already in the database, {result.rejected:,} rejected; "
-            f"dates read as {result.date_format})."
+        st.session_state["import_result"] = (upload.name, result)
+        st.rerun()  # the tables above show the import
+
+if done := st.session_state.pop("import_result", None):
+    name, result = done
+    st.success(
+        f"Imported {result.loaded:,} new incidents from {name} "
+        f"({result.duplicates:,} already in the database, {result.rejected:,} rejected; "
+        f"dates read as {result.date_format})."
+    )
+    if result.rejected:
+        st.warning(f"{result.rejected:,} rows were rejected. Examples:")
+        st.dataframe(result.examples, key="reject_examples")
+        st.download_button(
+            "Download all rejected rows (CSV)",
+            Path(result.reject_file).read_bytes(),
+            Path(result.reject_file).name,
+            "text/csv",
+            key="reject_download",
         )
-        if result.rejected:
-            st.warning(f"{result.rejected:,} rows were rejected. Examples:")
-            st.dataframe(result.examples, key="reject_examples")
-            st.download_button(
-                "Download all rejected rows (CSV)",
-                Path(result.reject_file).read_bytes(),
-                Path(result.reject_file).name,
-                "text/csv",
-                key="reject_download",
-            )

@@ -136,6 +136,8 @@ def test_data_page_imports_an_upload_and_reports_rejects(app_db):
     assert not at.exception
     assert "Imported 1 new incidents" in at.success[0].value
     assert "1 rows were rejected" in at.warning[0].value
+    sources = next(d.value for d in at.dataframe if "incidents" in d.value.columns)
+    assert "upload" in sources["source"].tolist()  # the table above the form shows the import
 
 
 def test_data_page_refuses_an_unreadable_upload(app_db):
