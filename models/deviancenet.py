@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.checkpoint import load_weights, read_checkpoint
 from models.efficientnet_lite import FEATURE_DIM, IMAGENET_MEAN, IMAGENET_STD, load_efficientnet_lite0, pooled_features
 
 SEA_CLASSES = 5
@@ -341,17 +343,14 @@ class DevianceNet(nn.Module):
         return F.relu(self.bn1_2d(self.conv1_2d(frames)))
 
 
-def adapt_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Strips the ``module.`` prefix that ``nn.DataParallel`` checkpoints carry."""
-    return {key.removeprefix("module."): value for key, value in state_dict.items()}
-
-
 def load_official_weights(model: DevianceNet, source: Mapping[str, Tensor] | str | os.PathLike) -> DevianceNet:
-    """Loads an official (or own) checkpoint, a state dict or its path, strictly."""
-    if not isinstance(source, Mapping):
-        source = torch.load(source, map_location="cpu", weights_only=True)
-    model.load_state_dict(adapt_state_dict(source), strict=True)
-    return model
+    """Loads an official (or own) checkpoint, a state dict or its path, strictly (``module.`` stripped).
+
+    Raises :class:`~models.checkpoint.CheckpointError` for a file or state dict that does not fit.
+    """
+    if isinstance(source, Mapping):
+        return load_weights(model, source)
+    return load_weights(model, read_checkpoint(source), source=Path(source).name)
 
 
 # --- training objective ---------------------------------------------------------------

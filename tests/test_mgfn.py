@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from models.checkpoint import CheckpointError
 from models.mgfn import (
     MGFN,
     MGFNOutput,
@@ -73,7 +74,7 @@ def test_data_parallel_checkpoint_loads_strictly_after_prefix_strip(official_ucf
 def test_checkpoint_with_missing_key_is_rejected(official_ucf):
     checkpoint = {f"module.{k}": v for k, v in official_ucf.state_dict().items()}
     del checkpoint["module.to_mag.bias"]
-    with pytest.raises(RuntimeError, match="to_mag.bias"):
+    with pytest.raises(CheckpointError, match="missing to_mag.bias"):
         load_official_weights(MGFN(), checkpoint)
 
 

@@ -26,7 +26,8 @@ import torch
 
 from crimeviz.cctv import DEMO_WEIGHTS
 from crimeviz.cctv.features import FEATURE_DIM, FeatureSpec, backbone_embedder, load_backbone
-from models.mgfn import MGFN, append_magnitude, load_official_weights
+from models.checkpoint import CheckpointError, load_weights, read_checkpoint
+from models.mgfn import MGFN, append_magnitude
 
 FORMAT = "crimeviz-cctv-mgfn/1"
 OFFICIAL_LABEL = "Official MGFN UCF-Crime checkpoint, for precomputed I3D features (T, 10, 2048)."
@@ -98,20 +99,18 @@ def weights_digest(path: str | os.PathLike) -> str:
 def load_scorer(path: str | os.PathLike = DEMO_WEIGHTS) -> Scorer:
     """A :class:`Scorer` from a CrimeViz checkpoint or an official MGFN state dict."""
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weights file")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a file that is not a checkpoint
-        raise WeightsError(f"{path.name}: not a PyTorch checkpoint ({type(exc).__name__})") from exc
+        checkpoint = read_checkpoint(path)
+    except CheckpointError as exc:
+        raise WeightsError(str(exc)) from exc
     if not isinstance(checkpoint, dict):
         raise WeightsError(f"{path.name}: not a state dict or CrimeViz checkpoint")
     digest = weights_digest(path)
     if checkpoint.get("format") != FORMAT:
         try:
-            model = load_official_weights(MGFN(), checkpoint)
-        except RuntimeError as exc:
-            raise WeightsError(f"{path.name}: not an MGFN UCF-Crime state dict") from exc
+            model = load_weights(MGFN(), checkpoint, source=path.name)
+        except CheckpointError as exc:
+            raise WeightsError(f"{path.name}: not an MGFN UCF-Crime state dict ({exc})") from exc
         return Scorer(model.eval(), f"mgfn-ucf+{digest}", OFFICIAL_LABEL)
     if not checkpoint.get("trained_on"):
         raise WeightsError(
@@ -119,7 +118,10 @@ def load_scorer(path: str | os.PathLike = DEMO_WEIGHTS) -> Scorer:
         )
     spec = FeatureSpec.from_dict(checkpoint["feature_spec"])
     model = MGFN.small(spec.dim, **checkpoint["mgfn_overrides"])
-    load_official_weights(model, checkpoint["state_dict"])
+    try:
+        load_weights(model, checkpoint["state_dict"], source=path.name)
+    except CheckpointError as exc:
+        raise WeightsError(str(exc)) from exc
     return Scorer(
         model.eval(),
         f"{checkpoint['name']}+{digest}",

@@ -11,7 +11,8 @@ from crimeviz import config
 from crimeviz.forecast.frames import GridMapping, History, grid_mapping
 from crimeviz.forecast.inputs import MAX_LEAD, ModelInputs
 from crimeviz.store import grid
-from models.cdna import CDNA, adapt_state_dict
+from models.cdna import CDNA
+from models.checkpoint import load_weights, read_checkpoint
 
 DEFAULT_CHECKPOINT = config.DATA_DIR / "models" / "cdna" / "toronto_h3r8.pt"
 
@@ -84,13 +85,13 @@ def save(path: Path | str, model: CDNA, meta: dict) -> None:
 
 def load(path: Path | str = DEFAULT_CHECKPOINT, on: str | None = None) -> CDNAForecaster:
     """A forecaster from a checkpoint written by :func:`save` (strict key match)."""
-    blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    blob = read_checkpoint(path)
     meta = blob["meta"]
     spec = dict(meta["model"])
     spec["frame_shape"] = tuple(spec["frame_shape"])
     spec["widths"] = tuple(spec["widths"])
     model = CDNA(**spec)
-    model.load_state_dict(adapt_state_dict(blob["state_dict"]), strict=True)
+    load_weights(model, blob["state_dict"], source=Path(path).name)
     on = on or device()
     return CDNAForecaster(model.to(on).eval(), meta, on)
 

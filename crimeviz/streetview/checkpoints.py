@@ -29,7 +29,8 @@ from torch import nn
 
 from crimeviz import config
 from crimeviz.files import file_sha256
-from models.deviancenet import DevianceNet, DevianceNetLite, load_official_weights
+from models.checkpoint import CheckpointError, load_weights, read_checkpoint
+from models.deviancenet import DevianceNet, DevianceNetLite
 
 LITE_FORMAT = "crimeviz-deviancenet-lite/1"
 LITE_CONFIG = ("frames", "image_size", "hidden")
@@ -103,34 +104,27 @@ def training_summary(record: Mapping) -> str:
 
 
 def _lite_from(payload: Mapping) -> DevianceNetLite:
+    """The light model: its frozen backbone as installed, every other tensor from the checkpoint."""
     model = DevianceNetLite(**{key: int(payload["config"][key]) for key in LITE_CONFIG})
-    state = model.state_dict()
-    trainable = {key for key in state if not key.startswith("backbone.")}
-    given = set(payload["state_dict"])
-    if given != trainable:
-        raise RuntimeError(f"missing {sorted(trainable - given)[:3]}, unexpected {sorted(given - trainable)[:3]}")
-    state.update(payload["state_dict"])
-    model.load_state_dict(state, strict=True)
-    return model
+    trained = payload["state_dict"]
+    if any(key.startswith("backbone.") for key in trained):
+        raise CheckpointError("light checkpoint: holds backbone tensors, which come from the installed package")
+    backbone = {key: value for key, value in model.state_dict().items() if key.startswith("backbone.")}
+    return load_weights(model, {**backbone, **trained}, prefix=None, source="light checkpoint")
 
 
 def load(path: Path | str, variant: str | None = None) -> ScoringModel:
     """Loads a checkpoint of either kind (or only ``variant``: ``con`` / ``lite``) strictly, in eval mode."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load raises many types for a file it cannot read
-        raise ValueError(f"{path.name}: not a PyTorch checkpoint ({type(exc).__name__})") from exc
+    payload = read_checkpoint(path)
     if not isinstance(payload, Mapping):
         raise ValueError(f"{path.name}: not a DevianceNet checkpoint (holds a {type(payload).__name__})")
     found = "lite" if payload.get("format") == LITE_FORMAT else "con"
     if variant is not None and variant != found:
         raise ValueError(f"{path.name} is a {MODEL_NAMES[found]} checkpoint, not {MODEL_NAMES[variant]}")
     try:
-        model = _lite_from(payload) if found == "lite" else load_official_weights(DevianceNet("con"), payload)
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        model = _lite_from(payload) if found == "lite" else load_weights(DevianceNet("con"), payload)
+    except (CheckpointError, KeyError, TypeError, ValueError) as exc:
         detail = " ".join(str(exc).split())[:300]
         raise ValueError(f"{path.name}: not a {MODEL_NAMES[found]} checkpoint ({detail})") from exc
     trained_on = payload.get("trained_on") if found == "lite" else None
