@@ -3,7 +3,7 @@
 import streamlit as st
 
 from crimeviz.access import auth
-from crimeviz.store import audit
+from crimeviz.store import audit, safe_csv
 from crimeviz.web import ui
 
 user = ui.require("users")
@@ -72,6 +72,6 @@ with tab_audit:
     log = audit.entries(con, int(limit), who.strip() or None, action.strip() or None)
     st.dataframe(log, hide_index=True, key="audit_table")
     if st.download_button(
-        "Export as CSV", log.to_csv(index=False), "crimeviz-audit.csv", "text/csv", key="audit_export"
+        "Export as CSV", safe_csv.to_csv_bytes(log), "crimeviz-audit.csv", "text/csv", key="audit_export"
     ):
         audit.record(con, user.username, "audit.export", "audit_log", None, {"entries": len(log)})

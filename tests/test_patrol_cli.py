@@ -88,10 +88,18 @@ def test_export_review_and_approve_a_saved_plan(capsys, store, tmp_path):
     )
     plan_id = str(json.loads(out)["plan_id"])
     for fmt in ("pdf", "csv"):
-        code, out, _ = run(capsys, "export", plan_id, "--out", str(tmp_path / f"plan.{fmt}"), "--db", store)
+        code, out, _ = run(
+            capsys, "export", plan_id, "--out", str(tmp_path / f"plan.{fmt}"), "--db", store, "--user", "cmdr"
+        )
         assert code == 0 and json.loads(out)["bytes"] > 100
     assert (tmp_path / "plan.pdf").read_bytes().startswith(b"%PDF-")
     assert (tmp_path / "plan.csv").read_text().startswith("plan_id,date,shift")
+    con = db.connect(store)
+    exports = con.execute(
+        "SELECT username, detail FROM audit_log WHERE action = 'patrol.export' AND object_id = ?", [plan_id]
+    ).fetchall()
+    con.close()
+    assert [(name, json.loads(detail)["format"]) for name, detail in exports] == [("cmdr", "pdf"), ("cmdr", "csv")]
     code, out, _ = run(capsys, "review", "--plan", plan_id, "--db", store)
     rows = json.loads(out)["rows"]
     assert code == 0 and [r["method"] for r in rows] == ["plan", "top-k cells"] and rows[0]["day"] == "2021-10-06"
@@ -138,8 +146,10 @@ def test_bench_reports_build_time_and_coverage(capsys, store):
         (["build"], "give --user NAME"),
         (["build", "--user", "anna"], "the analyst role may not use patrol"),
         (["approve", "1", "--user", "anna"], "the analyst role may not use patrol"),
-        (["export", "999", "--out", "x.pdf"], "there is no saved plan 999"),
-        (["export", "1", "--out", "x.docx"], "export writes pdf or csv"),
+        (["export", "999", "--out", "x.pdf", "--user", "cmdr"], "there is no saved plan 999"),
+        (["export", "1", "--out", "x.docx", "--user", "cmdr"], "export writes pdf or csv"),
+        (["export", "1", "--out", "x.csv"], "give --user NAME"),
+        (["export", "1", "--out", "x.csv", "--user", "anna"], "the analyst role may not use patrol"),
         (["review"], "give --plan ID, or --start"),
     ],
 )

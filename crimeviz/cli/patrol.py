@@ -139,9 +139,10 @@ def cmd_status(args) -> int:
 
 def cmd_export(args) -> int:
     from crimeviz.patrol import export, store
-    from crimeviz.store import grid, queries
+    from crimeviz.store import audit, grid, queries
 
     con = incident_store(args.db)
+    user = authorised(con, args, "patrol")
     plan = store.load_plan(con, args.plan_id)
     fmt = args.format or args.out.suffix.lstrip(".").lower()
     if fmt not in ("pdf", "csv"):
@@ -151,7 +152,10 @@ def cmd_export(args) -> int:
     if fmt == "pdf":
         args.out.write_bytes(export.plan_pdf(plan, names, grid.to_hex(queries.study_cells(con, 7))))
     else:
-        args.out.write_text(export.plan_csv(plan, names), encoding="utf-8")
+        args.out.write_text(export.plan_csv(plan, names), encoding="utf-8", newline="")
+    audit.record(
+        con, user.username, "patrol.export", "patrol_plan", plan.plan_id, {"format": fmt, "out": str(args.out)}
+    )
     print(json.dumps({"plan_id": plan.plan_id, "format": fmt, "out": str(args.out), "bytes": args.out.stat().st_size}))
     return 0
 
@@ -222,6 +226,7 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--out", type=Path, required=True, help="file to write (.pdf or .csv)")
     p.add_argument("--format", choices=("pdf", "csv"), default=None, help="default: from --out's suffix")
     db_arg(p)
+    user_args(p)
     p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("review", help="coverage of what happened: a saved plan, or plans over past dates")

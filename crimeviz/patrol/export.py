@@ -12,6 +12,7 @@ from fpdf import FPDF
 
 from crimeviz.patrol import views
 from crimeviz.patrol.plan import Plan
+from crimeviz.store import safe_csv
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 CONTEXT_GREY = (225, 225, 230)
@@ -25,7 +26,7 @@ def plan_csv(plan: Plan, names: dict[str, str]) -> str:
     stops.insert(1, "date", plan.params.day.isoformat())
     stops.insert(2, "shift", plan.params.shift.label())
     stops.insert(3, "status", plan.status)
-    return stops.to_csv(index=False)
+    return safe_csv.to_csv_bytes(stops).decode("utf-8")
 
 
 class _Pdf(FPDF):
