@@ -7,6 +7,7 @@ import zlib
 import pandas as pd
 import pytest
 
+from crimeviz.explore import pdf
 from crimeviz.patrol import export
 from crimeviz.patrol.plan import PlanParams, plan_on_surface
 from tests.test_patrol_beats import CENTRE, DAY, random_surface
@@ -47,7 +48,7 @@ def test_pdf_has_an_overview_page_and_a_page_per_unit(plan):
 
 
 def test_pdf_without_a_unicode_font_still_shows_the_plan(plan, monkeypatch, tmp_path):
-    monkeypatch.setattr(export, "DEJAVU", tmp_path)  # no fonts here: core Helvetica, latin-1
+    monkeypatch.setattr(pdf, "DEJAVU", tmp_path)  # no fonts here: core Helvetica, latin-1
     text = pdf_text(export.plan_pdf(plan, NAMES, [])).replace("\\", "")
     assert "Patrol plan (not saved) - Tuesday 01 June 2021, evening 15:00-23:00" in text
     assert "Sgt. ?ukasz Ñúñez" in text  # outside latin-1 becomes "?"

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import cv2
 import numpy as np
-from fpdf import FPDF
 
 from crimeviz.cctv import video
 from crimeviz.cctv.scoring import ScoreResult
+from crimeviz.explore import pdf as document
 
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+FONT_DIR = document.DEJAVU
 THUMB_WIDTH = 320
 
 
@@ -78,29 +77,7 @@ def _clock(seconds: float) -> str:
     return f"{int(minutes):02d}:{secs:05.2f}"
 
 
-class _Pdf(FPDF):
-    """A4 portrait with a Unicode font where available (camera names and notes are free text)."""
-
-    def __init__(self):
-        super().__init__(format="A4")
-        self.set_auto_page_break(True, margin=15)
-        if (FONT_DIR / "DejaVuSans.ttf").is_file():
-            self.add_font("body", "", FONT_DIR / "DejaVuSans.ttf")
-            self.add_font("body", "B", FONT_DIR / "DejaVuSans-Bold.ttf")
-            self.family = "body"
-        else:
-            self.family = "helvetica"
-
-    def text_safe(self, text: str) -> str:
-        """Core fonts are Latin-1 only; DejaVu takes any text."""
-        return text if self.family == "body" else text.encode("latin-1", "replace").decode("latin-1")
-
-    def para(self, text: str, size: float = 10, style: str = "", height: float = 5) -> None:
-        self.set_font(self.family, style, size)
-        self.multi_cell(0, height, self.text_safe(text), new_x="LMARGIN", new_y="NEXT")
-
-
-def _curve(pdf: _Pdf, scores: np.ndarray, fps: float, threshold: float, segments: list[dict]) -> None:
+def _curve(pdf: document.Document, scores: np.ndarray, fps: float, threshold: float, segments: list[dict]) -> None:
     """The per-frame score curve drawn with vector lines, segments shaded, threshold dashed."""
     x0, y0, w, h = pdf.l_margin + 8, pdf.get_y() + 2, pdf.epw - 8, 45
     n = len(scores)
@@ -119,7 +96,7 @@ def _curve(pdf: _Pdf, scores: np.ndarray, fps: float, threshold: float, segments
     pdf.set_dash_pattern(dash=1.5, gap=1)
     pdf.line(x0, y0 + h * (1 - threshold), x0 + w, y0 + h * (1 - threshold))
     pdf.set_dash_pattern()
-    pdf.set_font(pdf.family, "", 7)
+    pdf.font(7)
     for value in (0, 0.5, 1):
         pdf.text(pdf.l_margin, y0 + h * (1 - value) + 1, f"{value:g}")
     pdf.text(x0, y0 + h + 4, "0 s")
@@ -129,49 +106,37 @@ def _curve(pdf: _Pdf, scores: np.ndarray, fps: float, threshold: float, segments
 
 def to_pdf(report: dict, keyframes: list[bytes]) -> bytes:
     """A printable report: header, model label, curve, segment table, key frames, note."""
-    pdf = _Pdf()
-    pdf.add_page()
     title = f"CCTV review report #{report['report_id']}" if report["report_id"] else "CCTV review report"
-    pdf.para(title, 16, "B", 8)
+    pdf = document.Document(title, report["reviewer"], font_dir=FONT_DIR)
+    pdf.heading(title, 16)
     camera, clip = report["camera"], report["clip"]
-    pdf.para(f"Camera: {camera['name']} ({camera['lat']:.5f}, {camera['lon']:.5f})")
-    pdf.para(f"Reviewed {report['created_at'].replace('T', ' ')} by {report['reviewer']}")
-    pdf.para(
+    pdf.paragraph(f"Camera: {camera['name']} ({camera['lat']:.5f}, {camera['lon']:.5f})")
+    pdf.paragraph(f"Reviewed {report['created_at'].replace('T', ' ')} by {report['reviewer']}")
+    pdf.paragraph(
         f"Clip: {clip['name']} · {clip['width']}×{clip['height']} · {clip['fps']:g} fps · "
         f"{clip['n_frames']} frames ({_clock(clip['duration_s'])}) · SHA-256 {clip['sha256'][:16]}…"
     )
     pdf.set_text_color(150, 60, 0)
-    pdf.para(f"Model {report['model']['version']}: {report['model']['label']}", 9)
+    pdf.paragraph(f"Model {report['model']['version']}: {report['model']['label']}", 9)
     pdf.set_text_color(0, 0, 0)
     pdf.ln(2)
-    pdf.para(
-        f"Anomaly score per frame (alert threshold {report['threshold']:.2f}, peak {report['peak']:.3f})", 11, "B", 6
-    )
+    pdf.heading(f"Anomaly score per frame (alert threshold {report['threshold']:.2f}, peak {report['peak']:.3f})")
     _curve(pdf, np.asarray(report["frame_scores"]), clip["fps"], report["threshold"], report["segments"])
     segments = report["segments"]
-    pdf.para(f"Alert segments: {len(segments)}", 11, "B", 6)
+    pdf.heading(f"Alert segments: {len(segments)}")
     if segments:
-        pdf.set_font(pdf.family, "", 9)
-        with pdf.table(col_widths=(10, 25, 25, 25, 20), text_align="RIGHT") as table:
-            table.row(["#", "Start", "End", "Peak at", "Peak"])
-            for i, s in enumerate(segments, 1):
-                table.row([str(i), _clock(s["start_s"]), _clock(s["end_s"]), _clock(s["peak_s"]), f"{s['peak']:.3f}"])
+        rows = [
+            [str(i), _clock(s["start_s"]), _clock(s["end_s"]), _clock(s["peak_s"]), f"{s['peak']:.3f}"]
+            for i, s in enumerate(segments, 1)
+        ]
+        pdf.data_table(["#", "Start", "End", "Peak at", "Peak"], rows, (10, 35, 35, 35, 20), 9, "RIGHT")
         pdf.ln(3)
     if keyframes:
-        pdf.para("Key frames at the segment peaks", 11, "B", 6)
-        size = (pdf.epw - 10) / 3
-        for i, (jpeg, s) in enumerate(zip(keyframes, segments)):
-            if i % 3 == 0:
-                if pdf.get_y() + size * 0.8 > pdf.h - pdf.b_margin:
-                    pdf.add_page()
-                top = pdf.get_y()
-            x = pdf.l_margin + (i % 3) * (size + 5)
-            info = pdf.image(jpeg, x=x, y=top, w=size)
-            pdf.set_font(pdf.family, "", 8)
-            pdf.text(x, top + info.rendered_height + 3.5, f"#{i + 1} at {_clock(s['peak_s'])} · {s['peak']:.3f}")
-            if i % 3 == 2 or i == len(keyframes) - 1:
-                pdf.set_y(top + info.rendered_height + 6)
+        pdf.heading("Key frames at the segment peaks")
+        pdf.image_row(
+            keyframes, [f"#{i} at {_clock(s['peak_s'])} · {s['peak']:.3f}" for i, s in enumerate(segments, 1)]
+        )
     pdf.ln(2)
-    pdf.para("Reviewer note", 11, "B", 6)
-    pdf.para(report["note"] or "—")
-    return bytes(pdf.output())
+    pdf.heading("Reviewer note")
+    pdf.paragraph(report["note"] or "—")
+    return pdf.to_bytes()

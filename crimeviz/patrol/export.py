@@ -1,22 +1,14 @@
-"""Plan exports: a CSV of every stop and a printable PDF (overview map, unit table, a map per unit).
-
-The PDF uses DejaVu Sans when installed (any text); otherwise fpdf2's core
-Helvetica, with dashes made ASCII and other characters outside latin-1 replaced by ``?``.
-"""
-
-from pathlib import Path
+"""Plan exports: a CSV of every stop and a printable PDF (overview map, unit table, a map per unit)."""
 
 import h3
 import numpy as np
-from fpdf import FPDF
 
+from crimeviz.explore.pdf import Document
 from crimeviz.patrol import views
 from crimeviz.patrol.plan import Plan
 from crimeviz.store import safe_csv
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 CONTEXT_GREY = (225, 225, 230)
-ASCII_DASHES = str.maketrans({"–": "-", "—": "-", "…": "..."})
 
 
 def plan_csv(plan: Plan, names: dict[str, str]) -> str:
@@ -27,46 +19,6 @@ def plan_csv(plan: Plan, names: dict[str, str]) -> str:
     stops.insert(2, "shift", plan.params.shift.label())
     stops.insert(3, "status", plan.status)
     return safe_csv.to_csv_bytes(stops).decode("utf-8")
-
-
-class _Pdf(FPDF):
-    """A4 landscape with a Unicode font when one is installed."""
-
-    def __init__(self):
-        super().__init__(orientation="L", unit="mm", format="A4")
-        self.unicode = (DEJAVU / "DejaVuSans.ttf").exists() and (DEJAVU / "DejaVuSans-Bold.ttf").exists()
-        if self.unicode:
-            self.add_font("DejaVu", "", str(DEJAVU / "DejaVuSans.ttf"))
-            self.add_font("DejaVu", "B", str(DEJAVU / "DejaVuSans-Bold.ttf"))
-        self.family = "DejaVu" if self.unicode else "Helvetica"
-        self.set_auto_page_break(True, margin=12)
-
-    def text_safe(self, text) -> str:
-        text = str(text)
-        if self.unicode:
-            return text
-        return text.translate(ASCII_DASHES).encode("latin-1", "replace").decode("latin-1")
-
-    def font(self, size: float, bold: bool = False) -> None:
-        self.set_font(self.family, "B" if bold else "", size)
-
-    def line_of(self, text: str, size: float = 9, bold: bool = False, height: float = 5) -> None:
-        self.font(size, bold)
-        self.multi_cell(0, height, self.text_safe(text), new_x="LMARGIN", new_y="NEXT")
-
-    def grid_table(self, frame, widths, size: float = 7.5) -> None:
-        self.font(size)
-        with self.table(
-            col_widths=widths,
-            text_align="LEFT",
-            line_height=4.2,
-            first_row_as_headings=True,
-            align="LEFT",
-            width=sum(widths),
-        ) as table:
-            table.row([self.text_safe(c) for c in frame.columns])
-            for values in frame.itertuples(index=False):
-                table.row([self.text_safe(v) for v in values])
 
 
 def _projection(cells: list[str], box: tuple[float, float, float, float]):
@@ -85,7 +37,7 @@ def _projection(cells: list[str], box: tuple[float, float, float, float]):
     return to_page
 
 
-def _draw_map(pdf: _Pdf, plan: Plan, units, box, context: list[str], stop_numbers: bool) -> None:
+def _draw_map(pdf: Document, plan: Plan, units, box, context: list[str], stop_numbers: bool) -> None:
     """Cells of ``units`` in unit colours over grey ``context`` cells, with loops and labels."""
     beats = [plan.beat(u) for u in units]
     shown = [c for b in beats for c in b.cells]
@@ -145,32 +97,30 @@ def plan_pdf(plan: Plan, names: dict[str, str], context: list[str]) -> bytes:
     ``names`` maps cell hex → neighbourhood; ``context`` cells (e.g. the study area
     at resolution 7) are drawn in grey behind the overview.
     """
-    pdf = _Pdf()
-    pdf.set_title(pdf.text_safe(f"Patrol plan {plan.params.day} {plan.params.shift.label()}"))
-    pdf.set_author(pdf.text_safe(plan.created_by))
-    pdf.add_page()
     ident = f"#{plan.plan_id}" if plan.plan_id is not None else "(not saved)"
-    pdf.line_of(f"Patrol plan {ident} — {plan.params.day:%A %d %B %Y}, {plan.params.shift.label()}", 15, True, 8)
+    title = f"Patrol plan {ident} — {plan.params.day:%A %d %B %Y}, {plan.params.shift.label()}"
+    pdf = Document(title, plan.created_by, landscape=True)
+    pdf.heading(title, 15)
     who = f"created by {plan.created_by}" + (f" at {plan.created_at:%Y-%m-%d %H:%M}" if plan.created_at else "")
     if plan.approved_by:
         who += f" · approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}"
-    pdf.line_of(f"Status: {plan.status.upper()} · {who}", 9)
-    pdf.line_of(
+    pdf.paragraph(f"Status: {plan.status.upper()} · {who}", 9)
+    pdf.paragraph(
         f"Expected incidents inside the beats: {plan.covered:.1f} of {plan.total_risk:.1f} in the shift "
         f"({plan.share:.0%}; {plan.day_share:.0%} of the day's {plan.day_risk:.1f})",
         10,
-        True,
+        bold=True,
     )
     for line in _parameters(plan):
-        pdf.line_of(line, 8, height=4)
+        pdf.paragraph(line, 8, height=4)
     top = pdf.get_y() + 2
-    _draw_map(pdf, plan, [b.unit for b in plan.beats], (10, top, 125, 200 - top), context, stop_numbers=False)
+    _draw_map(pdf, plan, [b.unit for b in plan.beats], (10, top, 125, pdf.h - 15 - top), context, stop_numbers=False)
     pdf.set_xy(140, top)
     pdf.set_left_margin(140)
     table = views.unit_table(plan, names)[
         ["unit", "neighbourhood", "cells", "area km²", "loop km", "minutes", "expected incidents", "% of shift"]
     ]
-    pdf.grid_table(table, [9, 44, 10, 13, 12, 15, 18, 14])
+    pdf.data_table(table.columns, table.itertuples(index=False), [9, 44, 10, 13, 12, 15, 18, 14], 7.5)
     pdf.set_left_margin(10)
     stops = views.stops_table(plan, names)
     for beat in plan.beats:
@@ -181,19 +131,16 @@ def plan_pdf(plan: Plan, names: dict[str, str], context: list[str]) -> bytes:
         pdf.rect(10, pdf.get_y() + 1, 5, 5, style="F")
         pdf.set_x(17)
         row = table[table["unit"] == beat.unit].iloc[0]
-        pdf.line_of(
+        pdf.heading(
             f"Unit {beat.unit} — {row['neighbourhood']}: {len(beat.cells)} cells, {row['loop km']} km loop, "
             f"about {row['minutes']} min, {row['expected incidents']} expected incidents "
-            f"({row['% of shift']}% of the shift)",
-            11,
-            True,
-            7,
+            f"({row['% of shift']}% of the shift)"
         )
         top = pdf.get_y() + 2
         _draw_map(pdf, plan, [beat.unit], (10, top, 110, 110), [], stop_numbers=True)
         pdf.set_xy(125, top)
         pdf.set_left_margin(125)
         mine = stops[stops["unit"] == beat.unit][["stop", "cell", "neighbourhood", "lat", "lon", "expected incidents"]]
-        pdf.grid_table(mine, [10, 32, 50, 18, 20, 22])
+        pdf.data_table(mine.columns, mine.itertuples(index=False), [10, 32, 50, 18, 20, 22], 7.5)
         pdf.set_left_margin(10)
-    return bytes(pdf.output())
+    return pdf.to_bytes()
