@@ -4,9 +4,11 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from crimeviz import config
-from crimeviz.explore import charts, leaflet, maps
+from crimeviz.explore import charts, exports, leaflet, maps, selection
 from crimeviz.store import grid, queries
 from crimeviz.web import overlays, ui
+
+MAX_POINTS = 5_000
 
 user, con, f = ui.filtered_page("Incident map")
 
@@ -38,18 +40,31 @@ c1.metric("Incidents", f"{total:,}")
 c2.metric("Cells with incidents", f"{len(counts):,}")
 c3.metric("Share in the top 5% of cells", f"{counts['n'].head(max(1, len(counts) // 20)).sum() / total:.0%}")
 
+names = ui.neighbourhood_names(con, res)
+# A click selects a hexagon by its index in the layer's data, and the browser keeps that index
+# across reruns, resolving it against whatever the layer then holds. So a click is read once, from
+# the layer id it was made on, and the layer gets a new id: the browser drops its selection (no
+# stale cell, no faded map) and the chosen cell lives in "map_cell", drawn by its own outline.
+picks = st.session_state.get("map_picks", 0)
+hex_id = f"incident-hexes-{picks}" if picks else "incident-hexes"
+if clicked := selection.picked_cell(st.session_state.get("incident_map"), hex_id):
+    st.session_state["map_cell"], st.session_state["map_picks"] = clicked, picks + 1
+    hex_id = f"incident-hexes-{picks + 1}"
+moved_from = st.session_state.get("map_cell")
+if moved_from and (moved := selection.at_resolution(moved_from, res, counts)) != moved_from:
+    st.session_state["map_cell"] = moved
+cell = st.session_state.get("map_cell")
+
 context = ui.map_context(con)
 layers = [context["outline"]]
 legend = None
 if "Hexagons" in shown:
-    hexes, legend = maps.count_layer(counts, ui.neighbourhood_names(con, res))
+    hexes, legend = maps.count_layer(counts, names, hex_id)
     layers.append(hexes)
-if "Heatmap" in shown or "Points" in shown:
-    points = queries.points(con, f)
-    if "Heatmap" in shown:
-        layers.append(maps.heatmap_layer(points))
-    if "Points" in shown:
-        layers.append(maps.point_layer(points))
+if "Heatmap" in shown:
+    layers.append(maps.heatmap_layer(queries.points(con, f)))
+if "Points" in shown:  # a sample: every point hid the hexagons and took seconds to draw per rerun
+    layers.append(maps.point_layer(queries.points(con, f, MAX_POINTS)))
 if "Neighbourhoods" in shown:
     layers.append(context["neighbourhoods"])
 extra = {
@@ -59,6 +74,8 @@ extra = {
 for name, build in extra.items():
     if name in shown and (layer := build()) is not None:
         layers.append(layer)
+if cell:
+    layers.append(selection.chosen_cell_layer(cell))
 
 online = config.basemap() != "none"
 # Without a basemap there is no Leaflet view to show (it needs tiles), so no tabs: the download
@@ -66,7 +83,7 @@ online = config.basemap() != "none"
 tab_deck, tab_leaflet = st.tabs(["Map", "Leaflet (Folium) view"]) if online else (st.container(),) * 2
 with tab_deck:
     deck = maps.deck(layers, maps.view_for(context["bounds"]), config.basemap())
-    event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="incident_map")
+    st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="incident_map")
     if legend:
         st.markdown(maps.legend_html(legend, "Incidents per cell"), unsafe_allow_html=True)
     if any(layer.id == "deviance-scores" for layer in layers):
@@ -77,6 +94,8 @@ with tab_deck:
             ),
             unsafe_allow_html=True,
         )
+    if "Points" in shown and total > MAX_POINTS:
+        st.caption(f"Points: a sample of {MAX_POINTS:,} of the {total:,} incidents.")
     if not online:
         st.caption(
             "Offline map: city outline and neighbourhood boundaries derived from the data (hover a hexagon "
@@ -84,34 +103,42 @@ with tab_deck:
             "a Leaflet view with OpenStreetMap tiles when online). The Leaflet download has no tiles either."
         )
 with tab_leaflet:
-
-    def leaflet_map():
-        return leaflet.folium_map(counts, context["bounds"], config.basemap())
-
     # Built only when asked for: the download is rare.
     st.download_button(
         "Download this map as a Leaflet HTML file",
-        lambda: leaflet_map().get_root().render(),
+        lambda: exports.leaflet_html(con, user.username, counts, context["bounds"], config.basemap(), res),
         "crimeviz-map.html",
         "text/html",
         key="leaflet_html",
         on_click="ignore",
     )
     if online:
-        st_folium(leaflet_map(), height=500, use_container_width=True, returned_objects=[], key="leaflet_map")
+        st_folium(
+            leaflet.folium_map(counts, context["bounds"], config.basemap()),
+            height=500,
+            use_container_width=True,
+            returned_objects=[],
+            key="leaflet_map",
+        )
 
-clicked = (event.selection.objects.get("incident-hexes") if event and event.selection else None) or []
-if clicked and st.session_state.get("map_clicked") != clicked[0]["cell"]:
-    st.session_state["map_clicked"] = st.session_state["map_cell"] = clicked[0]["cell"]
+cell_counts = dict(zip(counts["cell"], counts["n"]))
 choices = counts["cell"].head(50).tolist()
-if st.session_state.get("map_cell") and st.session_state["map_cell"] not in choices:
-    choices.insert(0, st.session_state["map_cell"])
+if cell and cell not in choices:
+    choices.insert(0, cell)
 st.subheader("Cell detail")
+if moved_from and moved_from != cell:
+    st.info(
+        f"The resolution changed: the detail shows {selection.label(cell, cell_counts, names)}, the cell that "
+        f"covers {moved_from}."
+        if cell
+        else f"The resolution changed and no part of {moved_from} has incidents at resolution {res}: pick a cell."
+    )
 cell = st.selectbox(
     "Cell",
     choices,
     index=None,
     key="map_cell",
+    format_func=lambda c: selection.label(c, cell_counts, names),
     placeholder="Click a hexagon on the map, or pick one of the 50 busiest cells",
 )
 if cell is None:
@@ -126,7 +153,7 @@ a.plotly_chart(charts.hour_weekday_heatmap(detail["hour_weekday"]), key="cell_ho
 b.plotly_chart(charts.monthly_chart(detail["monthly"], "Monthly trend"), key="cell_monthly")
 st.download_button(
     f"Download the {n_cell:,} incidents in this cell (CSV)",
-    lambda: queries.incidents(con, f, res, cell).to_csv(index=False),
+    lambda: exports.cell_csv(con, user.username, f, res, cell),
     f"incidents-{cell}.csv",
     "text/csv",
     key="cell_csv",

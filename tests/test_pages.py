@@ -84,6 +84,8 @@ def test_map_resolution_and_optional_layers(map_page):
         "incident-points",
     ]
     assert spec["layers"][1]["data"][0]["cell"].startswith("89")
+    assert len(spec["layers"][3]["data"]) == 5_000 < int(metric(map_page, "Incidents").replace(",", ""))
+    assert any("a sample of 5,000" in c.value for c in map_page.caption)
 
 
 def test_map_empty_filter_result_says_so(map_page):
