@@ -132,3 +132,20 @@ def test_hostile_zips_are_refused_before_anything_is_written(tmp_path, name, mes
     with pytest.raises(SequenceError, match=message if name != "many_files.zip" else "files"):
         uploads.extract_zip(data, dest, uploads.ONE_SEQUENCE)
     assert not any(dest.rglob("*")) and not (tmp_path / "outside").exists()
+
+
+@pytest.mark.parametrize("name", ["hostile_fields.csv", "incidents.parquet"])
+def test_a_db_that_is_not_a_store_is_refused_and_left_alone(tmp_path, capsys, monkeypatch, name):
+    import pandas as pd
+
+    target = tmp_path / name
+    if name.endswith(".parquet"):
+        pd.DataFrame({"a": [1, 2]}).to_parquet(target)
+    else:
+        shutil.copy(CORPUS / "csv" / name, target)
+    before = target.read_bytes()
+    monkeypatch.setenv("CRIMEVIZ_DB", str(target))
+    code = cli.main(["import", str(CORPUS / "csv" / "hostile_fields.csv"), "--mapping", MAPPING, "--user", "root"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"error: {target} is not a CrimeViz (DuckDB) database; give another --db\n"
+    assert target.read_bytes() == before

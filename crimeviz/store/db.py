@@ -72,9 +72,30 @@ class StoreUnavailable(Exception):
     """The database file cannot be opened; the message says why in words for the user."""
 
 
+DUCKDB_MAGIC = (8, b"DUCK")  # where DuckDB's file header carries its magic bytes
+
+
+def check_store_file(path: Path) -> None:
+    """StoreUnavailable unless ``path`` is absent, empty or a DuckDB file: DuckDB opens a CSV or
+    Parquet file as a throw-away in-memory database, so writes "succeed" and are lost."""
+    offset, magic = DUCKDB_MAGIC
+    try:
+        if path.is_dir():
+            raise StoreUnavailable(f"{path} is a folder, not a CrimeViz (DuckDB) database")
+        if not path.exists() or path.stat().st_size == 0:
+            return
+        with open(path, "rb") as handle:
+            header = handle.read(offset + len(magic))
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot open the database {path}: {exc.strerror or exc}") from None
+    if header[offset:] != magic:
+        raise StoreUnavailable(f"{path} is not a CrimeViz (DuckDB) database; give another --db")
+
+
 def connect(path: Path | str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the store at ``path`` (default ``config.db_path()``)."""
     path = Path(path) if path is not None else config.db_path()
+    check_store_file(path)
     try:
         if read_only:
             return duckdb.connect(str(path), read_only=True)
