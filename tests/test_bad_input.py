@@ -56,6 +56,8 @@ def run_import(path, name, tmp_path, capsys, mapping=MAPPING):
         ("empty.csv", "cannot be read"),
         ("header_only.csv", "no data rows"),
         ("ragged.csv", "cannot be read"),
+        ("duplicate_columns.csv", "column 'Lat' appears 2 times (columns 3, 5); rename"),
+        ("ambiguous_dates.csv", "read as both %m/%d/%Y %H:%M and %d/%m/%Y %H:%M; give the format with --date-format"),
     ],
 )
 def test_unusable_files_are_refused_with_one_line_and_change_nothing(store, tmp_path, capsys, name, message):
@@ -149,3 +151,139 @@ def test_a_db_that_is_not_a_store_is_refused_and_left_alone(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert code == 2 and err == f"error: {target} is not a CrimeViz (DuckDB) database; give another --db\n"
     assert target.read_bytes() == before
+
+
+def stored(path, sql):
+    con = db.connect(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_implausible_dates_are_rejected_and_far_rows_listed_with_examples(store, tmp_path, capsys):
+    code, out, _ = run_import(store, "implausible.csv", tmp_path, capsys)
+    summary = json.loads(out)
+    assert code == 0 and (summary["loaded"], summary["rejected"]) == (6, 2)
+    assert summary["reject_reasons"] == {"date in the future": 1, "date before 1900-01-01": 1}
+    far = summary["outside_area"]
+    assert far["count"] == 2 and far["rejected"] is False and "the file's extent" in far["area"]
+    assert [row["source_row"] for row in far["examples"]] == [8, 9]
+    assert stored(store, "SELECT max(occurred_at) < now(), min(occurred_at) > '2000-01-01' FROM incidents") == [
+        (True, True)
+    ]
+
+
+def test_far_rows_can_be_rejected_and_the_store_extent_is_the_default_area(store, tmp_path, capsys):
+    target = tmp_path / "implausible.csv"
+    shutil.copy(CORPUS / "csv" / "implausible.csv", target)
+    args = ["import", str(target), "--db", str(store), "--mapping", MAPPING, "--reject-outside"]
+    assert cli.main([*args, "--earliest", "1800-01-01"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["loaded"], summary["rejected"]) == (5, 3)
+    assert summary["reject_reasons"] == {
+        "date in the future": 1,
+        "far from the data (latitude and longitude swapped?)": 1,
+        "far from the data": 1,
+    }
+    london = tmp_path / "london.csv"
+    london.write_text("Date,Type,Lat,Lon\n2021-07-01 10:00,Theft,51.5074,-0.1278\n2021-07-01 11:00,Theft,51.5,-0.12\n")
+    assert cli.main(["import", str(london), "--db", str(store), "--mapping", MAPPING]) == 0
+    far = json.loads(capsys.readouterr().out)["outside_area"]
+    assert far["count"] == 2 and "the store's extent" in far["area"]
+    assert cli.main(["import", str(london), "--db", str(store), "--mapping", MAPPING, "--area", "51,-1,52,1"]) == 0
+    assert json.loads(capsys.readouterr().out)["outside_area"] == {}
+    assert cli.main(["import", str(london), "--db", str(store), "--mapping", MAPPING, "--area", "north"]) == 2
+    assert "not SOUTH,WEST,NORTH,EAST" in capsys.readouterr().err
+
+
+def test_offsets_across_daylight_saving_are_converted_to_local_time(store, tmp_path, capsys):
+    code, out, err = run_import(store, "dst_offsets.csv", tmp_path, capsys)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["loaded"] == 4 and summary["timezone"] == "UTC offsets converted to America/Toronto local time"
+    times = [str(r[0]) for r in stored(store, "SELECT occurred_at FROM incidents ORDER BY occurred_at, offence")]
+    assert times == ["2021-03-13 23:30:00", "2021-03-14 03:30:00", "2021-11-07 01:30:00", "2021-11-07 01:30:00"]
+
+
+def test_a_day_first_file_sorted_by_date_is_read_day_first(store, tmp_path, capsys):
+    import pandas as pd
+
+    when = pd.date_range("2021-01-01", periods=180, freq="D").repeat(50) + pd.Timedelta(hours=10)
+    frame = pd.DataFrame({"Date": when.strftime("%d/%m/%Y %H:%M"), "Type": "Theft", "Lat": 43.7, "Lon": -79.4})
+    path = tmp_path / "dmy.csv"
+    frame.to_csv(path, index=False)
+    assert cli.main(["import", str(path), "--db", str(store), "--mapping", MAPPING]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["loaded"], summary["rejected"], summary["date_format"]) == (9000, 0, "%d/%m/%Y %H:%M")
+    assert stored(store, "SELECT min(occurred_at)::DATE::VARCHAR, max(occurred_at)::DATE::VARCHAR FROM incidents") == [
+        ("2021-01-01", "2021-06-29")
+    ]
+
+
+def test_over_long_text_is_rejected_not_stored(store, tmp_path, capsys):
+    path = tmp_path / "long.csv"
+    path.write_text(
+        f"Date,Type,Lat,Lon\n2021-01-01 10:00,{'A' * 1_000_000},43.7,-79.4\n2021-01-01 11:00,Theft,43.7,-79.4\n"
+    )
+    assert cli.main(["import", str(path), "--db", str(store), "--mapping", MAPPING]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["reject_reasons"] == {"offence longer than 200 characters": 1}
+    assert stored(store, "SELECT max(length(offence)) FROM incidents") == [(5,)]
+
+
+def test_a_binary_parquet_column_is_named_as_binary_not_as_a_date_problem(store, tmp_path, capsys):
+    import pandas as pd
+
+    path = tmp_path / "binary.parquet"
+    pd.DataFrame(
+        {"Date": [b"\x00\x01", b"\xff"], "Type": ["A", "B"], "Lat": [43.7, 43.7], "Lon": [-79.4, -79.4]}
+    ).to_parquet(path)
+    before = snapshot(store)
+    assert cli.main(["import", str(path), "--db", str(store), "--mapping", MAPPING]) == 2
+    assert (
+        capsys.readouterr().err
+        == "error: column 'Date' (mapped to occurred_at) holds binary data, not text or numbers\n"
+    )
+    assert snapshot(store) == before
+
+
+def test_a_reject_dir_under_a_file_is_one_line_and_changes_nothing(store, tmp_path, capsys):
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    target = tmp_path / "bad_numbers.csv"
+    shutil.copy(CORPUS / "csv" / "bad_numbers.csv", target)
+    before = snapshot(store)
+    args = ["import", str(target), "--db", str(store), "--mapping", MAPPING, "--reject-dir", str(blocker / "rejects")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the rejected rows to") and err.count("\n") == 1
+    assert snapshot(store) == before
+
+
+def test_rejected_rows_csv_neutralises_formulas(store, tmp_path, capsys):
+    import pandas as pd
+
+    path = tmp_path / "formula.csv"
+    path.write_text(
+        'Date,Type,Lat,Lon\nnot a date,"=HYPERLINK(""http://x"",""y"")",43.7,-79.4\n2021-01-01 10:00,Theft,43.7,-79.4\n'
+    )
+    assert cli.main(["import", str(path), "--db", str(store), "--mapping", MAPPING]) == 0
+    rejects = pd.read_csv(json.loads(capsys.readouterr().out)["reject_file"])
+    assert rejects["Type"].tolist() == ["'=HYPERLINK(\"http://x\",\"y\")"]
+
+
+def test_an_incident_id_makes_a_corrected_row_a_duplicate(store, tmp_path, capsys):
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "Id,Date,Type,Lat,Lon\n17,2021-01-01 10:00,Theft,43.7,-79.4\n18,2021-01-01 11:00,Theft,43.7,-79.4\n"
+    )
+    args = ["import", str(path), "--db", str(store), "--mapping", MAPPING + ",incident_id=Id"]
+    assert cli.main(args) == 0 and json.loads(capsys.readouterr().out)["loaded"] == 2
+    path.write_text(
+        "Id,Date,Type,Lat,Lon\n17,2021-01-01 10:00,Robbery,43.7,-79.4\n19,2021-01-02 11:00,Theft,43.7,-79.4\n"
+    )
+    assert cli.main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["loaded"], summary["duplicates"]) == (1, 1)
+    assert stored(store, "SELECT count(*), count(*) FILTER (offence = 'Robbery') FROM incidents") == [(3, 0)]

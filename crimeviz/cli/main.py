@@ -6,11 +6,13 @@ import importlib
 import json
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from crimeviz import config
 from crimeviz.access.auth import ROLES
 from crimeviz.cli.common import CommandError, authorised, db_arg, user_args
+from crimeviz.store import importer
 
 # Feature packages that register their own subcommands with ``add_subcommands(subparsers)``.
 FEATURE_COMMANDS = {
@@ -74,9 +76,17 @@ def cmd_import(args) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CommandError(f"{path}: no such file")
+    checks = importer.Checks(
+        earliest=args.earliest,
+        timezone=args.timezone or importer.local_timezone(),
+        area=importer.Area.parse(args.area) if args.area else None,
+        reject_outside=args.reject_outside,
+    )
     con = db.connect(args.db)
     user = authorised(con, args, "data")
-    result = importer.import_file(con, path, mapping, user.username, args.date_format, args.source, args.reject_dir)
+    result = importer.import_file(
+        con, path, mapping, user.username, args.date_format, args.source, args.reject_dir, checks
+    )
     print(json.dumps(result.summary(), default=str))
     return 0
 
@@ -118,9 +128,33 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import incidents from a CSV or Parquet file")
     p.add_argument("file")
     p.add_argument(
-        "--mapping", required=True, help="lat=COL,lon=COL,occurred_at=COL,offence=COL[,premises=COL,neighbourhood=COL]"
+        "--mapping",
+        required=True,
+        help="lat=COL,lon=COL,occurred_at=COL,offence=COL[,premises=COL,neighbourhood=COL,incident_id=COL] "
+        "(with incident_id, a row whose id is already stored for the source counts as a duplicate)",
     )
-    p.add_argument("--date-format", default=None, help="strftime format of occurred_at (default: detect)")
+    p.add_argument(
+        "--date-format", default=None, help="strftime format of occurred_at (default: detect from the whole column)"
+    )
+    p.add_argument(
+        "--earliest",
+        type=date.fromisoformat,
+        default=importer.EARLIEST,
+        help=f"reject rows dated before this day (default {importer.EARLIEST}); future dates are always rejected",
+    )
+    p.add_argument(
+        "--timezone",
+        default=None,
+        help="zone that dates with UTC offsets are converted to "
+        f"(default $CRIMEVIZ_TIMEZONE or {importer.DEFAULT_TIMEZONE})",
+    )
+    p.add_argument(
+        "--area",
+        default=None,
+        metavar="S,W,N,E",
+        help="where the incidents are expected (default: the store's extent, else the file's); rows outside are listed",
+    )
+    p.add_argument("--reject-outside", action="store_true", help="reject rows outside the area instead of listing them")
     p.add_argument("--source", default=None, help="source name stored with the rows (default: file name)")
     p.add_argument("--reject-dir", type=Path, default=None, help="where to write rejected rows (default: beside FILE)")
     db_arg(p)
@@ -202,5 +236,16 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (AccessDenied, AccountsUnavailable, CommandError, ImportFailed, StoreUnavailable, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or exc}")
+    except Exception as exc:  # a library's own error (Pillow, FFmpeg, numpy, pandas): one line, not a traceback
+        return fail(f"{type(exc).__name__}: {exc}")
+
+
+def fail(message: str) -> int:
+    """Print ``message`` as one ``error:`` line on stderr; exit status 2."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    print(f"error: {lines[0] if lines else 'failed'}", file=sys.stderr)
+    return 2

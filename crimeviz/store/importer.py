@@ -1,20 +1,31 @@
 """Import any city's incidents from CSV or Parquet: validate, report rejects, load all-or-nothing."""
 
+import csv
 import json
+import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from crimeviz.files import file_sha256
-from crimeviz.store import audit, db
+from crimeviz.store import areas, audit, db, safe_csv
 
 REQUIRED = ("lat", "lon", "occurred_at", "offence")
-OPTIONAL = ("premises", "neighbourhood")
-# Tried in order when no --date-format is given; the one parsing most sample rows wins.
+OPTIONAL = ("premises", "neighbourhood", "incident_id")
+TEXT_FIELDS = ("offence", "premises", "neighbourhood", "incident_id")
+MAX_TEXT = 200  # characters in a text field; longer values are rejected, never stored
+EARLIEST = date(1900, 1, 1)
+DEFAULT_TIMEZONE = "America/Toronto"
+SAMPLE = 20_000  # distinct date values compared when detecting the format
+# Tried when no --date-format is given; the one parsing most distinct values (of the whole column) wins.
 DATE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S%z",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M",
@@ -40,6 +51,75 @@ class ImportFailed(Exception):
     """An import that cannot go ahead; the message is one line for the user."""
 
 
+def local_timezone() -> str:
+    """The store's local time zone: ``$CRIMEVIZ_TIMEZONE`` or America/Toronto."""
+    return os.environ.get("CRIMEVIZ_TIMEZONE", DEFAULT_TIMEZONE)
+
+
+@dataclass(frozen=True)
+class Area:
+    """A latitude/longitude box; rows outside it are far from the rest of the data."""
+
+    south: float
+    west: float
+    north: float
+    east: float
+    origin: str = "given"
+
+    @classmethod
+    def parse(cls, text: str) -> "Area":
+        """``SOUTH,WEST,NORTH,EAST`` in degrees (e.g. ``43.5,-79.7,43.9,-79.1``)."""
+        try:
+            south, west, north, east = (float(v) for v in text.split(","))
+        except ValueError:
+            raise ImportFailed(f"area {text!r} is not SOUTH,WEST,NORTH,EAST in degrees") from None
+        if not (-90 <= south < north <= 90 and -180 <= west < east <= 180):
+            raise ImportFailed(f"area {text!r}: need -90 <= SOUTH < NORTH <= 90 and -180 <= WEST < EAST <= 180")
+        return cls(south, west, north, east)
+
+    @classmethod
+    def around(cls, lat: tuple[float, float], lon: tuple[float, float], origin: str) -> "Area":
+        """The box between Tukey's "far out" fences of latitude and longitude given their quartiles:
+        3 interquartile ranges (at least 0.1°) beyond them (Tukey, Exploratory Data Analysis, 1977,
+        §2H), so a few stray rows neither stretch the box nor fall inside it."""
+        (south, north), (west, east) = (_fences(*lat), _fences(*lon))
+        return cls(max(south, -90), max(west, -180), min(north, 90), min(east, 180), origin)
+
+    def contains(self, lat: pd.Series, lon: pd.Series) -> pd.Series:
+        return lat.between(self.south, self.north) & lon.between(self.west, self.east)
+
+    def describe(self) -> str:
+        return f"{self.south:.3f},{self.west:.3f},{self.north:.3f},{self.east:.3f} ({self.origin})"
+
+
+def _fences(lower_quartile: float, upper_quartile: float) -> tuple[float, float]:
+    pad = max(3 * (upper_quartile - lower_quartile), 0.1)
+    return lower_quartile - pad, upper_quartile + pad
+
+
+def store_area(con) -> Area | None:
+    """:meth:`Area.around` the incidents already stored, or ``None`` for an empty store."""
+    row = con.execute(
+        "SELECT quantile_cont(lat, 0.25), quantile_cont(lat, 0.75), quantile_cont(lon, 0.25), "
+        "quantile_cont(lon, 0.75) FROM incidents"
+    ).fetchall()[0]
+    if row[0] is None:
+        return None
+    return Area.around(row[:2], row[2:], "the store's extent")
+
+
+@dataclass(frozen=True)
+class Checks:
+    """Plausibility rules for an import: the earliest date accepted, the zone UTC offsets are
+    converted to, the area rows are expected in (default: the store's extent, else the file's)
+    and whether rows outside it are rejected (default: loaded and listed)."""
+
+    earliest: date = EARLIEST
+    timezone: str = field(default_factory=local_timezone)
+    area: Area | None = None
+    reject_outside: bool = False
+
+
 @dataclass
 class ImportResult:
     loaded: int
@@ -49,6 +129,9 @@ class ImportResult:
     source: str
     date_format: str
     examples: list = field(default_factory=list)
+    reasons: dict = field(default_factory=dict)
+    outside: dict = field(default_factory=dict)
+    timezone_note: str | None = None
 
     def summary(self) -> dict:
         return {
@@ -58,7 +141,10 @@ class ImportResult:
             "reject_file": self.reject_file,
             "source": self.source,
             "date_format": self.date_format,
+            "timezone": self.timezone_note,
+            "reject_reasons": self.reasons,
             "reject_examples": self.examples,
+            "outside_area": self.outside,
         }
 
 
@@ -89,6 +175,24 @@ def check_mapping(mapping: dict[str, str], columns=None) -> dict[str, str]:
     return mapping
 
 
+def column_names(path: Path) -> list[str]:
+    """The column names as the file has them (pandas renames a repeated ``Lat`` to ``Lat.1``)."""
+    if path.suffix.lower() == ".csv":
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return next(csv.reader(handle), [])
+    return list(pq.read_schema(path).names)
+
+
+def refuse_repeated_columns(path: Path) -> None:
+    """ImportFailed naming the positions of a column name the file has more than once."""
+    names = column_names(path)
+    for name in dict.fromkeys(names):
+        positions = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(positions) > 1:
+            where = ", ".join(map(str, positions))
+            raise ImportFailed(f"{path.name}: column {name!r} appears {len(positions)} times (columns {where}); rename")
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV (all columns as text) or Parquet file; ImportFailed if it cannot be read."""
     path = Path(path)
@@ -96,7 +200,9 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         if suffix == ".csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding_errors="strict")
+            refuse_repeated_columns(path)
         elif suffix in (".parquet", ".pq"):
+            refuse_repeated_columns(path)
             frame = pd.read_parquet(path)
         else:
             raise ImportFailed(f"{path.name}: unsupported file type {suffix or '(none)'}; use .csv or .parquet")
@@ -113,37 +219,104 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
+def spread_sample(values: pd.Series, size: int = SAMPLE) -> pd.Series:
+    """The distinct non-blank values, or ``size`` of them evenly spaced in sorted order
+    (so a file sorted by date is sampled from its first day to its last)."""
+    text = pd.Series(values.dropna().astype(str).str.strip().unique())
+    text = text[text != ""].sort_values(ignore_index=True)
+    if len(text) > size:
+        text = text.iloc[np.linspace(0, len(text) - 1, size).round().astype(int)].reset_index(drop=True)
+    return text
+
+
 def detect_date_format(values: pd.Series) -> str:
-    """The DATE_FORMATS entry that parses most of a sample of ``values``, or ``mixed``."""
-    sample = values.dropna().astype(str).str.strip()
-    sample = sample[sample != ""].head(500)
-    best, best_ok = "mixed", 0
-    for fmt in DATE_FORMATS:
-        ok = pd.to_datetime(sample, format=fmt, errors="coerce").notna().sum()
-        if ok > best_ok:
-            best, best_ok = fmt, ok
+    """The DATE_FORMATS entry that parses most values of the whole column, or ``mixed``.
+
+    ImportFailed when another format parses as many values but reads them differently
+    (``03/04/2021``: 4 March or 3 April?), so day and month are never swapped silently.
+    """
+    sample = spread_sample(values)
+    parsed = {fmt: pd.to_datetime(sample, format=fmt, errors="coerce", utc=True) for fmt in DATE_FORMATS}
+    counts = {fmt: int(p.notna().sum()) for fmt, p in parsed.items()}
+    best = max(DATE_FORMATS, key=lambda fmt: counts[fmt])
+    if counts[best] == 0:
+        return "mixed"
+    best_days = parsed[best].dt.floor("D")
+    for rival in DATE_FORMATS:
+        rival_days = parsed[rival].dt.floor("D")
+        differs = rival_days.ne(best_days) & rival_days.notna() & best_days.notna()
+        if rival != best and counts[rival] == counts[best] and differs.any():
+            example = sample[differs].iloc[0]
+            raise ImportFailed(
+                f"dates such as {example!r} read as both {best} and {rival}; give the format with --date-format"
+            )
     return best
 
 
-def parse_dates(values: pd.Series, fmt: str) -> pd.Series:
-    """Parse to naive local timestamps; timezone-aware input keeps its wall-clock time."""
+def parse_dates(values: pd.Series, fmt: str, timezone: str = DEFAULT_TIMEZONE) -> tuple[pd.Series, bool]:
+    """Naive local timestamps and whether UTC offsets were converted to ``timezone`` to get them."""
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
     else:
-        parsed = pd.to_datetime(values.astype("string").str.strip(), format=fmt, errors="coerce")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed.astype("datetime64[us]")
+        text = values.astype("string").str.strip()
+        try:
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc="%z" in fmt)
+        except ValueError as exc:
+            if "timezone" not in str(exc).lower():
+                raise
+            raise ImportFailed(
+                "the dates mix time zones in a form that is not recognised; give --date-format (e.g. %Y-%m-%dT%H:%M:%S%z)"
+            ) from None
+    aware = getattr(parsed.dt, "tz", None) is not None
+    if aware:
+        try:
+            parsed = parsed.dt.tz_convert(ZoneInfo(timezone)).dt.tz_localize(None)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ImportFailed(f"unknown time zone {timezone!r} (give an IANA name such as America/Toronto)") from None
+    return parsed.astype("datetime64[us]"), aware
 
 
-def validate(frame: pd.DataFrame, mapping: dict[str, str], date_format: str | None):
-    """Split ``frame`` into (clean incident rows, rejects with a reason, format used)."""
+def refuse_binary_columns(frame: pd.DataFrame, mapping: dict[str, str]) -> None:
+    """ImportFailed for a mapped column holding bytes (a binary Parquet column), whatever its field."""
+    for name, column in mapping.items():
+        values = frame[column]
+        if values.dtype == object and values.map(lambda v: isinstance(v, (bytes, bytearray))).any():
+            raise ImportFailed(f"column {column!r} (mapped to {name}) holds binary data, not text or numbers")
+
+
+@dataclass
+class Validated:
+    """``frame`` split into clean incident rows and rejects (with ``source_row`` and ``reject_reason``);
+    ``outside``: the otherwise valid rows that lie outside ``area`` (loaded unless rejected)."""
+
+    clean: pd.DataFrame
+    rejects: pd.DataFrame
+    date_format: str
+    converted: bool
+    area: Area | None
+    outside: pd.DataFrame
+
+
+def _text(frame: pd.DataFrame, mapping: dict[str, str], name: str) -> pd.Series:
+    if name not in mapping:
+        return pd.Series(None, index=frame.index, dtype=object)
+    col = frame[mapping[name]].astype("string").str.strip()
+    return col.where(col != "", None).astype(object)
+
+
+def validate(
+    frame: pd.DataFrame, mapping: dict[str, str], date_format: str | None, checks: Checks = Checks(), con=None
+) -> Validated:
+    """Check every row of ``frame``; rows far from ``checks.area`` (else the store's extent in ``con``,
+    else the file's own) are listed, and rejected when ``checks.reject_outside``."""
     check_mapping(mapping, frame.columns)
+    refuse_binary_columns(frame, mapping)
     fmt = date_format or detect_date_format(frame[mapping["occurred_at"]])
     lat = pd.to_numeric(frame[mapping["lat"]], errors="coerce")
     lon = pd.to_numeric(frame[mapping["lon"]], errors="coerce")
-    when = parse_dates(frame[mapping["occurred_at"]], fmt)
-    offence = frame[mapping["offence"]].astype("string").str.strip()
+    when, converted = parse_dates(frame[mapping["occurred_at"]], fmt, checks.timezone)
+    text = {name: _text(frame, mapping, name) for name in TEXT_FIELDS}
+    now = pd.Timestamp.now(tz=ZoneInfo(checks.timezone)).tz_localize(None)
     reasons = pd.Series("", index=frame.index, dtype=object)
 
     def flag(mask, reason):
@@ -156,29 +329,68 @@ def validate(frame: pd.DataFrame, mapping: dict[str, str], date_format: str | No
     flag((lat == 0) & (lon == 0), "coordinates are 0,0 (no location)")
     flag(frame[mapping["occurred_at"]].isna(), "missing date")
     flag(when.isna(), f"date not understood (format {fmt})")
-    flag(offence.isna() | (offence == ""), "missing offence")
+    flag(when > now, "date in the future")
+    flag(when < pd.Timestamp(checks.earliest), f"date before {checks.earliest.isoformat()}")
+    flag(text["offence"].isna(), "missing offence")
+    for name in TEXT_FIELDS:
+        flag(text[name].str.len() > MAX_TEXT, f"{name} longer than {MAX_TEXT} characters")
+    area = checks.area or (store_area(con) if con is not None else None)
+    if area is None and (reasons == "").any():
+        ok = reasons == ""
+        area = Area.around(lat[ok].quantile([0.25, 0.75]), lon[ok].quantile([0.25, 0.75]), "the file's extent")
+    far = (reasons == "") & ~area.contains(lat, lon) if area is not None else pd.Series(False, index=frame.index)
+    if checks.reject_outside:
+        flag(far & area.contains(lon, lat), "far from the data (latitude and longitude swapped?)")
+        flag(far, "far from the data")
     bad = reasons != ""
-
-    def text(name):
-        if name not in mapping:
-            return pd.Series(None, index=frame.index, dtype=object)
-        col = frame[mapping[name]].astype("string").str.strip()
-        return col.where(col != "", None).astype(object)
-
     clean = pd.DataFrame(
         {
             "occurred_at": when,
-            "offence": offence.astype(object),
-            "premises": text("premises"),
-            "neighbourhood": text("neighbourhood"),
+            "offence": text["offence"],
+            "premises": text["premises"],
+            "neighbourhood": text["neighbourhood"],
             "lat": lat,
             "lon": lon,
+            "incident_id": text["incident_id"],
         }
     )[~bad]
-    rejects = frame[bad].copy()
-    rejects.insert(0, "reject_reason", reasons[bad])
-    rejects.insert(0, "source_row", rejects.index + 2)  # 1-based line number under a CSV header
-    return clean, rejects, fmt
+    return Validated(clean, _numbered(frame, bad, reasons), fmt, converted, area, _numbered(frame, far))
+
+
+def _numbered(frame: pd.DataFrame, mask: pd.Series, reasons: pd.Series | None = None) -> pd.DataFrame:
+    """The rows of ``frame`` under ``mask`` with their 1-based line number under a CSV header first."""
+    rows = frame[mask].copy()
+    if reasons is not None:
+        rows.insert(0, "reject_reason", reasons[mask])
+    rows.insert(0, "source_row", rows.index + 2)
+    return rows
+
+
+def _records(rows: pd.DataFrame) -> list[dict]:
+    return json.loads(rows.head(EXAMPLES).to_json(orient="records", date_format="iso", default_handler=str))
+
+
+def write_rejects(rejects: pd.DataFrame, path: Path, reject_dir: Path | None) -> str:
+    """Write rejected rows (formula-like text neutralised) beside ``path`` or in ``reject_dir``."""
+    target_dir = Path(reject_dir) if reject_dir else path.parent
+    target = target_dir / f"{path.stem}.rejects-{datetime.now():%Y%m%d-%H%M%S}.csv"
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(safe_csv.to_csv_bytes(rejects))
+    except OSError as exc:
+        raise ImportFailed(f"cannot write the rejected rows to {target_dir}: {exc.strerror or exc}") from None
+    return str(target)
+
+
+def with_ids(clean: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Store rows for ``clean``; with an incident id, a row's id comes from (source, incident id), so a
+    row seen again (even corrected) counts as a duplicate."""
+    rows = db.with_cells(clean.drop(columns="incident_id"), source)
+    given = clean["incident_id"].notna().to_numpy()
+    if given.any():
+        keys = pd.DataFrame({"source": source, "incident_id": clean["incident_id"].to_numpy()[given]})
+        rows.loc[given, "id"] = pd.util.hash_pandas_object(keys, index=False).to_numpy(dtype=np.uint64)
+    return rows
 
 
 def import_file(
@@ -189,6 +401,7 @@ def import_file(
     date_format: str | None = None,
     source: str | None = None,
     reject_dir: Path | None = None,
+    checks: Checks | None = None,
 ) -> ImportResult:
     """Validate and load ``path`` into the store in one transaction, audited as done ``by`` a user.
 
@@ -196,25 +409,20 @@ def import_file(
     and never loaded; if no row is valid nothing is loaded and ImportFailed is raised.
     """
     path = Path(path)
+    checks = checks or Checks()
     frame = read_table(path)
     try:
-        clean, rejects, fmt = validate(frame, mapping, date_format)
+        checked = validate(frame, mapping, date_format, checks, con)
     except ValueError as exc:  # e.g. an invalid strftime pattern
         raise ImportFailed(f"cannot parse dates with format {date_format!r}: {exc}") from None
     source = source or path.stem
-    reject_file = None
-    if len(rejects):
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        target_dir = Path(reject_dir) if reject_dir else path.parent
-        target_dir.mkdir(parents=True, exist_ok=True)
-        reject_file = str(target_dir / f"{path.stem}.rejects-{stamp}.csv")
-        rejects.to_csv(reject_file, index=False)
-    examples = json.loads(rejects.head(EXAMPLES).to_json(orient="records", date_format="iso"))
+    clean, rejects = checked.clean, checked.rejects
+    reject_file = write_rejects(rejects, path, reject_dir) if len(rejects) else None
     if clean.empty:
         raise ImportFailed(
             f"no valid rows: all {len(rejects)} rejected, e.g. {rejects['reject_reason'].iloc[0]} (see {reject_file})"
         )
-    rows = db.with_cells(clean, source)
+    rows = with_ids(clean, source)
     with db.transaction(con):
         loaded = db.insert_incidents(con, rows)
         digest = file_sha256(path)
@@ -230,7 +438,27 @@ def import_file(
             path.name,
             {"sha256": digest, "source": source, "loaded": loaded, "rejected": len(rejects)},
         )
-    return ImportResult(loaded, len(rows) - loaded, len(rejects), reject_file, source, fmt, examples)
+    areas.join_new_incidents(con)
+    outside = {}
+    if len(checked.outside):
+        outside = {
+            "count": len(checked.outside),
+            "rejected": checks.reject_outside,
+            "area": checked.area.describe(),
+            "examples": _records(checked.outside),
+        }
+    return ImportResult(
+        loaded,
+        len(rows) - loaded,
+        len(rejects),
+        reject_file,
+        source,
+        checked.date_format,
+        _records(rejects),
+        rejects["reject_reason"].value_counts().to_dict(),
+        outside,
+        f"UTC offsets converted to {checks.timezone} local time" if checked.converted else None,
+    )
 
 
 GUESSES = {
