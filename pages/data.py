@@ -1,5 +1,6 @@
 """Data: what the store holds, and import of any city's incidents from CSV or Parquet."""
 
+from datetime import date
 from pathlib import Path
 
 import streamlit as st
@@ -60,12 +61,20 @@ with st.form("mapping"):
         "Date format (strftime, blank = detect)", key="date_format", placeholder="e.g. %m/%d/%Y %I:%M:%S %p"
     )
     source = st.text_input("Source name", value=path.stem, key="source")
+    a, b, c = st.columns(3)
+    earliest = a.date_input("Reject dates before", importer.EARLIEST, date(1800, 1, 1), key="earliest")
+    timezone = b.text_input("Time zone for dates with UTC offsets", importer.local_timezone(), key="timezone")
+    area = c.text_input("Expected area (S,W,N,E)", key="area", placeholder="blank: the store's extent")
+    reject_outside = st.checkbox("Reject rows outside the area (default: import them and list them)", key="far")
     submitted = st.form_submit_button("Import", type="primary")
 
 if submitted:
     mapping = {k: v for k, v in chosen.items() if v != "—"}
     try:
         importer.check_mapping(mapping, frame.columns)
+        checks = importer.Checks(
+            earliest, timezone.strip(), importer.Area.parse(area) if area.strip() else None, reject_outside
+        )
         with st.spinner("Importing…"):
             result = importer.import_file(
                 con,
@@ -75,6 +84,7 @@ if submitted:
                 date_format.strip() or None,
                 source.strip() or path.stem,
                 reject_dir=work,
+                checks=checks,
             )
     except importer.ImportFailed as exc:
         st.error(f"Nothing was imported: {exc}")
@@ -90,8 +100,15 @@ if done := st.session_state.pop("import_result", None):
         f"({result.duplicates:,} already in the database, {result.rejected:,} rejected; "
         f"dates read as {result.date_format})."
     )
+    if result.timezone_note:
+        st.info(f"Dates carried UTC offsets: {result.timezone_note}.")
+    if far := result.outside:
+        verb = "were rejected: they" if far["rejected"] else "were imported but"
+        st.warning(f"{far['count']:,} rows {verb} lie outside the expected area {far['area']}. Examples:")
+        st.dataframe(far["examples"], key="outside_examples")
     if result.rejected:
-        st.warning(f"{result.rejected:,} rows were rejected. Examples:")
+        reasons = "; ".join(f"{reason}: {count:,}" for reason, count in result.reasons.items())
+        st.warning(f"{result.rejected:,} rows were rejected ({reasons}). Examples:")
         st.dataframe(result.examples, key="reject_examples")
         st.download_button(
             "Download all rejected rows (CSV)",

@@ -2,6 +2,8 @@
 
 import json
 
+import h3
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -89,3 +91,60 @@ def test_hex_tooltips_name_the_neighbourhood_when_known():
         "Neighbourhood: (none recorded)\nCell: 882b9bc713fffff\nIncidents: 1",
     ]
     assert list(layer.data[0]) == ["cell", "n", "color", "tooltip"]
+
+
+def legend_labels(values) -> list[str]:
+    return [label for label, _ in maps.legend(maps.class_breaks(values), "incidents", values=values)]
+
+
+@pytest.mark.parametrize(
+    ("values", "labels"),
+    [
+        ([1] * 40 + [16], ["1 incident", "16 incidents"]),
+        ([3] * 12, ["3 incidents"]),
+        ([1] * 20 + [2] * 5, ["1 incident", "2 incidents"]),
+        (
+            [1, 1, 2, 2, 3, 4, 5, 7, 9, 12, 15, 30],
+            [
+                "1 incident",
+                "2 incidents",
+                "3 – 4 incidents",
+                "5 – 7 incidents",
+                "9 – 12 incidents",
+                "15 – 30 incidents",
+            ],
+        ),
+    ],
+)
+def test_legend_classes_on_sparse_counts_are_unique_and_do_not_overlap(values, labels):
+    assert legend_labels(values) == labels
+
+
+def test_every_count_gets_the_colour_of_the_class_its_label_names():
+    values = np.array([1] * 40 + [2, 2, 5, 16])
+    breaks = maps.class_breaks(values)
+    colours = ["rgb({},{},{})".format(*c[:3]) for c in maps.colours_for(values, breaks)]
+    legend = dict(maps.legend(breaks, "incidents", values=values))
+    assert list(legend) == ["1 incident", "2 – 16 incidents"]
+    assert {colours[i] for i in range(40)} == {legend["1 incident"]}
+    assert set(colours[40:]) == {legend["2 – 16 incidents"]}
+
+
+def test_legend_without_values_reads_up_to_and_over():
+    labels = [label for label, _ in maps.legend(np.array([0.5, 1.25]), "expected", "{:.2f}")]
+    assert labels == ["up to 0.50 expected", "over 0.50 to 1.25 expected"]
+
+
+def test_view_shows_every_cell_of_the_city_in_the_map_streamlit_draws():
+    """The bounds hold the central 99.8% of incidents; the cells drawn at their edges reach beyond."""
+    rng = np.random.default_rng(0)
+    lat, lon = rng.uniform(43.59, 43.83, 3000), rng.uniform(-79.62, -79.14, 3000)
+    bounds = (*np.quantile(lat, [0.001, 0.999]), *np.quantile(lon, [0.001, 0.999]))
+    cells = {h3.latlng_to_cell(a, b, 7) for a, b in zip(lat, lon)}
+    corners = np.array([p for c in cells for p in h3.cell_to_boundary(c)])
+    for width in (700, 1000):
+        view = maps.view_for(bounds)
+        scale = 512 * 2**view.zoom  # pixels across the web-mercator world
+        x = (corners[:, 1] - view.longitude) / 360 * scale
+        y = (maps._mercator_y(corners[:, 0]) - maps._mercator_y(view.latitude)) * scale
+        assert np.abs(x).max() < width / 2 and np.abs(y).max() < maps.MAP_HEIGHT_PX / 2

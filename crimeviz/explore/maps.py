@@ -7,8 +7,10 @@ tooltip, so data-derived text is never interpreted as HTML.
 
 import html
 import json
+import warnings
 
 import h3
+import mapclassify
 import numpy as np
 import pandas as pd
 import pydeck as pdk
@@ -21,11 +23,18 @@ CARTO_LIGHT = "https://basemaps.cartocdn.com/gl/positron-gl-style/style.json"
 
 
 def class_breaks(values: np.ndarray, classes: int = len(RAMP)) -> np.ndarray:
-    """Upper bounds of quantile classes (unique, ascending) for a colour legend."""
+    """Upper bounds of quantile classes (``mapclassify.Quantiles``) for a colour legend.
+
+    Each bound is the largest value in its class, so classes are non-empty and unique, and
+    there are fewer of them when the data have fewer distinct values.
+    """
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return np.array([0.0])
-    return np.unique(np.quantile(values, np.linspace(0, 1, classes + 1)[1:]))
+    with warnings.catch_warnings():  # tied quantiles: mapclassify merges them, as wanted
+        warnings.filterwarnings("ignore", message="Not enough unique values")
+        yb = mapclassify.Quantiles(values, k=min(classes, len(np.unique(values)))).yb
+    return np.unique([values[yb == c].max() for c in np.unique(yb)])
 
 
 def _ramp(classes: int) -> np.ndarray:
@@ -40,15 +49,31 @@ def colours_for(values: np.ndarray, breaks: np.ndarray) -> list[list[int]]:
     return [[*map(int, ramp[min(i, len(ramp) - 1)]), 190] for i in idx]
 
 
-def legend(breaks: np.ndarray, unit: str, fmt: str = "{:,.0f}") -> list[tuple[str, str]]:
-    """(label, css colour) pairs matching ``colours_for``."""
-    ramp = _ramp(len(breaks))
-    out, low = [], None
-    for upper, rgb in zip(breaks, ramp):
-        label = f"≤ {fmt.format(upper)} {unit}" if low is None else f"{fmt.format(low)} – {fmt.format(upper)} {unit}"
-        out.append((label, "rgb({},{},{})".format(*rgb)))
-        low = upper
-    return out
+def legend(
+    breaks: np.ndarray, unit: str, fmt: str = "{:,.0f}", values: np.ndarray | None = None
+) -> list[tuple[str, str]]:
+    """(label, css colour) pairs matching ``colours_for``; classes never overlap.
+
+    With the classified ``values`` a label runs from the smallest to the largest value in the
+    class ("2 – 5 incidents", "1 incident"); without, "up to 5" and "over 5 to 9".
+    """
+    if values is None:
+        texts = [f"up to {fmt.format(breaks[0])}"]
+        texts += [f"over {fmt.format(low)} to {fmt.format(upper)}" for low, upper in zip(breaks, breaks[1:])]
+    else:
+        values = np.asarray(values, dtype=float)
+        idx = np.searchsorted(breaks, values, side="left")
+        lows = [fmt.format(values[idx == i].min(initial=upper)) for i, upper in enumerate(breaks)]
+        texts = [
+            low if low == fmt.format(upper) else f"{low} – {fmt.format(upper)}" for low, upper in zip(lows, breaks)
+        ]
+    return [(_with_unit(text, unit), "rgb({},{},{})".format(*rgb)) for text, rgb in zip(texts, _ramp(len(breaks)))]
+
+
+def _with_unit(text: str, unit: str) -> str:
+    """ "2 – 5 incidents", but "1 incident" and "up to 1 incident"."""
+    singular = text in ("1", "up to 1") and unit.endswith("s")
+    return f"{text} {unit[:-1] if singular else unit}"
 
 
 def legend_html(items: list[tuple[str, str]], title: str) -> str:
@@ -107,7 +132,7 @@ def count_layer(
         named = frame.assign(hood=frame["cell"].map(neighbourhoods).fillna("(none recorded)"))
         fields = {"Neighbourhood": "hood", **fields}
     frame["tooltip"] = tooltip_rows(named, fields)
-    return hex_layer(frame, layer_id), legend(breaks, "incidents")
+    return hex_layer(frame, layer_id), legend(breaks, "incidents", values=counts["n"].to_numpy())
 
 
 # DevianceNet SEA classes 1 (least) … 5 (most deviant).
@@ -225,18 +250,27 @@ def neighbourhood_layer(cells: pd.DataFrame) -> pdk.Layer:
     )
 
 
-def view_for(bounds: tuple[float, float, float, float], width: int = 800, height: int = 600) -> pdk.ViewState:
-    """A view fitting (lat_min, lat_max, lon_min, lon_max) into about width × height pixels."""
+MAP_HEIGHT_PX = 500  # what st.pydeck_chart draws, whatever the deck's own height says
+
+
+def view_for(
+    bounds: tuple[float, float, float, float], width: int = 700, height: int = MAP_HEIGHT_PX, margin: float = 0.15
+) -> pdk.ViewState:
+    """A view showing (lat_min, lat_max, lon_min, lon_max) whole in a width × height pixel map.
+
+    ``margin`` (a share of each span, on every side) keeps the cells drawn at the edge of the
+    bounds in view: they reach beyond the bounds, which hold the central 99.8% of incidents.
+    The width is that of a narrow window; wider maps show more on either side.
+    """
     lat_min, lat_max, lon_min, lon_max = bounds
-    # deck.gl's web-mercator world is 512 px wide at zoom 0; 0.3 zoom steps less
-    # leave a margin around the area.
-    x_span = max(lon_max - lon_min, 1e-4) / 360
-    y_span = max(abs(_mercator_y(lat_max) - _mercator_y(lat_min)), 1e-6)
+    # deck.gl's web-mercator world is 512 px wide at zoom 0.
+    x_span = max(lon_max - lon_min, 1e-4) / 360 * (1 + 2 * margin)
+    y_span = max(abs(_mercator_y(lat_max) - _mercator_y(lat_min)), 1e-6) * (1 + 2 * margin)
     zoom = min(np.log2(width / (512 * x_span)), np.log2(height / (512 * y_span)))
     return pdk.ViewState(
         latitude=(lat_min + lat_max) / 2,
         longitude=(lon_min + lon_max) / 2,
-        zoom=round(float(zoom) - 0.3, 2),
+        zoom=float(np.floor(zoom * 100) / 100),
         pitch=0,
         bearing=0,
     )
