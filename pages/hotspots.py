@@ -15,45 +15,64 @@ res = a.radio("H3 resolution", [7, 8, 9], index=1, horizontal=True, key="hot_res
 k = b.selectbox("Neighbourhood (k-ring)", [1, 2, 3], key="hot_k", help="Cells within k steps count as neighbours")
 alpha = c.selectbox("False discovery rate", [0.01, 0.05, 0.10], index=1, key="hot_alpha")
 bandwidth = d.slider("Kernel bandwidth (m)", 200, 3000, 800, 100, key="hot_bw")
+e, g = st.columns(2)
+test = e.radio(
+    "Significance that colours the map",
+    ["Normal approximation", "Permutations"],
+    horizontal=True,
+    key="hot_test",
+    help="The table shows both.",
+)
+permutations = g.selectbox(
+    "Permutations",
+    [999, 9999],
+    key="hot_perms",
+    help="Conditional permutations per cell, seed fixed. The smallest two-sided p-value is 2 / (permutations + 1).",
+)
 
 counts = queries.cell_counts(con, f, res)
 if counts.sum() == 0:
     st.warning(ui.NO_MATCH)
     st.stop()
 cells = queries.study_cells(con, res)
-gi = hotspots.gi_star(counts, cells, k, alpha)
-hot, cold = (gi["category"] == "Hot spot").sum(), (gi["category"] == "Cold spot").sum()
+gi = hotspots.gi_star(counts, cells, hotspots.kring_weights(cells, k), alpha, permutations)
+category = "category" if test == "Normal approximation" else "category_sim"
 m1, m2, m3 = st.columns(3)
 m1.metric("Cells in study area", f"{len(cells):,}")
-m2.metric("Significant hot spots", f"{hot:,}")
-m3.metric("Significant cold spots", f"{cold:,}")
+m2.metric("Significant hot spots", f"{(gi[category] == 'Hot spot').sum():,}")
+m3.metric("Significant cold spots", f"{(gi[category] == 'Cold spot').sum():,}")
 st.markdown(
-    f"Gi* compares each cell's k-ring total with the city-wide mean. Cells are **significant** when their "
-    f"two-sided p-value passes the Benjamini–Hochberg correction at a false discovery rate of {alpha:.0%} "
-    f"over all {len(cells):,} cells tested; colour shows only those."
+    f"Gi* compares each cell's k-ring total with the city-wide mean. Its two-sided p-value comes from the "
+    f"normal approximation and, separately, from {permutations:,} conditional permutations (seed "
+    f"{hotspots.SEED}). Cells are **significant** when the p-value passes the Benjamini–Hochberg correction "
+    f"at a false discovery rate of {alpha:.0%} over all {len(cells):,} cells tested; the map colours those "
+    f"of the **{test.lower()}**."
 )
 
-view = maps.view_for(queries.bounds(con))
-outline = maps.outline_layer(queries.study_cells(con, 7))
+context = ui.map_context(con)
+view = maps.view_for(context["bounds"])
+names = ui.neighbourhood_names(con, res)
 tab_gi, tab_kde = st.tabs(["Gi* hot/cold spots", "Kernel density"])
 with tab_gi:
-    shown = gi[gi["category"] != "Not significant"].copy()
-    shown["color"] = [[*maps.HOT_COLD[c], 200] for c in shown["category"]]
+    shown = gi[gi[category] != hotspots.NOT_SIGNIFICANT].copy()
+    shown["color"] = [[*maps.HOT_COLD[c], 200] for c in shown[category]]
+    shown["hood"] = shown["cell"].map(names).fillna("(none recorded)")
     shown["z"] = shown["z"].round(2)
-    shown["p"] = shown["p"].map("{:.2g}".format)
+    shown["p_text"] = shown["p" if category == "category" else "p_sim"].map(hotspots.p_label)
     shown["tooltip"] = maps.tooltip_rows(
-        shown, {"Cell": "cell", "Incidents": "n", "Gi* z": "z", "p": "p", "Class": "category"}
+        shown, {"Neighbourhood": "hood", "Incidents": "n", "Gi* z": "z", "p": "p_text", "Class": category}
     )
-    st.pydeck_chart(maps.deck([outline, maps.hex_layer(shown, "gi-star")], view, config.basemap()), key="gi_map")
+    st.pydeck_chart(
+        maps.deck([context["outline"], maps.hex_layer(shown, "gi-star")], view, config.basemap()), key="gi_map"
+    )
     st.markdown(
         maps.legend_html(
-            [(k_, "rgb({},{},{})".format(*v)) for k_, v in maps.HOT_COLD.items() if k_ != "Not significant"], "Gi*"
+            [(k_, "rgb({},{},{})".format(*v)) for k_, v in maps.HOT_COLD.items() if k_ != hotspots.NOT_SIGNIFICANT],
+            "Gi*",
         ),
         unsafe_allow_html=True,
     )
-    st.dataframe(
-        gi[gi["significant"]].sort_values("z", ascending=False).round({"z": 2, "p": 6}), hide_index=True, key="gi_table"
-    )
+    st.dataframe(hotspots.significant_table(gi, names), hide_index=True, key="gi_table")
 with tab_kde:
     points = queries.points(con, f, limit=500_000)
     density = hotspots.cell_density(points, cells, bandwidth)
@@ -61,10 +80,15 @@ with tab_kde:
     breaks = maps.class_breaks(density["density_km2"].to_numpy())
     density["color"] = maps.colours_for(density["density_km2"].to_numpy(), breaks)
     density["density"] = density["density_km2"].round(1)
-    density["tooltip"] = maps.tooltip_rows(density, {"Cell": "cell", "Incidents per km²": "density"})
+    density["hood"] = density["cell"].map(names).fillna("(none recorded)")
+    density["tooltip"] = maps.tooltip_rows(density, {"Neighbourhood": "hood", "Incidents per km²": "density"})
     st.pydeck_chart(
-        maps.deck([outline, maps.hex_layer(density, "kernel-density")], view, config.basemap()), key="kde_map"
+        maps.deck([context["outline"], maps.hex_layer(density, "kernel-density")], view, config.basemap()),
+        key="kde_map",
     )
     st.markdown(
-        maps.legend_html(maps.legend(breaks, "per km²", "{:,.1f}"), "Quartic kernel density"), unsafe_allow_html=True
+        maps.legend_html(
+            maps.legend(breaks, "per km²", "{:,.1f}", density["density_km2"].to_numpy()), "Quartic kernel density"
+        ),
+        unsafe_allow_html=True,
     )

@@ -14,7 +14,7 @@ import h3
 import numpy as np
 from scipy.signal import lfilter
 
-from crimeviz.explore.hotspots import quartic_profile, to_local_metres
+from crimeviz.explore.hotspots import cell_centres_m, quartic_kernel
 from crimeviz.forecast.frames import GridMapping, cumulative
 
 
@@ -38,23 +38,15 @@ def moving_count(counts: np.ndarray, targets: np.ndarray, window: int) -> np.nda
     return _known_sums(counts, targets, window) / window
 
 
-def cell_xy_m(mapping: GridMapping) -> np.ndarray:
-    """Cell centres ``(cells, 2)`` in metres on a local equirectangular plane."""
-    centres = np.array([h3.cell_to_latlng(c) for c in mapping.hex()])
-    return to_local_metres(centres[:, 0], centres[:, 1], *centres.mean(axis=0))
-
-
 @lru_cache(maxsize=8)
 def quartic_weights(mapping: GridMapping, bandwidth_m: float) -> np.ndarray:
     """``W[i, j]``: share of an incident in cell ``j`` spread to cell ``i`` by a quartic kernel.
 
-    ``K(d) = (1 - (d/h)^2)^2`` for ``d < h`` on cell-centre distances (the profile of
-    ``hotspots.quartic_density``); each column sums to one, so smoothing keeps the
-    number of incidents.
+    ``hotspots.quartic_kernel`` on cell-centre distances; each column sums to one, so
+    smoothing keeps the number of incidents.
     """
-    xy = cell_xy_m(mapping)
-    dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
-    weights = quartic_profile(dist, bandwidth_m)
+    xy, _ = cell_centres_m(mapping.cells)
+    weights = quartic_kernel(xy, xy, bandwidth_m).toarray()
     weights /= weights.sum(axis=0, keepdims=True)
     weights.setflags(write=False)  # cached: shared by every caller
     return weights
