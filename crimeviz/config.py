@@ -47,3 +47,9 @@ def limit_torch_threads() -> None:
     model never load it.
     """
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, int(os.environ.get("CRIMEVIZ_TORCH_THREADS", "1")))))
+
+
+def four_eyes() -> bool:
+    """Whether a patrol plan needs a second commander's approval: ``$CRIMEVIZ_FOUR_EYES`` (default on;
+    ``0``, ``off``, ``false`` or ``no`` let the author approve their own plan)."""
+    return os.environ.get("CRIMEVIZ_FOUR_EYES", "on").strip().lower() not in ("0", "off", "false", "no")

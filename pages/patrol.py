@@ -1,22 +1,13 @@
 """Patrol plans: beats and routes for a shift's units, saved and approved, then reviewed against what happened."""
 
-from dataclasses import replace
 from datetime import timedelta
 
 import streamlit as st
 
 from crimeviz import config
 from crimeviz.explore import maps
-from crimeviz.patrol import beats, export, review, store, views
-from crimeviz.patrol.plan import (
-    MINUTES_PER_CELL,
-    PlanParams,
-    assign_cell,
-    build_plan,
-    parse_cells,
-    remove_cell,
-    risk_for,
-)
+from crimeviz.patrol import beats, export, review, session, store, views
+from crimeviz.patrol.plan import MINUTES_PER_CELL, PlanParams, risk_for
 from crimeviz.patrol.risk import SHIFTS, Shift, source_label, sources
 from crimeviz.store import audit, grid, queries
 from crimeviz.web import ui
@@ -29,6 +20,8 @@ if opts["first_date"] is None:
     st.warning("The database holds no incidents yet: import some on the Data page.")
     st.stop()
 store_path, version = str(config.db_path()), ui.data_version(con)
+state = st.session_state
+four_eyes = config.four_eyes()
 
 
 @st.cache_data(show_spinner="Computing the risk surface…", max_entries=16)
@@ -43,6 +36,7 @@ def city_cells(store_path: str, version: int) -> list[str]:
 
 def settings() -> PlanParams | None:
     """The sidebar's plan settings; None (with the reason shown) when they cannot be used."""
+    session.restore_settings(state)
     with st.sidebar:
         st.header("Plan settings")
         day = st.date_input(
@@ -74,9 +68,8 @@ def settings() -> PlanParams | None:
         with st.expander("Excluded areas"):
             hoods = st.multiselect("Neighbourhoods", opts["neighbourhoods"], key="patrol_ex_hoods")
             typed = st.text_area("H3 cells (hex, one per line)", key="patrol_ex_cells")
-    names = ui.neighbourhood_names(con, res)
+    session.remember_settings(state)
     try:
-        excluded = tuple(dict.fromkeys([c for c, n in names.items() if n in set(hoods)] + list(parse_cells(typed))))
         return PlanParams(
             day,
             Shift(name, int(start), int(hours)),
@@ -88,7 +81,7 @@ def settings() -> PlanParams | None:
             int(max_cells),
             float(max_area) or None,
             weights,
-            excluded,
+            session.excluded_cells(ui.neighbourhood_names(con, res), hoods, typed),
             source,
         )
     except ValueError as exc:
@@ -96,70 +89,25 @@ def settings() -> PlanParams | None:
         return None
 
 
-def build(params: PlanParams, keep=None) -> None:
-    """A new plan in the session; ``keep``: a saved draft whose number and creator it takes over."""
-    try:
-        plan = build_plan(con, params, user.username)
-    except ValueError as exc:
-        st.session_state.pop("patrol_plan", None)
-        st.error(f"No plan: {exc}.")
-        return
-    if keep is not None:
-        plan = replace(
-            plan,
-            plan_id=keep.plan_id,
-            created_by=keep.created_by,
-            created_at=keep.created_at,
-            updated_at=keep.updated_at,
-        )
-    st.session_state["patrol_plan"] = plan
-
-
-def open_plan(plan_id: int) -> None:
-    """Button callback: show a saved plan and put its settings in the sidebar."""
-    plan = store.load_plan(ui.connection(), plan_id)
-    p, limits = plan.params, plan.params.limits()
-    st.session_state.update(
-        {
-            "patrol_plan": plan,
-            "patrol_date": p.day,
-            "patrol_shift": p.shift.name,
-            f"patrol_start_{p.shift.name}": p.shift.start,
-            f"patrol_hours_{p.shift.name}": p.shift.hours,
-            "patrol_res": p.res,
-            "patrol_units": p.units,
-            "patrol_minutes": int(p.patrol_minutes),
-            f"patrol_per_cell_{p.res}": int(limits.minutes_per_cell),
-            "patrol_max_cells": p.max_cells,
-            "patrol_max_area": p.max_area_km2 or 0.0,
-            "patrol_speed": int(p.speed_kmh),
-            "patrol_ex_hoods": [],
-            "patrol_ex_cells": "\n".join(p.excluded),
-            **{f"patrol_w_{o}": p.weight_map.get(o, 1.0) for o in opts["offences"]},
-        }
-    )
-    if p.source in sources():
-        st.session_state["patrol_source"] = p.source
-
-
 params = settings()
-current = st.session_state.get("patrol_plan")
-if params is not None and st.sidebar.button("Build new plan", type="primary", key="patrol_build"):
-    build(params)
-elif (
-    params is not None
-    and current is not None
-    and current.plan_id
-    and current.status == "draft"
-    and st.sidebar.button(
-        f"Rebuild plan #{current.plan_id}",
-        key="patrol_rebuild",
-        help="Replace the beats of this saved draft with a plan built on these settings; press Save draft to keep it.",
+current = state.get(session.PLAN)
+if params is not None:
+    new = st.sidebar.button("Build new plan", type="primary", key="patrol_build")
+    rebuild = (
+        not new
+        and current is not None
+        and current.plan_id is not None
+        and current.status == "draft"
+        and st.sidebar.button(
+            f"Rebuild plan #{current.plan_id}",
+            key="patrol_rebuild",
+            help="Replace the beats of this saved draft with a plan built on these settings; press Save draft to keep it.",
+        )
     )
-):
-    build(params, keep=current)
-if params is not None and "patrol_plan" not in st.session_state:
-    build(params)
+    try:
+        session.update_plan(state, con, params, user.username, new, rebuild)
+    except ValueError as exc:
+        st.error(f"No plan: {exc}.")
 
 tab_plan, tab_saved, tab_review = st.tabs(["Plan", "Saved plans", "Review"])
 
@@ -182,15 +130,29 @@ with tab_saved:
                 + " · ".join(str(v) for v in saved.set_index("plan_id").loc[i, ["plan_date", "shift", "status"]])
             ),
         )
-        st.button("Open this plan", key="patrol_open", on_click=open_plan, args=(int(pick),))
+        st.button(
+            "Open this plan",
+            key="patrol_open",
+            on_click=session.open_plan,
+            args=(state, con, int(pick), opts["offences"], sources()),
+        )
 
-plan = st.session_state.get("patrol_plan")
+plan = state.get(session.PLAN)
 with tab_plan:
+    if session.NOTICE in state:
+        st.success(state.pop(session.NOTICE))
     if plan is None:
         st.info("Choose the plan settings in the sidebar and press *Build new plan*.")
     else:
-        ident = f"Plan #{plan.plan_id}" if plan.plan_id else "Unsaved plan"
-        st.subheader(f"{ident} · {plan.params.day:%a %d %b %Y} · {plan.params.shift.label()} · {plan.status}")
+        stale = session.is_stale(plan, params)
+        st.subheader(views.plan_heading(plan))
+        if stale:
+            st.warning(
+                "This plan was built with other settings than those in the sidebar: press *Build new plan*"
+                + (f" or *Rebuild plan #{plan.plan_id}*" if plan.plan_id and plan.status == "draft" else "")
+                + " to plan with them, or open the plan again to show its own settings. "
+                "Until then it cannot be saved or approved."
+            )
         m = st.columns(5)
         m[0].metric("Units", len(plan.beats))
         m[1].metric("Cells", len(plan.cell_list()))
@@ -252,48 +214,51 @@ with tab_plan:
             audit.record(con, user.username, "patrol.export", "patrol_plan", plan.plan_id, {"format": "pdf"})
         if b.download_button("CSV of stops", export.plan_csv(plan, names), f"{stem}.csv", "text/csv", key="patrol_csv"):
             audit.record(con, user.username, "patrol.export", "patrol_plan", plan.plan_id, {"format": "csv"})
+        barrier = session.approval_barrier(con, plan, user.username, four_eyes, stale)
         try:
-            if c.button("Save draft", disabled=plan.status != "draft", key="patrol_save"):
-                st.session_state["patrol_plan"] = store.save_plan(con, plan, user.username)
-                st.rerun()
-            if plan.status == "draft" and d.button("Save and approve", type="primary", key="patrol_approve"):
-                stored = store.save_plan(con, plan, user.username)
-                st.session_state["patrol_plan"] = store.set_status(con, stored.plan_id, "approved", user.username)
+            if c.button("Save draft", disabled=plan.status != "draft" or stale, key="patrol_save"):
+                session.save(state, con, user.username)
                 st.rerun()
             if plan.status == "approved" and d.button("Reopen as draft", key="patrol_reopen"):
-                st.session_state["patrol_plan"] = store.set_status(con, plan.plan_id, "draft", user.username)
+                session.reopen(state, con, user.username)
                 st.rerun()
         except ValueError as exc:
             st.error(f"Not saved: {exc}.")
+        if plan.status == "draft" and d.button(
+            "Approve" if four_eyes else "Save and approve",
+            type="primary",
+            disabled=barrier is not None,
+            help=barrier and f"Not now: {barrier}.",
+            key="patrol_approve",
+        ):
+            try:
+                session.approve(state, con, user.username, four_eyes)
+                st.rerun()
+            except ValueError as exc:
+                st.error(f"Not approved: {exc}.")
+        if plan.status == "draft" and barrier and not stale:
+            st.caption(f"Approval: {barrier}.")
         if plan.created_at:
-            st.caption(
-                f"Created by {plan.created_by} at {plan.created_at:%Y-%m-%d %H:%M}"
-                + (f", last saved {plan.updated_at:%Y-%m-%d %H:%M}" if plan.updated_at else "")
-                + (f", approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}" if plan.approved_by else "")
-            )
+            st.caption(views.provenance(plan))
 
         with st.expander("Edit beats", expanded=False):
-            clicked = [
-                o.get("cell")
-                for layer in ("patrol-beats", "patrol-risk")
-                for o in ((event.selection.objects.get(layer) if event and event.selection else None) or [])
-            ]
+            session.take_clicked_cell(
+                state, event.selection.objects if event and event.selection else {}, "patrol_edit_cell"
+            )
             st.caption(
                 "Click a cell on the map (or type its id) and assign it to a unit, or remove it. "
                 "Beats must stay contiguous and within the unit's limits."
             )
-            if clicked and clicked[0] != st.session_state.get("patrol_clicked"):
-                st.session_state["patrol_clicked"] = st.session_state["patrol_edit_cell"] = clicked[0]
             e1, e2 = st.columns(2)
             cell = e1.text_input("Cell", key="patrol_edit_cell").strip().lower()
             target = e2.selectbox("Unit", [b.unit for b in plan.beats], key="patrol_edit_unit")
             b1, b2 = st.columns(2)
             try:
                 if b1.button("Assign to unit", key="patrol_assign", disabled=not cell or risk is None):
-                    st.session_state["patrol_plan"] = assign_cell(plan, risk, cell, int(target))
+                    session.assign(state, risk, cell, int(target))
                     st.rerun()
                 if b2.button("Remove from plan", key="patrol_remove", disabled=not cell):
-                    st.session_state["patrol_plan"] = remove_cell(plan, cell)
+                    session.remove(state, cell)
                     st.rerun()
             except ValueError as exc:
                 st.error(f"Not changed: {exc}.")
@@ -322,17 +287,12 @@ with tab_review:
         key="patrol_review_period",
     )
     if st.button("Review this period", key="patrol_review_run") and params is not None:
-        if not isinstance(period, (tuple, list)) or len(period) != 2:
-            st.error("Pick the last day of the period too.")
-        else:
-            with st.spinner("Building and scoring a plan for every day…"):
-                try:
-                    st.session_state["patrol_review"] = review.review_period(
-                        con, replace(params, day=period[0]), *period
-                    )
-                except ValueError as exc:
-                    st.error(f"No review: {exc}.")
-    daily = st.session_state.get("patrol_review")
+        with st.spinner("Building and scoring a plan for every day…"):
+            try:
+                state["patrol_review"] = session.review_period(con, params, period)
+            except ValueError as exc:
+                st.error(f"No review: {exc}.")
+    daily = state.get("patrol_review")
     if daily is not None:
         st.plotly_chart(views.review_chart(daily), key="patrol_review_chart")
         st.dataframe(review.period_summary(daily).round(3), hide_index=True, key="patrol_review_summary")

@@ -41,9 +41,10 @@ def shared_store(toronto_db, tmp_path_factory):
 
 @pytest.fixture
 def store(shared_store):
-    """A copy of the Toronto store (shared by the module) with a commander (cmdr) and an analyst (anna)."""
+    """A copy of the Toronto store (shared by the module) with commanders (cmdr, chief) and an analyst (anna)."""
     con = db.connect(shared_store)
     auth.add_user(con, "cmdr", PASSWORD, "commander")
+    auth.add_user(con, "chief", PASSWORD, "commander")
     auth.add_user(con, "anna", PASSWORD, "analyst")
     con.close()
     return str(shared_store)
@@ -103,8 +104,21 @@ def test_export_review_and_approve_a_saved_plan(capsys, store, tmp_path):
     code, out, _ = run(capsys, "review", "--plan", plan_id, "--db", store)
     rows = json.loads(out)["rows"]
     assert code == 0 and [r["method"] for r in rows] == ["plan", "top-k cells"] and rows[0]["day"] == "2021-10-06"
-    code, out, _ = run(capsys, "approve", plan_id, "--db", store, "--user", "cmdr")
-    assert code == 0 and (json.loads(out)["status"], json.loads(out)["approved_by"]) == ("approved", "cmdr")
+    code, _, err = run(capsys, "approve", plan_id, "--db", store, "--user", "cmdr")
+    assert code == 2 and err == (
+        f"error: plan {plan_id} needs a second commander's approval: cmdr created or saved it (four-eyes rule)\n"
+    )
+    code, out, _ = run(capsys, "approve", plan_id, "--db", store, "--user", "chief")
+    assert code == 0 and (json.loads(out)["status"], json.loads(out)["approved_by"]) == ("approved", "chief")
+
+
+def test_approval_by_the_author_when_four_eyes_is_off(capsys, store, monkeypatch):
+    _, out, _ = run(
+        capsys, "build", "--db", store, "--date", "2021-10-07", "--res", "8", "--units", "2", "--user", "cmdr"
+    )
+    monkeypatch.setenv("CRIMEVIZ_FOUR_EYES", "off")
+    code, out, _ = run(capsys, "approve", str(json.loads(out)["plan_id"]), "--db", store, "--user", "cmdr")
+    assert code == 0 and json.loads(out)["approved_by"] == "cmdr"
 
 
 def test_review_over_a_period(capsys, store):

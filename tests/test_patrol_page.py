@@ -82,25 +82,70 @@ def test_bad_input_gives_a_message_not_a_traceback(page, change, message):
 
 def test_save_approve_reopen_open_and_rebuild(page):
     page.button(key="patrol_save").click().run()
-    assert page.subheader[0].value.startswith("Plan #")
+    assert page.subheader[0].value.startswith("Plan #") and page.success[0].value.endswith("saved as a draft.")
+    plan_id = int(page.subheader[0].value.split("#")[1].split(" ")[0])
+    approve = page.button(key="patrol_approve")
+    assert approve.label == "Approve" and approve.disabled  # four-eyes: not by its author
+    assert any("test-commander created or saved this plan" in c.value for c in page.caption)
+    page.session_state["user"] = auth.User("test-second", "Second commander", "commander")
+    page.run()
+    assert not page.button(key="patrol_approve").disabled
     page.button(key="patrol_approve").click().run()
     assert page.subheader[0].value.endswith("· approved")
-    assert any("approved by test-commander" in c.value for c in page.caption)
+    assert page.success[0].value == f"Plan #{plan_id} approved by test-second."
+    assert any("approved by test-second" in c.value for c in page.caption)
     page.button(key="patrol_reopen").click().run()
     assert page.subheader[0].value.endswith("· draft")
-    plan_id = int(page.subheader[0].value.split("#")[1].split(" ")[0])
     page.number_input(key="patrol_units").set_value(2)
     page.radio(key="patrol_res").set_value(9)
     page.button(key="patrol_build").click().run()
     assert metric(page, "Units") == "2" and page.subheader[0].value.startswith("Unsaved plan")
     page.selectbox(key="patrol_open_id").set_value(plan_id)
     page.button(key="patrol_open").click().run()
-    assert not page.exception and metric(page, "Units") == "4"
+    assert not page.exception and metric(page, "Units") == "4" and not page.warning
     assert page.subheader[0].value.startswith(f"Plan #{plan_id} ")
     assert (page.number_input(key="patrol_units").value, page.radio(key="patrol_res").value) == (4, 8)
     page.number_input(key="patrol_units").set_value(3)
     page.button(key="patrol_rebuild").click().run()
     assert metric(page, "Units") == "3" and page.subheader[0].value.startswith(f"Plan #{plan_id} ")
+    assert page.subheader[0].value.endswith("(unsaved changes)")
+    assert page.button(key="patrol_approve").disabled  # the rebuilt beats must be saved before approval
+
+
+def test_without_four_eyes_save_and_approve_confirms(page, monkeypatch):
+    monkeypatch.setenv("CRIMEVIZ_FOUR_EYES", "off")
+    page.run()
+    approve = page.button(key="patrol_approve")
+    assert approve.label == "Save and approve" and not approve.disabled
+    approve.click().run()
+    plan_id = int(page.subheader[0].value.split("#")[1].split(" ")[0])
+    assert page.subheader[0].value.endswith("· approved")
+    assert page.success[0].value == f"Plan #{plan_id} approved by test-commander."
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda at: at.number_input(key="patrol_units").set_value(3),
+        lambda at: at.date_input(key="patrol_date").set_value(date(2021, 12, 24)),
+        lambda at: at.selectbox(key="patrol_source").set_value("forecast:mc28"),
+    ],
+)
+def test_a_plan_of_other_settings_is_marked_stale_and_cannot_be_saved_or_approved(page, monkeypatch, change):
+    monkeypatch.setenv("CRIMEVIZ_FOUR_EYES", "off")
+    change(page)
+    page.run()
+    assert not page.exception and metric(page, "Units") == "4"  # the old plan is still shown …
+    assert "built with other settings than those in the sidebar" in page.warning[0].value  # … marked stale
+    assert page.button(key="patrol_approve").disabled and page.button(key="patrol_save").disabled
+    page.button(key="patrol_build").click().run()
+    assert not page.warning and not page.button(key="patrol_approve").disabled
+
+
+def test_unusable_units_are_explained_once(page):
+    page.number_input(key="patrol_units").set_value(0)
+    page.button(key="patrol_build").click().run()
+    assert [e.value for e in page.error] == ["No plan: choose at least one unit."]
 
 
 def test_cells_can_be_removed_and_assigned_and_bad_edits_are_explained(page):
@@ -122,7 +167,9 @@ def test_review_over_a_period_draws_the_comparison(page):
     page.button(key="patrol_review_run").click().run()
     assert not page.exception
     chart = json.loads(page.get("plotly_chart")[0].proto.spec)
-    assert [trace["name"] for trace in chart["data"]] == ["plan", "top-k cells"]
+    assert [trace["name"] for trace in chart["data"]] == ["top-k cells", "plan"]  # the plan drawn on top
+    assert [trace["line"].get("dash") for trace in chart["data"]] == ["dash", None]  # the same values stay visible
+    assert chart["layout"]["xaxis"]["dtick"] == 86_400_000 and "%H" not in chart["layout"]["xaxis"]["tickformat"]
     summary = table(page, -1)
     assert summary["method"].tolist() == ["plan", "top-k cells"] and (summary["days"] == 3).all()
 

@@ -44,21 +44,42 @@ def test_an_edited_draft_replaces_its_cells_and_keeps_its_id(empty_store, plan):
 
 def test_an_approved_plan_is_locked_until_reopened(empty_store, plan):
     saved = store.save_plan(empty_store, plan, "insp.test")
-    approved = store.set_status(empty_store, saved.plan_id, "approved", "supt.test")
+    approved = store.set_status(empty_store, saved.plan_id, "approved", "supt.test", four_eyes=True)
     assert (approved.status, approved.approved_by, approved.created_by) == ("approved", "supt.test", "insp.test")
     assert approved.approved_at is not None
     with pytest.raises(PlanError, match="approved"):
         store.save_plan(empty_store, saved, "insp.test")
     assert store.load_plan(empty_store, saved.plan_id).beats == saved.beats
-    reopened = store.set_status(empty_store, saved.plan_id, "draft", "supt.test")
+    reopened = store.set_status(empty_store, saved.plan_id, "draft", "supt.test", four_eyes=True)
     assert (reopened.status, reopened.approved_by) == ("draft", None)
     with pytest.raises(PlanError, match="status must be"):
-        store.set_status(empty_store, saved.plan_id, "done", "supt.test")
+        store.set_status(empty_store, saved.plan_id, "done", "supt.test", four_eyes=True)
     log = audit.entries(empty_store, action="patrol.")
     assert log["action"].tolist() == ["patrol.reopen", "patrol.approve", "patrol.save"]
     assert log["username"].tolist() == ["supt.test", "supt.test", "insp.test"]
     with pytest.raises(PlanError, match="no saved plan 99"):
         store.load_plan(empty_store, 99)
+
+
+def test_four_eyes_refuses_approval_by_whoever_created_or_saved_the_plan(empty_store, plan):
+    saved = store.save_plan(empty_store, plan, "insp.test")
+    store.save_plan(empty_store, saved, "sgt.editor")  # a second commander edits the draft
+    for author in ("insp.test", "sgt.editor"):
+        with pytest.raises(PlanError, match=f"needs a second commander's approval: {author} created or saved it"):
+            store.set_status(empty_store, saved.plan_id, "approved", author, four_eyes=True)
+    assert store.load_plan(empty_store, saved.plan_id).status == "draft"
+    log = audit.entries(empty_store, action="patrol.approve")
+    assert log["action"].tolist() == ["patrol.approve_refused"] * 2
+    assert log["username"].tolist() == ["sgt.editor", "insp.test"]
+    assert store.set_status(empty_store, saved.plan_id, "approved", "supt.test", four_eyes=True).approved_by == (
+        "supt.test"
+    )
+
+
+def test_without_four_eyes_the_author_may_approve(empty_store, plan):
+    saved = store.save_plan(empty_store, plan, "insp.test")
+    approved = store.set_status(empty_store, saved.plan_id, "approved", "insp.test", four_eyes=False)
+    assert (approved.status, approved.approved_by) == ("approved", "insp.test")
 
 
 def test_a_failed_save_leaves_the_store_unchanged(empty_store, plan):

@@ -4,7 +4,8 @@ The main CLI registers these through :func:`add_subcommands`. Every command prin
 JSON (``export`` writes a file and prints where) and takes ``--db`` (default
 ``$CRIMEVIZ_DB`` or ``data/crimeviz.duckdb``). Commands that change plans (``build``,
 ``approve``, ``reopen``) sign in with ``--user`` and need the ``patrol`` permission
-(commander or admin); the plan records that user.
+(commander or admin); the plan records that user. ``approve`` follows the four-eyes rule
+unless ``$CRIMEVIZ_FOUR_EYES`` turns it off: whoever created or saved a plan cannot approve it.
 """
 
 import argparse
@@ -129,10 +130,12 @@ def cmd_list(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from crimeviz import config
     from crimeviz.patrol import store
 
     con = incident_store(args.db)
-    plan = store.set_status(con, args.plan_id, args.status, authorised(con, args, "patrol").username)
+    by = authorised(con, args, "patrol").username
+    plan = store.set_status(con, args.plan_id, args.status, by, four_eyes=config.four_eyes())
     print(json.dumps(plan.summary(), default=str))
     return 0
 

@@ -174,12 +174,31 @@ def list_plans(con) -> pd.DataFrame:
     ).df()
 
 
-def set_status(con, plan_id: int, status: str, by: str) -> Plan:
-    """Approve a plan (recording who and when), or reopen it as a draft; audited as user ``by``."""
+def authors(con, plan_id: int) -> set[str]:
+    """Who created the plan and everyone who saved a version of it (from the audit trail)."""
+    rows = con.execute(
+        "SELECT created_by FROM patrol_plans WHERE plan_id = ? UNION SELECT username FROM audit_log "
+        "WHERE action = 'patrol.save' AND object_type = 'patrol_plan' AND object_id = ?",
+        [int(plan_id), str(int(plan_id))],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def set_status(con, plan_id: int, status: str, by: str, four_eyes: bool) -> Plan:
+    """Approve a plan (recording who and when), or reopen it as a draft; audited as user ``by``.
+
+    With ``four_eyes`` a plan is approved only by someone who neither created nor saved it; a refusal
+    is audited too and raises PlanError.
+    """
     if status not in STATUSES:
         raise PlanError(f"status must be one of {', '.join(STATUSES)}")
     ensure_tables(con)
     _status(con, plan_id)
+    if status == "approved" and four_eyes and by in authors(con, plan_id):
+        audit.record(con, by, "patrol.approve_refused", "patrol_plan", plan_id, {"reason": "four-eyes"})
+        raise PlanError(
+            f"plan {plan_id} needs a second commander's approval: {by} created or saved it (four-eyes rule)"
+        )
     now = _now()
     approved = (by, now) if status == "approved" else (None, None)
     with db.transaction(con):

@@ -183,28 +183,59 @@ def plan_view(plan: Plan) -> pdk.ViewState:
     )
 
 
-REVIEW_COLOURS = {"plan": "#1f77b4", "top-k cells": "#d62728", "historical plan": "#2ca02c"}
+def plan_heading(plan: Plan) -> str:
+    """Number (or unsaved), day, shift and status; "unsaved changes" for a saved plan edited since."""
+    ident = f"Plan #{plan.plan_id}" if plan.plan_id else "Unsaved plan"
+    changed = " (unsaved changes)" if plan.plan_id and plan.updated_at is None else ""
+    return f"{ident} · {plan.params.day:%a %d %b %Y} · {plan.params.shift.label()} · {plan.status}{changed}"
+
+
+def provenance(plan: Plan) -> str:
+    """Who created, saved and approved the plan, and when ('' for a plan never saved)."""
+    if not plan.created_at:
+        return ""
+    return (
+        f"Created by {plan.created_by} at {plan.created_at:%Y-%m-%d %H:%M}"
+        + (f", last saved {plan.updated_at:%Y-%m-%d %H:%M}" if plan.updated_at else "")
+        + (f", approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}" if plan.approved_by else "")
+    )
+
+
+# The plan is drawn last (on top) and solid; the comparisons dashed, so a comparison with the
+# same hit rate as the plan on a day does not hide it.
+REVIEW_STYLES = {
+    "plan": dict(color="#1f77b4", width=3),
+    "top-k cells": dict(color="#d62728", width=2, dash="dash"),
+    "historical plan": dict(color="#2ca02c", width=2, dash="dot"),
+}
+DAY_MS = 86_400_000
 
 
 def review_chart(daily: pd.DataFrame) -> go.Figure:
-    """Daily hit rate (%) of each compared selection over the reviewed period."""
+    """Daily hit rate (%) of each compared selection over the reviewed period, one tick per day (or per
+    few days over a long period), the plan on top."""
+    methods = [m for m in REVIEW_STYLES if m in set(daily["method"])]
     fig = go.Figure(
         [
             go.Scatter(
-                x=part["day"],
-                y=100 * part["hit_rate"],
+                x=daily.loc[daily["method"] == method, "day"],
+                y=100 * daily.loc[daily["method"] == method, "hit_rate"],
                 name=method,
                 mode="lines+markers",
-                line=dict(color=REVIEW_COLOURS.get(method)),
+                line=REVIEW_STYLES[method],
+                legendrank=rank,
             )
-            for method, part in daily.groupby("method", sort=False)
+            for rank, method in reversed(list(enumerate(methods)))
         ]
     )
+    days = daily["day"].nunique()
     fig.update_layout(
         title="Share of the shift's incidents inside the selected cells",
         height=340,
         margin=dict(l=10, r=10, t=40, b=10),
         legend=dict(orientation="h", y=-0.2),
         yaxis_title="hit rate (%)",
+        hovermode="x unified",
     )
+    fig.update_xaxes(type="date", tickformat="%a %d %b", dtick=DAY_MS * -(-days // 10), hoverformat="%a %d %b %Y")
     return fig
