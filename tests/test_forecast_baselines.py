@@ -2,8 +2,10 @@
 
 import h3
 import numpy as np
+import pandas as pd
 import pytest
 
+from crimeviz.explore import hotspots
 from crimeviz.forecast import baselines, frames
 
 CENTRE = h3.latlng_to_cell(43.6534, -79.3841, 8)
@@ -72,3 +74,13 @@ def test_sepp_em_recovers_simulated_parameters():
     assert fit.theta == pytest.approx(theta, abs=0.06)
     assert fit.r == pytest.approx(r, abs=0.08)
     assert fit.mu.mean() == pytest.approx(mu, rel=0.15)
+
+
+def test_kernel_baseline_spreads_an_incident_like_the_density_surface(ring1):
+    """One quartic kernel: a column of the baseline's weights is the density surface of one
+    incident at that cell's centre, rescaled to keep the incident whole."""
+    centre = ring1.index_of([h3.str_to_int(CENTRE)])[0]
+    lat, lon = h3.cell_to_latlng(CENTRE)
+    surface = hotspots.cell_density(pd.DataFrame({"lat": [lat], "lon": [lon]}), list(ring1.cells), 1300.0)
+    density = surface["density_km2"].to_numpy()
+    assert baselines.quartic_weights(ring1, 1300.0)[:, centre] == pytest.approx(density / density.sum())
