@@ -287,3 +287,32 @@ def test_an_incident_id_makes_a_corrected_row_a_duplicate(store, tmp_path, capsy
     summary = json.loads(capsys.readouterr().out)
     assert (summary["loaded"], summary["duplicates"]) == (1, 1)
     assert stored(store, "SELECT count(*), count(*) FILTER (offence = 'Robbery') FROM incidents") == [(3, 0)]
+
+
+def data_page_import(app_db, name: str, **options):
+    at = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=120)
+    at.session_state["user"] = auth.User("root", "root", "admin")
+    at.run()
+    at.file_uploader(key="upload").set_value((name, (CORPUS / "csv" / name).read_bytes(), "text/csv")).run()
+    for key, value in options.items():
+        (at.checkbox(key=key) if isinstance(value, bool) else at.text_input(key=key)).set_value(value)
+    at.button[0].click().run()  # the form's Import button
+    assert not at.exception
+    return at
+
+
+def test_data_page_lists_far_rows_against_the_store_and_can_reject_them(app_db):
+    listed = data_page_import(app_db, "implausible.csv")
+    assert "Imported 6 new incidents" in listed.success[0].value
+    assert "2 rows were imported but lie outside the expected area" in listed.warning[0].value
+    assert "the store's extent" in listed.warning[0].value
+    assert "date in the future: 1" in listed.warning[1].value
+    rejected = data_page_import(app_db, "implausible.csv", far=True, area="43.5,-79.7,43.9,-79.1")
+    assert "2 rows were rejected: they lie outside the expected area 43.500,-79.700" in rejected.warning[0].value
+    bad_area = data_page_import(app_db, "implausible.csv", area="Toronto")
+    assert "Nothing was imported: area 'Toronto' is not SOUTH,WEST,NORTH,EAST" in bad_area.error[0].value
+
+
+def test_data_page_says_dates_with_offsets_were_converted(app_db):
+    at = data_page_import(app_db, "dst_offsets.csv")
+    assert "UTC offsets converted to America/Toronto local time" in at.info[0].value

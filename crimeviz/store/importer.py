@@ -479,6 +479,8 @@ GUESSES = {
     "offence": ("offence", "offense", "mci", "primary_type", "crime_type", "category", "type", "offence_type"),
     "premises": ("premises", "premises_type", "location_description", "premise_type", "location_type"),
     "neighbourhood": ("neighbourhood", "neighborhood", "community_area", "district", "beat", "ward"),
+    # Never a bare "id": a row number would make rows of different files duplicates of each other.
+    "incident_id": ("incident_id", "event_unique_id", "case_number", "incident_number"),
 }
 
 
