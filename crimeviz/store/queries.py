@@ -213,3 +213,15 @@ def bounds(con) -> tuple[float, float, float, float]:
         "quantile_cont(lon, 0.001), quantile_cont(lon, 0.999) FROM incidents"
     ).fetchall()[0]
     return row if row[0] is not None else (43.58, 43.86, -79.64, -79.12)
+
+
+def offence_incidents(con, offence: str, start: date, end: date) -> pd.DataFrame:
+    """One offence's incidents from ``start`` to ``end`` (inclusive) for near-repeat analysis:
+    ``id``, ``lat``, ``lon``, ``occurred_on`` (date) and ``day`` (days since 1970-01-01), oldest first."""
+    sql, params = where(IncidentFilter(start, end, (offence,)))
+    return con.execute(
+        "SELECT id, lat, lon, CAST(occurred_at AS DATE) AS occurred_on, "
+        "datediff('day', DATE '1970-01-01', CAST(occurred_at AS DATE)) AS day "
+        f"FROM incidents WHERE {sql} ORDER BY occurred_at, id",
+        params,
+    ).df()
