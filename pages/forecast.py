@@ -6,7 +6,7 @@ from crimeviz import config
 from crimeviz.explore import maps
 from crimeviz.forecast import views
 from crimeviz.forecast.frames import ALL
-from crimeviz.forecast.predict import METHODS, forecast_for_date
+from crimeviz.forecast.predict import METHODS, forecast_for_date, unseen_warning
 from crimeviz.store import queries
 from crimeviz.store.filters import IncidentFilter
 from crimeviz.web import ui
@@ -57,8 +57,17 @@ st.caption(
     f"{METHODS[method]} · data until {meta['data_until']} · {meta['lead']} day(s) ahead"
     + (f" · checkpoint {meta['checkpoint']}" if "checkpoint" in meta else "")
 )
+warning = unseen_warning(meta["unseen"]) if "unseen" in meta else None
+if warning:
+    unseen = meta["unseen"]
+    (st.warning if unseen["outside_incidents"] >= 0.01 * unseen["incidents"] else st.info)(warning)
+    with st.expander("Retrain CDNA for the data at hand"):
+        st.caption(
+            "Train a checkpoint on the store (a progress bar shows the batches of each epoch), then run the app with it:"
+        )
+        st.code(views.retrain_command(opts["first_date"], last), language="bash")
 
-m1, m2, m3, m4 = st.columns(4)
+m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Expected incidents (city)", f"{forecast['intensity'].sum():.0f}")
 m2.metric("Cells flagged", f"{int(flagged['flagged'].sum())} of {len(flagged)}")
 m3.metric(
@@ -67,11 +76,11 @@ m3.metric(
 )
 if actual is not None:
     score = views.day_score(flagged, actual)
-    m4.metric(
-        "Actual hit rate that day",
-        f"{score['hits']:.0f} of {score['incidents']}",
-        f"PAI {score['pai']:.1f}" if score["incidents"] else None,
-        delta_color="off",
+    m4.metric("Actual hit rate that day", f"{score['hits']:.0f} of {score['incidents']}")
+    m5.metric(
+        "PAI that day",
+        f"{score['pai']:.1f}" if score["incidents"] else "–",
+        help="Hit rate divided by the share of the area flagged (1 = no better than chance)",
     )
 
 layer, legend = views.hotspot_layer(flagged, actual)
@@ -87,17 +96,21 @@ result = views.backtest()
 st.subheader("Backtest: every day of 2021")
 st.caption(
     "Each forecast uses only incidents strictly before its day; models and baseline settings were "
-    "chosen on 2020 only. Valid area: cells with at least one incident up to 2019."
+    "chosen on 2020 only. Valid area: cells with at least one incident up to 2019. Hit rate: the share "
+    "of the day's incidents in flagged cells; PAI: hit rate divided by the share of the area flagged."
 )
 group_key = group if group in result["groups"] else ALL
 left, right = st.columns(2)
 left.plotly_chart(views.curve_figure(result, group_key, "hit_rate"), key="fc_hit_curve")
 right.plotly_chart(views.curve_figure(result, group_key, "pai"), key="fc_pai_curve")
+table = views.backtest_table(result, group_key)
 st.dataframe(
-    views.backtest_table(result, group_key),
+    table,
     hide_index=True,
     key="fc_table",
-    column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("log-lik / cell-day",)},
+    column_config={
+        k: st.column_config.NumberColumn(format="%.2f" if k.startswith("PAI") else "%.3f") for k in table.columns[1:]
+    },
 )
 
 with st.expander("Model card: data, training, metrics, limitations and cautions"):

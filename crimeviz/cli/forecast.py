@@ -1,4 +1,4 @@
-"""``python -m crimeviz forecast {train,evaluate,bench}``.
+"""``python -m crimeviz forecast {train,evaluate,predict,bench}``.
 
 The main CLI registers these with :func:`add_subcommands` and calls
 ``args.func(args)``, which returns the exit code. :func:`main` runs them alone.
@@ -22,7 +22,7 @@ from crimeviz.store import db
 
 
 def add_subcommands(subparsers) -> None:
-    """Register ``train``, ``evaluate`` and ``bench`` on an ``add_subparsers()`` object."""
+    """Register ``train``, ``evaluate``, ``predict`` and ``bench`` on an ``add_subparsers()`` object."""
     train = subparsers.add_parser("train", help="train CDNA and write a checkpoint")
     _common(train)
     train.add_argument(
@@ -38,6 +38,9 @@ def add_subcommands(subparsers) -> None:
     train.add_argument("--train-end", type=date.fromisoformat, default=PROTOCOL.train_end)
     train.add_argument("--val-start", type=date.fromisoformat, default=PROTOCOL.val_start)
     train.add_argument("--val-end", type=date.fromisoformat, default=PROTOCOL.val_end)
+    train.add_argument(
+        "--grid-end", type=date.fromisoformat, help="grid: cells with an incident up to this day (default: --train-end)"
+    )
     train.add_argument("--burn-in", type=int, help="days of history before the first training target")
     train.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     train.set_defaults(func=run_train)
@@ -64,6 +67,16 @@ def add_subcommands(subparsers) -> None:
         help="choose kernel/ProMap settings on the validation year instead of the defaults",
     )
     evaluate.set_defaults(func=run_evaluate)
+
+    predict = subparsers.add_parser("predict", help="one day's hotspot forecast over the store's grid (JSON)")
+    _common(predict)
+    predict.add_argument("--date", type=date.fromisoformat, required=True, help="the day to forecast (YYYY-MM-DD)")
+    predict.add_argument("--method", default="cdna", help=f"one of: {', '.join(METHODS)}")
+    predict.add_argument("--group", default=ALL, help="'all' or an offence name")
+    predict.add_argument("--res", type=int, default=8, help="H3 resolution (7, 8 or 9)")
+    predict.add_argument("--checkpoint", type=Path, help="CDNA checkpoint (default: the app's)")
+    predict.add_argument("--json", type=Path, help="write the forecast here (default: standard output)")
+    predict.set_defaults(func=run_predict)
 
     bench = subparsers.add_parser("bench", help="time next-day inference and training (JSON)")
     _common(bench)
@@ -98,6 +111,7 @@ def run_train(args) -> int:
         "train_end": args.train_end,
         "val_start": args.val_start,
         "val_end": args.val_end,
+        "grid_end": args.grid_end,
     }
     overrides |= {k: v for k, v in (("epochs", args.epochs), ("burn_in", args.burn_in)) if v is not None}
     con = _open(args)
@@ -159,6 +173,23 @@ def summary_table(report: dict) -> str:
             lines.append(f"{method:16s}" + "".join(f"{r['pai'][c]['mean']:8.2f}" for c in coverages))
         lines.append("")
     return "\n".join(lines)
+
+
+def run_predict(args) -> int:
+    from crimeviz.forecast.predict import forecast_json
+
+    if args.method not in METHODS:
+        raise ValueError(f"unknown method {args.method!r}; choose one of {', '.join(METHODS)}")
+    report = forecast_json(_open(args), args.date, args.method, args.group, args.res, args.checkpoint)
+    if report.get("warning"):
+        print(f"warning: {report['warning']}", file=sys.stderr)
+    text = json.dumps(report, indent=1)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text)
+    else:
+        print(text)
+    return 0
 
 
 def run_bench(args) -> int:

@@ -1,6 +1,7 @@
 """H3 cells as image frames: the invertible cell ⇄ (row, col) mapping and daily count frames.
 
-Cells are placed with ``h3.cell_to_local_ij`` around a fixed origin cell. Local IJ
+Cells are placed with ``h3.cell_to_local_ij`` around a fixed origin cell (Toronto City
+Hall's; for a city too far from it, the grid's middle cell). Local IJ
 coordinates are axial, so a 3×3 convolution sees a cell's six hexagonal
 neighbours plus two cells at distance 2 (offsets (+1, −1) and (−1, +1)). Pixels
 that hold no city cell are masked out, never read as "no crime".
@@ -8,7 +9,7 @@ that hold no city cell are masked out, never read as "no crime".
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import h3
 import numpy as np
@@ -22,14 +23,40 @@ ALL = "all"
 
 @dataclass(frozen=True, eq=False)
 class GridMapping:
-    """Cells (sorted uint64) ⇄ frame pixels ``(rows[k], cols[k])`` on a ``shape`` frame."""
+    """Cells (sorted uint64) ⇄ frame pixels ``(rows[k], cols[k])`` on a ``shape`` frame.
+
+    The frame is laid out on first use: the baselines need only the cells, so a grid
+    spanning two distant cities still forecasts with them (and only CDNA refuses it).
+    """
 
     res: int
-    origin: int
     cells: np.ndarray
-    rows: np.ndarray
-    cols: np.ndarray
-    shape: tuple[int, int]
+
+    @cached_property
+    def _layout(self) -> tuple[int, np.ndarray, np.ndarray, tuple[int, int]]:
+        cells = tuple(self.cells.tolist())
+        origin, ij = _local_ij(cells, h3.str_to_int(h3.latlng_to_cell(*ORIGIN_LATLNG, self.res)))
+        span = ij.max(0) - ij.min(0) + 1
+        padded = -(-span // FRAME_MULTIPLE) * FRAME_MULTIPLE
+        offset = ij.min(0) - (padded - span) // 2
+        rows, cols = (ij - offset).T
+        return origin, rows, cols, (int(padded[0]), int(padded[1]))
+
+    @property
+    def origin(self) -> int:
+        return self._layout[0]
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self._layout[1]
+
+    @property
+    def cols(self) -> np.ndarray:
+        return self._layout[2]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._layout[3]
 
     @property
     def n_cells(self) -> int:
@@ -83,14 +110,18 @@ def _mapping(cells: tuple[int, ...], res: int) -> GridMapping:
     grid.cell_column(res)
     if not cells:
         raise ValueError("a grid mapping needs at least one cell")
-    origin = h3.str_to_int(h3.latlng_to_cell(*ORIGIN_LATLNG, res))
-    origin_hex = h3.int_to_str(origin)
-    ij = np.array([h3.cell_to_local_ij(origin_hex, h3.int_to_str(c)) for c in cells])
-    span = ij.max(0) - ij.min(0) + 1
-    padded = -(-span // FRAME_MULTIPLE) * FRAME_MULTIPLE
-    offset = ij.min(0) - (padded - span) // 2
-    rows, cols = (ij - offset).T
-    return GridMapping(res, origin, np.array(cells, dtype=np.uint64), rows, cols, (int(padded[0]), int(padded[1])))
+    return GridMapping(res, np.array(cells, dtype=np.uint64))
+
+
+def _local_ij(cells: tuple[int, ...], origin: int) -> tuple[int, np.ndarray]:
+    """Local IJ of ``cells`` around ``origin``, or around the grid's middle cell where ``origin``
+    cannot reach them (a city far from Toronto); ValueError when no single frame holds the grid."""
+    for centre in (origin, cells[len(cells) // 2]):
+        try:
+            return centre, np.array([h3.cell_to_local_ij(h3.int_to_str(centre), h3.int_to_str(c)) for c in cells])
+        except h3.H3FailedError:
+            continue
+    raise ValueError("the cells lie too far apart for one grid frame: forecast one city at a time")
 
 
 @lru_cache(maxsize=16)

@@ -9,19 +9,28 @@ import numpy as np
 import pandas as pd
 
 from crimeviz.forecast import baselines, checkpoint
-from crimeviz.forecast.frames import ALL, History, cells_with_incidents, grid_mapping, load_history, offences
+from crimeviz.forecast.frames import (
+    ALL,
+    GridMapping,
+    History,
+    cells_with_incidents,
+    grid_mapping,
+    load_history,
+    offences,
+)
 from crimeviz.forecast.inputs import MAX_LEAD
 from crimeviz.forecast.protocol import PROTOCOL
+from crimeviz.store import grid
 
-METHODS = {
-    "cdna": "CDNA video prediction (Finn et al. 2016), trained checkpoint",
-    "mc365": "Moving count, last 365 days",
-    "mc28": "Moving count, last 28 days",
-    "mc7": "Moving count, last 7 days",
-    "persistence": "Persistence (yesterday's counts)",
-    "retro_kde": "Retrospective quartic-kernel hotspot",
-    "promap": "Prospective hotspot (ProMap)",
-    "sepp": "Grid self-exciting point process (Mohler et al. 2015)",
+METHODS = {  # short names: the method select, the legends and the backtest table all show these
+    "cdna": "CDNA (trained checkpoint)",  # video prediction, Finn et al. 2016
+    "mc365": "Moving count, 365 days",
+    "mc28": "Moving count, 28 days",
+    "mc7": "Moving count, 7 days",
+    "persistence": "Persistence (yesterday)",
+    "retro_kde": "Quartic-kernel hotspot",  # retrospective
+    "promap": "ProMap (prospective)",  # Bowers, Johnson & Pease 2004
+    "sepp": "Grid SEPP",  # self-exciting point process, Mohler et al. 2015
 }
 
 
@@ -95,6 +104,62 @@ def method_intensities(
     return fit_sepp(history, offence_group, train_end).intensity(counts, known)
 
 
+def store_grid(con, res: int, day: date) -> GridMapping:
+    """The store's grid for forecasting ``day``: every cell with an incident before it."""
+    return grid_mapping(cells_with_incidents(con, res, before=day), res)
+
+
+def unseen_by(forecaster: checkpoint.CDNAForecaster, con, day: date) -> dict:
+    """What the store holds before ``day`` that a checkpoint never saw.
+
+    ``cells`` / ``outside_cells``: cells with incidents, and those outside the
+    checkpoint's grid; ``incidents`` / ``outside_incidents``: incidents, and those in
+    such cells or of offences it was not trained on (``unknown_offences``).
+    """
+    mapping, known = forecaster.mapping, set(forecaster.meta["offences"])
+    column = grid.cell_column(mapping.res)
+    frame = con.execute(
+        f"SELECT {column} AS cell, offence, count(*) AS n FROM incidents WHERE occurred_at < ? GROUP BY ALL", [day]
+    ).df()
+    outside = mapping.index_of(frame["cell"].to_numpy(dtype=np.uint64)) < 0
+    unknown = ~frame["offence"].isin(known).to_numpy()
+    return {
+        "cells": int(frame["cell"].nunique()),
+        "outside_cells": int(frame.loc[outside, "cell"].nunique()),
+        "incidents": int(frame["n"].sum()),
+        "outside_incidents": int(frame.loc[outside | unknown, "n"].sum()),
+        "unknown_offences": sorted(frame.loc[unknown, "offence"].unique().tolist()),
+    }
+
+
+def unseen_warning(unseen: dict) -> str | None:
+    """One line on what a CDNA checkpoint leaves out of its forecast (None when it sees everything)."""
+    if not unseen["outside_incidents"]:
+        return None
+    reasons = []
+    if unseen["outside_cells"]:
+        reasons.append(f"{unseen['outside_cells']:,} of {unseen['cells']:,} cells with incidents lie outside its grid")
+    if unseen["unknown_offences"]:
+        reasons.append(f"{len(unseen['unknown_offences'])} offence types are new to it")
+    return (
+        f"The CDNA checkpoint never saw {unseen['outside_incidents']:,} of {unseen['incidents']:,} incidents "
+        f"({'; '.join(reasons)}): its forecast leaves them out. Retrain it for these data, or choose a "
+        "baseline (baselines use the store's current grid)."
+    )
+
+
+def _data_until(con, day: date) -> tuple[date, int]:
+    """The last day of data a forecast of ``day`` may use, and how many days ahead ``day`` is."""
+    last = con.execute("SELECT max(occurred_at) FROM incidents WHERE occurred_at < ?", [day]).fetchall()[0][0]
+    if last is None:
+        raise ValueError(f"no incidents before {day} to forecast from")
+    data_until = min(last.date(), day - timedelta(days=1))
+    lead = (day - data_until).days
+    if lead > MAX_LEAD:
+        raise ValueError(f"the data end on {data_until}: forecasts reach at most {MAX_LEAD} days past that")
+    return data_until, lead
+
+
 def forecast_for_date(
     con,
     day: date,
@@ -109,25 +174,22 @@ def forecast_for_date(
     ``intensity`` (expected incidents that day) and ``rank`` (1 = hottest). When
     the store ends before ``day - 1`` the forecast is ``lead`` days ahead (≤ 7);
     ``df.attrs`` holds ``method``, ``offence_group``, ``lead``, ``data_until`` and, for
-    CDNA, ``checkpoint``.
-    The grid is the checkpoint's (default: the app's) when ``res`` matches it, else every
-    cell with an incident before ``day``.
+    CDNA, ``checkpoint`` and ``unseen`` (:func:`unseen_by`).
+    Baselines cover the store's grid (:func:`store_grid`); CDNA covers its checkpoint's
+    (default: the app's).
     """
-    checkpoint_path = Path(checkpoint_path or checkpoint.app_checkpoint())
-    last = con.execute("SELECT max(occurred_at) FROM incidents WHERE occurred_at < ?", [day]).fetchall()[0][0]
-    if last is None:
-        raise ValueError(f"no incidents before {day} to forecast from")
-    data_until = min(last.date(), day - timedelta(days=1))
-    lead = (day - data_until).days
-    if lead > MAX_LEAD:
-        raise ValueError(f"the data end on {data_until}: forecasts reach at most {MAX_LEAD} days past that")
-    forecaster = load_forecaster(checkpoint_path) if method == "cdna" or checkpoint_path.exists() else None
-    if forecaster is not None and forecaster.meta["res"] == res:
+    data_until, lead = _data_until(con, day)
+    forecaster = None
+    if method == "cdna":
+        checkpoint_path = Path(checkpoint_path or checkpoint.app_checkpoint())
+        forecaster = load_forecaster(checkpoint_path)
+        if forecaster.meta["res"] != res:
+            raise ValueError(f"the CDNA checkpoint is for H3 resolution {forecaster.meta['res']}, not {res}")
         mapping, names = forecaster.mapping, forecaster.meta["offences"]
-    elif method == "cdna":
-        raise ValueError(f"the CDNA checkpoint is for H3 resolution {forecaster.meta['res']}, not {res}")
+        if offence_group not in (ALL, *names):
+            raise ValueError(f"the CDNA checkpoint was not trained on {offence_group!r}: choose a baseline")
     else:
-        mapping, names = grid_mapping(cells_with_incidents(con, res, before=day), res), offences(con)
+        mapping, names = store_grid(con, res, day), offences(con)
     history = load_history(con, mapping, data_until, offence_names=names)
     train_end = min(PROTOCOL.train_end, data_until)
     lam = method_intensities(method, history, [history.index(day)], offence_group, lead, forecaster, train_end)[0]
@@ -136,7 +198,30 @@ def forecast_for_date(
         {"cell": np.asarray(mapping.hex())[order], "intensity": lam[order], "rank": np.arange(1, len(order) + 1)}
     )
     frame.attrs = {"method": method, "offence_group": offence_group, "lead": lead, "data_until": data_until.isoformat()}
-    if method == "cdna":
+    if forecaster is not None:
         commit = forecaster.meta["code_version"].get("git_commit") or "unknown commit"
         frame.attrs["checkpoint"] = f"{checkpoint_path.name} ({commit[:7]})"
+        frame.attrs["unseen"] = unseen_by(forecaster, con, day)
     return frame
+
+
+def forecast_json(
+    con,
+    day: date,
+    method: str = "cdna",
+    offence_group: str = ALL,
+    res: int = 8,
+    checkpoint_path: Path | str | None = None,
+) -> dict:
+    """:func:`forecast_for_date` in plain types, over the store's grid (:func:`store_grid`).
+
+    ``cells`` lists each cell (H3 hex) with its ``expected`` incidents that day: null
+    where a CDNA checkpoint has no such cell (``unseen`` and ``warning`` say how much it misses).
+    """
+    frame = forecast_for_date(con, day, offence_group, method, res, checkpoint_path)
+    expected = dict(zip(frame["cell"], frame["intensity"].astype(float)))
+    out = {"date": day.isoformat(), "method": method} | frame.attrs
+    out["cells"] = [{"cell": cell, "expected": expected.get(cell)} for cell in store_grid(con, res, day).hex()]
+    if "unseen" in frame.attrs:
+        out["warning"] = unseen_warning(frame.attrs["unseen"])
+    return out

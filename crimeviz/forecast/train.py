@@ -35,6 +35,7 @@ class TrainConfig:
     train_end: date = PROTOCOL.train_end
     val_start: date = PROTOCOL.val_start
     val_end: date = PROTOCOL.val_end
+    grid_end: date | None = None  # the grid: cells with an incident up to this day; None: train_end
     context: int = 20
     horizon: int = 7
     rate_windows: tuple[int, ...] = (7, 28, 365, 1095)
@@ -49,6 +50,41 @@ class TrainConfig:
     sampling_k: float = 50.0  # ground-truth share falls to ~0.5 by the end of the default run
     val_stride: int = 3  # validate on every n-th day while training; all days at the end
     seed: int = 0
+
+
+def config_for_data(first: date, last: date, res: int = 8) -> TrainConfig:
+    """Settings for a checkpoint of the data from ``first`` to ``last``, every cell with an incident included.
+
+    The issue's protocol when the data cover it; otherwise the last year (at most a
+    quarter of the days) validates and the days before it train.
+    """
+    if first <= PROTOCOL.train_end - timedelta(days=365) and last >= PROTOCOL.val_end:
+        return TrainConfig(res=res, grid_end=last)
+    days = (last - first).days + 1
+    val_start = last - timedelta(days=min(365, max(days // 4, 1)) - 1)
+    burn_in = min(TrainConfig.burn_in, (val_start - first).days // 2)
+    return TrainConfig(
+        res=res,
+        train_end=val_start - timedelta(days=1),
+        val_start=val_start,
+        val_end=last,
+        grid_end=last,
+        burn_in=burn_in,
+    )
+
+
+def train_command(cfg: TrainConfig, out: Path | str) -> str:
+    """The ``python -m crimeviz forecast train`` line that trains ``cfg`` into ``out``."""
+    options = {
+        "out": out,
+        "res": cfg.res,
+        "train-end": cfg.train_end,
+        "val-start": cfg.val_start,
+        "val-end": cfg.val_end,
+        "grid-end": cfg.grid_end,
+        "burn-in": cfg.burn_in,
+    }
+    return "python -m crimeviz forecast train " + " ".join(f"--{k} {v}" for k, v in options.items() if v is not None)
 
 
 def seed_everything(seed: int) -> None:
@@ -99,7 +135,8 @@ def train(
     seed_everything(cfg.seed)
     on = on or checkpoint.device()
     began = time.perf_counter()
-    mapping = grid_mapping(cells_with_incidents(con, cfg.res, before=cfg.train_end + timedelta(days=1)), cfg.res)
+    grid_end = cfg.grid_end or cfg.train_end
+    mapping = grid_mapping(cells_with_incidents(con, cfg.res, before=grid_end + timedelta(days=1)), cfg.res)
     history = load_history(con, mapping, cfg.val_end, cfg.start)
     inputs = ModelInputs(history, cfg.rate_windows, on)
     length = cfg.context + cfg.horizon
@@ -185,8 +222,9 @@ def _meta(cfg: TrainConfig, history: History, model: CDNA) -> dict:
             "train_end": cfg.train_end.isoformat(),
             "val_start": cfg.val_start.isoformat(),
             "val_end": cfg.val_end.isoformat(),
+            "grid_end": (cfg.grid_end or cfg.train_end).isoformat(),
             "training_incidents": int(history.counts[train_rows].sum()),
-            "valid_area": "cells with >= 1 incident up to train_end",
+            "valid_area": "cells with >= 1 incident up to grid_end",
         },
         "training": {"config": settings},
         "code_version": code_version(),

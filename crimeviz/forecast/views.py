@@ -9,16 +9,19 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from crimeviz import config
 from crimeviz.explore import maps
 from crimeviz.forecast.checkpoint import DEFAULT_CHECKPOINT
 from crimeviz.forecast.frames import ALL
 from crimeviz.forecast.metrics import COVERAGES, coverage_key, flagged
 from crimeviz.forecast.predict import METHODS
+from crimeviz.forecast.train import config_for_data, train_command
 from crimeviz.store import grid
 
 MODEL_DIR = DEFAULT_CHECKPOINT.parent
 BACKTEST = MODEL_DIR / "backtest_2021.json"
 MODEL_CARD = MODEL_DIR / "MODEL_CARD.md"
+RETRAINED = MODEL_DIR / "retrained_h3r8.pt"
 
 
 @lru_cache(maxsize=2)
@@ -27,11 +30,16 @@ def backtest(path: Path = BACKTEST) -> dict:
     return json.loads(Path(path).read_text())
 
 
+def method_name(method: str, report: dict | None = None) -> str:
+    """The name a method goes by on the page (the backtest's own label for a method no longer offered)."""
+    return METHODS.get(method) or (report or {}).get("label", method)
+
+
 def backtest_table(result: dict, group: str = ALL) -> pd.DataFrame:
     """One row per method: PAI (mean over days) at each coverage, hit rates and Poisson log-likelihood."""
     rows = []
     for method, m in result["groups"][group]["methods"].items():
-        row = {"method": m.get("label", METHODS.get(method, method))}
+        row = {"method": method_name(method, m)}
         row |= {f"PAI {k}": m["pai"][k]["mean"] for k in m["pai"]}
         row |= {f"hit rate {k}": m["hit_rate"][k]["mean"] for k in ("5%", "10%", "20%") if k in m["hit_rate"]}
         row["log-lik / cell-day"] = m["poisson"]["loglik_per_cell_day"]
@@ -49,11 +57,11 @@ def curve_figure(result: dict, group: str, metric: str) -> go.Figure:
                 x=[float(k[:-1]) for k in keys],
                 y=[m[metric][k]["mean"] for k in keys],
                 mode="lines+markers",
-                name=method,
+                name=method_name(method, m),
                 line=dict(width=4 if method == "cdna" else 1.5),
             )
         )
-    label = {"hit_rate": "Hit rate (share of incidents in flagged cells)", "pai": "PAI"}[metric]
+    label = {"hit_rate": "Hit rate", "pai": "PAI"}[metric]
     fig.update_layout(
         height=340,
         margin=dict(l=10, r=10, t=40, b=10),
@@ -109,6 +117,12 @@ def day_score(flagged: pd.DataFrame, actual: pd.DataFrame) -> dict:
         "pai": rate / area if total else float("nan"),
         "outside_grid": total - int(n.sum()),
     }
+
+
+def retrain_command(first: date, last: date) -> str:
+    """The shell lines that train CDNA on the store's data (``first``..``last``) and run the app with it."""
+    out = RETRAINED.relative_to(config.ROOT)
+    return f"{train_command(config_for_data(first, last), out)}\nCRIMEVIZ_CDNA_CHECKPOINT={out} make run"
 
 
 def next_day(last: date) -> date:
