@@ -20,6 +20,7 @@ FEATURE_COMMANDS = {
     "cctv": ("crimeviz.cli.cctv", "CCTV review with MGFN: score, train, evaluate, bench"),
     "streetview": ("crimeviz.cli.streetview", "street-level imagery: DevianceNet scores and training"),
     "patrol": ("crimeviz.cli.patrol", "patrol plans: build, approve, export, review, bench"),
+    "analyze": ("crimeviz.cli.analyze", "analyst methods: near-repeat (Knox test, Ratcliffe's calculator)"),
 }
 
 
@@ -216,6 +217,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     db_arg(p)
     p.set_defaults(func=cmd_bench_load)
+    p = bsub.add_parser("analyze", help="near-repeat test on a year of the commonest offence vs brute force")
+    importlib.import_module("crimeviz.cli.analyze").add_bench_arguments(p)
 
     for name, (module, help_text) in FEATURE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
