@@ -20,6 +20,7 @@ FEATURE_COMMANDS = {
     "cctv": ("crimeviz.cli.cctv", "CCTV review with MGFN: score, train, evaluate, bench"),
     "streetview": ("crimeviz.cli.streetview", "street-level imagery: DevianceNet scores and training"),
     "patrol": ("crimeviz.cli.patrol", "patrol plans: build, approve, export, review, bench"),
+    "areas": ("crimeviz.cli.areas", "area layers (beats, wards, zones): import, list, remove, counts, bench"),
     "analyze": ("crimeviz.cli.analyze", "analyst methods: near-repeat (Knox test, Ratcliffe's calculator)"),
 }
 

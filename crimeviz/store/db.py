@@ -211,7 +211,8 @@ def insert_incidents(con, rows: pd.DataFrame) -> int:
 
 
 def load_toronto(con, parquet: Path = config.TORONTO_PARQUET) -> int:
-    """Load the embedded Toronto incidents (see data/README.md) in one transaction."""
+    """Load the embedded Toronto incidents (see data/README.md) in one transaction, then the
+    neighbourhoods derived from them as the default area layer (``areas.DEFAULT_LAYER``)."""
     frame = pd.read_parquet(parquet)
     rows = with_cells(frame, config.TORONTO_SOURCE)
     with transaction(con):
@@ -220,4 +221,7 @@ def load_toronto(con, parquet: Path = config.TORONTO_PARQUET) -> int:
             "INSERT INTO imports (source, file_sha256, loaded, duplicates, rejected) VALUES (?, NULL, ?, ?, 0)",
             [config.TORONTO_SOURCE, loaded, len(rows) - loaded],
         )
+    from crimeviz.store import areas  # built on this module
+
+    areas.add_default_layer(con, "db build")
     return loaded

@@ -1,0 +1,234 @@
+"""Area layers in the store: their polygons, every incident's area in every layer, counts per area.
+
+A layer's areas are stored as WKB with their area (km²); ``incident_areas`` holds one row per incident
+and layer, with the area's name or NULL when the incident lies outside every area of the layer (the
+rule for points on boundaries is in ``crimeviz.geo.join``). Incidents are joined to a layer when it is
+imported or replaced (all of them) and when incidents are imported (the new ones, see
+:func:`join_new_incidents`). Callers check the role (``data``) before writing; every write is audited.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from crimeviz.geo import derive, join
+from crimeviz.geo.layers import LayerRejected, PreparedLayer, load, prepare
+from crimeviz.store import audit, db, queries
+from crimeviz.store.filters import IncidentFilter, where
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS area_layers (
+    layer       VARCHAR NOT NULL,
+    source      VARCHAR NOT NULL,
+    name_field  VARCHAR NOT NULL,
+    derived     BOOLEAN NOT NULL,
+    imported_at TIMESTAMP NOT NULL DEFAULT current_localtimestamp(),
+    imported_by VARCHAR NOT NULL,
+    report      VARCHAR
+);
+CREATE TABLE IF NOT EXISTS areas (
+    layer    VARCHAR NOT NULL,
+    name     VARCHAR NOT NULL,
+    area_km2 DOUBLE NOT NULL,
+    geometry BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS incident_areas (
+    incident_id UBIGINT NOT NULL,
+    layer       VARCHAR NOT NULL,
+    area        VARCHAR
+);
+"""
+TABLES = ("area_layers", "areas", "incident_areas")
+DEFAULT_LAYER = "neighbourhoods (derived)"
+MAX_NAME = 64
+
+
+def ensure(con) -> None:
+    db.ensure_schema(con, SCHEMA, TABLES)
+
+
+def check_layer_name(layer: str) -> str:
+    """The layer name, stripped; LayerRejected if blank, too long or not printable."""
+    name = (layer or "").strip()
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise LayerRejected(f"a layer name is 1-{MAX_NAME} printable characters, not {layer!r}")
+    return name
+
+
+def layer_names(con) -> list[str]:
+    ensure(con)
+    return [r[0] for r in con.execute("SELECT layer FROM area_layers ORDER BY layer").fetchall()]
+
+
+def layers(con) -> pd.DataFrame:
+    """One row per layer: name, areas, total km², derived flag, source file, name field, when and by whom."""
+    ensure(con)
+    return con.execute(
+        "SELECT l.layer, count(a.name) AS areas, round(sum(a.area_km2), 3) AS area_km2, l.derived, l.source, "
+        "l.name_field, l.imported_at, l.imported_by FROM area_layers l LEFT JOIN areas a ON a.layer = l.layer "
+        "GROUP BY ALL ORDER BY l.layer"
+    ).df()
+
+
+def incident_points(con, unjoined_to: str | None = None) -> pd.DataFrame:
+    """``id``, ``lon``, ``lat`` of every incident, or of those not yet joined to the layer ``unjoined_to``."""
+    if unjoined_to is None:
+        return con.execute("SELECT id, lon, lat FROM incidents").df()
+    return con.execute(
+        "SELECT id, lon, lat FROM incidents WHERE id NOT IN (SELECT incident_id FROM incident_areas WHERE layer = ?)",
+        [unjoined_to],
+    ).df()
+
+
+def _assignments(con, layer: str, names: list[str], geometries, new_only: bool) -> pd.DataFrame:
+    """``incident_id``, ``layer``, ``area`` for all incidents (or those not yet joined to ``layer``)."""
+    points = incident_points(con, layer if new_only else None)
+    index = join.assign(points["lon"].to_numpy(), points["lat"].to_numpy(), geometries)
+    labels = np.array(list(names) + [None], dtype=object)
+    return pd.DataFrame({"incident_id": points["id"], "layer": layer, "area": labels[index]})
+
+
+def _insert(con, table: str, frame: pd.DataFrame) -> None:
+    con.register("incoming_areas", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_areas")
+    finally:
+        con.unregister("incoming_areas")
+
+
+def save_layer(
+    con, layer: str, prepared: PreparedLayer, source: str, name_field: str, by: str, derived: bool = False
+) -> dict:
+    """Store (or replace) ``layer`` and join every incident to it, in one audited transaction."""
+    layer = check_layer_name(layer)
+    ensure(con)
+    order = np.argsort(np.array(prepared.names, dtype=object), kind="stable")
+    names = [prepared.names[i] for i in order]
+    geometries = prepared.geometries[order]
+    rows = pd.DataFrame(
+        {"layer": layer, "name": names, "area_km2": prepared.area_km2[order], "geometry": shapely.to_wkb(geometries)}
+    )
+    report = prepared.report.summary()
+    with db.transaction(con):
+        replaced = _delete(con, layer)
+        con.execute(
+            "INSERT INTO area_layers (layer, source, name_field, derived, imported_by, report) VALUES (?, ?, ?, ?, ?, ?)",
+            [layer, source, name_field, derived, by, json.dumps(report)],
+        )
+        _insert(con, "areas", rows)
+        assigned = _assignments(con, layer, names, geometries, new_only=False)
+        _insert(con, "incident_areas", assigned)
+        outside = int(assigned["area"].isna().sum())
+        summary = {
+            "layer": layer,
+            "areas": len(names),
+            "replaced": replaced,
+            "incidents": len(assigned),
+            "outside": outside,
+            "repaired": len(report["repaired"]),
+            "overlaps": len(report["overlaps"]),
+        }
+        audit.record(con, by, "areas.import", "area_layer", layer, {**summary, "source": source})
+    return {**summary, "report": report}
+
+
+def import_layer(
+    con,
+    path: Path,
+    layer: str,
+    name_field: str,
+    by: str,
+    source_layer: str | None = None,
+    repair: bool = True,
+) -> dict:
+    """Read, check and store the polygons of ``path`` as ``layer`` (replacing a layer of that name)."""
+    layer = check_layer_name(layer)
+    prepared = load(path, name_field, source_layer, repair)
+    return save_layer(con, layer, prepared, Path(path).name, name_field, by)
+
+
+def add_default_layer(con, by: str) -> dict | None:
+    """The Toronto neighbourhoods derived from the incidents (the Map's neighbourhood outlines) as
+    DEFAULT_LAYER, unless the store already has area layers or no named neighbourhoods."""
+    if layer_names(con):
+        return None
+    cells = queries.neighbourhood_cells(con)
+    if cells.empty:
+        return None
+    prepared = prepare(derive.cells_to_areas(cells), "name")
+    return save_layer(con, DEFAULT_LAYER, prepared, "incidents (H3 cells, resolution 8)", "neighbourhood", by, True)
+
+
+def _delete(con, layer: str) -> bool:
+    found = con.execute("SELECT count(*) FROM area_layers WHERE layer = ?", [layer]).fetchall()[0][0] > 0
+    for table in ("incident_areas", "areas", "area_layers"):
+        con.execute(f"DELETE FROM {table} WHERE layer = ?", [layer])
+    return found
+
+
+def remove_layer(con, layer: str, by: str) -> dict:
+    """Delete ``layer``, its areas and its joins (audited); ValueError if there is no such layer."""
+    known = layer_names(con)
+    if layer not in known:
+        raise ValueError(f"no area layer {layer!r}; layers: {', '.join(known) or '(none)'}")
+    with db.transaction(con):
+        areas = con.execute("SELECT count(*) FROM areas WHERE layer = ?", [layer]).fetchall()[0][0]
+        _delete(con, layer)
+        audit.record(con, by, "areas.remove", "area_layer", layer, {"areas": areas})
+    return {"removed": layer, "areas": areas}
+
+
+def layer_geometries(con, layer: str) -> tuple[list[str], np.ndarray]:
+    """Names (in join order) and WGS84 geometries of ``layer``'s areas."""
+    rows = con.execute("SELECT name, geometry FROM areas WHERE layer = ? ORDER BY name", [layer]).fetchall()
+    return [r[0] for r in rows], shapely.from_wkb([bytes(r[1]) for r in rows])
+
+
+def join_new_incidents(con) -> int:
+    """Join incidents not yet joined to each layer (the importer calls this after loading); returns rows added."""
+    ensure(con)
+    added = 0
+    with db.transaction(con):
+        for layer in layer_names(con):
+            names, geometries = layer_geometries(con, layer)
+            assigned = _assignments(con, layer, names, geometries, new_only=True)
+            if len(assigned):
+                _insert(con, "incident_areas", assigned)
+            added += len(assigned)
+    return added
+
+
+def counts(con, layer: str, f: IncidentFilter) -> tuple[pd.DataFrame, int]:
+    """Incidents matching ``f`` per area of ``layer`` (``name``, ``incidents``, ``area_km2``, every area
+    listed, busiest first) and how many match but lie outside every area."""
+    known = layer_names(con)
+    if layer not in known:
+        raise ValueError(f"no area layer {layer!r}; layers: {', '.join(known) or '(none)'}")
+    sql, params = where(f)
+    table = con.execute(
+        "SELECT a.name, count(m.id) AS incidents, a.area_km2 FROM areas a LEFT JOIN "
+        f"(SELECT i.id, ia.area FROM incidents i JOIN incident_areas ia ON ia.incident_id = i.id "
+        f"AND ia.layer = ? WHERE {sql}) m ON m.area = a.name WHERE a.layer = ? "
+        "GROUP BY a.name, a.area_km2 ORDER BY incidents DESC, a.name",
+        [layer, *params, layer],
+    ).df()
+    outside = con.execute(
+        "SELECT count(*) FROM incidents i LEFT JOIN incident_areas ia ON ia.incident_id = i.id AND ia.layer = ? "
+        f"WHERE ia.area IS NULL AND {sql}",
+        [layer, *params],
+    ).fetchall()[0][0]
+    return table, int(outside)
+
+
+def scratch_store(con, path: Path):
+    """A new store at ``path`` holding a copy of ``con``'s incidents (and nothing else): benchmarks
+    write layers there, never into the analyst's store or its audit trail."""
+    scratch = db.connect(path)
+    incidents = con.execute("SELECT * FROM incidents").df()
+    scratch.register("copied_incidents", incidents)
+    scratch.execute("INSERT INTO incidents SELECT * FROM copied_incidents")
+    scratch.unregister("copied_incidents")
+    return scratch
