@@ -11,10 +11,10 @@ config.limit_torch_threads()
 
 con = ui.connection()
 user = ui.current_user()
+ui.session_cookie()
 if user is None:
-    # A hidden one-page navigation keeps Streamlit from building a menu of its own; the form
-    # shows whatever the URL names. (A deep link to a page script meets that page's own check.)
-    st.navigation([st.Page(ui.signed_out, title="Sign in", url_path="signin")], position="hidden")
+    # Every page's URL leads to the sign-in form (a hidden navigation: no menu before sign-in).
+    st.navigation(navigation.signed_out_pages(ui.signed_out), position="hidden")
     ui.sign_in_form(con)
     st.stop()
 

@@ -1,5 +1,9 @@
 """The app's pages and who may see them (``app.py`` builds ``st.navigation`` from this)."""
 
+from pathlib import Path
+
+import streamlit as st
+
 from crimeviz.access.auth import User
 
 # (section, script, title, icon, permission); every page checks the permission again itself.
@@ -7,6 +11,8 @@ PAGES = [
     ("Incidents", "pages/map.py", "Map", ":material/map:", "incidents"),
     ("Incidents", "pages/trends.py", "Trends", ":material/trending_up:", "incidents"),
     ("Incidents", "pages/hotspots.py", "Hotspots", ":material/local_fire_department:", "incidents"),
+    ("Incidents", "pages/near_repeat.py", "Near repeats", ":material/repeat:", "incidents"),
+    ("Incidents", "pages/areas.py", "Areas", ":material/pentagon:", "incidents"),
     ("Video & imagery", "pages/streetview.py", "Street view", ":material/photo_camera:", "streetview"),
     ("Video & imagery", "pages/cctv.py", "CCTV review", ":material/videocam:", "cctv"),
     ("Forecasts & patrol", "pages/forecast.py", "Forecast", ":material/query_stats:", "forecasts"),
@@ -23,3 +29,12 @@ def visible(user: User) -> dict[str, list[tuple[str, str, str]]]:
         if user.may(permission):
             sections.setdefault(section, []).append((script, title, icon))
     return sections
+
+
+def signed_out_pages(form) -> list:
+    """A sign-in page at the root and every page's URL, all showing ``form`` (the sign-in form): a
+    reload, bookmark or link while signed out finds its page, and after sign-in Streamlit opens
+    that page (same URL, same page hash) when the role may use it, else the role's first page."""
+    return [st.Page(form, title="Sign in", url_path="signin", default=True)] + [
+        st.Page(form, title=title, icon=icon, url_path=Path(script).stem) for _, script, title, icon, _ in PAGES
+    ]

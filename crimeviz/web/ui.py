@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from crimeviz import config
-from crimeviz.access import accounts, auth
+from crimeviz.access import accounts, auth, sessions
 from crimeviz.explore import maps
 from crimeviz.store import audit, db, queries
 from crimeviz.store.filters import WEEKDAYS, IncidentFilter
@@ -184,8 +184,24 @@ def current_user() -> auth.User | None:
         return None
     if user is None and st.user.get("is_logged_in"):
         user = _provider_sign_in()
+    if user is None and (user := sessions.user_for(connection(), st.context.cookies.get(sessions.COOKIE))):
+        st.session_state["user"] = user  # a reload or a link: the session cookie still holds
     st.session_state["last_seen"] = now
     return user
+
+
+def session_cookie() -> None:
+    """Set or clear the browser's session cookie when a sign-in or sign-out asked for it.
+
+    Streamlit reads cookies (``st.context.cookies``) but has no call to write one, so a line of
+    script in the page does; the token holds only URL-safe base64 characters."""
+    token = st.session_state.pop("session_cookie", None)
+    if token is None:
+        return
+    age = int(sessions.LIFETIME.total_seconds()) if token else 0
+    cookie = json.dumps(f"{sessions.COOKIE}={token}; Path=/; Max-Age={age}; SameSite=Strict")
+    secure = "(location.protocol === 'https:' ? '; Secure' : '')"
+    st.html(f"<script>document.cookie = {cookie} + {secure};</script>", unsafe_allow_javascript=True)
 
 
 def identity_providers() -> list[str | None]:
@@ -258,6 +274,7 @@ def sign_in_form(con) -> None:
         st.error(f"Not signed in: {exc}.")
         return
     st.session_state["user"] = user
+    st.session_state["session_cookie"] = sessions.issue(user.username)
     st.rerun()
 
 
@@ -274,7 +291,8 @@ def account_box(con, user: auth.User) -> None:
 
 
 def _sign_out(con, user: auth.User) -> None:
-    audit.record(con, user.username, "sign_out", "user", user.username)
+    audit.record(con, user.username, "sign_out", "user", user.username)  # also voids their session cookies
+    st.session_state["session_cookie"] = ""
     _forget_user()
 
 
