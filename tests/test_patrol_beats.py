@@ -1,12 +1,15 @@
 """The beat optimiser on hand-made risk grids: every limit holds and it beats the naive plans."""
 
 from datetime import date
-from itertools import combinations
+from itertools import combinations, permutations
 
 import h3
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from networkx.algorithms.approximation import christofides
+from scipy.sparse import csgraph
 
 from crimeviz.patrol import beats
 from crimeviz.patrol.plan import PlanParams, plan_on_surface, planner_for, top_k_plan
@@ -155,3 +158,60 @@ def test_wrong_resolution_inputs_are_refused():
         PlanParams(DAY, excluded=(h3.cell_to_parent(CENTRE, 8),))
     with pytest.raises(PlanError, match="surface is at resolution 9"):
         plan_on_surface(PlanParams(DAY, res=8), surface({}))
+
+
+def blob(seed: int, n: int) -> list[str]:
+    """``n`` edge-connected cells grown at random from CENTRE."""
+    rng = np.random.default_rng(seed)
+    cells = [CENTRE]
+    while len(cells) < n:
+        free = [c for c in h3.grid_ring(str(rng.choice(cells)), 1) if c not in cells]
+        if free:
+            cells.append(str(rng.choice(free)))
+    return cells
+
+
+def blob_xy(cells: list[str]) -> np.ndarray:
+    return beats.CellGrid(tuple(h3.str_to_int(c) for c in cells), 9).xy
+
+
+def loop_through(xy: np.ndarray, order) -> float:
+    return beats.loop_km(xy[list(order)])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_route_is_within_a_ten_thousandth_of_the_shortest_loop_on_small_beats(seed):
+    xy = blob_xy(blob(seed, 7))
+    _, km = beats.route(xy)
+    best = min(loop_through(xy, (0, *rest)) for rest in permutations(range(1, len(xy))))
+    assert km == pytest.approx(best, rel=1e-4)  # hexagon centres give near-ties of a few centimetres
+
+
+def test_route_is_no_longer_than_networkx_christofides_loops():
+    """networkx's TSP approximations are the library alternative; ours must not lose to them."""
+    ratios = []
+    for seed in range(12):
+        xy = blob_xy(blob(seed, 12 + 2 * seed))
+        dist = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+        cycle = christofides(nx.from_numpy_array(dist))
+        ratios.append(beats.route(xy)[1] / loop_through(xy, cycle[:-1]))
+    assert max(ratios) <= 1.01 and np.mean(ratios) < 0.97
+
+
+def test_connected_and_reach_agree_with_scipy_csgraph():
+    cells = h3.grid_disk(CENTRE, 5)
+    grid = beats.CellGrid(tuple(h3.str_to_int(c) for c in cells), 9)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        subset = sorted(rng.choice(len(cells), int(rng.integers(2, 12)), replace=False).tolist())
+        parts = csgraph.connected_components(grid.adjacency[subset][:, subset], directed=False)[0]
+        assert beats.connected(subset, grid) == (parts == 1)
+        allowed = rng.random(len(cells)) < 0.7
+        seed, radius = subset[0], int(rng.integers(1, 4))
+        allowed[seed] = True
+        keep = np.flatnonzero(allowed)
+        steps = csgraph.dijkstra(
+            grid.adjacency[keep][:, keep], indices=int(np.searchsorted(keep, seed)), unweighted=True, limit=radius
+        )
+        expected = {int(keep[k]): int(steps[k]) for k in np.flatnonzero(np.isfinite(steps))}
+        assert grid.within(seed, radius, allowed) == expected

@@ -140,7 +140,7 @@ def to_local_metres(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) 
 def cell_centres_m(cells: list[int]) -> tuple[np.ndarray, tuple[float, float]]:
     """Cell centres ``(cells, 2)`` in metres around their mean, and that origin (lat, lon)."""
     centres = np.array([h3int.cell_to_latlng(int(c)) for c in cells]).reshape(-1, 2)
-    origin = tuple(centres.mean(axis=0))
+    origin = tuple(centres.mean(axis=0)) if len(centres) else (0.0, 0.0)
     return to_local_metres(centres[:, 0], centres[:, 1], *origin), origin
 
 
