@@ -1,23 +1,16 @@
 """CCTV review: score a clip for anomalies, review alert segments, save and export reports."""
 
 import html
-import json
 import shutil
-import tempfile
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
-from crimeviz import config
-from crimeviz.cctv import DEMO_CLIP, app_weights, charts, report, store, video
+from crimeviz.cctv import DEMO_CLIP, app_weights, charts, preview, report, review, store, video
 from crimeviz.cctv.model import WeightsError, load_scorer
-from crimeviz.cctv.scoring import score_clip
 from crimeviz.files import file_sha256
-from crimeviz.store import audit
 from crimeviz.web import ui
 
-MAX_MB = 200
 TORONTO = (43.6532, -79.3832)
 
 
@@ -50,17 +43,7 @@ def _uploaded_path(upload) -> Path | None:
     return saved[upload.file_id]
 
 
-def _audited(con, username: str, record: dict, kind: str, make):
-    """Download data made when the button is clicked, and the export entered in the audit trail."""
-
-    def data():
-        audit.record(con, username, f"cctv.export.{kind}", "cctv_report", record["report_id"])
-        return make()
-
-    return data
-
-
-def _camera_forms(con, cams: pd.DataFrame, by: str) -> None:
+def _camera_forms(con, cams, by: str) -> None:
     add, edit = st.columns(2)
     with add.form("cctv_add_camera", clear_on_submit=True):
         st.markdown("**Add a camera**")
@@ -93,6 +76,58 @@ def _camera_forms(con, cams: pd.DataFrame, by: str) -> None:
                 st.rerun()
 
 
+def _scored(con, path: Path, scorer, clip_name: str, sha256: str, limits: video.Limits):
+    """The clip's scores, computed once per clip and model in this session; None (with a message) for a bad clip."""
+    results = st.session_state.setdefault("cctv_results", {})
+    key = (sha256, scorer.version)
+    if key not in results:
+        bar = st.progress(0.0, text="Scoring the clip…")
+        try:
+            result = review.score(
+                con,
+                path,
+                scorer,
+                user.username,
+                clip_name,
+                sha256,
+                limits,
+                lambda f: bar.progress(f, text=f"Scoring the clip… {f:.0%}"),
+            )
+        except video.VideoError as exc:
+            st.error(f"This clip cannot be reviewed: {exc}")
+            return None
+        finally:
+            bar.empty()
+        results.clear()  # keep one clip's scores in memory
+        results[key] = result
+    return results[key]
+
+
+def _copy_progress(job: preview.Preview, codec: str) -> None:
+    """Shown (and refreshed every second) while the playable copy is made; the page reruns once it is ready."""
+    if not job.pending:
+        st.rerun()
+    st.progress(
+        job.fraction,
+        text=f"Browsers cannot play this clip's codec ({codec}); making a playable copy… {job.fraction:.0%}",
+    )
+
+
+def _player(info: video.VideoInfo, sha256: str, start: int, limits: video.Limits) -> None:
+    """The clip in the browser's player, or its playable copy once made (the curve and key frames meanwhile)."""
+    if info.browser_playable:
+        st.video(str(info.path), format=f"video/{info.path.suffix.lower().lstrip('.')}", start_time=start)
+        return
+    job = preview.request(info, sha256, limits)
+    codec = html.escape(info.fourcc or "unknown")
+    if job.pending:
+        st.fragment(_copy_progress, run_every=1.0)(job, codec)
+    elif job.error:
+        st.info(f"Browsers cannot play this clip's codec ({codec}) and {job.error}; the key frames show every alert.")
+    else:
+        st.video(str(job.path), format="video/webm", start_time=start)
+
+
 user = ui.require("cctv")
 st.title("CCTV review")
 con = ui.connection()
@@ -103,35 +138,21 @@ try:
 except WeightsError as exc:
     st.error(
         f"No trained anomaly model is available, so no clip can be scored ({exc}). "
-        f"Train the demo model with `python -m crimeviz cctv train --out {weights}`, "
-        "or set CRIMEVIZ_CCTV_WEIGHTS to other weights."
+        "Train the demo model with `python -m crimeviz cctv train`, or set CRIMEVIZ_CCTV_WEIGHTS to other weights."
     )
     st.stop()
 st.warning(f"**Model {html.escape(scorer.version)}.** {html.escape(scorer.label)}", icon=":material/warning:")
-if "overall_auc" in scorer.metrics:
-    m = scorer.metrics
-    st.caption(
-        f"Frame-level ROC-AUC on held-out footage with synthetic events: {m['overall_auc']:.2f} "
-        f"(event types never seen in training: {m['unseen_types_auc']:.2f}); on the one real event available, "
-        f"a hand over the lens of another camera: {m['real_hand_occlusion_auc']:.2f}. "
-        "Details in data/cctv/MODEL_CARD.md."
-    )
+if note := review.model_note(scorer):
+    st.caption(note)
 
 st.subheader("Camera")
 cams = store.cameras(con)
 if user.may("cameras"):
     with st.expander("Add or edit cameras", expanded=cams.empty):
         _camera_forms(con, cams, user.username)
+camera = None
 if cams.empty:
-    st.info(
-        "Reviews are saved per camera, and no camera is registered yet"
-        + (
-            ": add the one the footage comes from (name and location)."
-            if user.may("cameras")
-            else "; an administrator adds cameras."
-        )
-    )
-    camera = None
+    st.info(review.no_camera_note(user.may("cameras")))
 else:
     ids = cams["camera_id"].tolist()
     camera_id = st.selectbox("Camera", ids, format_func=dict(zip(ids, cams["name"])).get, key="cctv_camera_pick")
@@ -146,50 +167,34 @@ if source == "Demo clip":
         st.error("The demo clip is missing from data/cctv/.")
         st.stop()
     path, clip_name = DEMO_CLIP, DEMO_CLIP.name
-    truth = json.loads(DEMO_CLIP.with_suffix(".json").read_text())
-    st.caption(
-        html.escape(truth["attribution"])
-        + " Injected events: "
-        + "; ".join(f"{e['kind'].replace('_', ' ')} {e['start_s']:.1f}–{e['end_s']:.1f} s" for e in truth["events"])
-        + "."
-    )
+    st.caption(html.escape(review.demo_note()))
 else:
     upload = st.file_uploader(
         "Video clip",
         type=list(video.UPLOAD_TYPES),
         key="cctv_upload",
-        max_upload_size=MAX_MB,
-        help=f"Up to {MAX_MB} MB, {limits.max_seconds / 60:g} minutes and 4K resolution.",
+        help=f"Up to {st.get_option('server.maxUploadSize')} MB, {limits.max_seconds / 60:g} minutes and 4K resolution.",
     )
-    if upload is None:
+    if upload is None or (path := _uploaded_path(upload)) is None:
         st.stop()
-    path, clip_name = _uploaded_path(upload), Path(upload.name).name
-    if path is None:
-        st.stop()
+    clip_name = Path(upload.name).name
+try:
+    recording_start = review.recording_start(
+        st.text_input(
+            "Recording started at (optional)",
+            key="cctv_recording_start",
+            placeholder="2021-06-01 14:02:07",
+            help="The camera's date and time of the clip's first frame (ISO 8601): alert segments and saved "
+            "reports then carry wall-clock times.",
+        )
+    )
+except ValueError as exc:
+    st.error(str(exc))
+    recording_start = None
 sha256 = _sha256(str(path), path.stat().st_mtime)
-
-results = st.session_state.setdefault("cctv_results", {})
-key = (sha256, scorer.version)
-if key not in results:
-    bar = st.progress(0.0, text="Scoring the clip…")
-    try:
-        result = score_clip(path, scorer, limits, progress=lambda f: bar.progress(f, text=f"Scoring the clip… {f:.0%}"))
-    except video.VideoError as exc:
-        bar.empty()
-        st.error(f"This clip cannot be reviewed: {exc}")
-        st.stop()
-    bar.empty()
-    audit.record(
-        con,
-        user.username,
-        "cctv.score",
-        "clip",
-        sha256,
-        {"name": clip_name, "frames": result.n_frames, "model": scorer.version},
-    )
-    results.clear()  # keep one clip's scores in memory
-    results[key] = result
-result = results[key]
+result = _scored(con, path, scorer, clip_name, sha256, limits)
+if result is None:
+    st.stop()
 
 st.subheader("Anomaly score")
 c1, c2, c3, c4 = st.columns(4)
@@ -199,15 +204,16 @@ c3.metric("Peak score", f"{result.frame_scores.max():.3f}")
 c4.metric("Scored at", f"{result.timings['realtime_factor']:.0f}× real time")
 threshold = st.slider(
     "Alert threshold",
-    0.05,
-    0.95,
+    review.THRESHOLD_MIN,
+    review.THRESHOLD_MAX,
     0.5,
-    0.05,
+    review.THRESHOLD_STEP,
+    format="%.3f",
     key="cctv_threshold",
     help="Frames scoring at or above this form alert segments (gaps under 1 s merged).",
 )
 segments = result.segments(threshold)
-labels = [f"#{i + 1}: {s.start_s:.1f}–{s.end_s:.1f} s, peak {s.peak:.3f}" for i, s in enumerate(segments)]
+labels = review.segment_labels(segments, recording_start)
 selected = st.selectbox(
     "Jump to segment",
     range(len(segments)),
@@ -223,51 +229,20 @@ left, right = st.columns([3, 2])
 with left:
     st.markdown(f"**Alert segments** ({len(segments)})")
     if segments:
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    "#": range(1, len(segments) + 1),
-                    "start (s)": [round(s.start_s, 1) for s in segments],
-                    "end (s)": [round(s.end_s, 1) for s in segments],
-                    "peak at (s)": [round(s.peak_s, 1) for s in segments],
-                    "peak score": [round(s.peak, 3) for s in segments],
-                }
-            ),
-            hide_index=True,
-            key="cctv_segments",
-        )
+        st.dataframe(review.segments_table(segments, recording_start), hide_index=True, key="cctv_segments")
     else:
-        st.caption("No frame reaches the threshold.")
+        st.caption(review.no_alert_note(result, threshold))
 with right:
-    start = int(segments[selected].start_s) if selected is not None else 0
-    info = result.info
-    if info.browser_playable:
-        st.video(str(path), format=f"video/{path.suffix.lower().lstrip('.')}", start_time=start)
-    else:
-        previews = st.session_state.setdefault("cctv_previews", {})
-        if sha256 not in previews:
-            st.info(
-                f"Browsers cannot play this clip's codec ({html.escape(info.fourcc or 'unknown')}); "
-                "the key frames and the curve still show every alert."
-            )
-            if st.button("Make a browser-playable preview", key="cctv_preview"):
-                with st.spinner("Transcoding a preview…"):
-                    target = Path(tempfile.mkdtemp(prefix="cctv-preview-", dir=config.uploads_dir())) / "preview.webm"
-                    video.write_preview(info, target, limits=limits)
-                previews.clear()
-                previews[sha256] = target
-                st.rerun()
-        else:
-            st.video(str(previews[sha256]), format="video/webm", start_time=start)
+    _player(result.info, sha256, int(segments[selected].start_s) if selected is not None else 0, limits)
 if keyframes:
     st.markdown("**Key frames at the segment peaks**")
     cols = st.columns(4)
     for i, (jpeg, s) in enumerate(zip(keyframes, segments)):
-        cols[i % 4].image(jpeg, caption=f"#{i + 1} at {s.peak_s:.1f} s · {s.peak:.3f}")
+        cols[i % 4].image(jpeg, caption=f"#{i + 1} at {review.clock(s.peak_s, recording_start)} · {s.peak:.3f}")
 
 st.subheader("Save the review")
 if camera is None:
-    st.info("Add a camera above to save this review.")
+    st.info(review.no_camera_note(user.may("cameras")))
 else:
     with st.form("cctv_save", clear_on_submit=True):
         note = st.text_area(
@@ -275,7 +250,9 @@ else:
         )
         save = st.form_submit_button(f"Save report for {camera['name']}", type="primary")
     if save:
-        record = report.build_report(result, camera, clip_name, sha256, threshold, user.username, note)
+        record = report.build_report(
+            result, camera, clip_name, sha256, threshold, user.username, note, recording_start=recording_start
+        )
         try:
             report_id = store.save_report(con, record, keyframes)
         except ValueError as exc:
@@ -304,19 +281,20 @@ record, frames = store.load_report(con, int(report_id))
 d1, d2 = st.columns(2)
 d1.download_button(
     "Download JSON",
-    _audited(con, user.username, record, "json", lambda: report.to_json(record)),
+    review.exporter(con, user.username, record, frames, "json"),
     f"cctv-report-{report_id}.json",
     "application/json",
     key="cctv_json",
 )
 d2.download_button(
     "Download PDF",
-    _audited(con, user.username, record, "pdf", lambda: report.to_pdf(record, frames)),
+    review.exporter(con, user.username, record, frames, "pdf"),
     f"cctv-report-{report_id}.pdf",
     "application/pdf",
     key="cctv_pdf",
 )
-nearby = store.nearby_incidents(con, record["camera"]["lat"], record["camera"]["lon"])
-st.caption(f"{len(nearby):,} recorded incidents lie within 250 m of {html.escape(record['camera']['name'])}.")
-if not nearby.empty:
-    st.dataframe(nearby.head(20), hide_index=True, key="cctv_nearby")
+if nearby := review.nearby_incidents(con, user, record["camera"]):
+    caption, incidents = nearby
+    st.caption(html.escape(caption))
+    if not incidents.empty:
+        st.dataframe(incidents, hide_index=True, key="cctv_nearby")

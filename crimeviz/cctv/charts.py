@@ -7,11 +7,22 @@ import plotly.graph_objects as go
 
 from crimeviz.cctv.scoring import Segment
 
+ZOOM_BELOW = 0.5
+
+
+def _score_axis_top(frame_scores: np.ndarray, threshold: float) -> float:
+    top = max(float(np.max(frame_scores, initial=0.0)), threshold)
+    return 1.05 if top >= ZOOM_BELOW else 1.25 * top
+
 
 def score_figure(
     frame_scores: np.ndarray, fps: float, threshold: float, segments: list[Segment], selected: int | None = None
 ) -> go.Figure:
-    """Score against time, the threshold dashed, alert segments shaded (``selected`` darker)."""
+    """Score against time, the threshold dashed, alert segments shaded (``selected`` darker).
+
+    The score axis spans 0–1, or zooms in when the curve and threshold stay below ``ZOOM_BELOW``
+    (the demo model scores plain footage around 0.01, which would be a flat line).
+    """
     seconds = np.arange(len(frame_scores)) / fps
     fig = go.Figure(
         go.Scatter(
@@ -53,6 +64,6 @@ def score_figure(
         showlegend=False,
         xaxis_title="time in clip (s)",
         yaxis_title="anomaly score",
-        yaxis_range=[0, 1.05],
+        yaxis_range=[0, _score_axis_top(frame_scores, threshold)],
     )
     return fig

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from crimeviz.cctv import video
-from crimeviz.cctv.scoring import ScoreResult
+from crimeviz.cctv.scoring import ScoreResult, time_of_day
 from crimeviz.explore import pdf as document
 
 FONT_DIR = document.DEJAVU
@@ -30,9 +30,13 @@ def build_report(
     reviewer: str,
     note: str = "",
     created_at: datetime | None = None,
+    recording_start: datetime | None = None,
 ) -> dict:
-    """The report of one review: camera, clip, scores, segments at ``threshold``, model, reviewer, note."""
-    segments = [s.to_dict() for s in result.segments(threshold)]
+    """The report of one review: camera, clip, scores, segments at ``threshold``, model, reviewer, note.
+
+    With ``recording_start`` (when the clip's first frame was recorded) segments carry wall-clock times.
+    """
+    segments = [s.to_dict(recording_start) for s in result.segments(threshold)]
     return {
         "report_id": None,
         "created_at": (created_at or datetime.now()).isoformat(timespec="seconds"),
@@ -45,6 +49,7 @@ def build_report(
             "n_frames": result.n_frames,
             "width": result.info.width,
             "height": result.info.height,
+            "recording_start": recording_start and recording_start.isoformat(),
         },
         "threshold": threshold,
         "peak": round(float(result.frame_scores.max()), 4),
@@ -75,6 +80,12 @@ def to_json(report: dict) -> str:
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(seconds, 60)
     return f"{int(minutes):02d}:{secs:05.2f}"
+
+
+def _when(segment: dict, name: str) -> str:
+    """A segment's ``start``/``end``/``peak``: wall-clock time when the recording's start is known."""
+    at = segment.get(f"{name}_at")
+    return time_of_day(datetime.fromisoformat(at)) if at else _clock(segment[f"{name}_s"])
 
 
 def _curve(pdf: document.Document, scores: np.ndarray, fps: float, threshold: float, segments: list[dict]) -> None:
@@ -116,6 +127,8 @@ def to_pdf(report: dict, keyframes: list[bytes]) -> bytes:
         f"Clip: {clip['name']} · {clip['width']}×{clip['height']} · {clip['fps']:g} fps · "
         f"{clip['n_frames']} frames ({_clock(clip['duration_s'])}) · SHA-256 {clip['sha256'][:16]}…"
     )
+    if clip.get("recording_start"):
+        pdf.paragraph(f"Recording started {clip['recording_start'].replace('T', ' ')}; times below are wall-clock")
     pdf.set_text_color(150, 60, 0)
     pdf.paragraph(f"Model {report['model']['version']}: {report['model']['label']}", 9)
     pdf.set_text_color(0, 0, 0)
@@ -126,16 +139,14 @@ def to_pdf(report: dict, keyframes: list[bytes]) -> bytes:
     pdf.heading(f"Alert segments: {len(segments)}")
     if segments:
         rows = [
-            [str(i), _clock(s["start_s"]), _clock(s["end_s"]), _clock(s["peak_s"]), f"{s['peak']:.3f}"]
+            [str(i), _when(s, "start"), _when(s, "end"), _when(s, "peak"), f"{s['peak']:.3f}"]
             for i, s in enumerate(segments, 1)
         ]
         pdf.data_table(["#", "Start", "End", "Peak at", "Peak"], rows, (10, 35, 35, 35, 20), 9, "RIGHT")
         pdf.ln(3)
     if keyframes:
         pdf.heading("Key frames at the segment peaks")
-        pdf.image_row(
-            keyframes, [f"#{i} at {_clock(s['peak_s'])} · {s['peak']:.3f}" for i, s in enumerate(segments, 1)]
-        )
+        pdf.image_row(keyframes, [f"#{i} at {_when(s, 'peak')} · {s['peak']:.3f}" for i, s in enumerate(segments, 1)])
     pdf.ln(2)
     pdf.heading("Reviewer note")
     pdf.paragraph(report["note"] or "—")

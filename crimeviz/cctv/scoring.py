@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
@@ -55,8 +56,9 @@ class Segment:
     def peak_s(self) -> float:
         return self.peak_frame / self.fps
 
-    def to_dict(self) -> dict:
-        return {
+    def to_dict(self, recording_start: datetime | None = None) -> dict:
+        """Times in the clip; with ``recording_start``, also wall-clock ``start_at``, ``end_at``, ``peak_at``."""
+        out = {
             "start_s": round(self.start_s, 3),
             "end_s": round(self.end_s, 3),
             "peak_s": round(self.peak_s, 3),
@@ -65,6 +67,20 @@ class Segment:
             "end_frame": self.end_frame,
             "peak_frame": self.peak_frame,
         }
+        if recording_start is not None:
+            for name in ("start", "end", "peak"):
+                out[f"{name}_at"] = recorded_at(recording_start, out[f"{name}_s"]).isoformat(timespec="milliseconds")
+        return out
+
+
+def recorded_at(recording_start: datetime, seconds: float) -> datetime:
+    """The wall-clock time ``seconds`` into a recording that began at ``recording_start``."""
+    return recording_start + timedelta(seconds=seconds)
+
+
+def time_of_day(moment: datetime) -> str:
+    """``14:02:07.3``: a wall-clock time to the tenth of a second."""
+    return moment.strftime("%H:%M:%S.%f")[:-5]
 
 
 def alert_segments(scores: np.ndarray, fps: float, threshold: float, min_gap_s: float = 1.0) -> list[Segment]:
@@ -111,10 +127,11 @@ class ScoreResult:
     def segments(self, threshold: float) -> list[Segment]:
         return alert_segments(self.frame_scores, self.fps, threshold)
 
-    def to_dict(self, threshold: float) -> dict:
-        """What ``python -m crimeviz cctv score --json`` writes."""
+    def to_dict(self, threshold: float, recording_start: datetime | None = None) -> dict:
+        """What ``python -m crimeviz cctv score --json`` writes; wall-clock times when the start is known."""
         return {
             "clip": self.info.path.name,
+            "recording_start": recording_start and recording_start.isoformat(),
             "fps": self.fps,
             "n_frames": self.n_frames,
             "duration_s": round(self.duration_s, 3),
@@ -122,7 +139,7 @@ class ScoreResult:
             "height": self.info.height,
             "model": {"version": self.model_version, "label": self.model_label},
             "threshold": threshold,
-            "segments": [s.to_dict() for s in self.segments(threshold)],
+            "segments": [s.to_dict(recording_start) for s in self.segments(threshold)],
             "snippet_scores": [round(float(s), 5) for s in self.snippet_scores],
             "frame_scores": [round(float(s), 5) for s in self.frame_scores],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},

@@ -15,7 +15,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from crimeviz.store import audit
-from crimeviz.store.db import ensure_schema, transaction
+from crimeviz.store.db import WRITE_LOCK, ensure_schema, transaction
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS camera_seq;
@@ -47,9 +47,12 @@ CREATE TABLE IF NOT EXISTS cctv_reports (
     model_version VARCHAR NOT NULL,
     model_label   VARCHAR NOT NULL,
     reviewer      VARCHAR NOT NULL,
-    note          VARCHAR NOT NULL
+    note          VARCHAR NOT NULL,
+    recording_start VARCHAR
 );
 """
+# Stores made before reports had wall-clock times gain the column on first use.
+_RECORDING_START = "ALTER TABLE cctv_reports ADD COLUMN IF NOT EXISTS recording_start VARCHAR"
 MAX_NAME = 100
 MAX_NOTE = 5000
 _REPORT_COLUMNS = (
@@ -72,12 +75,20 @@ _REPORT_COLUMNS = (
     "model_label",
     "reviewer",
     "note",
+    "recording_start",
 )
 
 
 def ensure_tables(con) -> None:
     """Creates the ``cameras`` and ``cctv_reports`` tables if they are missing."""
     ensure_schema(con, SCHEMA, ("cameras", "cctv_reports"))
+    has_start = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND table_name = 'cctv_reports' AND column_name = 'recording_start'"
+    ).fetchall()[0][0]
+    if not has_start:
+        with WRITE_LOCK:
+            con.execute(_RECORDING_START)
 
 
 def _check_camera(name: str, lat: float, lon: float) -> str:
@@ -172,6 +183,7 @@ def save_report(con, report: dict, keyframes: list[bytes]) -> int:
         report["model"]["label"],
         report["reviewer"],
         note,
+        clip.get("recording_start"),
     ]
     with transaction(con):
         if camera(con, report["camera"]["camera_id"]) is None:
@@ -234,6 +246,7 @@ def load_report(con, report_id: int) -> tuple[dict, list[bytes]]:
             "n_frames": row["n_frames"],
             "width": row["width"],
             "height": row["height"],
+            "recording_start": row["recording_start"],
         },
         "threshold": row["threshold"],
         "peak": row["peak"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,15 +200,27 @@ def write_clip(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float
     return count
 
 
-def write_preview(info: VideoInfo, path: str | os.PathLike, max_width: int = 480, limits: Limits | None = None) -> int:
-    """A browser-playable VP8 WebM copy of the clip, at most ``max_width`` wide."""
+def write_preview(
+    info: VideoInfo,
+    path: str | os.PathLike,
+    max_width: int = 480,
+    limits: Limits | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> int:
+    """A browser-playable VP8 WebM copy of the clip, at most ``max_width`` wide.
+
+    ``progress`` gets the fraction of the declared frames written so far.
+    """
     scale = min(1.0, max_width / info.width)
     size = (2 * round(info.width * scale / 2), 2 * round(info.height * scale / 2))
-    frames = (
-        cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if scale < 1 else frame
-        for frame in iter_frames(info, limits)
-    )
-    return write_clip(frames, path, info.fps)
+
+    def frames():
+        for index, frame in enumerate(iter_frames(info, limits), start=1):
+            yield cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if scale < 1 else frame
+            if progress:
+                progress(min(1.0, index / max(1, info.declared_frames)))
+
+    return write_clip(frames(), path, info.fps)
 
 
 # --- why OpenCV could not open a file -------------------------------------------------

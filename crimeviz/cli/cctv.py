@@ -64,12 +64,14 @@ def _write_json(path: Path, payload: dict) -> None:
 def cmd_score(args) -> int:
     """Scores a clip (or an .npy of precomputed features); optionally saves a report."""
     from crimeviz.cctv import evaluation, report, store, video
+    from crimeviz.cctv.review import recording_start
     from crimeviz.cctv.scoring import alert_segments, frame_scores, score_clip
     from crimeviz.cli.common import CommandError, authorised
 
     _setup(args)
     if not 0 < args.threshold < 1:
         raise CommandError("--threshold must be between 0 and 1")
+    start = recording_start(args.start or "")
     features = args.clip.suffix.lower() == ".npy"
     if args.pdf and not args.camera:
         raise CommandError("--pdf writes the saved report: give --camera too")
@@ -92,7 +94,7 @@ def cmd_score(args) -> int:
     if features:
         snippet_scores = scorer.snippet_scores(evaluation.load_features(args.clip))
         scores = frame_scores(snippet_scores, 16 * len(snippet_scores), 16, smooth=False)
-        segments = [s.to_dict() for s in alert_segments(scores, args.fps, args.threshold)]
+        segments = [s.to_dict(start) for s in alert_segments(scores, args.fps, args.threshold)]
         payload = {
             "clip": args.clip.name,
             "fps": args.fps,
@@ -106,10 +108,17 @@ def cmd_score(args) -> int:
         }
     else:
         result = score_clip(args.clip, scorer, limits)
-        payload = result.to_dict(args.threshold)
+        payload = result.to_dict(args.threshold, start)
         if camera:
             record = report.build_report(
-                result, camera, args.clip.name, file_sha256(args.clip), args.threshold, user.username, args.note
+                result,
+                camera,
+                args.clip.name,
+                file_sha256(args.clip),
+                args.threshold,
+                user.username,
+                args.note,
+                recording_start=start,
             )
             keyframes = report.keyframe_jpegs(result.info, [s["peak_frame"] for s in record["segments"]])
             record["report_id"] = payload["report_id"] = store.save_report(con, record, keyframes)
@@ -196,6 +205,12 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of .npy features (default 30, UCF-Crime)")
     p.add_argument("--camera", default=None, help="save a report for this registered camera in --db (needs --user)")
     p.add_argument("--note", default="", help="reviewer note stored with the report")
+    p.add_argument(
+        "--start",
+        default=None,
+        metavar="ISO",
+        help="when the clip's first frame was recorded (e.g. 2021-06-01T14:02:07): segments get wall-clock times",
+    )
     p.add_argument("--pdf", type=Path, default=None, help="also write the saved report as a printable PDF")
     _weights_arg(p)
     _common(p)
