@@ -7,7 +7,8 @@ import pytest
 from crimeviz.access import auth
 from crimeviz.cli.main import main
 from crimeviz.store import areas, audit, db
-from tests.test_areas import POINTS, layer_frame, point_store, sjoin_counts, write
+from tests.conftest import incident_rows
+from tests.test_areas import EVERYTHING, POINTS, layer_frame, point_store, sjoin_counts, write
 from tests.test_bad_input import stored
 
 PASSWORD = "areas cli test password"
@@ -118,3 +119,16 @@ def test_counts_of_an_unknown_layer_is_one_line(capsys, store, tmp_path):
     code, _, err = run(capsys, "counts", "beats", "--json", tmp_path / "c.json", "--user", "anna", "--db", store)
     assert (code, err) == (2, "error: no area layer 'beats'; layers: (none)\n")
     assert not (tmp_path / "c.json").exists()
+
+
+def test_db_build_adds_the_derived_layer_to_a_store_without_layers(capsys, tmp_path):
+    path = tmp_path / "older.duckdb"
+    con = db.connect(path)
+    rows = incident_rows([("2021-03-01 08:00", "Assault", 43.6532, -79.3832, None, "Annex")] * 2)
+    db.insert_incidents(con, db.with_cells(rows, "hand"))
+    con.close()
+    assert main(["db", "build", "--db", str(path)]) == 0
+    con = db.connect(path)
+    assert areas.layer_names(con) == [areas.DEFAULT_LAYER]
+    assert areas.counts(con, areas.DEFAULT_LAYER, EVERYTHING)[0]["incidents"].tolist() == [2]
+    con.close()

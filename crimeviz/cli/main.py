@@ -64,9 +64,10 @@ def cmd_retention_purge(args) -> int:
 
 
 def cmd_db_build(args) -> int:
-    from crimeviz.store import db
+    from crimeviz.store import areas, db
 
     con = db.open_store(args.db)
+    areas.add_default_layer(con, "db build")  # a store built before area layers existed gets it too
     print(json.dumps({"db": str(args.db or config.db_path()), "incidents": db.incident_count(con)}))
     return 0
 
@@ -123,7 +124,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("db", help="database maintenance")
     dbsub = p.add_subparsers(dest="db_command", required=True)
-    p = dbsub.add_parser("build", help="create the store and load the embedded Toronto data if empty")
+    p = dbsub.add_parser(
+        "build",
+        help="create the store, load the embedded Toronto data if empty, and add the neighbourhoods derived "
+        "from the incidents as an area layer if the store has none",
+    )
     db_arg(p)
     p.set_defaults(func=cmd_db_build)
 
