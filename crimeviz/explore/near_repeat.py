@@ -295,3 +295,67 @@ def export_json(con, username: str, report: dict) -> str:
         con, username, "near_repeat.export", "offence", report["offence"], detail | {"chains": len(report["chains"])}
     )
     return json.dumps(report, indent=1)
+
+
+def band_label(a: float, b: float, unit: str) -> str:
+    """``"[0, 100) m"``: a half-open band as the table shows it."""
+    return f"[{_number(a)}, {_number(b)}) {unit}"
+
+
+def matrix(result: NearRepeatResult, values: np.ndarray) -> pd.DataFrame:
+    """``values`` laid out like the Calculator's tables: distance bands down, time bands across."""
+    d, t = result.distance_bands, result.time_bands
+    return pd.DataFrame(
+        values,
+        index=[band_label(a, b, "m") for a, b in zip(d, d[1:])],
+        columns=[band_label(a, b, "days") for a, b in zip(t, t[1:])],
+    )
+
+
+# Qualitative colours (ColorBrewer Dark2) told apart by chain number.
+CHAIN_COLOURS = [(27, 158, 119), (217, 95, 2), (117, 112, 179), (231, 41, 138), (102, 166, 30), (230, 171, 2)]
+
+
+def chain_incidents(result: NearRepeatResult, incidents: pd.DataFrame, most: int = 200) -> pd.DataFrame:
+    """The incidents of the ``most`` largest chains, oldest first within a chain: ``chain`` (1 = largest),
+    ``id``, ``lat``, ``lon``, ``occurred_on``, a ``color`` and a plain-text ``tooltip``."""
+    members = pd.DataFrame(
+        [(k, i) for k, chain in enumerate(result.chains[:most], start=1) for i in chain], columns=["chain", "id"]
+    )
+    frame = members.merge(incidents[["id", "lat", "lon", "occurred_on"]], on="id").sort_values(["chain", "occurred_on"])
+    frame["color"] = [[*CHAIN_COLOURS[(k - 1) % len(CHAIN_COLOURS)], 220] for k in frame["chain"]]
+    frame["when"] = frame["occurred_on"].astype(str)
+    frame["size"] = frame["chain"].map(frame["chain"].value_counts())
+    frame["tooltip"] = [
+        f"Chain {k} ({n} incidents)\nIncident {i}\nDate: {w}"
+        for k, n, i, w in zip(frame["chain"], frame["size"], frame["id"], frame["when"])
+    ]
+    return frame.reset_index(drop=True)
+
+
+def chain_links(frame: pd.DataFrame) -> list[dict]:
+    """Segments joining each chain's incidents in date order: ``{"s": [lon, lat], "t": …, "color": …}``."""
+    links = []
+    for _, chain in frame.groupby("chain", sort=False):
+        points = chain[["lon", "lat"]].to_numpy().tolist()
+        links += [{"s": a, "t": b, "color": chain["color"].iloc[0]} for a, b in zip(points, points[1:])]
+    return links
+
+
+def chain_layers(frame: pd.DataFrame) -> list:
+    """pydeck layers of the chains: date-ordered links under round markers (plain-text tooltips)."""
+    import pydeck as pdk
+
+    from crimeviz.explore import maps
+
+    links = pdk.Layer(
+        "LineLayer",
+        chain_links(frame),
+        id="near-repeat-links",
+        get_source_position="s",
+        get_target_position="t",
+        get_color="color",
+        get_width=3,
+        pickable=False,
+    )
+    return [links, maps.marker_layer(frame, "near-repeat-chains")]
