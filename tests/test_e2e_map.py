@@ -111,3 +111,28 @@ def test_sign_out_returns_to_the_sign_in_form(app_url, browser_page):
     browser_page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
     assert browser_page.locator('[data-testid="stDeckGlJsonChart"]').count() == 0
     screenshot(browser_page, "e2e-signed-out")
+
+
+def test_leaflet_download_draws_its_hexagons_with_no_network(app_url, browser_page, tmp_path):
+    sign_in(browser_page, app_url, "analyst")
+    with browser_page.expect_download(timeout=60_000) as download:
+        browser_page.get_by_role("button", name="Download this map as a Leaflet HTML file").click()
+    path = tmp_path / "map.html"
+    download.value.save_as(path)
+    cells = path.read_text().count('"cell":')
+    offline = browser_page.context.browser.new_page()
+    requests = []
+
+    def block(route):
+        requests.append(route.request.url)
+        route.abort()
+
+    offline.route(lambda url: not url.startswith(("file:", "data:")), block)
+    offline.goto(path.as_uri())
+    offline.wait_for_selector("path.leaflet-interactive", timeout=30_000)
+    drawn = offline.locator("path.leaflet-interactive").count()
+    shot = screenshot(offline, "e2e-leaflet-offline")
+    offline.close()
+    assert cells > 500 and drawn == cells, (drawn, cells)
+    assert ramp_pixels(shot) > 5_000, f"no coloured hexagons in {shot}"
+    assert not requests, requests

@@ -1,5 +1,6 @@
 """The downloadable Leaflet map: hexagons, and tiles only when online."""
 
+import re
 import warnings
 
 import pandas as pd
@@ -14,7 +15,9 @@ def test_offline_map_has_hexagons_and_no_tiles():
     page = leaflet.folium_map(COUNTS, BOUNDS, "none").get_root().render()
     for feature in leaflet.hex_features(COUNTS)["features"]:
         assert feature["properties"]["cell"] in page and feature["properties"]["colour"] in page
-    assert "tile." not in page and "basemaps" not in page  # nothing is fetched offline
+    assert "L.tileLayer(" not in page and "basemaps" not in page  # nothing is fetched offline
+    assert not re.findall(r"<(?:script|link)[^>]*(?:src|href)=", page)  # Leaflet is inlined, not linked
+    assert "L.map(" in page and "leaflet-container" in page and "jsdelivr" not in page and "cdnjs" not in page
 
 
 def test_online_map_uses_tiles_that_need_no_key():

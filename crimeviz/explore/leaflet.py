@@ -1,10 +1,14 @@
 """A Folium (Leaflet) version of the hex map, for analysts who export maps as HTML."""
 
+import base64
 import html
+import re
+from pathlib import Path
 
 import folium
 import h3
 import pandas as pd
+from branca.element import Element
 
 from crimeviz.explore.maps import class_breaks, colours_for
 
@@ -29,6 +33,31 @@ def hex_features(counts: pd.DataFrame) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
+ASSETS = Path(__file__).with_name("leaflet_assets")  # Leaflet 1.7.1, BSD-2-clause (see LICENSE there)
+
+
+def _inline_css() -> str:
+    """Leaflet's stylesheet with its images as data: URLs (a downloaded file has no images folder)."""
+
+    def data_url(match: re.Match) -> str:
+        path = ASSETS / match[1]
+        if not path.exists():  # an image the map never shows (e.g. the default marker)
+            return "none"
+        return "url(data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() + ")"
+
+    return re.sub(r"url\((images/[\w.-]+\.png)\)", data_url, (ASSETS / "leaflet.css").read_text())
+
+
+def _inline_leaflet(fmap: folium.Map) -> None:
+    """Put Leaflet itself in the page instead of folium's links to CDNs (Leaflet, jQuery, Bootstrap,
+    Font Awesome): the map draws with no network, and nothing else is needed for hexagons,
+    tooltips and the layer control."""
+    fmap.default_js, fmap.default_css = [], []
+    header = fmap.get_root().header
+    header.add_child(Element(f"<style>{_inline_css()}</style>"), name="leaflet_css")
+    header.add_child(Element(f"<script>{(ASSETS / 'leaflet.min.js').read_text()}</script>"), name="leaflet")
+
+
 def folium_map(counts: pd.DataFrame, bounds: tuple[float, float, float, float], basemap: str = "none") -> folium.Map:
     """Leaflet map of incident counts per cell fitted to ``bounds``; tiles only when ``basemap == "carto"``.
 
@@ -37,6 +66,7 @@ def folium_map(counts: pd.DataFrame, bounds: tuple[float, float, float, float], 
     lat_min, lat_max, lon_min, lon_max = bounds
     tiles = "OpenStreetMap" if basemap == "carto" else None
     fmap = folium.Map(location=[(lat_min + lat_max) / 2, (lon_min + lon_max) / 2], tiles=tiles, control_scale=True)
+    _inline_leaflet(fmap)
     fmap.fit_bounds([[lat_min, lon_min], [lat_max, lon_max]])
     folium.GeoJson(
         hex_features(counts),
