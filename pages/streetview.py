@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from crimeviz import config
-from crimeviz.store import audit, queries
+from crimeviz.store import queries
 from crimeviz.streetview import checkpoints, figures, labels, scoring, sequences, store, training, uploads
 from crimeviz.web import ui
 
@@ -19,6 +19,65 @@ def _model(path: str, modified: float) -> checkpoints.ScoringModel:
     return checkpoints.load(path)
 
 
+def _install_upload(con, user) -> None:
+    st.markdown(
+        "The official `[AAAI2022-DevianceNet]SEA.pth` or `DIA.pth` from the DevianceNet authors, or a "
+        "`.pth` made by `python -m crimeviz streetview train`. It is loaded strictly before it is kept."
+    )
+    pth = st.file_uploader("Checkpoint (.pth)", type=["pth", "pt"], key="sv_pth", help=f"Up to {_max_mb()} MB.")
+    if pth is not None and st.button("Install", key="sv_install"):
+        try:
+            added = checkpoints.install(con, user, pth.name, pth.getvalue())
+        except ValueError as exc:
+            st.error(f"Not installed: {exc}")
+        else:
+            st.success(f"Installed {added.describe()}.")
+
+
+def _train_upload(con, user) -> None:
+    st.markdown(
+        "Trains the light CPU model (DevianceNet-Lite: a frozen EfficientNet-Lite0 and a small temporal "
+        "head) on a zip of sequence folders. Classes come from folder names in the official layout, or "
+        "from this database's incidents around each sequence's location (folder name or EXIF GPS)."
+    )
+    archive = st.file_uploader(
+        "Labelled sequences (zip)", type=["zip"], key="sv_train_zip", help=f"Up to {_max_mb()} MB."
+    )
+    source = st.radio("Classes", list(LABEL_SOURCES), format_func=LABEL_SOURCES.get, key="sv_train_labels")
+    radius = st.number_input(
+        "Radius for counting incidents (m)",
+        50,
+        2000,
+        250,
+        step=50,
+        key="sv_train_radius",
+        disabled=source != "incidents",
+    )
+    epochs = st.slider("Epochs", 5, 200, 40, key="sv_train_epochs")
+    if archive is not None and st.button("Train", key="sv_train"):
+        bar = st.progress(0.0, "Encoding the sequences…")
+        try:
+            record = training.train_archive(
+                con,
+                archive.getvalue(),
+                archive.name,
+                user,
+                source,
+                labels.LabelRule(radius_m=radius),
+                epochs,
+                lambda done, total: bar.progress(done / total, f"Encoded {done} of {total} sequences"),
+            )
+        except ValueError as exc:
+            st.error(f"Not trained: {exc}")
+        else:
+            st.success(f"Saved {Path(record['out']).name}: trained on {checkpoints.training_summary(record)}.")
+
+
+def _max_mb() -> int:
+    """The upload limit of every uploader here: ``server.maxUploadSize`` in .streamlit/config.toml."""
+    return st.get_option("server.maxUploadSize")
+
+
 st.title("Street view deviance")
 user = ui.require("streetview")
 st.markdown(
@@ -30,75 +89,16 @@ con = ui.connection()
 store.ensure_tables(con)
 
 st.subheader("Model")
-with st.expander("Add a trained model", expanded=not checkpoints.installed()):
-    tab_upload, tab_train = st.tabs(["Upload a checkpoint", "Train on your labelled sequences"])
-    with tab_upload:
-        st.markdown(
-            "The official `[AAAI2022-DevianceNet]SEA.pth` or `DIA.pth` from the DevianceNet authors, or a "
-            "`.pth` made by `python -m crimeviz streetview train`. It is loaded strictly before it is kept."
-        )
-        pth = st.file_uploader("Checkpoint (.pth)", type=["pth", "pt"], key="sv_pth", max_upload_size=1024)
-        if pth is not None and st.button("Install", key="sv_install"):
-            try:
-                added = checkpoints.install(pth.name, pth.getvalue())
-            except ValueError as exc:
-                st.error(f"Not installed: {exc}")
-            else:
-                audit.record(
-                    con,
-                    user.username,
-                    "streetview.install",
-                    "checkpoint",
-                    added.path.name,
-                    {"sha256": added.sha256, "model": added.name},
-                )
-                st.success(f"Installed {added.describe()}.")
-    with tab_train:
-        st.markdown(
-            "Trains the light CPU model (DevianceNet-Lite: a frozen EfficientNet-Lite0 and a small temporal "
-            "head) on a zip of sequence folders. Classes come from folder names in the official layout, or "
-            "from this database's incidents around each sequence's location (folder name or EXIF GPS)."
-        )
-        archive = st.file_uploader("Labelled sequences (zip)", type=["zip"], key="sv_train_zip", max_upload_size=2048)
-        source = st.radio("Classes", list(LABEL_SOURCES), format_func=LABEL_SOURCES.get, key="sv_train_labels")
-        radius = st.number_input(
-            "Radius for counting incidents (m)",
-            50,
-            2000,
-            250,
-            step=50,
-            key="sv_train_radius",
-            disabled=source != "incidents",
-        )
-        epochs = st.slider("Epochs", 5, 200, 40, key="sv_train_epochs")
-        if archive is not None and st.button("Train", key="sv_train"):
-            bar = st.progress(0.0, "Encoding the sequences…")
-            try:
-                record = training.train_archive(
-                    con,
-                    archive.getvalue(),
-                    archive.name,
-                    user.username,
-                    source,
-                    labels.LabelRule(radius_m=radius),
-                    epochs,
-                    lambda done, total: bar.progress(done / total, f"Encoded {done} of {total} sequences"),
-                )
-            except ValueError as exc:
-                st.error(f"Not trained: {exc}")
-            else:
-                st.success(f"Saved {Path(record['out']).name}: trained on {checkpoints.training_summary(record)}.")
-
+if user.may("models"):
+    with st.expander("Add a trained model (for every user)", expanded=not checkpoints.installed()):
+        tab_upload, tab_train = st.tabs(["Upload a checkpoint", "Train on your labelled sequences"])
+        with tab_upload:
+            _install_upload(con, user)
+        with tab_train:
+            _train_upload(con, user)
 paths = checkpoints.installed()
 if not paths:
-    st.warning(
-        f"**No trained DevianceNet model is installed**, so nothing can be scored. CrimeViz ships no weights, "
-        f"and scores from untrained weights would mean nothing. To add one, put a checkpoint in "
-        f"`{checkpoints.weights_dir()}` (the official `[AAAI2022-DevianceNet]SEA.pth`, or one made by "
-        "`python -m crimeviz streetview train DIR --out W.pth`), or upload a `.pth` or train on your labelled "
-        "sequences under *Add a trained model*. To score a folder from the command line: "
-        "`python -m crimeviz streetview score DIR --weights W.pth --user NAME`."
-    )
+    st.warning(checkpoints.none_installed_note(user.may("models")))
     st.stop()
 path = st.selectbox("Installed checkpoint", paths, format_func=lambda p: p.name, key="sv_weights")
 try:
@@ -114,7 +114,7 @@ files = st.file_uploader(
     type=FRAME_TYPES,
     accept_multiple_files=True,
     key="sv_upload",
-    max_upload_size=512,
+    help=f"Up to {_max_mb()} MB a file.",
 )
 mode = st.radio("Location", LOCATION_MODES, horizontal=True, key="sv_where")
 lat = lon = None

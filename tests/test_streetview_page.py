@@ -1,5 +1,6 @@
 """The Street view page (AppTest): no-weights notice, adding a model, scoring an upload; its map picker."""
 
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,12 +11,13 @@ from streamlit.testing.v1 import AppTest
 
 from crimeviz.access import auth
 from crimeviz.store import db
-from crimeviz.streetview import checkpoints, figures
+from crimeviz.streetview import checkpoints, figures, training
 from tests.conftest import incident_rows
 from tests.test_streetview_scoring import RECORD, small_lite
 from tests.test_streetview_sequences import sequence_files, zip_bytes  # noqa: F401
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "streetview.py")
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = str(ROOT / "pages" / "streetview.py")
 
 
 @pytest.fixture
@@ -61,13 +63,43 @@ def saved_rows(at: AppTest) -> int:
     return len(at.dataframe[0].value)
 
 
-def test_without_weights_the_page_says_so_and_how_to_add_them(page_env):
-    at = open_page()
+def test_without_weights_the_page_says_so_and_how_to_add_them_without_server_paths(page_env):
+    at = open_page("admin")
     notice = at.warning[0].value
     assert "No trained DevianceNet model is installed" in notice
-    assert str(page_env / "weights") in notice and "--weights W.pth" in notice and "train" in notice
+    assert "streetview install W.pth --user NAME" in notice and "--weights W.pth" in notice and "train" in notice
     assert [u.label for u in at.file_uploader] == ["Checkpoint (.pth)", "Labelled sequences (zip)"]
     assert not at.metric
+    for role in ("admin", "analyst"):
+        shown = " ".join(e.value for e in open_page(role).main if isinstance(getattr(e, "value", None), str))
+        assert str(page_env) not in shown and "data/models" not in shown
+
+
+def test_analysts_and_commanders_cannot_install_or_train_models_for_everyone(page_env, tmp_path):
+    for role in ("analyst", "commander"):
+        at = open_page(role)
+        assert "ask one to install" in at.warning[0].value
+        assert not at.file_uploader and not at.get("expander") and not at.get("tab")
+    checkpoints.save_lite(small_lite(), tmp_path / "lite.pth", RECORD)
+    con = db.connect(page_env / "app.duckdb")
+    analyst = auth.User("ana", "Ana", "analyst")
+    with pytest.raises(auth.AccessDenied, match="analyst role may not use models"):
+        checkpoints.install(con, analyst, "lite.pth", (tmp_path / "lite.pth").read_bytes())
+    with pytest.raises(auth.AccessDenied, match="analyst role may not use models"):
+        training.train_archive(con, b"", "walks.zip", analyst, "names")
+    con.close()
+    assert checkpoints.installed() == [] and audit_actions(page_env) == []
+
+
+def test_upload_limits_agree_with_the_server_setting_and_the_readme(page_env):
+    limit = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    assert f"Uploads are limited to {limit} MB" in (ROOT / "README.md").read_text()
+    checkpoints.save_lite(small_lite(), page_env / "weights" / "lite.pth", RECORD)
+    at = open_page("admin")
+    assert [u.key for u in at.file_uploader] == ["sv_pth", "sv_train_zip", "sv_upload"]
+    for uploader in at.file_uploader:
+        assert uploader.proto.max_upload_size_mb == limit
+        assert uploader.help.startswith(f"Up to {limit} MB")
 
 
 def test_roles_without_street_view_are_turned_away(page_env):
@@ -77,7 +109,7 @@ def test_roles_without_street_view_are_turned_away(page_env):
 
 
 def test_an_uploaded_checkpoint_is_checked_then_installed(page_env, tmp_path):
-    at = open_page()
+    at = open_page("admin")
     at.file_uploader(key="sv_pth").set_value(("junk.pth", b"junk", "application/octet-stream")).run()
     at.button(key="sv_install").click().run()
     assert "Not installed: junk.pth: not a PyTorch checkpoint" in at.error[0].value
@@ -89,7 +121,7 @@ def test_an_uploaded_checkpoint_is_checked_then_installed(page_env, tmp_path):
     assert not at.error and "Installed DevianceNet-Lite" in at.success[0].value
     assert at.selectbox(key="sv_weights").value == page_env / "weights" / "lite.pth"
     assert not at.warning
-    assert audit_actions(page_env) == [("test-analyst", "streetview.install")]
+    assert audit_actions(page_env) == [("test-admin", "streetview.install")]
 
 
 @pytest.fixture
@@ -143,14 +175,14 @@ def test_the_light_model_is_trained_on_an_uploaded_zip_and_offered(page_env):
         for i, c in enumerate((1, 5, 1, 5))
         for f, (_, data) in enumerate(sequence_files(colour=(c * 40,) * 3))
     }
-    at = open_page()
+    at = open_page("admin")
     at.file_uploader(key="sv_train_zip").set_value(("walks.zip", zip_bytes(files), "application/zip")).run()
     at.slider(key="sv_train_epochs").set_value(5)
     at.button(key="sv_train").click().run()
     assert not at.error
     assert "trained on 4 sequences from walks.zip (classes in the folder names)" in at.success[0].value
     assert at.selectbox(key="sv_weights").value.name.startswith("lite-walks-")
-    assert audit_actions(page_env) == [("test-analyst", "streetview.train")]
+    assert audit_actions(page_env) == [("test-admin", "streetview.train")]
 
 
 def test_the_map_picker_covers_the_area_with_clickable_cells_and_returns_a_centre():

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from crimeviz.access.auth import User
 from crimeviz.streetview import checkpoints, scoring, sequences, store, training
 from crimeviz.streetview.checkpoints import Score, ScoringModel
 from models.deviancenet import DevianceNetLite
@@ -84,15 +85,18 @@ def test_files_that_are_not_checkpoints_and_wrong_variants_are_refused(tmp_path,
         checkpoints.load(lite_path, "con")
 
 
-def test_install_keeps_a_checked_checkpoint_and_refuses_junk(lite_path, tmp_path, monkeypatch):
+def test_install_keeps_a_checked_checkpoint_and_refuses_junk(lite_path, tmp_path, monkeypatch, empty_store):
     monkeypatch.setenv("CRIMEVIZ_STREETVIEW_WEIGHTS", str(tmp_path / "weights"))
+    admin = User("chief", "Chief", "admin")
     assert checkpoints.installed() == []
     with pytest.raises(ValueError, match="mine.pth: not a PyTorch checkpoint"):
-        checkpoints.install("mine.pth", b"junk")
+        checkpoints.install(empty_store, admin, "mine.pth", b"junk")
     assert list((tmp_path / "weights").iterdir()) == []
-    added = checkpoints.install("../[AAAI2022-DevianceNet]lite.pth", lite_path.read_bytes())
+    added = checkpoints.install(empty_store, admin, "../[AAAI2022-DevianceNet]lite.pth", lite_path.read_bytes())
     assert added.path == tmp_path / "weights" / "[AAAI2022-DevianceNet]lite.pth"
     assert checkpoints.installed() == [added.path]
+    logged = empty_store.execute("SELECT username, action, object_id FROM audit_log").fetchall()
+    assert logged == [("chief", "streetview.install", added.path.name)]
 
 
 # --- scores table --------------------------------------------------------------------------

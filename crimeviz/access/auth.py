@@ -3,8 +3,9 @@
 
 Roles (issue 7): analyst — maps, trends, forecasts, street view; commander — analyst plus
 patrol plans; reviewer — CCTV review and reports; admin — everything, plus imports,
-cameras, users, settings and the audit trail. Pages and CLI write paths call
-``require(user, permission)``; the navigation only lists what a role may use.
+cameras, street-view models (installed for every user), users, settings and the audit trail.
+Pages and CLI write paths call ``require(user, permission)``; the navigation only lists what a
+role may use.
 """
 
 import re
@@ -28,6 +29,7 @@ PERMISSIONS = {
     "cameras": {"admin"},
     "users": {"admin"},
     "audit": {"admin"},
+    "models": {"admin"},
 }
 MIN_PASSWORD = 12
 MAX_FAILURES = 5

@@ -1,11 +1,12 @@
-"""``python -m crimeviz streetview …``: score, label, train and benchmark DevianceNet.
+"""``python -m crimeviz streetview …``: score, install, label, train and benchmark DevianceNet.
 
 The main CLI registers these through :func:`add_subcommands`. DIR is a folder of
 sequences (official layout, or folders of images with EXIF GPS) or a zip of them.
 Every command prints JSON on stdout (what packages print while loading models goes to
 stderr) and takes ``--db`` (default ``$CRIMEVIZ_DB`` or ``data/crimeviz.duckdb``);
 ``score``, which writes to the store, signs in with ``--user`` and needs the
-``streetview`` permission.
+``streetview`` permission; ``install``, which offers a model to every user, needs ``models``
+(administrators), and ``train`` does not write into the installed folder.
 """
 
 from __future__ import annotations
@@ -77,6 +78,20 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_install(args) -> int:
+    from crimeviz.cli.common import CommandError, authorised
+    from crimeviz.store import db
+    from crimeviz.streetview import checkpoints
+
+    if not args.weights.is_file():
+        raise CommandError(f"{args.weights.name}: no such checkpoint file")
+    with redirect_stdout(sys.stderr):
+        con = db.connect(args.db)
+        added = checkpoints.install(con, authorised(con, args, "models"), args.weights.name, args.weights.read_bytes())
+    print(json.dumps({"installed": added.path.name, "model": added.name, "checkpoint_sha256": added.sha256}))
+    return 0
+
+
 def cmd_label(args) -> int:
     from crimeviz.cli.common import incident_store
     from crimeviz.streetview import uploads
@@ -106,8 +121,13 @@ def cmd_train(args) -> int:
     import pandas as pd
 
     from crimeviz.cli.common import CommandError, incident_store
-    from crimeviz.streetview import training, uploads
+    from crimeviz.streetview import checkpoints, training, uploads
 
+    if args.out.resolve().parent == checkpoints.weights_dir().resolve():
+        raise CommandError(
+            "models in the installed folder are offered to every user: write --out elsewhere, then an "
+            "administrator runs `streetview install OUT --user NAME`"
+        )
     with uploads.sequences_in(args.dir, args.dir.stem) as found, redirect_stdout(sys.stderr):
         if args.labels in ("names", "incidents"):
             con = incident_store(args.db) if args.labels == "incidents" else None
@@ -145,7 +165,7 @@ def cmd_bench(args) -> int:
 
 
 def add_subcommands(subparsers) -> None:
-    """Registers ``score``, ``label``, ``train`` and ``bench`` on the ``streetview`` subparsers."""
+    """Registers ``score``, ``install``, ``label``, ``train`` and ``bench`` on the ``streetview`` subparsers."""
     from crimeviz.cli.common import db_arg, user_args
 
     p = subparsers.add_parser("score", help="score every sequence in DIR and store the scores")
@@ -160,6 +180,12 @@ def add_subcommands(subparsers) -> None:
     user_args(p)
     db_arg(p)
     p.set_defaults(func=cmd_score)
+
+    p = subparsers.add_parser("install", help="install a checkpoint for every user (administrators; audited)")
+    p.add_argument("weights", type=Path, metavar="W.pth", help="official SEA/DIA .pth, or one from `train`")
+    user_args(p)
+    db_arg(p)
+    p.set_defaults(func=cmd_install)
 
     p = subparsers.add_parser("label", help="derive SEA classes 1-5 for DIR's sequences from nearby incidents")
     p.add_argument("dir", type=Path, metavar="DIR")

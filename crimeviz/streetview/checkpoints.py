@@ -28,7 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from crimeviz import config
+from crimeviz.access import auth
+from crimeviz.access.auth import User
 from crimeviz.files import file_sha256
+from crimeviz.store import audit
 from models.checkpoint import CheckpointError, load_weights, read_checkpoint
 from models.deviancenet import DevianceNet, DevianceNetLite
 
@@ -46,6 +49,25 @@ def installed() -> list[Path]:
     """The ``.pth`` files in :func:`weights_dir`, by name."""
     folder = weights_dir()
     return sorted(folder.glob("*.pth")) if folder.is_dir() else []
+
+
+def none_installed_note(may_install: bool) -> str:
+    """Why nothing can be scored yet and who can change that (no server paths: users cannot reach them)."""
+    kinds = (
+        "the official `[AAAI2022-DevianceNet]SEA.pth`, or one made by "
+        "`python -m crimeviz streetview train DIR --out W.pth`"
+    )
+    how = (
+        f"Install one for every user under *Add a trained model* ({kinds}; on the command line "
+        "`python -m crimeviz streetview install W.pth --user NAME`), or train on your labelled sequences there."
+        if may_install
+        else f"Models are installed for every user by an administrator: ask one to install {kinds}."
+    )
+    return (
+        "**No trained DevianceNet model is installed**, so nothing can be scored. CrimeViz ships no weights, "
+        f"and scores from untrained weights would mean nothing. {how} To score a folder from the command line "
+        "with a checkpoint of your own: `python -m crimeviz streetview score DIR --weights W.pth --user NAME`."
+    )
 
 
 @dataclass(frozen=True)
@@ -144,8 +166,12 @@ def save_lite(model: DevianceNetLite, path: Path, trained_on: Mapping) -> str:
     return file_sha256(path)
 
 
-def install(name: str, data: bytes) -> ScoringModel:
-    """Checks an uploaded checkpoint by loading it, then keeps it in :func:`weights_dir`."""
+def install(con, user: User, name: str, data: bytes) -> ScoringModel:
+    """Checks an uploaded checkpoint by loading it, then keeps it in :func:`weights_dir` for every user.
+
+    An administrator's action (``models`` permission), entered in the audit trail.
+    """
+    auth.require(user, "models")
     folder = weights_dir()
     folder.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^\w.+\-\[\]]", "_", Path(name).stem)[:80] or "checkpoint"
@@ -161,4 +187,6 @@ def install(name: str, data: bytes) -> ScoringModel:
     if target.exists() and file_sha256(target) != loaded.sha256:
         target = folder / f"{stem}-{loaded.sha256[:8]}.pth"
     os.replace(part, target)
+    details = {"sha256": loaded.sha256, "model": loaded.name}
+    audit.record(con, user.username, "streetview.install", "checkpoint", target.name, details)
     return replace(loaded, path=target)

@@ -19,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from crimeviz.access import auth
+from crimeviz.access.auth import User
 from crimeviz.store import audit
 from crimeviz.streetview.checkpoints import save_lite, weights_dir
 from crimeviz.streetview.labels import LabelRule, label_sequences
@@ -175,17 +177,18 @@ def train_archive(
     con,
     data: bytes,
     name: str,
-    by: str,
+    user: User,
     labels_from: str,
     rule: LabelRule = LabelRule(),
     epochs: int = 40,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Trains on an uploaded zip of sequence folders, installs the result in :func:`weights_dir`
-    and audits it as done ``by`` a user.
+    """Trains on an uploaded zip of sequence folders and installs the result in :func:`weights_dir`
+    for every user: an administrator's action (``models`` permission), entered in the audit trail.
 
     ``labels_from`` is ``"names"`` or ``"incidents"`` (:func:`classes_for`); returns the record.
     """
+    auth.require(user, "models")
     stem = Path(name).stem
     out = weights_dir() / f"lite-{stem}-{datetime.now():%Y%m%d-%H%M%S}.pth"
     with sequences_in(data, stem) as found:
@@ -193,7 +196,7 @@ def train_archive(
         record = train(found, classes, out, source=name, labels=described, epochs=epochs, progress=progress)
     audit.record(
         con,
-        by,
+        user.username,
         "streetview.train",
         "checkpoint",
         out.name,
