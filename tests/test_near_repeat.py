@@ -197,3 +197,10 @@ def test_kd_tree_pairs_match_brute_force_over_all_pairs():
     )
     assert np.array_equal(tables[0], ours.observed)
     assert np.allclose(tables[1:].mean(axis=0), ours.expected)
+
+
+def test_bands_wider_than_the_data_allow_are_refused(monkeypatch):
+    monkeypatch.setattr(near_repeat, "MAX_PAIRS", 5)
+    lat, lon = north(np.arange(5) * 10.0), np.full(5, LON0)
+    with pytest.raises(ValueError, match=r"^10 pairs of incidents lie within 100 m, more than 5 can be permuted"):
+        knox_test(lat, lon, np.arange(5), np.arange(5), (0, 100), (0, 7))

@@ -23,6 +23,7 @@ EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 NEAR_REPEAT_RATIO = 1.2
 SIGNIFICANCE = 0.05
 MAX_PERMUTATIONS = 9999
+MAX_PAIRS = 20_000_000  # about 1 GB of pair arrays
 
 
 def parse_bands(text: str, what: str) -> tuple[float, ...]:
@@ -65,12 +66,20 @@ def close_pairs(lat: np.ndarray, lon: np.ndarray, within_m: float) -> tuple[np.n
     A KD-tree on a local equirectangular projection (x scaled by the cosine of the latitude
     farthest from the equator, so projected distances do not exceed great-circle ones beyond
     rounding) finds candidates within a 1 % wider radius; the haversine distance decides.
+    More than MAX_PAIRS candidates is a ValueError (bands too wide for the data).
     """
     scale = np.cos(np.radians(np.abs(lat).max()))
     xy = np.column_stack([scale * np.radians(lon), np.radians(lat)]) * EARTH_RADIUS_M
     from scipy.spatial import cKDTree
 
-    pairs = cKDTree(xy).query_pairs(within_m * 1.01 + 1.0, output_type="ndarray")
+    tree, radius = cKDTree(xy), within_m * 1.01 + 1.0
+    candidates = (tree.count_neighbors(tree, radius) - len(xy)) // 2
+    if candidates > MAX_PAIRS:
+        raise ValueError(
+            f"{candidates:,} pairs of incidents lie within {within_m:g} m, more than {MAX_PAIRS:,} can be "
+            "permuted: narrow the distance bands or the period"
+        )
+    pairs = tree.query_pairs(radius, output_type="ndarray")
     i, j = pairs[:, 0], pairs[:, 1]
     metres = haversine_m(lat[i], lon[i], lat[j], lon[j])
     keep = metres < within_m
@@ -87,25 +96,25 @@ def shuffled_days(days: np.ndarray, permutations: int, seed: int | None) -> Iter
 class _BandCounter:
     """Counts pairs per distance band × time band for any assignment of days to incidents."""
 
-    def __init__(self, i, j, metres, distance_bands, time_bands):
+    def __init__(self, i, j, metres, distance_bands, time_bands, max_gap: int):
         band = np.searchsorted(distance_bands, metres, side="right") - 1
         keep = band >= 0
-        self.i, self.j, self.band = i[keep], j[keep], band[keep]
+        order = np.lexsort((j[keep], i[keep]))  # pairs in index order: the day look-ups stay in cache
+        self.i, self.j, self.band = (a[keep][order].astype(np.intp) for a in (i, j, band))
         self.n_time = len(time_bands) - 1
-        # whole-day difference → time band; differences past the last edge map to n_time (not counted)
-        last = int(time_bands[-1])
-        self.lookup = np.full(last + 1, self.n_time, dtype=np.int64)
+        # day gap → time band, for every gap the data can have; past the last edge: n_time (not counted)
+        self.lookup = np.full(max(int(time_bands[-1]), max_gap) + 1, self.n_time, dtype=np.intp)
         for k, (a, b) in enumerate(zip(time_bands, time_bands[1:])):
             self.lookup[int(a) : int(b)] = k
         self.cell = self.band * (self.n_time + 1)
         self.shape = (len(distance_bands) - 1, self.n_time)
 
     def time_band(self, days: np.ndarray) -> np.ndarray:
-        gap = np.abs(days[self.i] - days[self.j])
-        return self.lookup[np.minimum(gap, len(self.lookup) - 1)]
+        return self.lookup.take(np.abs(days.take(self.i) - days.take(self.j)))
 
     def counts(self, days: np.ndarray) -> np.ndarray:
-        cells = self.cell + self.time_band(days)
+        cells = self.time_band(days)
+        cells += self.cell
         flat = np.bincount(cells, minlength=self.shape[0] * (self.n_time + 1))
         return flat.reshape(self.shape[0], self.n_time + 1)[:, : self.n_time]
 
@@ -224,7 +233,8 @@ def knox_test(
     _check_inputs(lat, lon, days, ids, permutations)
     distance_bands = check_bands(distance_bands, "distance")
     time_bands = check_bands(time_bands, "time")
-    counter = _BandCounter(*close_pairs(lat, lon, distance_bands[-1]), distance_bands, time_bands)
+    pairs = close_pairs(lat, lon, distance_bands[-1])
+    counter = _BandCounter(*pairs, distance_bands, time_bands, int(days.max() - days.min()))
     observed = counter.counts(days)
     exceed = np.zeros_like(observed)
     total = np.zeros(observed.shape, dtype=float)
