@@ -5,7 +5,9 @@ import streamlit as st
 from crimeviz import config
 from crimeviz.web import navigation, ui
 
-st.set_page_config(page_title="CrimeViz", layout="wide")
+# A local favicon: without one the browser tab shows the page's Material icon, which the browser
+# fetches from Google's font server (a request that leaves the machine, and fails offline).
+st.set_page_config(page_title="CrimeViz", page_icon=ui.FAVICON, layout="wide")
 ui.app_style()
 config.limit_torch_threads()
 

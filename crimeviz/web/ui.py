@@ -25,6 +25,7 @@ from crimeviz.store.filters import WEEKDAYS, IncidentFilter
 IDLE_TIMEOUT = timedelta(hours=8)
 
 APP_CSS = Path(__file__).with_name("app.css")
+FAVICON = Path(__file__).with_name("favicon.png")
 
 FILTER_KEYS = ("f_dates", "f_offences", "f_premises", "f_neigh", "f_hours", "f_midnight", "f_weekdays")
 
