@@ -204,3 +204,16 @@ def test_bands_wider_than_the_data_allow_are_refused(monkeypatch):
     lat, lon = north(np.arange(5) * 10.0), np.full(5, LON0)
     with pytest.raises(ValueError, match=r"^10 pairs of incidents lie within 100 m, more than 5 can be permuted"):
         knox_test(lat, lon, np.arange(5), np.arange(5), (0, 100), (0, 7))
+
+
+def test_chains_are_drawn_in_date_order_with_plain_text_tooltips(five):
+    import pandas as pd
+
+    lat, lon, days, ids = five
+    result = knox_test(lat, lon, days, ids, (0, 100, 200), (0, 7, 14), permutations=9, seed=0)
+    incidents = pd.DataFrame({"id": ids, "lat": lat, "lon": lon, "occurred_on": pd.to_datetime(days, unit="D").date})
+    frame = near_repeat.chain_incidents(result, incidents)
+    assert frame["id"].tolist() == [11, 12, 14]  # days 0, 3, 7
+    assert frame["tooltip"][0] == "Chain 1 (3 incidents)\nIncident 11\nDate: 1970-01-01"
+    links = near_repeat.chain_links(frame)
+    assert [(link["s"][1], link["t"][1]) for link in links] == [(lat[0], lat[1]), (lat[1], lat[3])]
