@@ -44,6 +44,11 @@ if not admin:
 
 st.subheader("Layers")
 if report := st.session_state.pop("areas_report", None):
+    if report["incidents"] and report["outside"] == report["incidents"]:
+        st.warning(
+            "No incident lies in any area of this layer: check that the file's coordinate system is "
+            "right, or import the incidents of the place it covers."
+        )
     if report["repaired"]:
         st.warning(f"{len(report['repaired'])} invalid polygon(s) were repaired:")
         st.dataframe(report["repaired"], hide_index=True, key="areas_repaired")
@@ -89,7 +94,7 @@ if submitted:
     except layers.LayerRejected as exc:
         st.error(f"Nothing was imported: {exc}")
     else:
-        st.session_state["areas_report"] = result["report"]
+        st.session_state["areas_report"] = {**result, **result["report"]}
         st.session_state["areas_layer"] = result["layer"]
         ui.rerun_after_write(
             f"Imported {result['areas']:,} areas as {result['layer']!r}: {result['incidents']:,} incidents joined, "

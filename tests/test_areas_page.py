@@ -100,3 +100,12 @@ def test_an_analyst_sees_counts_but_no_management(store, tmp_path):
 def test_a_reviewer_may_not_open_the_page(app_db):
     at = areas_page("reviewer").run()
     assert not at.dataframe and "may not use incidents" in at.error[0].value
+
+
+def test_a_layer_that_holds_no_incident_is_questioned(store, tmp_path):
+    at = areas_page("admin").run()
+    far = layer_frame(names=("Far",), geometries=(Polygon([(0, 0), (1, 0), (1, 1)]),))
+    upload(at, write(far, tmp_path)).run()
+    at.button(key="FormSubmitter:areas_import-Import").click().run()
+    assert "9 incidents joined, 9 outside every area" in at.success[0].value
+    assert at.warning[0].value.startswith("No incident lies in any area of this layer")
