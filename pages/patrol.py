@@ -6,7 +6,7 @@ import streamlit as st
 
 from crimeviz import config
 from crimeviz.explore import maps
-from crimeviz.patrol import beats, export, review, session, store, views
+from crimeviz.patrol import export, review, session, store, views
 from crimeviz.patrol.plan import MINUTES_PER_CELL, PlanParams, risk_for
 from crimeviz.patrol.risk import SHIFTS, Shift, source_label, sources
 from crimeviz.store import audit, grid, queries
@@ -125,10 +125,7 @@ with tab_saved:
             "Plan",
             saved["plan_id"],
             key="patrol_open_id",
-            format_func=lambda i: (
-                f"#{i} · "
-                + " · ".join(str(v) for v in saved.set_index("plan_id").loc[i, ["plan_date", "shift", "status"]])
-            ),
+            format_func=lambda i: views.saved_plan_label(saved, i),
         )
         st.button(
             "Open this plan",
@@ -147,18 +144,9 @@ with tab_plan:
         stale = session.is_stale(plan, params)
         st.subheader(views.plan_heading(plan))
         if stale:
-            st.warning(
-                "This plan was built with other settings than those in the sidebar: press *Build new plan*"
-                + (f" or *Rebuild plan #{plan.plan_id}*" if plan.plan_id and plan.status == "draft" else "")
-                + " to plan with them, or open the plan again to show its own settings. "
-                "Until then it cannot be saved or approved."
-            )
-        m = st.columns(5)
-        m[0].metric("Units", len(plan.beats))
-        m[1].metric("Cells", len(plan.cell_list()))
-        m[2].metric("Expected incidents covered", f"{plan.covered:.1f} of {plan.total_risk:.1f}")
-        m[3].metric("Share of the shift's incidents", f"{plan.share:.0%}")
-        m[4].metric("Share of the day's incidents", f"{plan.day_share:.0%}")
+            st.warning(views.stale_note(plan))
+        for column, (label, value) in zip(st.columns(5), views.plan_metrics(plan)):
+            column.metric(label, value)
         if len(plan.beats) < plan.params.units:
             st.warning(f"Only {len(plan.beats)} of {plan.params.units} units could be given a beat.")
         names = ui.neighbourhood_names(con, plan.params.res)
@@ -171,14 +159,9 @@ with tab_plan:
                 "exported but not edited."
             )
         show_risk = st.toggle("Show the risk surface", value=False, key="patrol_show_risk", disabled=risk is None)
-        layers = [maps.outline_layer([grid.to_int(c) for c in city_cells(store_path, version)])]
-        if show_risk:
-            risk_hexes, risk_legend = views.risk_layer(risk)
-            layers.append(risk_hexes)
-        if plan.params.excluded:
-            layers.append(views.excluded_layer(list(plan.params.excluded)))
-        layers += views.plan_layers(plan, names)
-        deck = maps.deck(layers, views.plan_view(plan), config.basemap())
+        deck, risk_legend = views.plan_map(
+            plan, names, city_cells(store_path, version), risk if show_risk else None, config.basemap()
+        )
         event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="patrol_map")
         st.markdown(
             maps.legend_html(views.unit_legend(plan, names), "Units (route loops start at the white dot)"),
@@ -188,12 +171,7 @@ with tab_plan:
             st.markdown(
                 maps.legend_html(risk_legend, "Expected incidents per cell in the shift"), unsafe_allow_html=True
             )
-        st.caption(
-            f"Risk: {source_label(plan.params.source)} — {plan.risk_model} ({plan.risk_version}), weighted by "
-            f"each cell's hour-of-day profile for the shift. Optimisation: {beats.METHOD}. Every beat is "
-            "contiguous and within a few cells of its anchor; routes are closed loops through the cell "
-            "centres (nearest neighbour + 2-opt)."
-        )
+        st.caption(views.method_note(plan))
 
         st.markdown("**Units**")
         st.dataframe(views.unit_table(plan, names), hide_index=True, key="patrol_units_table")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from crimeviz.patrol.views import UNIT_COLOURS
 from tests.e2e_helpers import open_page, screenshot, sign_in, wait_for_pixels, wait_for_script
@@ -36,3 +37,22 @@ def test_patrol_page_draws_the_units_beats(app_url, browser_page):
     assert not errors, errors
     assert browser_page.get_by_text("Patrol plans").count() >= 1
     assert browser_page.get_by_text("Units (route loops start at the white dot)").count() == 1
+
+
+def test_plan_settings_and_plan_survive_a_visit_to_another_page(app_url, browser_page):
+    sign_in(browser_page, app_url, "commander")
+    open_page(browser_page, "Forecasts & patrol", "Patrol plans")
+    units = browser_page.get_by_label("Units", exact=True)
+    shown = browser_page.locator('[data-testid="stMetricValue"]').first
+    expect(shown).to_have_text("10", timeout=90_000)  # the plan of the default settings
+    units.fill("3")
+    units.press("Enter")
+    wait_for_script(browser_page)
+    browser_page.get_by_role("button", name="Build new plan").click()
+    expect(shown).to_have_text("3", timeout=90_000)
+    open_page(browser_page, "Incidents", "Trends")
+    open_page(browser_page, "Forecasts & patrol", "Patrol plans")
+    browser_page.get_by_text("Show the risk surface").wait_for(timeout=60_000)
+    wait_for_script(browser_page)
+    assert (units.input_value(), shown.inner_text()) == ("3", "3")
+    assert browser_page.get_by_text("built with other settings").count() == 0

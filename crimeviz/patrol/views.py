@@ -11,8 +11,10 @@ import plotly.graph_objects as go
 import pydeck as pdk
 
 from crimeviz.explore import maps
+from crimeviz.patrol import beats
 from crimeviz.patrol.plan import Plan
-from crimeviz.patrol.risk import RiskSurface
+from crimeviz.patrol.risk import RiskSurface, source_label
+from crimeviz.store import grid
 
 # Sasha Trubetskoy's 20 distinct colours, without white and beige (cycled past 20 units).
 UNIT_COLOURS = [
@@ -169,6 +171,21 @@ def risk_layer(risk: RiskSurface) -> tuple[pdk.Layer, list]:
     return maps.hex_layer(frame, "patrol-risk", opacity=0.35), maps.legend(breaks, "expected", "{:.2f}")
 
 
+def plan_map(
+    plan: Plan, names: dict[str, str], outline: list[str], risk: RiskSurface | None, basemap: str
+) -> tuple[pdk.Deck, list | None]:
+    """The plan over the city's ``outline`` cells (and the ``risk`` surface when given), and the risk legend."""
+    layers = [maps.outline_layer([grid.to_int(c) for c in outline])]
+    legend = None
+    if risk is not None:
+        risk_hexes, legend = risk_layer(risk)
+        layers.append(risk_hexes)
+    if plan.params.excluded:
+        layers.append(excluded_layer(list(plan.params.excluded)))
+    layers += plan_layers(plan, names)
+    return maps.deck(layers, plan_view(plan), basemap), legend
+
+
 def unit_legend(plan: Plan, names: dict[str, str]) -> list[tuple[str, str]]:
     labels = beat_names(plan, names)
     return [(f"Unit {b.unit} · {labels[b.unit]}", "rgb({},{},{})".format(*unit_colour(b.unit))) for b in plan.beats]
@@ -188,6 +205,43 @@ def plan_heading(plan: Plan) -> str:
     ident = f"Plan #{plan.plan_id}" if plan.plan_id else "Unsaved plan"
     changed = " (unsaved changes)" if plan.plan_id and plan.updated_at is None else ""
     return f"{ident} · {plan.params.day:%a %d %b %Y} · {plan.params.shift.label()} · {plan.status}{changed}"
+
+
+def plan_metrics(plan: Plan) -> list[tuple[str, str]]:
+    """(label, value) of the plan's headline numbers."""
+    return [
+        ("Units", str(len(plan.beats))),
+        ("Cells", str(len(plan.cell_list()))),
+        ("Expected incidents covered", f"{plan.covered:.1f} of {plan.total_risk:.1f}"),
+        ("Share of the shift's incidents", f"{plan.share:.0%}"),
+        ("Share of the day's incidents", f"{plan.day_share:.0%}"),
+    ]
+
+
+def method_note(plan: Plan) -> str:
+    """Where the plan's risk came from and how its beats and routes were made."""
+    return (
+        f"Risk: {source_label(plan.params.source)} — {plan.risk_model} ({plan.risk_version}), weighted by "
+        f"each cell's hour-of-day profile for the shift. Optimisation: {beats.METHOD}. Every beat is "
+        "contiguous and within a few cells of its anchor; routes are closed loops through the cell "
+        "centres (nearest neighbour + 2-opt)."
+    )
+
+
+def stale_note(plan: Plan) -> str:
+    """What to do about a plan built with other settings than the sidebar's."""
+    rebuild = f" or *Rebuild plan #{plan.plan_id}*" if plan.plan_id and plan.status == "draft" else ""
+    return (
+        f"This plan was built with other settings than those in the sidebar: press *Build new plan*{rebuild} "
+        "to plan with them, or open the plan again to show its own settings. Until then it cannot be saved "
+        "or approved."
+    )
+
+
+def saved_plan_label(saved: pd.DataFrame, plan_id: int) -> str:
+    """``#id · date · shift · status`` of a row of the saved-plans table."""
+    row = saved.set_index("plan_id").loc[plan_id]
+    return f"#{plan_id} · {row['plan_date']} · {row['shift']} · {row['status']}"
 
 
 def provenance(plan: Plan) -> str:
