@@ -18,7 +18,7 @@ now, before = int(series["n"].sum()), int(series["n_last_year"].sum())
 c1, c2 = st.columns(2)
 c1.metric("Incidents in period", f"{now:,}", f"{now - before:+,} vs year before", delta_color="inverse")
 c2.metric("Year before", f"{before:,}")
-st.plotly_chart(charts.series_chart(series, freq), key="trend_series")
+st.plotly_chart(charts.series_chart(series, freq[0], f.start, f.end), key="trend_series")
 
 a, b = st.columns(2)
 a.plotly_chart(charts.hour_weekday_heatmap(queries.hour_weekday(con, f)), key="trend_hours")
