@@ -44,7 +44,7 @@ m3.metric("Significant cold spots", f"{(gi[category] == 'Cold spot').sum():,}")
 st.markdown(
     f"Gi* compares each cell's k-ring total with the city-wide mean. Its two-sided p-value comes from the "
     f"normal approximation and, separately, from {permutations:,} conditional permutations (seed "
-    f"{hotspots.SEED}). Cells are **significant** when the p-value passes the Benjamini–Hochberg correction "
+    f"{hotspots.SEED}; none can give less than {2 / (permutations + 1):.2g}). Cells are **significant** when the p-value passes the Benjamini–Hochberg correction "
     f"at a false discovery rate of {alpha:.0%} over all {len(cells):,} cells tested; the map colours those "
     f"of the **{test.lower()}**."
 )

@@ -1,4 +1,4 @@
-"""End to end: the Hotspots page in a real headless Chromium shows the whole city and a readable table."""
+"""End to end: the maps in a real headless Chromium open on the whole city; the Hotspots table is readable."""
 
 import numpy as np
 import pytest
@@ -9,26 +9,29 @@ from tests.e2e_helpers import open_page, screenshot, sign_in, wait_for_pixels
 pytestmark = pytest.mark.e2e
 
 
-def outline_mask(path) -> np.ndarray:
-    """Pixels of the study-area outline's dark grey-blue line (rgb about 90, 90, 110)."""
+def drawn(path) -> np.ndarray:
+    """Pixels of the map that are not the bare white background (outline, its fill, cells)."""
     rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    return (r < 150) & (g < 150) & (b < 170) & (abs(r - g) < 25) & (b >= r)
+    return (255 - rgb).max(axis=2) > 4
 
 
-def test_hotspots_map_shows_the_whole_city_and_names_neighbourhoods(app_url, browser_page):
-    sign_in(browser_page, app_url, "analyst")
-    open_page(browser_page, "Incidents", "Hotspots")
+@pytest.mark.parametrize(
+    ("section", "title"), [("Incidents", "Hotspots"), ("Incidents", "Map"), ("Forecasts & patrol", "Forecast")]
+)
+def test_map_opens_on_the_whole_city(app_url, browser_page, section, title):
+    sign_in(browser_page, app_url, "admin")
+    open_page(browser_page, section, title)
     chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
     chart.locator("canvas").first.wait_for(state="visible", timeout=60_000)
-    shot = wait_for_pixels(chart, "e2e-hotspots-map", lambda p: int(outline_mask(p).sum()), 2_000)
-    screenshot(browser_page, "e2e-hotspots-page", full_page=True)
-    rows, cols = np.nonzero(outline_mask(shot))
-    height, width = outline_mask(shot).shape
-    assert len(rows) > 2_000, f"no city outline drawn in {shot}"
-    # The outline stays clear of every edge of the map: nothing of the city is cropped.
-    assert rows.min() > 3 and rows.max() < height - 4, f"north or south cropped in {shot}"
-    assert cols.min() > 3 and cols.max() < width - 4, f"east or west cropped in {shot}"
-    table = browser_page.locator('[data-testid="stDataFrame"]').first
-    table.scroll_into_view_if_needed()
-    screenshot(table, "e2e-hotspots-table")  # neighbourhood names and readable p-values, for a person to look at
+    name = f"e2e-{title.lower()}-view"
+    shot = wait_for_pixels(chart, name, lambda p: int(drawn(p).sum()), 50_000)
+    mask = drawn(shot)
+    rows, cols = np.nonzero(mask)
+    assert len(rows) > 50_000, f"no city drawn in {shot}"
+    # Nothing of the city touches an edge of the map: none of it is cropped.
+    assert rows.min() > 3 and rows.max() < mask.shape[0] - 4, f"north or south cropped in {shot}"
+    assert cols.min() > 3 and cols.max() < mask.shape[1] - 4, f"east or west cropped in {shot}"
+    if title == "Hotspots":
+        table = browser_page.locator('[data-testid="stDataFrame"]').first
+        table.scroll_into_view_if_needed()
+        screenshot(table, "e2e-hotspots-table")  # neighbourhood names and readable p-values, for a person to see

@@ -148,3 +148,10 @@ def test_view_shows_every_cell_of_the_city_in_the_map_streamlit_draws():
         x = (corners[:, 1] - view.longitude) / 360 * scale
         y = (maps._mercator_y(corners[:, 0]) - maps._mercator_y(view.latitude)) * scale
         assert np.abs(x).max() < width / 2 and np.abs(y).max() < maps.MAP_HEIGHT_PX / 2
+
+
+def test_map_legend_on_sparse_counts_names_each_class_once():
+    cells = sorted(h3.grid_disk(h3.latlng_to_cell(43.70, -79.40, 8), 2))
+    counts = pd.DataFrame({"cell": cells, "n": [1] * (len(cells) - 1) + [16]})
+    _, legend = maps.count_layer(counts)
+    assert [label for label, _ in legend] == ["1 incident", "16 incidents"]
