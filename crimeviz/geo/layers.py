@@ -156,7 +156,7 @@ def _to_wgs84(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoSeries, str]:
             "save it with its CRS and import again"
         )
     crs = frame.crs
-    label = crs.to_string()
+    label = f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.name
     xmin, ymin, xmax, ymax = frame.total_bounds
     if crs.is_geographic and not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
         raise LayerRejected(
