@@ -181,7 +181,7 @@ def test_an_upload_is_scored_and_saved_at_its_exif_position(empty_store, lite):
         (sequence_files(), {}, "no location"),
         (sequence_files(), {"use_exif": True}, "no EXIF GPS"),
         (sequence_files()[:15] + [("notes.txt", b"hello")], {"lat": 43.65, "lon": -79.38}, "notes.txt: not an image"),
-        (sequence_files()[:15] + [("big.jpg", frame_bytes(size=(64, 48)))], {"lat": 43.65, "lon": -79.38}, "differ"),
+        (sequence_files()[:15] + [("big.jpg", frame_bytes(size=(96, 72)))], {"lat": 43.65, "lon": -79.38}, "differ"),
     ],
 )
 def test_bad_uploads_store_nothing(empty_store, lite, files, where, message):

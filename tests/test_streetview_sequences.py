@@ -17,7 +17,7 @@ from PIL import ExifTags, Image
 from crimeviz.streetview import sequences, uploads
 from crimeviz.streetview.sequences import SequenceError
 
-SIZE = (32, 24)
+SIZE = (64, 48)
 
 
 def frame_bytes(colour=(120, 80, 40), size=SIZE, mode="RGB", fmt="JPEG", gps=None) -> bytes:
@@ -151,7 +151,7 @@ def test_a_truncated_jpeg_is_an_error():
 
 def test_frames_of_mixed_sizes_are_an_error():
     items = sequence_files()
-    items[3] = ("odd.jpg", frame_bytes(size=(40, 30)))
+    items[3] = ("odd.jpg", frame_bytes(size=(80, 60)))
     with pytest.raises(SequenceError, match="differ in size"):
         sequences.load_frames(items)
 

@@ -17,10 +17,14 @@ Where the reference loader is fragile, this one is explicit:
   of different sizes raise :class:`SequenceError`;
 - more than 16 frames: 16 evenly spaced ones, as for videos;
 - EXIF orientation is applied; RGBA, palette and greyscale frames become RGB
-  (alpha dropped);
+  (alpha dropped); 16-bit greyscale is scaled to 8 bits (Pillow would saturate it to white);
 - frames other than 640×480 are first scaled, aspect kept, to just cover 640×480,
   so the 480×640 centre crop keeps the field of view; the dataset's 640×480 frames
-  go through exactly the reference transform.
+  go through exactly the reference transform;
+- memory is bounded per frame, not per file size: a frame's header is checked first
+  (at most ``MAX_PIXELS``, at least ``MIN_SIDE`` on the shorter side, so a 1×1 image is
+  refused rather than upscaled), JPEGs are decoded at a reduced scale (``draft``) and
+  every frame is kept only as the 640×480 view of it the model crops.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from models.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD
 SEQUENCE_LENGTH = 16
 CROP_HW = (480, 640)
 IMAGE_SIZE = 224
+MIN_SIDE = 48  # pixels on a frame's shorter side: at most 10× upscaling into the 480-pixel crop
+MAX_PIXELS = 50_000_000  # per frame, from its header, before anything is decoded
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 _OFFICIAL_NAME = re.compile(r"v_class([1-5])_g(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)(?:_[^/]*?)?\+*")
 
@@ -132,16 +138,52 @@ def find_sequences(root: Path | str) -> list[Sequence]:
 
 @contextmanager
 def _opened(name: str, source: FrameSource):
-    """A frame opened lazily (header only); :class:`SequenceError` if it is not an image."""
+    """A frame opened lazily (header only) and its size checked; :class:`SequenceError` if it is
+    not an image or its size is outside [MIN_SIDE, MAX_PIXELS]."""
     if isinstance(source, Image.Image):
+        check_size(name, *source.size)
         yield source
         return
     try:
         image = Image.open(source if isinstance(source, Path) else io.BytesIO(source))
+    except Image.DecompressionBombError as exc:
+        raise SequenceError(
+            f"{name}: the header claims over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels; "
+            "refused as a possible decompression bomb"
+        ) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise SequenceError(f"{name}: not an image file") from exc
     with image:
+        check_size(name, *image.size)
         yield image
+
+
+def check_size(name: str, width: int, height: int) -> None:
+    """:class:`SequenceError` for a frame over MAX_PIXELS or under MIN_SIDE on a side."""
+    if width * height > MAX_PIXELS:
+        raise SequenceError(f"{name}: {width}×{height} is over {MAX_PIXELS / 1e6:g} megapixels; use smaller frames")
+    if min(width, height) < MIN_SIDE:
+        raise SequenceError(f"{name}: {width}×{height} is too small; frames need at least {MIN_SIDE} pixels a side")
+
+
+def eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit (and 32-bit integer) greyscale scaled to 8 bits; other modes unchanged."""
+    if not (image.mode == "I" or image.mode.startswith("I;16")):
+        return image
+    pixels = np.asarray(image, dtype=np.float64) / 257.0
+    return Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8), "L")
+
+
+def decoded(image: Image.Image) -> Image.Image:
+    """The RGB 640×480 view of an opened frame: upright (EXIF), 8-bit, scaled to cover 640×480 and
+    centre-cropped, as :func:`model_view` does, reduced while decoding to the smallest size that still covers it."""
+    crop_h, crop_w = CROP_HW
+    width, height = image.size
+    scale = crop_w / min(width, height)  # both sides stay ≥ 640, so either orientation covers 640×480
+    if scale < 1:  # in place: JPEG decodes at a reduced scale (draft), others are reduced before copying
+        image.thumbnail((math.ceil(width * scale), math.ceil(height * scale)), Image.Resampling.BILINEAR)
+    upright = eight_bit(ImageOps.exif_transpose(image)).convert("RGB")
+    return ImageOps.fit(upright, (crop_w, crop_h), Image.Resampling.BILINEAR)
 
 
 def load_frames(items: list[tuple[str, FrameSource]], count: int = SEQUENCE_LENGTH) -> Frames:
@@ -154,16 +196,17 @@ def load_frames(items: list[tuple[str, FrameSource]], count: int = SEQUENCE_LENG
             pass
     if len(items) < count:
         raise SequenceError(f"{len(items)} frame(s) given; DevianceNet needs a sequence of {count}")
-    images, names = [], []
+    images, names, sizes = [], [], set()
     for index in evenly_spaced(len(items), count):
         name, source = items[index]
         with _opened(name, source) as image:
+            sizes.add(f"{image.size[0]}×{image.size[1]}")
             try:
-                images.append(ImageOps.exif_transpose(image).convert("RGB"))
+                images.append(decoded(image))
             except OSError as exc:
                 raise SequenceError(f"{name}: the image is damaged ({exc})") from exc
         names.append(name)
-    sizes = sorted({f"{w}×{h}" for w, h in (image.size for image in images)})
+    sizes = sorted(sizes)
     if len(sizes) > 1:
         raise SequenceError(
             f"frames differ in size ({', '.join(sizes)}); all frames of a sequence must be the same size"

@@ -23,6 +23,8 @@ from crimeviz.streetview.sequences import (
     SEQUENCE_LENGTH,
     FrameSource,
     SequenceError,
+    check_size,
+    decoded,
     evenly_spaced,
     find_sequences,
     frame_order,
@@ -112,7 +114,8 @@ def sequences_in(source: Path | bytes, name: str):
 
 
 def video_frames(data: bytes, suffix: str, count: int = SEQUENCE_LENGTH) -> list[tuple[str, Image.Image]]:
-    """``count`` evenly spaced frames of a video (OpenCV), as RGB images named by frame number."""
+    """``count`` evenly spaced frames of a video (OpenCV), each kept only as its 640×480 model view
+    (:func:`decoded`), named by frame number."""
     with tempfile.NamedTemporaryFile(suffix=suffix) as file:
         file.write(data)
         file.flush()
@@ -128,7 +131,8 @@ def video_frames(data: bytes, suffix: str, count: int = SEQUENCE_LENGTH) -> list
             if index in wanted:
                 ok, bgr = capture.retrieve()
                 if ok:
-                    frames.append((f"frame {index}", Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
+                    check_size(f"frame {index}", bgr.shape[1], bgr.shape[0])
+                    frames.append((f"frame {index}", decoded(Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))))
         capture.release()
     if len(frames) < count:
         raise SequenceError(f"only {len(frames)} of the video's frames could be decoded; DevianceNet needs {count}")
