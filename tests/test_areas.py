@@ -113,6 +113,15 @@ def test_every_format_gives_the_same_areas(empty_store, tmp_path, kind):
     assert areas.layers(con)["areas"].tolist() == [2]
 
 
+def test_a_zipped_shapefile_may_sit_in_a_folder(empty_store, tmp_path):
+    path = write(layer_frame(), tmp_path, "zip")
+    with zipfile.ZipFile(path) as archive:
+        parts = {f"City wards/{n}": archive.read(n) for n in archive.namelist()}
+    path = _zip_of(tmp_path / "shp", parts)
+    areas.import_layer(point_store(empty_store), path, "wards", "ward", "root")
+    assert counted(empty_store) == ({"Alpha": 4, "Beta": 3}, 2)
+
+
 def test_a_projected_layer_is_reprojected_to_wgs84(empty_store, tmp_path):
     con = point_store(empty_store)
     frame = layer_frame().to_crs("EPSG:2952")  # NAD83(CSRS) / MTM zone 10, metres
@@ -169,7 +178,21 @@ def _two_layers(tmp_path):
     return path
 
 
+def _zip_of(tmp_path, names: dict[str, bytes]):
+    path = tmp_path / "wards.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in names.items():
+            archive.writestr(name, data)
+    return path
+
+
 BAD = {
+    "not a zip": (lambda p: (p / "wards.zip").write_bytes(b"PK not really") and p / "wards.zip", "ward", "not a zip"),
+    "zip without a shapefile": (
+        lambda p: _zip_of(p, {"readme.txt": b"wards"}),
+        "ward",
+        "wards.zip: the archive holds no Shapefile (.shp)",
+    ),
     "points": (
         lambda p: write(layer_frame(geometries=(Point(-79.39, 43.65), Point(-79.37, 43.65))), p),
         "ward",

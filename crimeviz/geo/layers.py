@@ -8,8 +8,9 @@ polygons. Invalid polygons (self-intersections, bow-ties, …) are otherwise rep
 ``shapely.make_valid`` and listed in the report, as are overlaps between areas of the layer.
 """
 
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import numpy as np
@@ -65,7 +66,22 @@ def _source(path: Path) -> str:
         raise LayerRejected(
             f"{path.name}: unsupported file type {path.suffix or '(none)'}; use .geojson, .zip (Shapefile) or .gpkg"
         )
-    return f"/vsizip/{path}" if kind == "zipped Shapefile" else str(path)
+    return _zip_folder(path) if kind == "zipped Shapefile" else str(path)
+
+
+def _zip_folder(path: Path) -> str:
+    """The GDAL path of the folder inside the zip that holds its Shapefiles (the root or one subfolder)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            shapefiles = [PurePosixPath(n) for n in archive.namelist() if n.lower().endswith(".shp")]
+    except (OSError, zipfile.BadZipFile):
+        raise LayerRejected(f"{path.name}: not a zip archive") from None
+    folders = sorted({str(p.parent) for p in shapefiles})
+    if not folders:
+        raise LayerRejected(f"{path.name}: the archive holds no Shapefile (.shp)")
+    if len(folders) > 1:
+        raise LayerRejected(f"{path.name} holds Shapefiles in {len(folders)} folders ({', '.join(folders)}); zip one")
+    return f"/vsizip/{path}" + ("" if folders[0] == "." else f"/{folders[0]}")
 
 
 def _first_line(exc: Exception) -> str:
@@ -75,9 +91,9 @@ def _first_line(exc: Exception) -> str:
 def source_layers(path: Path | str) -> list[str]:
     """The layers inside the file (a GeoPackage or zip may hold several)."""
     path = Path(path)
-    source = _source(path)
     if not path.is_file():
         raise LayerRejected(f"{path}: no such file")
+    source = _source(path)
     try:
         return [str(name) for name, _ in pyogrio.list_layers(source)]
     except Exception as exc:  # pyogrio raises several types for unreadable data
