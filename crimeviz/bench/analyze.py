@@ -5,6 +5,7 @@ is the brute-force computation: the great-circle distance and day gap of every p
 incidents (n(n-1)/2 of them), in blocks of rows, as a spreadsheet-sized tool would do it.
 """
 
+import os
 import statistics
 import time
 from datetime import date
@@ -52,12 +53,19 @@ def _bench_year(con, year: int | None) -> int:
 
 
 def _median_time(fn, repeats: int):
-    samples, out = [], None
+    """``fn()``'s result and its median wall and CPU seconds over ``repeats`` runs (CPU time tells
+    the cost apart from waiting for a busy machine's cores)."""
+    wall, cpu, out = [], [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        samples.append(time.perf_counter() - t0)
-    return out, statistics.median(samples)
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return out, statistics.median(wall), statistics.median(cpu)
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 1) if b > 0 else None
 
 
 def bench_near_repeat(con, args) -> dict:
@@ -69,19 +77,18 @@ def bench_near_repeat(con, args) -> dict:
     d_bands = near_repeat.parse_bands(args.distance_bands, "distance")
     t_bands = near_repeat.parse_bands(args.time_bands, "time")
     seed = 0 if args.seed is None else args.seed
-    incidents, query_s = _median_time(lambda: queries.offence_incidents(con, offence, start, end), args.repeats)
+    incidents, query_s, _ = _median_time(lambda: queries.offence_incidents(con, offence, start, end), args.repeats)
     lat, lon, days, ids = (incidents[c].to_numpy() for c in ("lat", "lon", "day", "id"))
     days = days.astype(np.int32)
 
     def ours(permutations):
         return near_repeat.knox_test(lat, lon, days, ids, d_bands, t_bands, permutations, seed)
 
-    full, full_s = _median_time(lambda: ours(args.permutations), args.repeats)
-    small, small_s = _median_time(lambda: ours(args.baseline_permutations), args.repeats)
+    load_before = os.getloadavg()[0]
+    full, full_s, full_cpu = _median_time(lambda: ours(args.permutations), args.repeats)
+    small, small_s, small_cpu = _median_time(lambda: ours(args.baseline_permutations), args.repeats)
     day_sets = [days, *near_repeat.shuffled_days(days, args.baseline_permutations, seed)]
-    t0 = time.perf_counter()
-    brute = brute_force_tables(lat, lon, day_sets, d_bands, t_bands)
-    brute_s = time.perf_counter() - t0
+    brute, brute_s, brute_cpu = _median_time(lambda: brute_force_tables(lat, lon, day_sets, d_bands, t_bands), 1)
     same = bool(np.array_equal(brute[0], small.observed) and np.allclose(brute[1:].mean(axis=0), small.expected))
     return {
         "offence": offence,
@@ -90,14 +97,24 @@ def bench_near_repeat(con, args) -> dict:
         "incidents": len(incidents),
         "distance_bands": list(d_bands),
         "time_bands": list(t_bands),
-        "query_s": round(query_s, 4),
-        "near_repeat": {"permutations": args.permutations, "seconds": round(full_s, 3), "chains": len(full.chains)},
+        "query_s": round(query_s, 3),
+        "near_repeat": {
+            "permutations": args.permutations,
+            "seconds": round(full_s, 3),
+            "cpu_s": round(full_cpu, 3),
+            "chains": len(full.chains),
+        },
         "comparison": {
             "permutations": args.baseline_permutations,
             "kd_tree_s": round(small_s, 3),
+            "kd_tree_cpu_s": round(small_cpu, 3),
             "brute_force_s": round(brute_s, 3),
-            "ratio": round(brute_s / small_s, 1),
+            "brute_force_cpu_s": round(brute_cpu, 3),
+            "ratio": _ratio(brute_s, small_s),
+            "cpu_ratio": _ratio(brute_cpu, small_cpu),
             "same_table": same,
         },
         "repeats": args.repeats,
+        "cpus": os.cpu_count(),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
