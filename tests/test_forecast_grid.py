@@ -166,3 +166,12 @@ def test_retrain_command_runs_the_app_with_the_new_checkpoint():
     lines = views.retrain_command(FIRST, LAST).splitlines()
     assert lines[0].startswith("python -m crimeviz forecast train --out data/models/cdna/retrained_h3r8.pt")
     assert lines[1] == "CRIMEVIZ_CDNA_CHECKPOINT=data/models/cdna/retrained_h3r8.pt make run"
+
+
+def test_patrol_forecast_risk_sees_the_stores_grid(london_only):
+    from crimeviz.patrol.risk import SHIFTS, ShiftHistory, surface
+
+    with db.connect(london_only, read_only=True) as con:
+        history = ShiftHistory(con, 8, SHIFTS["day"], {}, DAY, DAY)
+        risk = surface(con, history, DAY, "forecast:mc28")
+    assert len(history.cells) == 7 and (risk.lookup(history.cells) > 0).all()
