@@ -75,7 +75,11 @@ with tab_map:
         f"A chain links incidents paired in the first distance band, "
         f"{near_repeat.band_label(*result.distance_bands[:2], 'm')}, and the first time band, "
         f"{near_repeat.band_label(*result.time_bands[:2], 'days')}; each is drawn in date order. "
-        f"Shown: the {chains['chain'].nunique()} largest of {len(result.chains):,} chains."
+        + (
+            f"Shown: the {chains['chain'].nunique()} largest of {len(result.chains):,}."
+            if result.chains
+            else "None here."
+        )
     )
     context = ui.map_context(con)
     layers = [context["outline"], *near_repeat.chain_layers(chains)]

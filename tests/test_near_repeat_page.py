@@ -2,6 +2,7 @@
 
 import json
 import re
+from datetime import date
 
 import numpy as np
 import pytest
@@ -85,3 +86,13 @@ def test_page_is_in_the_analysts_menu():
 
     scripts = [s for s, _, _ in navigation.visible(User("a", "A", "analyst"))["Incidents"]]
     assert "pages/near_repeat.py" in scripts
+
+
+def test_a_period_without_chains_draws_an_empty_map(app_db):
+    at = page("near_repeat", "analyst").run()
+    at.selectbox(key="nr_offence").set_value("Theft Over")
+    at.date_input(key="nr_dates").set_value((date(2021, 12, 1), date(2021, 12, 10))).run()
+    assert not at.exception and not at.error
+    assert metric(at, "Chains") == "0" and int(metric(at, "Incidents")) >= 2
+    assert at.caption[-1].value.endswith("None here.")
+    assert deck_specs(at)[0]["layers"][2]["data"] == []
