@@ -15,19 +15,12 @@ res = a.radio("H3 resolution", [7, 8, 9], index=1, horizontal=True, key="hot_res
 k = b.selectbox("Neighbourhood (k-ring)", [1, 2, 3], key="hot_k", help="Cells within k steps count as neighbours")
 alpha = c.selectbox("False discovery rate", [0.01, 0.05, 0.10], index=1, key="hot_alpha")
 bandwidth = d.slider("Kernel bandwidth (m)", 200, 3000, 800, 100, key="hot_bw")
-e, g = st.columns(2)
-test = e.radio(
+test = st.radio(
     "Significance that colours the map",
     ["Normal approximation", "Permutations"],
     horizontal=True,
     key="hot_test",
     help="The table shows both.",
-)
-permutations = g.selectbox(
-    "Permutations",
-    [999, 9999],
-    key="hot_perms",
-    help="Conditional permutations per cell, seed fixed. The smallest two-sided p-value is 2 / (permutations + 1).",
 )
 
 counts = queries.cell_counts(con, f, res)
@@ -35,7 +28,7 @@ if counts.sum() == 0:
     st.warning(ui.NO_MATCH)
     st.stop()
 cells = queries.study_cells(con, res)
-gi = hotspots.gi_star(counts, cells, hotspots.kring_weights(cells, k), alpha, permutations)
+gi = hotspots.gi_star(counts, cells, hotspots.kring_weights(cells, k), alpha)
 category = "category" if test == "Normal approximation" else "category_sim"
 m1, m2, m3 = st.columns(3)
 m1.metric("Cells in study area", f"{len(cells):,}")
@@ -43,8 +36,8 @@ m2.metric("Significant hot spots", f"{(gi[category] == 'Hot spot').sum():,}")
 m3.metric("Significant cold spots", f"{(gi[category] == 'Cold spot').sum():,}")
 st.markdown(
     f"Gi* compares each cell's k-ring total with the city-wide mean. Its two-sided p-value comes from the "
-    f"normal approximation and, separately, from {permutations:,} conditional permutations (seed "
-    f"{hotspots.SEED}; none can give less than {2 / (permutations + 1):.2g}). Cells are **significant** when the p-value passes the Benjamini–Hochberg correction "
+    f"normal approximation and, separately, from {hotspots.PERMUTATIONS:,} conditional permutations (seed "
+    f"{hotspots.SEED}; none can give less than {2 / (hotspots.PERMUTATIONS + 1):.2g}). Cells are **significant** when the p-value passes the Benjamini–Hochberg correction "
     f"at a false discovery rate of {alpha:.0%} over all {len(cells):,} cells tested; the map colours those "
     f"of the **{test.lower()}**."
 )
