@@ -100,3 +100,67 @@ print(json.dumps({"mib": (after - before) / 1024, "size": frames.images[0].size,
     measured = json.loads(out.stdout)
     assert measured["size"] == [640, 480]
     assert measured["mib"] < 150, measured
+
+
+def zero_rate_avi(path):
+    """An MJPG AVI whose video stream header (and main header) declare 0 frames per second."""
+    from tests.test_cctv_video import make_clip
+
+    data = bytearray(make_clip(path, n_frames=32).read_bytes())
+    strh = data.find(b"strh")
+    data[strh + 28 : strh + 36] = struct.pack("<II", 1, 0)  # dwScale, dwRate
+    avih = data.find(b"avih")
+    data[avih + 8 : avih + 12] = struct.pack("<I", 0)  # microseconds per frame
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_clip_declaring_0_fps_is_refused_not_timed_at_25(tmp_path):
+    import cv2
+
+    from crimeviz.cctv import video
+
+    path = zero_rate_avi(tmp_path / "zero.avi")
+    assert cv2.VideoCapture(str(path), cv2.CAP_FFMPEG).get(cv2.CAP_PROP_FPS) == 25  # FFmpeg's guess
+    with pytest.raises(video.VideoError, match="zero.avi: the header declares 0 frames per second"):
+        video.probe(path)
+
+
+def test_ffmpeg_log_lines_do_not_precede_the_error_line(tmp_path):
+    from tests.test_cctv_video import make_clip
+
+    data = make_clip(tmp_path / "full.avi", n_frames=48).read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: int(len(data) * 0.6)])
+    out = subprocess.run(
+        [sys.executable, "-m", "crimeviz", "cctv", "score", str(tmp_path / "cut.avi")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2 and out.stderr.splitlines()[-1].startswith("error: cut.avi: truncated or corrupt")
+    assert not [line for line in out.stderr.splitlines() if " @ 0x" in line]  # FFmpeg's "[mjpeg @ 0x…]" lines
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((5, 10, 2048), "need the official MGFN UCF-Crime weights"),
+        ((5, 7), "score the clip itself"),
+    ],
+)
+def test_npy_features_of_the_wrong_shape_say_which_weights_fit(tmp_path, capsys, shape, message):
+    path = tmp_path / "features.npy"
+    np.save(path, np.zeros(shape, np.float32))
+    assert cli.main(["cctv", "score", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith(f"error: features.npy: features of shape {shape} do not fit the weights")
+    assert message in err and "broadcast" not in err
+
+
+def test_official_weights_refuse_other_features_in_words():
+    from crimeviz.cctv.features import check_feature_shape
+
+    with pytest.raises(ValueError, match=r"only I3D features \(T, 10, 2048\) fit these weights"):
+        check_feature_shape((5, 1292), 2048, "the official weights")
+    check_feature_shape((5, 10, 2048), 2048, "the official weights")

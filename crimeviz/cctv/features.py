@@ -34,6 +34,25 @@ from models.efficientnet_lite import (
     pooled_features,
 )
 
+I3D_DIM = 2048  # the official MGFN UCF-Crime features: (T, 10 crops, 2048) per video
+
+
+def check_feature_shape(shape: tuple[int, ...], dim: int, weights: str) -> None:
+    """ValueError unless features of ``shape`` are (T, dim) or (T, ncrops, dim), the input of ``weights``;
+    the message says which weights fit I3D features."""
+    if len(shape) in (2, 3) and shape[0] > 0 and shape[-1] == dim:
+        return
+    if dim == I3D_DIM:
+        fit = "only I3D features (T, 10, 2048) fit these weights"
+    elif shape and shape[-1] == I3D_DIM:
+        fit = "I3D features (T, 10, 2048) need the official MGFN UCF-Crime weights (--weights, an official state dict)"
+    else:
+        fit = "these weights take the features CrimeViz computes from video: score the clip itself"
+    raise ValueError(
+        f"features of shape {tuple(shape)} do not fit {weights}, which expect (T, {dim}) or (T, ncrops, {dim}); {fit}"
+    )
+
+
 MOTION_STATS = (
     "log_diff_mean",
     "log_diff_max",

@@ -19,6 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# FFmpeg's own log lines ("moov atom not found", "huffman table decode error") would print before
+# the one-sentence VideoError; OpenCV reads this when its FFmpeg backend starts (first capture).
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
 MAX_MINUTES_ENV = "CRIMEVIZ_CCTV_MAX_MINUTES"
 UPLOAD_TYPES = ("mp4", "avi", "mov", "mkv", "webm")
 # (extension, FourCC) pairs that Chromium, Firefox and Safari play natively.
@@ -99,8 +103,9 @@ def probe(path: str | os.PathLike, limits: Limits | None = None) -> VideoInfo:
     if not path.is_file():
         raise VideoError(f"{path}: no such file")
     with open(path, "rb") as handle:
-        reason = _content_reason(handle.read(4096))
-    if reason:  # FFmpeg would open an image as a one-frame video
+        head = handle.read(4096)
+    reason = _content_reason(head) or _zero_rate_reason(head)
+    if reason:  # FFmpeg would open an image as a one-frame video, and give a 0 fps clip 25 fps
         raise VideoError(f"{path.name}: {reason}")
     capture = _open(path)
     try:
@@ -255,6 +260,23 @@ def _content_reason(head: bytes) -> str | None:
     if all(32 <= b < 127 or b in b"\r\n\t" for b in head[:512]):
         return "this is a text file, not a video"
     return None
+
+
+def _zero_rate_reason(head: bytes) -> str | None:
+    """Why an AVI whose video stream header declares 0 frames per second cannot be timed: FFmpeg
+    would assume 25 fps, so alert times would be off by the ratio of the real rate to 25."""
+    if not (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
+        return None
+    match = re.search(rb"strh....vids.{16}(.{4})(.{4})", head, re.DOTALL)  # dwScale, dwRate
+    if match is None:
+        return None
+    scale, rate = (struct.unpack("<I", group)[0] for group in match.groups())
+    if scale and rate:
+        return None
+    return (
+        "the header declares 0 frames per second, so its times cannot be known; "
+        "re-encode it with the camera's frame rate (e.g. ffmpeg -r 25 -i IN OUT)"
+    )
 
 
 def diagnose(path: str | os.PathLike) -> str:

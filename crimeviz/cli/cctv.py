@@ -61,6 +61,17 @@ def _write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload) + "\n")
 
 
+def _check_features(path: Path, shape: tuple[int, ...], scorer) -> None:
+    """CommandError naming ``path`` when features of ``shape`` do not fit ``scorer``'s weights."""
+    from crimeviz.cctv.features import check_feature_shape
+    from crimeviz.cli.common import CommandError
+
+    try:
+        check_feature_shape(shape, scorer.model.feature_dim, f"the weights {scorer.version}")
+    except ValueError as exc:
+        raise CommandError(f"{path.name}: {exc}") from None
+
+
 def cmd_score(args) -> int:
     """Scores a clip (or an .npy of precomputed features); optionally saves a report."""
     from crimeviz.cctv import evaluation, report, store, video
@@ -92,7 +103,9 @@ def cmd_score(args) -> int:
         video.probe(args.clip, limits)  # a clip that is no video fails before the model loads
     scorer = _load_scorer(args.weights)
     if features:
-        snippet_scores = scorer.snippet_scores(evaluation.load_features(args.clip))
+        array = evaluation.load_features(args.clip)
+        _check_features(args.clip, array.shape, scorer)
+        snippet_scores = scorer.snippet_scores(array)
         scores = frame_scores(snippet_scores, 16 * len(snippet_scores), 16, smooth=False)
         segments = [s.to_dict(start) for s in alert_segments(scores, args.fps, args.threshold)]
         payload = {
@@ -172,7 +185,14 @@ def cmd_evaluate(args) -> int:
     if not args.gt.is_file():
         raise CommandError(f"{args.gt}: no such ground-truth file")
     ground_truth = np.load(args.gt, allow_pickle=False)
-    result = evaluation.official_evaluation(_load_scorer(args.weights), files, ground_truth)
+    scorer = _load_scorer(args.weights)
+    for path in files:  # every file's header before any scoring (memory-mapped: nothing is read yet)
+        try:
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        except (OSError, ValueError):
+            shape = evaluation.load_features(path).shape  # raises the reason in words
+        _check_features(path, shape, scorer)
+    result = evaluation.official_evaluation(scorer, files, ground_truth)
     print(json.dumps(result, indent=2))
     return 0
 
