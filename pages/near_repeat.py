@@ -52,7 +52,7 @@ m1.metric("Incidents", f"{result.incidents:,}")
 m2.metric("Near-repeat cells", int(near_repeat.is_near_repeat(result.ratio, result.p).sum()))
 m3.metric("Chains", f"{len(result.chains):,}")
 st.markdown(
-    f"Pairs of {offence.lower()} incidents are counted by distance (great-circle metres) and time "
+    "Pairs of the offence's incidents are counted by distance (great-circle metres) and time "
     f"(whole days between the dates); the expectation is the mean over {permutations} permutations of the dates "
     "among the places. The **Knox ratio** is observed / expected; **shaded** cells are near-repeat patterns "
     f"as the Calculator marks them: at least {near_repeat.NEAR_REPEAT_RATIO:g} times what chance gives, "
