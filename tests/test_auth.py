@@ -94,3 +94,24 @@ def test_no_bootstrap_once_any_account_exists_even_if_all_are_deactivated(empty_
     code = cli.main(["users", "add", "mallory", "--role", "admin", "--db", str(tmp_path / "other.duckdb")])
     assert code == 2 and "give --user" in capsys.readouterr().err
     assert "mallory" not in set(auth.users()["username"])
+
+
+def test_first_start_form_is_not_offered_once_every_account_is_deactivated(toronto_db, tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from crimeviz.store import db
+    from tests.conftest import ROOT
+
+    path = tmp_path / "app.duckdb"
+    shutil.copy(toronto_db, path)
+    monkeypatch.setenv("CRIMEVIZ_DB", str(path))
+    con = db.connect(path)
+    auth.add_user(con, "root", PASSWORD, "admin")
+    auth.update_user(con, "root", by="root", active=False)
+    con.close()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert "Create the first administrator" not in [s.value for s in at.subheader]
+    assert not [t for t in at.text_input if t.key == "signin_repeat"]

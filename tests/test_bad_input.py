@@ -316,3 +316,16 @@ def test_data_page_lists_far_rows_against_the_store_and_can_reject_them(app_db):
 def test_data_page_says_dates_with_offsets_were_converted(app_db):
     at = data_page_import(app_db, "dst_offsets.csv")
     assert "UTC offsets converted to America/Toronto local time" in at.info[0].value
+
+
+def test_any_os_or_library_error_ends_in_one_error_line(tmp_path, capsys, monkeypatch):
+    code = cli.main(["toronto", "convert", "--source", str(tmp_path / "missing"), "--out", str(tmp_path / "t.pq")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "No such file or directory" in err and err.count("\n") == 1
+
+    def library_failure(args):
+        raise RuntimeError("decoder gave up\nsecond line of detail")
+
+    monkeypatch.setattr(cli, "cmd_db_build", library_failure)
+    assert cli.main(["db", "build", "--db", str(tmp_path / "x.duckdb")]) == 2
+    assert capsys.readouterr().err == "error: RuntimeError: decoder gave up\n"
