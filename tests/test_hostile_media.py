@@ -15,6 +15,7 @@ from crimeviz.cli import main as cli
 from crimeviz.streetview import sequences
 from crimeviz.streetview.sequences import SequenceError
 from tests.conftest import ROOT
+from tests.test_streetview_page import installed, page_env  # noqa: F401  (fixtures)
 
 
 def png(image: Image.Image) -> bytes:
@@ -164,3 +165,38 @@ def test_official_weights_refuse_other_features_in_words():
     with pytest.raises(ValueError, match=r"only I3D features \(T, 10, 2048\) fit these weights"):
         check_feature_shape((5, 1292), 2048, "the official weights")
     check_feature_shape((5, 10, 2048), 2048, "the official weights")
+
+
+def test_cctv_page_refuses_a_0_fps_upload(app_db, tmp_path):
+    from tests.test_cctv_page import page
+
+    data = zero_rate_avi(tmp_path / "zero.avi").read_bytes()
+    at = page().run()
+    at.file_uploader(key="cctv_upload").set_value(("zero.avi", data, "video/x-msvideo")).run()
+    assert not at.exception
+    assert at.error[0].value.startswith(
+        "This clip cannot be reviewed: zero.avi: the header declares 0 frames per second"
+    )
+    assert not at.get("plotly_chart")
+
+
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        (png(Image.new("RGB", (1, 1))), "f03.png: 1×1 is too small"),
+        (forged_png(30000, 30000), "f03.png: the header claims over 179 megapixels"),
+    ],
+)
+def test_street_view_page_refuses_tiny_and_bomb_frames(installed, frame, message):
+    from tests.test_streetview_page import open_page
+
+    files = [(f"f{i:02d}.png", png(Image.new("RGB", (64, 48))), "image/png") for i in range(16)]
+    files[3] = ("f03.png", frame, "image/png")
+    at = open_page()
+    at.file_uploader(key="sv_upload").set_value(files)
+    at.number_input(key="sv_lat").set_value(43.66)
+    at.number_input(key="sv_lon").set_value(-79.39)
+    at.run()
+    at.button(key="sv_score").click().run()
+    assert not at.exception
+    assert at.error and message in at.error[0].value
