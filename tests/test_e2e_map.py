@@ -1,5 +1,6 @@
 """End to end: the Map page in a real headless Chromium draws its hexagons."""
 
+import re
 import time
 
 import numpy as np
@@ -136,3 +137,34 @@ def test_leaflet_download_draws_its_hexagons_with_no_network(app_url, browser_pa
     assert cells > 500 and drawn == cells, (drawn, cells)
     assert ramp_pixels(shot) > 5_000, f"no coloured hexagons in {shot}"
     assert not requests, requests
+
+
+def detail_cell(page) -> str:
+    """The cell id the detail panel shows (its bold heading)."""
+    heading = page.locator('[data-testid="stMarkdown"] strong').filter(has_text=re.compile(r"^8[0-9a-f]{14}$"))
+    heading.first.wait_for(timeout=60_000)
+    return heading.first.inner_text()
+
+
+def test_clicked_cell_stays_through_a_filter_change_and_the_map_is_not_faded(app_url, browser_page):
+    sign_in(browser_page, app_url, "analyst")
+    chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
+    before = ramp_pixels(wait_for_pixels(chart, "e2e-map-before-click", ramp_pixels, 5_000))
+    box = chart.locator("canvas").first.bounding_box()
+    browser_page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.6)
+    time.sleep(0.5)  # deck.gl picks on a still pointer
+    browser_page.mouse.down()
+    browser_page.mouse.up()
+    wait_for_script(browser_page)
+    cell = detail_cell(browser_page)
+    time.sleep(2)
+    after = ramp_pixels(screenshot(chart, "e2e-map-after-click"))
+    assert after > 0.8 * before, f"the hexagons faded after a click: {after} of {before} ramp pixels"
+    browser_page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.click()
+    browser_page.get_by_role("option", name="Assault").click()
+    browser_page.keyboard.press("Escape")
+    wait_for_script(browser_page)
+    time.sleep(2)
+    wait_for_script(browser_page)
+    assert detail_cell(browser_page) == cell
+    screenshot(browser_page, "e2e-map-cell-after-filter", full_page=True)

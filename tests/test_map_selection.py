@@ -42,7 +42,7 @@ def outlined(at: AppTest) -> str | None:
     chosen = layers(at).get("chosen-cell")
     if chosen is None:
         return None
-    ring = chosen["data"][0]["path"]
+    ring = chosen["data"][0]["polygon"]
     centre = (sum(p[1] for p in ring[:-1]) / 6, sum(p[0] for p in ring[:-1]) / 6)
     return h3.latlng_to_cell(*centre, h3.get_resolution(shown_cell(at)))
 

@@ -28,13 +28,14 @@ def chosen_cell_layer(cell: str) -> pdk.Layer:
     """A bold outline around ``cell``, drawn over the hexagons (not pickable)."""
     ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(cell)]
     return pdk.Layer(
-        "PathLayer",
-        [{"path": ring + ring[:1]}],
+        "PolygonLayer",
+        [{"polygon": ring + ring[:1]}],
         id="chosen-cell",
-        get_path="path",
-        get_color=[20, 40, 160, 255],
-        get_width=4,
-        width_units="pixels",
+        get_polygon="polygon",
+        filled=False,
+        stroked=True,
+        get_line_color=[0, 140, 255, 255],
+        line_width_min_pixels=5,
         pickable=False,
     )
 
