@@ -149,7 +149,7 @@ def quartic_profile(distance: np.ndarray, bandwidth: float) -> np.ndarray:
     return np.clip(1.0 - (np.asarray(distance) / bandwidth) ** 2, 0.0, None) ** 2
 
 
-def quartic_kernel(points: np.ndarray, targets: np.ndarray, bandwidth: float) -> sparse.csr_matrix:
+def quartic_kernel(points: np.ndarray, targets: np.ndarray, bandwidth: float) -> sparse.coo_matrix:
     """``K[t, p]``: the quartic profile of the distance from ``targets[t]`` to ``points[p]`` (both (N, 2), metres).
 
     The one kernel behind both the density surface here and the forecast's kernel baseline.
@@ -158,10 +158,11 @@ def quartic_kernel(points: np.ndarray, targets: np.ndarray, bandwidth: float) ->
         raise ValueError("bandwidth must be positive")
     shape = (len(targets), len(points))
     if not len(points) or not len(targets):
-        return sparse.csr_matrix(shape)
+        return sparse.coo_matrix(shape)
     near = cKDTree(targets).sparse_distance_matrix(cKDTree(points), bandwidth, output_type="coo_matrix")
-    distance = np.hypot(*(targets[near.row] - points[near.col]).T)
-    return sparse.csr_matrix((quartic_profile(distance, bandwidth), (near.row, near.col)), shape=shape)
+    row, col = near.row, near.col
+    distance = np.hypot(targets[row, 0] - points[col, 0], targets[row, 1] - points[col, 1])
+    return sparse.coo_matrix((quartic_profile(distance, bandwidth), (row, col)), shape=shape)
 
 
 def quartic_density(points: np.ndarray, weights: np.ndarray, targets: np.ndarray, bandwidth: float) -> np.ndarray:
