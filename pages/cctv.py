@@ -162,6 +162,19 @@ else:
 st.subheader("Clip")
 limits = video.Limits.from_env()
 source = st.radio("Footage", ["Upload a clip", "Demo clip"], horizontal=True, key="cctv_source")
+try:
+    recording_start = review.recording_start(
+        st.text_input(
+            "Recording started at (optional)",
+            key="cctv_recording_start",
+            placeholder="2021-06-01 14:02:07",
+            help="The camera's date and time of the clip's first frame (ISO 8601): alert segments and saved "
+            "reports then carry wall-clock times.",
+        )
+    )
+except ValueError as exc:
+    st.error(str(exc))
+    recording_start = None
 if source == "Demo clip":
     if not DEMO_CLIP.is_file():
         st.error("The demo clip is missing from data/cctv/.")
@@ -178,19 +191,6 @@ else:
     if upload is None or (path := _uploaded_path(upload)) is None:
         st.stop()
     clip_name = Path(upload.name).name
-try:
-    recording_start = review.recording_start(
-        st.text_input(
-            "Recording started at (optional)",
-            key="cctv_recording_start",
-            placeholder="2021-06-01 14:02:07",
-            help="The camera's date and time of the clip's first frame (ISO 8601): alert segments and saved "
-            "reports then carry wall-clock times.",
-        )
-    )
-except ValueError as exc:
-    st.error(str(exc))
-    recording_start = None
 sha256 = _sha256(str(path), path.stat().st_mtime)
 result = _scored(con, path, scorer, clip_name, sha256, limits)
 if result is None:
@@ -219,7 +219,7 @@ selected = st.selectbox(
     range(len(segments)),
     format_func=labels.__getitem__,
     key="cctv_segment",
-    placeholder="No alert segment at this threshold",
+    placeholder="Pick an alert segment" if segments else "No alert segment at this threshold",
 )
 selected = selected if selected is not None and selected < len(segments) else None
 st.plotly_chart(charts.score_figure(result.frame_scores, result.fps, threshold, segments, selected), key="cctv_curve")

@@ -16,14 +16,18 @@ def _video_state(page) -> dict:
                      vp8: v.canPlayType('video/webm; codecs="vp8"')}; }""")
 
 
+def open_cctv(page) -> None:
+    page.get_by_role("button", name="Video & imagery").click()  # a section of the top menu
+    page.get_by_role("menuitem").filter(has_text="CCTV review").click()
+    page.wait_for_url("**/cctv")
+    wait_for_script(page)
+
+
 def test_upload_demo_clip_review_jump_and_save(app_url, browser_page):
     errors = []
     browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(browser_page, app_url, "admin")
-    browser_page.get_by_role("button", name="Video & imagery").click()  # a section of the top menu
-    browser_page.get_by_role("menuitem").filter(has_text="CCTV review").click()
-    browser_page.wait_for_url("**/cctv")
-    wait_for_script(browser_page)
+    open_cctv(browser_page)
     assert browser_page.get_by_text("synthetic anomalies").count() >= 1  # the model's label is on screen
 
     browser_page.get_by_label("Name").first.fill("E2E corner camera")
@@ -63,4 +67,40 @@ def test_upload_demo_clip_review_jump_and_save(app_url, browser_page):
     wait_for_script(browser_page)
     screenshot(browser_page, "e2e-cctv-page", full_page=True)
     assert browser_page.get_by_role("button", name="Download PDF").count() == 1
+    assert not errors, errors
+
+
+VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+
+def test_an_mpeg4_part2_avi_plays_after_a_background_copy_with_wall_clock_times(app_url, browser_page):
+    errors = []
+    browser_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(browser_page, app_url, "reviewer")  # the reviewer's only page opens at once
+    browser_page.get_by_role("heading", name="CCTV review").wait_for(timeout=60_000)
+    browser_page.get_by_role("textbox", name="Recording started at (optional)").fill("2021-06-01 14:00:00")
+    browser_page.keyboard.press("Enter")
+    wait_for_script(browser_page)
+    browser_page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(VTEST)
+    notice = browser_page.get_by_text("making a playable copy")
+    notice.wait_for(timeout=180_000)  # shown while it is made
+    notice.scroll_into_view_if_needed()
+    screenshot(browser_page, "e2e-cctv-avi-copying")
+    browser_page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && v.readyState >= 1; }", timeout=180_000
+    )
+    state = _video_state(browser_page)
+    assert state["error"] is None and abs(state["duration"] - 79.5) < 1, state
+
+    slider = browser_page.get_by_role("slider", name="Alert threshold")
+    slider.focus()
+    browser_page.keyboard.press("Home")  # 0.001
+    for _ in range(9):
+        browser_page.keyboard.press("ArrowRight")
+    wait_for_script(browser_page)
+    browser_page.get_by_text("starts at").first.wait_for(state="attached", timeout=60_000)  # wall-clock columns
+    assert browser_page.get_by_text("No frame reaches the threshold").count() == 0
+    assert browser_page.get_by_text("recorded incidents lie within").count() == 0
+    browser_page.get_by_text("Alert segments").scroll_into_view_if_needed()
+    screenshot(browser_page, "e2e-cctv-avi-explored")
     assert not errors, errors
