@@ -130,8 +130,15 @@ def add_subcommands(subparsers) -> None:
     user_args(p)
     p.set_defaults(func=cmd_counts)
 
-    p = subparsers.add_parser("bench", help="time a 50k-polygon import and the join of every incident (JSON)")
-    p.add_argument("--polygons", type=int, default=50_000)
-    p.add_argument("--repeats", type=int, default=3)
-    db_arg(p)
-    p.set_defaults(func=cmd_bench)
+    add_bench_arguments(subparsers.add_parser("bench", help=BENCH_HELP))
+
+
+BENCH_HELP = "time a 50k-polygon import and the join of every incident, against geopandas sjoin (JSON)"
+
+
+def add_bench_arguments(parser) -> None:
+    """``areas bench`` (also ``bench areas``)."""
+    parser.add_argument("--polygons", type=int, default=50_000, help="areas in the synthetic layer")
+    parser.add_argument("--repeats", type=int, default=3, help="timed joins of each method (median)")
+    db_arg(parser)
+    parser.set_defaults(func=cmd_bench)

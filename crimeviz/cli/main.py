@@ -225,6 +225,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench_load)
     p = bsub.add_parser("analyze", help="near-repeat test on a year of the commonest offence vs brute force")
     importlib.import_module("crimeviz.cli.analyze").add_bench_arguments(p)
+    areas_cli = importlib.import_module("crimeviz.cli.areas")
+    areas_cli.add_bench_arguments(bsub.add_parser("areas", help=areas_cli.BENCH_HELP))
 
     for name, (module, help_text) in FEATURE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
