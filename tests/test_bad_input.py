@@ -57,7 +57,7 @@ def run_import(path, name, tmp_path, capsys, mapping=MAPPING):
         ("header_only.csv", "no data rows"),
         ("ragged.csv", "cannot be read"),
         ("duplicate_columns.csv", "column 'Lat' appears 2 times (columns 3, 5); rename"),
-        ("ambiguous_dates.csv", "read as both %m/%d/%Y %H:%M and %d/%m/%Y %H:%M; give the format with --date-format"),
+        ("ambiguous_dates.csv", "read as both %m/%d/%Y %H:%M and %d/%m/%Y %H:%M; give the date format"),
     ],
 )
 def test_unusable_files_are_refused_with_one_line_and_change_nothing(store, tmp_path, capsys, name, message):
@@ -329,3 +329,17 @@ def test_any_os_or_library_error_ends_in_one_error_line(tmp_path, capsys, monkey
     monkeypatch.setattr(cli, "cmd_db_build", library_failure)
     assert cli.main(["db", "build", "--db", str(tmp_path / "x.duckdb")]) == 2
     assert capsys.readouterr().err == "error: RuntimeError: decoder gave up\n"
+
+
+def test_an_unknown_time_zone_is_one_line(store, tmp_path, capsys):
+    target = tmp_path / "dst_offsets.csv"
+    shutil.copy(CORPUS / "csv" / "dst_offsets.csv", target)
+    before = snapshot(store)
+    assert (
+        cli.main(["import", str(target), "--db", str(store), "--mapping", MAPPING, "--timezone", "Mars/Olympus"]) == 2
+    )
+    assert (
+        capsys.readouterr().err
+        == "error: unknown time zone 'Mars/Olympus' (give an IANA name such as America/Toronto)\n"
+    )
+    assert snapshot(store) == before

@@ -56,6 +56,14 @@ def local_timezone() -> str:
     return os.environ.get("CRIMEVIZ_TIMEZONE", DEFAULT_TIMEZONE)
 
 
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; ImportFailed for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImportFailed(f"unknown time zone {name!r} (give an IANA name such as America/Toronto)") from None
+
+
 @dataclass(frozen=True)
 class Area:
     """A latitude/longitude box; rows outside it are far from the rest of the data."""
@@ -248,7 +256,8 @@ def detect_date_format(values: pd.Series) -> str:
         if rival != best and counts[rival] == counts[best] and differs.any():
             example = sample[differs].iloc[0]
             raise ImportFailed(
-                f"dates such as {example!r} read as both {best} and {rival}; give the format with --date-format"
+                f"dates such as {example!r} read as both {best} and {rival}; give the date format "
+                "(--date-format, or Date format on the Data page)"
             )
     return best
 
@@ -269,10 +278,7 @@ def parse_dates(values: pd.Series, fmt: str, timezone: str = DEFAULT_TIMEZONE) -
             ) from None
     aware = getattr(parsed.dt, "tz", None) is not None
     if aware:
-        try:
-            parsed = parsed.dt.tz_convert(ZoneInfo(timezone)).dt.tz_localize(None)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ImportFailed(f"unknown time zone {timezone!r} (give an IANA name such as America/Toronto)") from None
+        parsed = parsed.dt.tz_convert(zone(timezone)).dt.tz_localize(None)
     return parsed.astype("datetime64[us]"), aware
 
 
@@ -305,10 +311,12 @@ def _text(frame: pd.DataFrame, mapping: dict[str, str], name: str) -> pd.Series:
 
 
 def validate(
-    frame: pd.DataFrame, mapping: dict[str, str], date_format: str | None, checks: Checks = Checks(), con=None
+    frame: pd.DataFrame, mapping: dict[str, str], date_format: str | None, checks: Checks | None = None, con=None
 ) -> Validated:
     """Check every row of ``frame``; rows far from ``checks.area`` (else the store's extent in ``con``,
     else the file's own) are listed, and rejected when ``checks.reject_outside``."""
+    checks = checks or Checks()
+    now = pd.Timestamp.now(tz=zone(checks.timezone)).tz_localize(None)
     check_mapping(mapping, frame.columns)
     refuse_binary_columns(frame, mapping)
     fmt = date_format or detect_date_format(frame[mapping["occurred_at"]])
@@ -316,7 +324,6 @@ def validate(
     lon = pd.to_numeric(frame[mapping["lon"]], errors="coerce")
     when, converted = parse_dates(frame[mapping["occurred_at"]], fmt, checks.timezone)
     text = {name: _text(frame, mapping, name) for name in TEXT_FIELDS}
-    now = pd.Timestamp.now(tz=ZoneInfo(checks.timezone)).tz_localize(None)
     reasons = pd.Series("", index=frame.index, dtype=object)
 
     def flag(mask, reason):
