@@ -16,6 +16,8 @@ if not names:
     st.info("No area layers yet. " + ("Import one below." if admin else "An administrator imports them."))
 else:
     catalogue = areas.layers(con).set_index("layer")
+    if pick := st.session_state.pop("areas_pick", None):  # the layer just imported
+        st.session_state["areas_layer"] = pick
     layer = st.selectbox("Layer", names, key="areas_layer")
     if catalogue.loc[layer, "derived"]:
         st.caption(
@@ -95,7 +97,7 @@ if submitted:
         st.error(f"Nothing was imported: {exc}")
     else:
         st.session_state["areas_report"] = {**result, **result["report"]}
-        st.session_state["areas_layer"] = result["layer"]
+        st.session_state["areas_pick"] = result["layer"]
         ui.rerun_after_write(
             f"Imported {result['areas']:,} areas as {result['layer']!r}: {result['incidents']:,} incidents joined, "
             f"{result['outside']:,} outside every area."

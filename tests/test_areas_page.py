@@ -109,3 +109,16 @@ def test_a_layer_that_holds_no_incident_is_questioned(store, tmp_path):
     at.button(key="FormSubmitter:areas_import-Import").click().run()
     assert "9 incidents joined, 9 outside every area" in at.success[0].value
     assert at.warning[0].value.startswith("No incident lies in any area of this layer")
+
+
+def test_a_second_layer_is_shown_once_imported(store, tmp_path):
+    con = db.connect(store)
+    areas.import_layer(con, write(layer_frame(), tmp_path), "wards", "ward", "root")
+    con.close()
+    at = areas_page("admin").run()
+    whole = layer_frame(names=("Whole",), geometries=(Polygon([(-79.5, 43.6), (-79.2, 43.6), (-79.2, 43.8)]),))
+    upload(at, write(whole, tmp_path, name="beats")).run()
+    at.text_input(key="areas_layer_name").set_value("beats")
+    at.button(key="FormSubmitter:areas_import-Import").click().run()
+    assert not at.exception and at.selectbox(key="areas_layer").value == "beats"
+    assert at.selectbox(key="areas_layer").options == ["beats", "wards"]
