@@ -73,7 +73,10 @@ if submitted:
     try:
         importer.check_mapping(mapping, frame.columns)
         checks = importer.Checks(
-            earliest, timezone.strip(), importer.Area.parse(area) if area.strip() else None, reject_outside
+            earliest,
+            timezone.strip() or importer.local_timezone(),
+            importer.Area.parse(area) if area.strip() else None,
+            reject_outside,
         )
         with st.spinner("Importing…"):
             result = importer.import_file(
