@@ -19,7 +19,7 @@ def gi(counts, cells, k=1, **kwargs):
 
 
 def ord_getis_z(x: np.ndarray, cells: list[int], k: int) -> np.ndarray:
-    """G*_i as a z-score, Ord & Getis (1995) eq. 14, with binary k-ring weights (self included)."""
+    """The standardised G*_i of Ord & Getis (1995), written out, with binary k-ring weights (self included)."""
     n, mean, s = len(x), x.mean(), x.std()
     out = []
     for c in cells:

@@ -1,7 +1,7 @@
 """Hotspot statistics on the H3 grid: Getis-Ord Gi* and quartic-kernel density.
 
-Gi* is PySAL's ``esda.G_Local(star=True)`` (Getis & Ord 1992; Ord & Getis 1995, eq. 14 for
-G*_i as a z-score) with binary weights over the k-ring of each cell, the cell itself
+Gi* is PySAL's ``esda.G_Local(star=True)`` (Getis & Ord 1992; the standardised G*_i of Ord &
+Getis 1995) with binary weights over the k-ring of each cell, the cell itself
 included. Significance is two-sided, from the normal approximation and from conditional
 permutations, each corrected for the many cells tested with Benjamini–Hochberg FDR.
 """
@@ -26,7 +26,7 @@ def kring_weights(cells: list[int], k: int):
     """Binary libpysal weights: j neighbours i when within k grid steps (self-weights are added by Gi*).
 
     Build once per (cells, k) and pass to ``gi_star``. libpysal is imported here, not at module
-    import: it takes about 2 s to load.
+    import: with esda it takes 1–3 s to load.
     """
     from libpysal.weights import W
 
