@@ -122,3 +122,12 @@ def test_a_second_layer_is_shown_once_imported(store, tmp_path):
     at.button(key="FormSubmitter:areas_import-Import").click().run()
     assert not at.exception and at.selectbox(key="areas_layer").value == "beats"
     assert at.selectbox(key="areas_layer").options == ["beats", "wards"]
+
+
+def test_names_from_a_file_are_shown_not_rendered(store, tmp_path):
+    at = areas_page("admin").run()
+    trick = "**Ward** ![x](http://example.invalid/x.png) :red[alarm]"
+    upload(at, write(layer_frame(names=(trick, trick)), tmp_path)).run()
+    at.button(key="FormSubmitter:areas_import-Import").click().run()
+    shown = at.error[0].value
+    assert "\\*\\*Ward\\*\\* \\!\\[x\\](http://example.invalid/x.png) :red\\[alarm\\]" in shown
