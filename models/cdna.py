@@ -52,7 +52,6 @@ Departures, on purpose:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -263,8 +262,3 @@ def poisson_nll(intensity: Tensor, counts: Tensor, city: Tensor, eps: float = 1e
 def sampling_truth_share(step: int, k: float) -> float:
     """Scheduled sampling: share of sequences fed ground truth, ``k / (k + exp(step / k))``."""
     return k / (k + torch.exp(torch.tensor(step / k)).item())
-
-
-def adapt_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Strip a ``module.`` prefix (DataParallel / DDP checkpoints) before a strict load."""
-    return {key.removeprefix("module."): value for key, value in state.items()}
