@@ -2,7 +2,8 @@
 
 A report is written in one transaction with everything needed to show or export
 it again without the clip: scores, alert segments, key-frame JPEGs, the model
-version and its training label, the reviewer and their note. Every write is
+version and its training label, the reviewer and their note, and the recording's
+start (ISO text as given; NULL when not known) behind its wall-clock times. Every write is
 audited in its own transaction (``cameras.add``, ``cameras.edit``, ``cctv.report``).
 """
 
