@@ -92,7 +92,6 @@ if submitted:
     except importer.ImportFailed as exc:
         st.error(f"Nothing was imported: {exc}")
     else:
-        st.cache_data.clear()
         st.session_state["import_result"] = (upload.name, result)
         st.rerun()  # the tables above show the import
 
