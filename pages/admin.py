@@ -16,7 +16,10 @@ with tab_users:
     st.dataframe(auth.users(), hide_index=True, key="users_table")
     locked = auth.locked_accounts(con)
     if not locked.empty:
-        st.warning(f"{len(locked)} account(s) locked out after {auth.MAX_FAILURES} failed sign-ins:")
+        st.warning(
+            f"Locked out after {auth.MAX_FAILURES} failed sign-ins, until the time shown (a password reset "
+            "or clearing the lock-out lets them in now):"
+        )
         st.dataframe(locked, hide_index=True, key="locked_table")
         a, b = st.columns([2, 1], vertical_alignment="bottom")
         locked_name = a.selectbox("Locked account", locked["username"], key="unlock_user")
