@@ -76,7 +76,7 @@ def _camera_forms(con, cams, by: str) -> None:
                 st.rerun()
 
 
-def _scored(con, path: Path, scorer, clip_name: str, sha256: str, limits: video.Limits):
+def _scored(con, by: str, path: Path, scorer, clip_name: str, sha256: str, limits: video.Limits):
     """The clip's scores, computed once per clip and model in this session; None (with a message) for a bad clip."""
     results = st.session_state.setdefault("cctv_results", {})
     key = (sha256, scorer.version)
@@ -87,7 +87,7 @@ def _scored(con, path: Path, scorer, clip_name: str, sha256: str, limits: video.
                 con,
                 path,
                 scorer,
-                user.username,
+                by,
                 clip_name,
                 sha256,
                 limits,
@@ -192,7 +192,7 @@ else:
         st.stop()
     clip_name = Path(upload.name).name
 sha256 = _sha256(str(path), path.stat().st_mtime)
-result = _scored(con, path, scorer, clip_name, sha256, limits)
+result = _scored(con, user.username, path, scorer, clip_name, sha256, limits)
 if result is None:
     st.stop()
 
