@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from crimeviz.bench.load import NEXT_FRAMES
-from tests.e2e_helpers import screenshot, sign_in, wait_for_pixels, wait_for_script
+from tests.e2e_helpers import open_page, screenshot, sign_in, wait_for_pixels, wait_for_script
 
 pytestmark = pytest.mark.e2e
 
@@ -168,3 +168,32 @@ def test_clicked_cell_stays_through_a_filter_change_and_the_map_is_not_faded(app
     wait_for_script(browser_page)
     assert detail_cell(browser_page) == cell
     screenshot(browser_page, "e2e-map-cell-after-filter", full_page=True)
+
+
+def test_map_exports_are_in_the_audit_trail(app_url, browser, browser_page, tmp_path):
+    sign_in(browser_page, app_url, "analyst")
+    browser_page.locator('[data-testid="stSelectbox"]').filter(has_text="Cell").last.click()
+    browser_page.get_by_role("option").first.click()
+    wait_for_script(browser_page)
+    cell = detail_cell(browser_page)
+    downloads = {}
+    for name, button in (("csv", "Download the "), ("html", "Download this map as a Leaflet HTML file")):
+        with browser_page.expect_download(timeout=60_000) as download:
+            browser_page.get_by_role("button", name=re.compile("^" + re.escape(button))).click()
+        downloads[name] = tmp_path / f"export.{name}"
+        download.value.save_as(downloads[name])
+    rows = downloads["csv"].read_bytes()
+    assert b"\r\n" in rows and rows.count(b"\r\n") > 1  # the shared writer's CRLF rows, one per incident
+    admin = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    sign_in(admin, app_url, "admin")
+    open_page(admin, "Manage", "Users & audit")
+    admin.get_by_role("tab", name="Audit trail").click()
+    admin.get_by_label("Action starts with").fill("map.export")
+    admin.keyboard.press("Enter")
+    wait_for_script(admin)
+    with admin.expect_download(timeout=60_000) as download:
+        admin.get_by_role("button", name="Export as CSV").click()
+    log = download.value.path().read_text()
+    admin.context.close()
+    assert f"e2e-analyst,map.export.cell_csv,cell,{cell}" in log
+    assert "e2e-analyst,map.export.leaflet,map,h3r8" in log
