@@ -113,6 +113,7 @@ def _name_taken(con, name: str, other_than: int | None = None) -> bool:
 def add_camera(con, name: str, lat: float, lon: float, by: str) -> int:
     """Registers a camera (done ``by`` a user); names are unique ignoring case. Returns its id."""
     name = _check_camera(name, lat, lon)
+    ensure_tables(con)
     with transaction(con):
         if _name_taken(con, name):
             raise ValueError(f"a camera named {name!r} already exists")
