@@ -80,6 +80,9 @@ def sign_in(page, app_url: str, role: str = "admin", path: str = "") -> None:
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Signed in as").first.wait_for(timeout=60_000)
     wait_for_script(page)
+    # The run after sign-in may still be drawing the page: wait until no placeholder is left.
+    page.wait_for_function("!document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=90_000)
+    wait_for_script(page)
 
 
 def open_page(page, section: str, title: str) -> None:

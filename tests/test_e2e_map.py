@@ -173,6 +173,7 @@ def test_clicked_cell_stays_through_a_filter_change_and_the_map_is_not_faded(app
 def test_map_exports_are_in_the_audit_trail(app_url, browser, browser_page, tmp_path):
     sign_in(browser_page, app_url, "analyst")
     browser_page.locator('[data-testid="stSelectbox"]').filter(has_text="Cell").last.click()
+    browser_page.keyboard.press("ArrowDown")  # opens the list if the click only focused the box
     browser_page.get_by_role("option").first.click()
     wait_for_script(browser_page)
     cell = detail_cell(browser_page)
