@@ -34,3 +34,13 @@ def test_neutralise_leaves_the_input_alone_and_covers_column_names():
     assert list(out.columns) == ["'=a", "b"]
     assert out.iloc[0, 0] == "'=1" and out.iloc[0, 1] is None
     assert frame.iloc[0, 0] == "=1"
+
+
+def test_a_csv_read_back_for_training_gets_its_text_unchanged(tmp_path):
+    frame = pd.DataFrame({"sequence": ["-walk", "=odd", "'quoted", "plain"], "sea_class": [1, 2, 3, 4]})
+    path = tmp_path / "labels.csv"
+    path.write_bytes(safe_csv.to_csv_bytes(frame))
+    assert "'-walk" in path.read_text()  # neutralised on disk, for whoever opens it in a spreadsheet
+    back = safe_csv.read_csv(path)
+    assert back["sequence"].tolist() == ["-walk", "=odd", "'quoted", "plain"]
+    assert back["sea_class"].tolist() == [1, 2, 3, 4]

@@ -94,6 +94,7 @@ def cmd_install(args) -> int:
 
 def cmd_label(args) -> int:
     from crimeviz.cli.common import incident_store
+    from crimeviz.store import safe_csv
     from crimeviz.streetview import uploads
     from crimeviz.streetview.labels import label_sequences
 
@@ -101,7 +102,7 @@ def cmd_label(args) -> int:
     with uploads.sequences_in(args.dir, args.dir.stem) as found:
         labels = label_sequences(incident_store(args.db), found, rule)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    labels.table.assign(rule=labels.describe()).to_csv(args.out, index=False)
+    args.out.write_bytes(safe_csv.to_csv_bytes(labels.table.assign(rule=labels.describe())))
     counts = labels.table["sea_class"].value_counts().sort_index()
     print(
         json.dumps(
@@ -118,9 +119,8 @@ def cmd_label(args) -> int:
 
 
 def cmd_train(args) -> int:
-    import pandas as pd
-
     from crimeviz.cli.common import CommandError, incident_store
+    from crimeviz.store import safe_csv
     from crimeviz.streetview import checkpoints, training, uploads
 
     if args.out.resolve().parent == checkpoints.weights_dir().resolve():
@@ -136,7 +136,7 @@ def cmd_train(args) -> int:
             csv = Path(args.labels)
             if not csv.is_file():
                 raise CommandError(f"{csv}: no such labels file (give names, incidents or a CSV path)")
-            table = pd.read_csv(csv)
+            table = safe_csv.read_csv(csv)
             classes = training.classes_from_table(found, table)
             described = csv.name + (f": {table['rule'].iloc[0]}" if "rule" in table else "")
         record = training.train(

@@ -34,3 +34,21 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     With CRLF as the row end, a cell holding a bare CR or LF is quoted, so it stays one cell.
     """
     return neutralise(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def _restored_cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
+def read_csv(path) -> pd.DataFrame:
+    """Read back a CSV written by :func:`to_csv_bytes` (e.g. labels fed to training): the quote put
+    before formula-like text is taken off again. Text that itself began with a quote and a formula
+    character cannot be told apart and loses its quote."""
+    frame = pd.read_csv(path)
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].map(_restored_cell)
+    frame.columns = [_restored_cell(c) for c in frame.columns]
+    return frame
