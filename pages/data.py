@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from crimeviz.store import importer
+from crimeviz.store import counts, importer
 from crimeviz.web import ui
 
 MAX_MB = 200
@@ -15,10 +15,7 @@ st.title("Data")
 con = ui.connection()
 st.subheader("In the database")
 st.dataframe(
-    con.execute(
-        "SELECT source, count(*) AS incidents, min(occurred_at)::DATE AS first, "
-        "max(occurred_at)::DATE AS last FROM incidents GROUP BY 1 ORDER BY 1"
-    ).df(),
+    counts.sources(con),
     hide_index=True,
     key="sources",
 )

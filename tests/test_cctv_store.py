@@ -9,7 +9,7 @@ import pytest
 from crimeviz.cctv import report, store
 from crimeviz.cctv.scoring import ScoreResult
 from crimeviz.cctv.video import VideoInfo, probe
-from crimeviz.store import audit
+from crimeviz.store import audit, counts
 from tests.test_cctv_video import make_clip
 
 
@@ -136,18 +136,18 @@ def test_reports_for_map_follow_their_camera(con, tmp_path):
 
 
 def test_nearby_incidents_are_within_the_radius_nearest_first(con):
-    near = store.nearby_incidents(con, 43.6532, -79.3832, radius_m=50)
+    near = counts.incidents_near(con, 43.6532, -79.3832, radius_m=50)
     assert len(near) == 4 and near["distance_m"].is_monotonic_increasing
     assert set(near["offence"]) == {"Assault", "Robbery"}
-    assert store.nearby_incidents(con, 43.6532, -79.3832, radius_m=5000)["distance_m"].max() <= 5000
-    assert store.nearby_incidents(con, 0.0, 0.0).empty
+    assert counts.incidents_near(con, 43.6532, -79.3832, radius_m=5000)["distance_m"].max() <= 5000
+    assert counts.incidents_near(con, 0.0, 0.0, 250).empty
 
 
 def test_nearby_incidents_keep_to_the_given_days(con):
-    near = store.nearby_incidents(con, 43.6532, -79.3832, radius_m=50)
+    near = counts.incidents_near(con, 43.6532, -79.3832, radius_m=50)
     days = sorted(near["occurred_at"].dt.date)
     for start, end in ((days[0], days[0]), (days[1], days[-1]), (days[-1], None), (None, days[0])):
-        kept = store.nearby_incidents(con, 43.6532, -79.3832, 50, start, end)["occurred_at"].dt.date
+        kept = counts.incidents_near(con, 43.6532, -79.3832, 50, start, end)["occurred_at"].dt.date
         expected = [d for d in days if (start is None or d >= start) and (end is None or d <= end)]
         assert sorted(kept) == expected
 

@@ -14,6 +14,7 @@ from crimeviz.forecast.inputs import ModelInputs
 from crimeviz.forecast.predict import METHODS, forecast_for_date, method_intensities
 from crimeviz.forecast.protocol import PROTOCOL
 from crimeviz.forecast.train import TrainConfig, seed_everything
+from crimeviz.store import counts
 from models.cdna import CDNA, poisson_nll
 
 
@@ -61,7 +62,7 @@ def bench(
             out["baselines_next_day_ms"][method] = _median_ms(
                 lambda m=method: method_intensities(m, history, target), max(3, repeats // 4)
             )
-    last = con.execute("SELECT max(occurred_at) FROM incidents").fetchall()[0][0].date()
+    last = counts.last_incident(con).date()
     out["forecast_for_date_cdna_ms"] = _median_ms(
         lambda: forecast_for_date(con, last + timedelta(days=1), ALL, "cdna", checkpoint_path=checkpoint_path),
         max(3, repeats // 4),

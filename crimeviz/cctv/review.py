@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from crimeviz.access.auth import User
-from crimeviz.cctv import DEMO_CLIP, report, store, video
+from crimeviz.cctv import DEMO_CLIP, report, video
 from crimeviz.cctv.model import Scorer
 from crimeviz.cctv.scoring import ScoreResult, Segment, recorded_at, score_clip, time_of_day
-from crimeviz.store import audit
+from crimeviz.store import audit, counts
 
 # The demo model scores footage without events around 0.01, so thresholds go that low.
 THRESHOLD_MIN, THRESHOLD_MAX, THRESHOLD_STEP = 0.001, 0.999, 0.001
@@ -141,6 +141,6 @@ def nearby_incidents(con, user: User, camera: dict) -> tuple[str, pd.DataFrame] 
     """A caption and the nearest incidents around the camera, for roles that may read incidents; else None."""
     if not user.may("incidents"):
         return None
-    nearby = store.nearby_incidents(con, camera["lat"], camera["lon"], NEARBY_M)
+    nearby = counts.incidents_near(con, camera["lat"], camera["lon"], NEARBY_M)
     caption = f"{len(nearby):,} recorded incidents lie within {NEARBY_M} m of {camera['name']}."
     return caption, nearby.head(NEARBY_ROWS)

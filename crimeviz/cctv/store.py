@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime
+from datetime import datetime
 
 import pandas as pd
 
@@ -268,25 +268,3 @@ def reports_for_map(con) -> pd.DataFrame:
         SELECT c.lat, c.lon, c.name AS camera, r.created_at, r.peak, r.n_segments, r.report_id
         FROM cctv_reports r JOIN cameras c USING (camera_id)
         ORDER BY r.created_at, r.report_id""").df()
-
-
-def nearby_incidents(
-    con, lat: float, lon: float, radius_m: float = 250.0, start: date | None = None, end: date | None = None
-) -> pd.DataFrame:
-    """Incidents within ``radius_m`` of a point, nearest first: occurred_at, offence, premises, distance_m;
-    only those from ``start`` to ``end`` (days, inclusive) when given."""
-    dlat = radius_m / 111_320.0
-    dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
-    return con.execute(
-        """
-        SELECT occurred_at, offence, premises, round(distance_m) AS distance_m FROM (
-            SELECT occurred_at, offence, premises,
-                   2 * 6371008.8 * asin(sqrt(pow(sin(radians(lat - ?) / 2), 2)
-                       + cos(radians(?)) * cos(radians(lat)) * pow(sin(radians(lon - ?) / 2), 2))) AS distance_m
-            FROM incidents
-            WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?
-              AND (?::DATE IS NULL OR occurred_at >= ?::DATE) AND (?::DATE IS NULL OR occurred_at < ?::DATE + 1))
-        WHERE distance_m <= ?
-        ORDER BY distance_m, occurred_at DESC""",
-        [lat, lat, lon, lat - dlat, lat + dlat, lon - dlon, lon + dlon, start, start, end, end, radius_m],
-    ).df()

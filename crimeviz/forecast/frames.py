@@ -14,7 +14,7 @@ from functools import cached_property, lru_cache
 import h3
 import numpy as np
 
-from crimeviz.store import grid
+from crimeviz.store import counts, grid
 
 ORIGIN_LATLNG = (43.6534, -79.3841)  # Toronto City Hall: fixes the frame's origin cell
 FRAME_MULTIPLE = 8  # three stride-2 stages in the CDNA encoder
@@ -131,17 +131,12 @@ def _areas(res: int, cells: tuple[int, ...]) -> np.ndarray:
 
 def cells_with_incidents(con, res: int, before: date | None = None) -> list[int]:
     """Cells with ≥ 1 incident (strictly before ``before`` if given): the valid area."""
-    column = grid.cell_column(res)
-    if before is None:
-        rows = con.execute(f"SELECT DISTINCT {column} FROM incidents").fetchall()
-    else:
-        rows = con.execute(f"SELECT DISTINCT {column} FROM incidents WHERE occurred_at < ?", [before]).fetchall()
-    return [r[0] for r in rows]
+    return counts.cells_with_incidents(con, res, before)
 
 
 def offences(con) -> list[str]:
     """The offence types in the store, sorted: the channels of a count cube."""
-    return [r[0] for r in con.execute("SELECT DISTINCT offence FROM incidents ORDER BY 1").fetchall()]
+    return counts.offence_types(con)
 
 
 def day_range(start: date, end: date) -> list[date]:
@@ -155,18 +150,11 @@ def count_cube(con, mapping: GridMapping, start: date, end: date, offence_names:
     Days are local calendar days of ``occurred_at``; incidents in cells outside the
     mapping are dropped.
     """
-    column = grid.cell_column(mapping.res)
     days = (end - start).days + 1
     out = np.zeros((max(days, 0), len(offence_names), mapping.n_cells), dtype=np.float32)
     if days <= 0:
         return out
-    marks = ", ".join("?" for _ in offence_names)
-    frame = con.execute(
-        f"SELECT datediff('day', ?::DATE, CAST(occurred_at AS DATE)) AS d, offence, {column} AS cell, "
-        f"count(*) AS n FROM incidents WHERE occurred_at >= ? AND occurred_at < ? "
-        f"AND offence IN ({marks}) GROUP BY ALL",
-        [start, start, end + timedelta(days=1), *offence_names],
-    ).df()
+    frame = counts.counts_by_day(con, mapping.res, start, start, end + timedelta(days=1), offences=offence_names)
     channel = frame["offence"].map({name: k for k, name in enumerate(offence_names)}).to_numpy(int)
     cell = mapping.index_of(frame["cell"].to_numpy(dtype=np.uint64))
     keep = cell >= 0
@@ -229,7 +217,7 @@ class History:
 
 def first_day(con) -> date:
     """The day of the earliest stored incident."""
-    first = con.execute("SELECT min(occurred_at) FROM incidents").fetchall()[0][0]
+    first = counts.first_incident(con)
     if first is None:
         raise ValueError("the incident store is empty")
     return first.date()

@@ -20,7 +20,7 @@ from crimeviz.forecast.frames import (
 )
 from crimeviz.forecast.inputs import MAX_LEAD
 from crimeviz.forecast.protocol import PROTOCOL
-from crimeviz.store import grid
+from crimeviz.store import counts
 
 METHODS = {  # short names: the method select, the legends and the backtest table all show these
     "cdna": "CDNA (trained checkpoint)",  # video prediction, Finn et al. 2016
@@ -117,10 +117,7 @@ def unseen_by(forecaster: checkpoint.CDNAForecaster, con, day: date) -> dict:
     such cells or of offences it was not trained on (``unknown_offences``).
     """
     mapping, known = forecaster.mapping, set(forecaster.meta["offences"])
-    column = grid.cell_column(mapping.res)
-    frame = con.execute(
-        f"SELECT {column} AS cell, offence, count(*) AS n FROM incidents WHERE occurred_at < ? GROUP BY ALL", [day]
-    ).df()
+    frame = counts.counts_by_cell_and_offence(con, mapping.res, day)
     outside = mapping.index_of(frame["cell"].to_numpy(dtype=np.uint64)) < 0
     unknown = ~frame["offence"].isin(known).to_numpy()
     return {
@@ -150,7 +147,7 @@ def unseen_warning(unseen: dict) -> str | None:
 
 def _data_until(con, day: date) -> tuple[date, int]:
     """The last day of data a forecast of ``day`` may use, and how many days ahead ``day`` is."""
-    last = con.execute("SELECT max(occurred_at) FROM incidents WHERE occurred_at < ?", [day]).fetchall()[0][0]
+    last = counts.last_incident(con, before=day)
     if last is None:
         raise ValueError(f"no incidents before {day} to forecast from")
     data_until = min(last.date(), day - timedelta(days=1))

@@ -20,7 +20,7 @@ import pandas as pd
 
 from crimeviz.patrol.plan import Plan, PlanParams, plan_on_surface, top_k_plan
 from crimeviz.patrol.risk import HISTORICAL, PlanError, RiskSurface, ShiftHistory, surface
-from crimeviz.store import grid
+from crimeviz.store import counts, grid
 
 MAX_PERIOD_DAYS = 92
 PLAN, TOP_K, HISTORICAL_PLAN = "plan", "top-k cells", "historical plan"
@@ -28,7 +28,7 @@ PLAN, TOP_K, HISTORICAL_PLAN = "plan", "top-k cells", "historical plan"
 
 def last_observed(con) -> datetime:
     """Midnight after the last day with a stored incident: shifts ending later are not over yet."""
-    last = con.execute("SELECT max(occurred_at) FROM incidents").fetchall()[0][0]
+    last = counts.last_incident(con)
     if last is None:
         raise PlanError("the incident store is empty")
     return datetime.combine(last.date() + timedelta(days=1), datetime.min.time())

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from h3.api import basic_int as h3int
 
-from crimeviz.store import grid, queries
+from crimeviz.store import counts, grid, queries
 
 HISTORY_DAYS = 365
 PROFILE_PRIOR = 10.0
@@ -140,19 +140,13 @@ class ShiftHistory:
     """
 
     def __init__(self, con, res: int, shift: Shift, weights: dict[str, float], first: date, last: date):
-        column = grid.cell_column(res)
         self.res, self.shift, self.first = res, shift, first
         self.origin = first - timedelta(days=HISTORY_DAYS)
         self.cells = np.array(sorted(queries.study_cells(con, res)), dtype=np.uint64)
-        offences = [r[0] for r in con.execute("SELECT DISTINCT offence FROM incidents ORDER BY 1").fetchall()]
+        offences = counts.offence_types(con)
         self.weights = check_weights(weights, offences)
         n_days = (last - self.origin).days + 2
-        frame = con.execute(
-            f"SELECT datediff('day', ?::DATE, CAST(occurred_at AS DATE)) AS d, hour(occurred_at) AS h, "
-            f"offence, {column} AS cell, count(*) AS n FROM incidents "
-            f"WHERE occurred_at >= ? AND occurred_at < ? GROUP BY ALL",
-            [self.origin, self.origin, last + timedelta(days=2)],
-        ).df()
+        frame = counts.counts_by_day(con, res, self.origin, self.origin, last + timedelta(days=2), by_hour=True)
         d, h = frame["d"].to_numpy(int), frame["h"].to_numpy(int)
         c = np.searchsorted(self.cells, frame["cell"].to_numpy(dtype=np.uint64))
         n = frame["n"].to_numpy(float)

@@ -25,7 +25,7 @@ count would be zero only because no data covers them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ from h3.api import basic_int as h3int
 from scipy.spatial import cKDTree
 
 from crimeviz.explore.hotspots import to_local_metres
-from crimeviz.store import grid
+from crimeviz.store import counts, grid
 from crimeviz.streetview.sequences import Sequence, locate_all
 
 METHODS = ("radius", "kring")
@@ -109,16 +109,7 @@ def classes_for(counts, thresholds) -> np.ndarray:
 
 
 def _incidents(con, rule: LabelRule) -> pd.DataFrame:
-    clauses, params = ["TRUE"], []
-    if rule.start:
-        clauses.append("occurred_at >= ?")
-        params.append(rule.start)
-    if rule.end:
-        clauses.append("occurred_at < ?")
-        params.append(rule.end + timedelta(days=1))
-    return con.execute(
-        f"SELECT lat, lon, {grid.cell_column(rule.res)} AS cell FROM incidents WHERE {' AND '.join(clauses)}", params
-    ).df()
+    return counts.locations(con, rule.res, rule.start, rule.end)
 
 
 def _counts(points: np.ndarray, incidents: pd.DataFrame, rule: LabelRule, origin) -> np.ndarray:

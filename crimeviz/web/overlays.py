@@ -4,6 +4,7 @@ import pydeck as pdk
 
 from crimeviz.cctv import store as cctv_store
 from crimeviz.explore import maps
+from crimeviz.store import counts
 from crimeviz.store.filters import IncidentFilter
 from crimeviz.streetview import store as streetview_store
 
@@ -25,7 +26,7 @@ def cctv_layer(con, f: IncidentFilter) -> pdk.Layer | None:
     if reports.empty:
         return None
     nearby = [
-        len(cctv_store.nearby_incidents(con, lat, lon, NEARBY_M, f.start, f.end))
+        len(counts.incidents_near(con, lat, lon, NEARBY_M, f.start, f.end))
         for lat, lon in zip(reports["lat"], reports["lon"])
     ]
     shown = reports.assign(
