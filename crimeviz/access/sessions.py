@@ -1,11 +1,12 @@
 """Signed session tokens, kept in a browser cookie: a reload, a bookmark or a link keeps the user
 signed in until the token expires, they sign out, or their password changes.
 
-A token is ``base64url(JSON {"u": user, "iat": issued, "exp": expires, "fp": fingerprint})`` and
+A token is ``base64url(JSON {"u": user, "so": sign-out, "exp": expires, "fp": fingerprint})`` and
 ``"."`` and the payload's HMAC-SHA256 (RFC 2104) under a key kept beside the accounts file
 (``.streamlit/session.key``, git-ignored, owner-only, made on first use). The fingerprint is an
-HMAC of the account's password hash, so a new password voids every older token; a token issued
-before the user's last sign-out (in the audit trail) is void too.
+HMAC of the account's password hash, so a new password voids every older token. ``so`` is the
+audit entry id of the user's last sign-out when the token was issued: a later sign-out (a higher
+entry id, which unlike the local clock never repeats an hour) voids the token too.
 """
 
 import base64
@@ -14,6 +15,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 from datetime import datetime, timedelta
 
 from crimeviz import config
@@ -21,22 +23,46 @@ from crimeviz.access import accounts, auth
 
 COOKIE = "crimeviz_session"
 LIFETIME = timedelta(hours=8)
+KEY_BYTES = 32
+
+
+def _read_key(path) -> bytes:
+    """The key in ``path``; a short or garbled one (e.g. cut off by a crash) is refused, never used."""
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < KEY_BYTES:
+        raise accounts.AccountsUnavailable(
+            f"{path} holds no valid session key (want {KEY_BYTES} bytes as hex); delete it to make a new one "
+            "(every session cookie then ends)"
+        )
+    return key
 
 
 def _key() -> bytes:
-    """The signing key; created (random, owner-only) when there is none yet."""
+    """The signing key; created (random, owner-only) when there is none yet.
+
+    A new key is written to a temporary file and linked into place whole, so no reader ever sees
+    a partial key; when two processes race, the first link wins and the other reads that key."""
     path = config.secrets_path().with_name("session.key")
     try:
-        return bytes.fromhex(path.read_text().strip())
+        return _read_key(path)
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another server process made it first
-            return bytes.fromhex(path.read_text().strip())
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".session.key.")  # mode 0o600
+    try:
         with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-        return bytes.fromhex(path.read_text().strip())
+            out.write(secrets.token_hex(KEY_BYTES))
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(temp, path)
+    except FileExistsError:  # another server process made it first
+        pass
+    finally:
+        os.unlink(temp)
+    return _read_key(path)
 
 
 def _mac(key: bytes, data: bytes) -> str:
@@ -47,14 +73,14 @@ def _fingerprint(key: bytes, username: str, password_hash: str) -> str:
     return _mac(key, f"{username}\0{password_hash}".encode())[:22]
 
 
-def issue(username: str, now: datetime | None = None) -> str:
-    """A token for ``username``'s account as it is now, valid for LIFETIME."""
+def issue(con, username: str, now: datetime | None = None) -> str:
+    """A token for ``username``'s account as it is now, valid for LIFETIME or until they next sign out."""
     now = now or datetime.now()
     key = _key()
     account = accounts.accounts()[username]
     payload = {
         "u": username,
-        "iat": now.timestamp(),
+        "so": last_sign_out(con, username),
         "exp": (now + LIFETIME).timestamp(),
         "fp": _fingerprint(key, username, account["password_hash"]),
     }
@@ -73,9 +99,10 @@ def _payload(token: str) -> dict | None:
         return None
 
 
-def last_sign_out(con, username: str) -> datetime | None:
+def last_sign_out(con, username: str) -> int:
+    """The audit entry id of ``username``'s last sign-out; 0 when they never signed out."""
     return con.execute(
-        "SELECT max(logged_at) FROM audit_log WHERE action = 'sign_out' AND object_id = ?", [username]
+        "SELECT coalesce(max(entry_id), 0) FROM audit_log WHERE action = 'sign_out' AND object_id = ?", [username]
     ).fetchall()[0][0]
 
 
@@ -83,19 +110,18 @@ def user_for(con, token: str | None, now: datetime | None = None) -> auth.User |
     """The user ``token`` keeps signed in, or None when it is missing, forged, expired, issued
     before their last sign-out, or their account is disabled or has a new password."""
     payload = _payload(token) if token and isinstance(token, str) else None
-    if not isinstance(payload, dict) or not {"u", "iat", "exp", "fp"} <= payload.keys():
+    if not isinstance(payload, dict) or not {"u", "so", "exp", "fp"} <= payload.keys():
         return None
     now = now or datetime.now()
     username = str(payload["u"])
     account = accounts.accounts().get(username)
-    signed_out = last_sign_out(con, username)
     if (
         payload["exp"] <= now.timestamp()
         or account is None
         or not account.get("active", True)
         or account.get("role") not in auth.ROLES
         or not hmac.compare_digest(str(payload["fp"]), _fingerprint(_key(), username, account["password_hash"]))
-        or (signed_out is not None and payload["iat"] <= signed_out.timestamp())
+        or last_sign_out(con, username) > payload["so"]
     ):
         return None
     return auth.User(username, account.get("display_name", username), account["role"])

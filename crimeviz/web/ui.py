@@ -275,7 +275,7 @@ def sign_in_form(con) -> None:
         st.error(f"Not signed in: {exc}.")
         return
     st.session_state["user"] = user
-    st.session_state["session_cookie"] = sessions.issue(user.username)
+    st.session_state["session_cookie"] = sessions.issue(con, user.username)
     st.rerun()
 
 
