@@ -1,6 +1,8 @@
 """Saved plans: round trip, edits of drafts, approval, and all-or-nothing writes."""
 
+import json
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
@@ -74,6 +76,23 @@ def test_four_eyes_refuses_approval_by_whoever_created_or_saved_the_plan(empty_s
     assert store.set_status(empty_store, saved.plan_id, "approved", "supt.test", four_eyes=True).approved_by == (
         "supt.test"
     )
+
+
+def test_a_version_saved_after_the_approver_opened_the_plan_is_not_approved_unseen(empty_store, plan, monkeypatch):
+    clock = iter(datetime(2022, 1, 1, 9, 0, s) for s in range(60))
+    monkeypatch.setattr(store, "_now", lambda: next(clock))
+    opened = store.save_plan(empty_store, plan, "insp.test")  # what the second commander has on screen
+    store.save_plan(empty_store, opened, "insp.test")  # the author saves a new version meanwhile
+    with pytest.raises(PlanError, match="was saved again at 2022-01-01 09:00:01 after you opened it"):
+        store.set_status(empty_store, opened.plan_id, "approved", "supt.test", four_eyes=True, seen=opened.updated_at)
+    assert store.load_plan(empty_store, opened.plan_id).status == "draft"
+    refused = audit.entries(empty_store, action="patrol.approve_refused")
+    assert json.loads(refused["detail"].iloc[0]) == {"reason": "changed"}
+    current = store.load_plan(empty_store, opened.plan_id)
+    approved = store.set_status(
+        empty_store, current.plan_id, "approved", "supt.test", four_eyes=True, seen=current.updated_at
+    )
+    assert approved.status == "approved"
 
 
 def test_without_four_eyes_the_author_may_approve(empty_store, plan):

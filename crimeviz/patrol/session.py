@@ -151,7 +151,7 @@ def approve(state: MutableMapping, con, by: str, four_eyes: bool) -> None:
         if four_eyes:
             raise PlanError("save the plan first: under the four-eyes rule a second commander approves the saved plan")
         plan = store.save_plan(con, plan, by)
-    state[PLAN] = store.set_status(con, plan.plan_id, "approved", by, four_eyes=four_eyes)
+    state[PLAN] = store.set_status(con, plan.plan_id, "approved", by, four_eyes=four_eyes, seen=plan.updated_at)
     state[NOTICE] = f"Plan #{plan.plan_id} approved by {by}."
 
 

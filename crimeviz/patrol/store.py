@@ -184,27 +184,44 @@ def authors(con, plan_id: int) -> set[str]:
     return {r[0] for r in rows}
 
 
-def set_status(con, plan_id: int, status: str, by: str, four_eyes: bool) -> Plan:
+def set_status(con, plan_id: int, status: str, by: str, four_eyes: bool, seen: datetime | None = None) -> Plan:
     """Approve a plan (recording who and when), or reopen it as a draft; audited as user ``by``.
 
-    With ``four_eyes`` a plan is approved only by someone who neither created nor saved it; a refusal
-    is audited too and raises PlanError.
+    With ``four_eyes`` a plan is approved only by someone who neither created nor saved it. Given
+    ``seen`` (the ``updated_at`` of the version on the approver's screen), a plan saved again since is
+    not approved unseen. Both checks run in the approving transaction; a refusal is audited and
+    raises PlanError.
     """
     if status not in STATUSES:
         raise PlanError(f"status must be one of {', '.join(STATUSES)}")
     ensure_tables(con)
     _status(con, plan_id)
-    if status == "approved" and four_eyes and by in authors(con, plan_id):
-        audit.record(con, by, "patrol.approve_refused", "patrol_plan", plan_id, {"reason": "four-eyes"})
-        raise PlanError(
-            f"plan {plan_id} needs a second commander's approval: {by} created or saved it (four-eyes rule)"
-        )
     now = _now()
     approved = (by, now) if status == "approved" else (None, None)
+    refusal = None
     with db.transaction(con):
-        con.execute(
-            "UPDATE patrol_plans SET status = ?, updated_at = ?, approved_by = ?, approved_at = ? WHERE plan_id = ?",
-            [status, now, *approved, int(plan_id)],
-        )
-        audit.record(con, by, "patrol.approve" if status == "approved" else "patrol.reopen", "patrol_plan", plan_id)
+        stored = con.execute("SELECT updated_at FROM patrol_plans WHERE plan_id = ?", [int(plan_id)]).fetchall()[0][0]
+        if status == "approved" and seen is not None and stored != seen:
+            refusal = (
+                "changed",
+                (
+                    f"plan {plan_id} was saved again at {stored:%Y-%m-%d %H:%M:%S} after you opened it: "
+                    "open it again to see that version before approving"
+                ),
+            )
+        elif status == "approved" and four_eyes and by in authors(con, plan_id):
+            refusal = (
+                "four-eyes",
+                (f"plan {plan_id} needs a second commander's approval: {by} created or saved it (four-eyes rule)"),
+            )
+        else:
+            con.execute(
+                "UPDATE patrol_plans SET status = ?, updated_at = ?, approved_by = ?, approved_at = ? WHERE plan_id = ?",
+                [status, now, *approved, int(plan_id)],
+            )
+            action = "patrol.approve" if status == "approved" else "patrol.reopen"
+            audit.record(con, by, action, "patrol_plan", plan_id)
+    if refusal:
+        audit.record(con, by, "patrol.approve_refused", "patrol_plan", plan_id, {"reason": refusal[0]})
+        raise PlanError(refusal[1])
     return load_plan(con, plan_id)
