@@ -242,6 +242,7 @@ def test_bad_layers_are_refused_with_one_line_and_nothing_stored(empty_store, tm
     with pytest.raises(LayerRejected) as caught:
         areas.import_layer(con, make(tmp_path), "wards", field, "root")
     assert message in str(caught.value) and "\n" not in str(caught.value)
+    assert str(tmp_path) not in str(caught.value)  # the file's name, not the server's folders
     assert nothing_stored(con)
 
 

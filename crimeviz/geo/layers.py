@@ -84,8 +84,9 @@ def _zip_folder(path: Path) -> str:
     return f"/vsizip/{path}" + ("" if folders[0] == "." else f"/{folders[0]}")
 
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
+def _first_line(exc: Exception, path: Path) -> str:
+    """The first line of a reader's message, naming the file only (no folder of the server)."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0].replace(str(path), path.name)
 
 
 def source_layers(path: Path | str) -> list[str]:
@@ -98,7 +99,7 @@ def source_layers(path: Path | str) -> list[str]:
         return [str(name) for name, _ in pyogrio.list_layers(source)]
     except Exception as exc:  # pyogrio raises several types for unreadable data
         raise LayerRejected(
-            f"{path.name}: cannot be read as {FORMATS[path.suffix.lower()]} ({_first_line(exc)})"
+            f"{path.name}: cannot be read as {FORMATS[path.suffix.lower()]} ({_first_line(exc, path)})"
         ) from None
 
 
@@ -115,7 +116,7 @@ def read(path: Path | str, source_layer: str | None = None) -> gpd.GeoDataFrame:
     try:
         frame = gpd.read_file(_source(path), layer=source_layer, engine="pyogrio")
     except Exception as exc:
-        raise LayerRejected(f"{path.name}: cannot be read ({_first_line(exc)})") from None
+        raise LayerRejected(f"{path.name}: cannot be read ({_first_line(exc, path)})") from None
     if frame.empty:
         raise LayerRejected(f"{path.name}: the layer {source_layer!r} has no features")
     return frame
