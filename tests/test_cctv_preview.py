@@ -50,3 +50,21 @@ def test_a_clip_gone_before_its_copy_is_made_reports_why_once(tmp_path):
     assert job.path is None and job.error.startswith("no browser-playable copy could be made")
     assert preview.request(info, "cd" * 32) is job  # not restarted on every rerun
     assert not list(preview.cached_path("cd" * 32).parent.glob("*.webm"))
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [RuntimeError("cv::VideoWriter failed for /srv/uploads/x.webm"), OSError(28, "No space left on device", "/srv/x")],
+)
+def test_a_copy_that_fails_in_any_way_ends_with_one_message_and_no_server_path(tmp_path, monkeypatch, failure):
+    info = video.probe(make_clip(tmp_path / "camera.avi", n_frames=10, fourcc="FMP4"))
+
+    def broken(info, out, limits=None, progress=None):
+        out.write_bytes(b"partial")
+        raise failure
+
+    monkeypatch.setattr(video, "write_preview", broken)
+    job = wait(info, "ef" * 32)
+    assert not job.pending and job.path is None
+    assert job.error.startswith("no browser-playable copy could be made") and "/srv" not in job.error
+    assert not list(preview.cached_path("ef" * 32).parent.glob("*"))  # the partial file is gone

@@ -47,11 +47,16 @@ def _make(job: Preview, info: video.VideoInfo, target: Path, limits: video.Limit
     try:
         video.write_preview(info, part, limits=limits, progress=lambda f: setattr(job, "fraction", f))
         os.replace(part, target)
-    except (OSError, video.VideoError) as exc:
-        part.unlink(missing_ok=True)
+    except video.VideoError as exc:
         job.error = f"no browser-playable copy could be made ({exc})"
+    except OSError as exc:  # its message would name a server path
+        job.error = f"no browser-playable copy could be made ({exc.strerror or type(exc).__name__})"
+    except Exception as exc:  # a thread that died silently would leave the page waiting forever
+        job.error = f"no browser-playable copy could be made ({type(exc).__name__})"
     else:
         job.fraction, job.path = 1.0, target
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def request(info: video.VideoInfo, sha256: str, limits: video.Limits | None = None) -> Preview:
