@@ -55,6 +55,9 @@ def counts_by_day(
     columns ``d`` (days since ``origin``, local calendar days), ``h`` (hour, with ``by_hour``),
     ``offence``, ``cell`` (integer H3 at ``res``) and ``n``; only ``offences`` when given."""
     column = grid.cell_column(res)
+    if offences is not None and not offences:
+        columns = ["d", *(["h"] if by_hour else []), "offence", "cell", "n"]
+        return pd.DataFrame({name: pd.Series(dtype="int64") for name in columns})
     hour = "hour(occurred_at) AS h, " if by_hour else ""
     sql = (
         f"SELECT datediff('day', ?::DATE, CAST(occurred_at AS DATE)) AS d, {hour}offence, {column} AS cell, "
