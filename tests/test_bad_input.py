@@ -68,6 +68,17 @@ def test_unusable_files_are_refused_with_one_line_and_change_nothing(store, tmp_
     assert snapshot(store) == before
 
 
+def test_the_cli_says_where_the_rejected_rows_are_when_none_is_valid(store, tmp_path, capsys):
+    (tmp_path / "none_valid.csv").write_text("Date,Type,Lat,Lon\nnope,THEFT,43.6,-79.4\n")
+    before = snapshot(store)
+    code = cli.main(["import", str(tmp_path / "none_valid.csv"), "--db", str(store), "--mapping", MAPPING])
+    err = capsys.readouterr().err
+    (rejects,) = tmp_path.glob("none_valid.rejects-*.csv")
+    assert code == 2 and err.count("\n") == 1
+    assert err.rstrip().endswith(f"see {rejects.name} in {tmp_path}")
+    assert snapshot(store) == before
+
+
 def test_bad_numbers_and_dates_are_rejected_row_by_row(store, tmp_path, capsys):
     code, out, _ = run_import(store, "bad_numbers.csv", tmp_path, capsys)
     summary = json.loads(out)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -122,9 +123,12 @@ def test_wrong_mapping_names_the_missing_column(empty_store, chicago_csv):
 def test_all_rows_rejected_loads_nothing(empty_store, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("Date,Primary Type,Latitude,Longitude\nnope,THEFT,1,2\n")
-    with pytest.raises(importer.ImportFailed, match="no valid rows"):
+    with pytest.raises(importer.ImportFailed, match="no valid rows") as caught:
         importer.import_file(empty_store, path, MAPPING | {"premises": "Primary Type"}, "tester")
     assert db.incident_count(empty_store) == 0
+    rejects = Path(caught.value.reject_file)
+    assert rejects.is_file() and rejects.parent == tmp_path
+    assert str(caught.value).endswith(f"; see {rejects.name}") and str(tmp_path) not in str(caught.value)
 
 
 def test_parse_mapping_errors():

@@ -87,9 +87,14 @@ def cmd_import(args) -> int:
     )
     con = db.connect(args.db)
     user = authorised(con, args, "data")
-    result = importer.import_file(
-        con, path, mapping, user.username, args.date_format, args.source, args.reject_dir, checks
-    )
+    try:
+        result = importer.import_file(
+            con, path, mapping, user.username, args.date_format, args.source, args.reject_dir, checks
+        )
+    except importer.ImportFailed as exc:
+        if exc.reject_file is None:
+            raise
+        raise CommandError(f"{exc} in {Path(exc.reject_file).parent}") from None
     print(json.dumps(result.summary(), default=str))
     return 0
 

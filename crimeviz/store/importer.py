@@ -48,7 +48,12 @@ EXAMPLES = 5
 
 
 class ImportFailed(Exception):
-    """An import that cannot go ahead; the message is one line for the user."""
+    """An import that cannot go ahead; the message is one line for the user. ``reject_file`` is the
+    full path of the rejected rows' CSV when one was written (the message names only the file)."""
+
+    def __init__(self, message: str, reject_file: str | None = None):
+        super().__init__(message)
+        self.reject_file = reject_file
 
 
 def local_timezone() -> str:
@@ -427,7 +432,9 @@ def import_file(
     reject_file = write_rejects(rejects, path, reject_dir) if len(rejects) else None
     if clean.empty:
         raise ImportFailed(
-            f"no valid rows: all {len(rejects)} rejected, e.g. {rejects['reject_reason'].iloc[0]} (see {reject_file})"
+            f"no valid rows: all {len(rejects)} rejected, e.g. {rejects['reject_reason'].iloc[0]}; "
+            f"see {Path(reject_file).name}",
+            reject_file,
         )
     rows = with_ids(clean, source)
     with db.transaction(con):
