@@ -1,19 +1,11 @@
 """Areas: incidents per area of a layer (beats, divisions, wards, custom zones) for the sidebar's filter;
 administrators import, check and remove layers."""
 
-import re
-
 import streamlit as st
 
 from crimeviz.geo import layers
 from crimeviz.store import areas, audit, safe_csv
 from crimeviz.web import ui
-
-
-def plain(text) -> str:
-    """``text`` (names from a file or a form) with Markdown's special characters escaped: shown, not rendered."""
-    return re.sub(r"([\\`*_\[\]!<>~$|])", r"\\\1", str(text))
-
 
 user, con, f = ui.filtered_page("Areas")
 ui.write_notice()
@@ -71,7 +63,7 @@ if names:
     doomed = a.selectbox("Remove a layer", names, key="areas_remove_layer")
     if b.button("Remove", key="areas_remove"):
         areas.remove_layer(con, doomed, user.username)
-        ui.rerun_after_write(f"Removed the layer {plain(repr(doomed))}.")
+        ui.rerun_after_write(f"Removed the layer {ui.plain(repr(doomed))}.")
 
 st.markdown(
     "**Import a layer** — a GeoJSON, a zipped Shapefile or a GeoPackage of polygons in any coordinate "
@@ -88,9 +80,9 @@ try:
     source_layer = st.selectbox("Layer in the file", choices, key="areas_source_layer") if len(choices) > 1 else None
     frame = layers.read(path, source_layer)
 except layers.LayerRejected as exc:
-    st.error(f"Cannot import this file: {plain(exc)}")
+    st.error(f"Cannot import this file: {ui.plain(exc)}")
     st.stop()
-st.markdown(f"**Preview** — {len(frame):,} features, CRS {frame.crs.to_string() if frame.crs else 'not declared'}")
+st.markdown(f"**Preview** — {len(frame):,} features, CRS {ui.plain(layers.crs_label(frame.crs))}")
 st.dataframe(frame.drop(columns=frame.geometry.name).head(20), key="areas_preview")
 with st.form("areas_import"):
     field = st.selectbox("Field that names each area", layers.name_fields(frame), key="areas_name_field")
@@ -102,11 +94,11 @@ if submitted:
         with st.spinner("Checking the polygons and joining the incidents…"):
             result = areas.import_layer(con, path, name, field, user.username, source_layer, repair)
     except layers.LayerRejected as exc:
-        st.error(f"Nothing was imported: {plain(exc)}")
+        st.error(f"Nothing was imported: {ui.plain(exc)}")
     else:
         st.session_state["areas_report"] = {**result, **result["report"]}
         st.session_state["areas_pick"] = result["layer"]
         ui.rerun_after_write(
-            f"Imported {result['areas']:,} areas as {plain(repr(result['layer']))}: {result['incidents']:,} incidents joined, "
+            f"Imported {result['areas']:,} areas as {ui.plain(repr(result['layer']))}: {result['incidents']:,} incidents joined, "
             f"{result['outside']:,} outside every area."
         )

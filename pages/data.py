@@ -39,7 +39,7 @@ work = path.parent
 try:
     frame = importer.read_table(path)
 except importer.ImportFailed as exc:
-    st.error(f"Cannot import this file: {exc}")
+    st.error(f"Cannot import this file: {ui.plain(exc)}")
     st.stop()
 
 st.markdown(f"**Preview** — {len(frame):,} rows, {len(frame.columns)} columns")
@@ -87,7 +87,7 @@ if submitted:
                 checks=checks,
             )
     except importer.ImportFailed as exc:
-        st.error(f"Nothing was imported: {exc}")
+        st.error(f"Nothing was imported: {ui.plain(exc)}")
     else:
         st.session_state["import_result"] = (upload.name, result)
         st.rerun()  # the tables above show the import
@@ -95,7 +95,7 @@ if submitted:
 if done := st.session_state.pop("import_result", None):
     name, result = done
     st.success(
-        f"Imported {result.loaded:,} new incidents from {name} "
+        f"Imported {result.loaded:,} new incidents from {ui.plain(name)} "
         f"({result.duplicates:,} already in the database, {result.rejected:,} rejected; "
         f"dates read as {result.date_format})."
     )

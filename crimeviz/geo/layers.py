@@ -166,6 +166,13 @@ def _check_shapes(geometries: np.ndarray, names: list[str]) -> None:
         )
 
 
+def crs_label(crs: CRS | None) -> str:
+    """A CRS as its EPSG code, or its name when it has none."""
+    if crs is None:
+        return "not declared"
+    return f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.name
+
+
 def _to_wgs84(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoSeries, str]:
     if frame.crs is None:
         raise LayerRejected(
@@ -173,7 +180,7 @@ def _to_wgs84(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoSeries, str]:
             "save it with its CRS and import again"
         )
     crs = frame.crs
-    label = f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.name
+    label = crs_label(crs)
     xmin, ymin, xmax, ymax = frame.total_bounds
     if crs.is_geographic and not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
         raise LayerRejected(

@@ -30,6 +30,11 @@ FAVICON = Path(__file__).with_name("favicon.png")
 FILTER_KEYS = ("f_dates", "f_offences", "f_premises", "f_neigh", "f_hours", "f_midnight", "f_weekdays")
 
 
+def plain(text) -> str:
+    """``text`` (names from a file or a form) with Markdown's special characters escaped: shown, not rendered."""
+    return re.sub(r"([\\`*_\[\]!<>~$|])", r"\\\1", str(text))
+
+
 def app_style() -> None:
     """The app's own CSS on every page (``crimeviz/app.css`` says why each rule is there)."""
     st.html(APP_CSS)
