@@ -14,7 +14,7 @@ def page_title(page) -> str:
 def test_reload_keeps_the_user_signed_in_on_the_same_page(app_url, browser_page):
     sign_in(browser_page, app_url, "analyst")
     open_page(browser_page, "Incidents", "Trends")
-    assert browser_page.url.endswith("/trends")
+    browser_page.wait_for_url("**/trends", timeout=30_000)  # the address follows the page a moment later
     browser_page.reload()
     wait_for_script(browser_page)
     browser_page.get_by_text("Signed in as").first.wait_for(timeout=30_000)
