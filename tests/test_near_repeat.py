@@ -6,7 +6,8 @@ from pointpats.spacetime import Knox
 
 from crimeviz.bench.analyze import brute_force_tables
 from crimeviz.explore import near_repeat
-from crimeviz.explore.near_repeat import EARTH_RADIUS_M, knox_test
+from crimeviz.explore.near_repeat import knox_test
+from crimeviz.store.grid import EARTH_RADIUS_M
 
 LAT0, LON0 = 43.65, -79.38
 

@@ -16,7 +16,8 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 from scipy.stats import false_discovery_control, norm
 
-EARTH_RADIUS_M = 6_371_008.8
+from crimeviz.store.grid import EARTH_RADIUS_M
+
 PERMUTATIONS = 999
 SEED = 12345
 NOT_SIGNIFICANT = "Not significant"

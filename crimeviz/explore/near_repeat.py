@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+from crimeviz.store.grid import EARTH_RADIUS_M
+
 # Calculator's shading of a cell (Ratcliffe 2009, "Interpreting the results").
 NEAR_REPEAT_RATIO = 1.2
 SIGNIFICANCE = 0.05

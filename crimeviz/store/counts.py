@@ -11,8 +11,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from crimeviz.store import grid
-
-EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+from crimeviz.store.grid import EARTH_RADIUS_M
 
 
 def offence_types(con) -> list[str]:

@@ -6,6 +6,8 @@ from h3.api import basic_int as h3int
 
 from crimeviz.config import RESOLUTIONS
 
+EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), for every distance in metres
+
 
 def cell_column(res: int) -> str:
     """Name of the incidents column holding cells at ``res`` (only 7, 8, 9 exist)."""
