@@ -16,7 +16,7 @@ def admin_page(app_db):
     auth.add_user(con, "root", PASSWORD, "admin")
     auth.add_user(con, "cmd", PASSWORD, "commander")
     con.close()
-    at = AppTest.from_file(str(ROOT / "pages" / "admin.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "admin.py"), default_timeout=60)
     at.session_state["user"] = auth.User("root", "root", "admin")
     return at.run()
 

@@ -12,7 +12,7 @@ YARDSTICK = ROOT / "crimeviz" / "bench" / "map.py"
 
 def test_only_the_store_package_runs_sql_on_the_incidents_table():
     offenders = []
-    for path in sorted([*(ROOT / "crimeviz").rglob("*.py"), *(ROOT / "pages").rglob("*.py"), ROOT / "app.py"]):
+    for path in sorted([*(ROOT / "crimeviz").rglob("*.py"), *(ROOT / "app_pages").rglob("*.py"), ROOT / "app.py"]):
         if (ROOT / "crimeviz" / "store") in path.parents or path == YARDSTICK:
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):

@@ -12,7 +12,7 @@ from tests.test_areas import layer_frame, point_store, write
 
 
 def areas_page(role: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "areas.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "areas.py"), default_timeout=120)
     at.session_state["user"] = auth.User(f"test-{role}", f"Test {role}", role)
     return at
 

@@ -110,7 +110,7 @@ def test_hostile_text_is_stored_verbatim_and_shown_as_text(store, tmp_path, caps
     assert offences == ["' OR 1=1 --", "<script>alert('x')</script>"]
 
     monkeypatch.setenv("CRIMEVIZ_DB", str(store))
-    at = AppTest.from_file(str(ROOT / "pages" / "map.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "map.py"), default_timeout=120)
     at.session_state["user"] = auth.User("root", "root", "admin")
     at.session_state["f_dates"] = (date(2021, 1, 1), date(2021, 1, 2))
     at.run()
@@ -301,7 +301,7 @@ def test_an_incident_id_makes_a_corrected_row_a_duplicate(store, tmp_path, capsy
 
 
 def data_page_import(app_db, name: str, **options):
-    at = AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "data.py"), default_timeout=120)
     at.session_state["user"] = auth.User("root", "root", "admin")
     at.run()
     at.file_uploader(key="upload").set_value((name, (CORPUS / "csv" / name).read_bytes(), "text/csv")).run()

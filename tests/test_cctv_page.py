@@ -20,7 +20,7 @@ from tests.test_cctv_video import make_clip
 
 TORONTO = (43.6532, -79.3832)
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "cctv.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "cctv.py")
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,7 @@ def test_whole_months_are_not_partial():
 
 
 def test_trends_page_for_one_day(app_db):
-    at = AppTest.from_file(str(ROOT / "pages" / "trends.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "trends.py"), default_timeout=120)
     at.session_state["user"] = auth.User("t", "t", "analyst")
     at.run()
     at.date_input(key="f_dates").set_value((date(2021, 6, 1), date(2021, 6, 1))).run()

@@ -43,7 +43,7 @@ def write_new_incidents(path) -> None:
 
 
 def page(name: str, role: str, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=180)
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=180)
     at.session_state["user"] = auth.User(f"test-{role}", f"Test {role}", role)
     for key, value in state.items():
         at.session_state[key] = value

@@ -1,7 +1,10 @@
 """End to end: a reload or a link keeps a signed-in user on their page; sign-out ends that."""
 
+import shutil
+
 import pytest
 
+from crimeviz.web import serve
 from tests.e2e_helpers import open_page, screenshot, sign_in, wait_for_script
 
 pytestmark = pytest.mark.e2e
@@ -54,3 +57,20 @@ def test_link_to_a_page_opens_it_after_sign_in(app_url, browser_page):
     assert browser_page.get_by_text("Page not found").count() == 0
     assert page_title(browser_page) == "Trends" and browser_page.url.endswith("/trends")
     screenshot(browser_page, "e2e-link-trends")
+
+
+def test_a_link_is_the_first_request_a_new_server_gets(toronto_db, browser, tmp_path):
+    """After a restart a bookmark may be the server's first request: it must still meet app.py's sign-in
+    (a folder named ``pages/`` beside app.py made Streamlit run the page script alone, with no sign-in form)."""
+    store = tmp_path / "restart.duckdb"
+    shutil.copy(toronto_db, store)
+    proc, url = serve.start(store, tmp_path / "streamlit.log", env={"CRIMEVIZ_SECRETS": str(tmp_path / "none.toml")})
+    try:
+        page = browser.new_page()
+        page.goto(f"{url}/trends")
+        wait_for_script(page)
+        page.get_by_text("Create the first administrator").first.wait_for(timeout=30_000)
+        assert page.get_by_text("Access denied").count() == 0
+        page.close()
+    finally:
+        serve.stop(proc)

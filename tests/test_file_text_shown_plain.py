@@ -25,7 +25,7 @@ def store(tmp_path, monkeypatch):
 
 
 def admin_page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / name), default_timeout=120)
     at.session_state["user"] = auth.User("root", "root", "admin")
     return at.run()
 

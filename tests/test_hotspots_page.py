@@ -21,7 +21,7 @@ COLUMNS = [
 
 @pytest.fixture
 def hotspots_page(app_db):
-    at = AppTest.from_file(str(ROOT / "pages" / "hotspots.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "hotspots.py"), default_timeout=120)
     at.session_state["user"] = auth.User("test-analyst", "Test analyst", "analyst")
     return at.run()
 

@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 
 @pytest.fixture
 def map_page(app_db):
-    at = AppTest.from_file(str(ROOT / "pages" / "map.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "map.py"), default_timeout=120)
     at.session_state["user"] = auth.User("test-analyst", "Test analyst", "analyst")
     return at.run()
 

@@ -9,7 +9,7 @@ from tests.e2e_helpers import open_page, screenshot, sign_in, wait_for_pixels, w
 
 pytestmark = pytest.mark.e2e
 
-SHADE = (244, 165, 130)  # pages/near_repeat.py NEAR_REPEAT_COLOUR
+SHADE = (244, 165, 130)  # app_pages/near_repeat.py NEAR_REPEAT_COLOUR
 
 
 def pixels_near(path, rgb, tolerance: int = 12) -> int:

@@ -85,7 +85,7 @@ def test_page_is_in_the_analysts_menu():
     from crimeviz.access.auth import User
 
     scripts = [s for s, _, _ in navigation.visible(User("a", "A", "analyst"))["Incidents"]]
-    assert "pages/near_repeat.py" in scripts
+    assert "app_pages/near_repeat.py" in scripts
 
 
 def test_a_period_without_chains_draws_an_empty_map(app_db):

@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 def page(name: str, role: str = "admin") -> AppTest:
     """A page script as signed in with ``role`` (None: signed out)."""
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=120)
     if role:
         at.session_state["user"] = auth.User(f"test-{role}", f"Test {role}", role)
     return at

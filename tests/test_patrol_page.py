@@ -12,7 +12,7 @@ from tests.test_patrol_beats import connected
 
 
 def patrol_page(role: str = "commander") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "patrol.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "patrol.py"), default_timeout=120)
     at.session_state["user"] = auth.User(f"test-{role}", f"Test {role}", role)
     return at
 

@@ -17,7 +17,7 @@ from tests.test_streetview_scoring import RECORD, small_lite
 from tests.test_streetview_sequences import sequence_files, zip_bytes  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "streetview.py")
+PAGE = str(ROOT / "app_pages" / "streetview.py")
 
 
 @pytest.fixture

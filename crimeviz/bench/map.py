@@ -58,7 +58,7 @@ def page_rerun(db_path, repeats: int) -> float:
     from streamlit.testing.v1 import AppTest
 
     os.environ["CRIMEVIZ_DB"] = str(db_path)
-    at = AppTest.from_file(str(config.ROOT / "pages" / "map.py"), default_timeout=120)
+    at = AppTest.from_file(str(config.ROOT / "app_pages" / "map.py"), default_timeout=120)
     at.session_state["user"] = auth.User("bench", "Benchmark", "analyst")
     at.run()
     choices = [["Assault"], ["Robbery", "Auto Theft"], []]

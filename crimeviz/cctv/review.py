@@ -1,6 +1,6 @@
 """The work behind the CCTV review screen, without Streamlit: notes, scoring, tables, exports.
 
-``pages/cctv.py`` holds the widgets and layout and calls one function here per piece of
+``app_pages/cctv.py`` holds the widgets and layout and calls one function here per piece of
 work. Scores and exports are entered in the audit trail; times are clip-relative, or
 wall-clock when the reviewer gives the recording's start.
 """

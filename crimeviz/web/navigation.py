@@ -8,17 +8,17 @@ from crimeviz.access.auth import User
 
 # (section, script, title, icon, permission); every page checks the permission again itself.
 PAGES = [
-    ("Incidents", "pages/map.py", "Map", ":material/map:", "incidents"),
-    ("Incidents", "pages/trends.py", "Trends", ":material/trending_up:", "incidents"),
-    ("Incidents", "pages/hotspots.py", "Hotspots", ":material/local_fire_department:", "incidents"),
-    ("Incidents", "pages/near_repeat.py", "Near repeats", ":material/repeat:", "incidents"),
-    ("Incidents", "pages/areas.py", "Areas", ":material/pentagon:", "incidents"),
-    ("Video & imagery", "pages/streetview.py", "Street view", ":material/photo_camera:", "streetview"),
-    ("Video & imagery", "pages/cctv.py", "CCTV review", ":material/videocam:", "cctv"),
-    ("Forecasts & patrol", "pages/forecast.py", "Forecast", ":material/query_stats:", "forecasts"),
-    ("Forecasts & patrol", "pages/patrol.py", "Patrol plans", ":material/local_police:", "patrol"),
-    ("Manage", "pages/data.py", "Data", ":material/upload_file:", "data"),
-    ("Manage", "pages/admin.py", "Users & audit", ":material/admin_panel_settings:", "users"),
+    ("Incidents", "app_pages/map.py", "Map", ":material/map:", "incidents"),
+    ("Incidents", "app_pages/trends.py", "Trends", ":material/trending_up:", "incidents"),
+    ("Incidents", "app_pages/hotspots.py", "Hotspots", ":material/local_fire_department:", "incidents"),
+    ("Incidents", "app_pages/near_repeat.py", "Near repeats", ":material/repeat:", "incidents"),
+    ("Incidents", "app_pages/areas.py", "Areas", ":material/pentagon:", "incidents"),
+    ("Video & imagery", "app_pages/streetview.py", "Street view", ":material/photo_camera:", "streetview"),
+    ("Video & imagery", "app_pages/cctv.py", "CCTV review", ":material/videocam:", "cctv"),
+    ("Forecasts & patrol", "app_pages/forecast.py", "Forecast", ":material/query_stats:", "forecasts"),
+    ("Forecasts & patrol", "app_pages/patrol.py", "Patrol plans", ":material/local_police:", "patrol"),
+    ("Manage", "app_pages/data.py", "Data", ":material/upload_file:", "data"),
+    ("Manage", "app_pages/admin.py", "Users & audit", ":material/admin_panel_settings:", "users"),
 ]
 
 
