@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from crimeviz import config
-from crimeviz.forecast import checkpoint
+from crimeviz.forecast import bootstrap, checkpoint
 from crimeviz.forecast.frames import ALL, offences
 from crimeviz.forecast.predict import METHODS
 from crimeviz.forecast.protocol import PROTOCOL
@@ -66,6 +66,14 @@ def add_subcommands(subparsers) -> None:
         action="store_true",
         help="choose kernel/ProMap settings on the validation year instead of the defaults",
     )
+    evaluate.add_argument(
+        "--shifts",
+        default="none",
+        help="also backtest shifts: 'none', 'each' (the configured shifts, $CRIMEVIZ_SHIFTS) or comma-separated names",
+    )
+    evaluate.add_argument(
+        "--resamples", type=int, default=2000, help="paired bootstrap resamples of the days (at least 1000)"
+    )
     evaluate.set_defaults(func=run_evaluate)
 
     predict = subparsers.add_parser("predict", help="one day's hotspot forecast over the store's grid (JSON)")
@@ -74,6 +82,7 @@ def add_subcommands(subparsers) -> None:
     predict.add_argument("--method", default="cdna", help=f"one of: {', '.join(METHODS)}")
     predict.add_argument("--group", default=ALL, help="'all' or an offence name")
     predict.add_argument("--res", type=int, default=8, help="H3 resolution (7, 8 or 9)")
+    predict.add_argument("--shift", help="forecast one shift of the day (a name from $CRIMEVIZ_SHIFTS)")
     predict.add_argument("--checkpoint", type=Path, help="CDNA checkpoint (default: the app's)")
     predict.add_argument("--json", type=Path, help="write the forecast here (default: standard output)")
     predict.set_defaults(func=run_predict)
@@ -142,6 +151,14 @@ def run_evaluate(args) -> int:
     if unknown:
         print(f"unknown methods: {', '.join(unknown)}", file=sys.stderr)
         return 2
+    if args.resamples < 1000:
+        print("--resamples must be at least 1000", file=sys.stderr)
+        return 2
+    try:
+        shift_list = _shifts(args.shifts)
+    except ValueError as exc:
+        print(f"shifts: {exc}", file=sys.stderr)
+        return 2
     protocol = replace(Protocol(), train_end=args.train_end)
     report = backtest(
         con,
@@ -153,12 +170,24 @@ def run_evaluate(args) -> int:
         protocol=protocol,
         tune=args.tune,
         progress=not args.quiet,
+        shift_list=shift_list,
+        resamples=args.resamples,
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1))
     print(summary_table(report))
     return 0
+
+
+def _shifts(text: str):
+    from crimeviz.forecast import shifts
+
+    if text == "none":
+        return ()
+    if text == "each":
+        return shifts.configured()
+    return tuple(shifts.by_name(name.strip()) for name in text.split(","))
 
 
 def summary_table(report: dict) -> str:
@@ -171,7 +200,11 @@ def summary_table(report: dict) -> str:
         rows = result["methods"] | {"(oracle)": result["diagnostics"]["oracle_static"]}
         for method, r in rows.items():
             lines.append(f"{method:16s}" + "".join(f"{r['pai'][c]['mean']:8.2f}" for c in coverages))
+        if "bootstrap" in result:
+            lines += [bootstrap.verdict(result["bootstrap"], m) for m in result["methods"] if bootstrap.learned(m)]
         lines.append("")
+    for shift in report.get("shifts", {}).values():
+        lines.append(summary_table({"protocol": report["protocol"] | {"period": f"{shift['label']} shifts"}} | shift))
     return "\n".join(lines)
 
 
@@ -180,7 +213,7 @@ def run_predict(args) -> int:
 
     if args.method not in METHODS:
         raise ValueError(f"unknown method {args.method!r}; choose one of {', '.join(METHODS)}")
-    report = forecast_json(_open(args), args.date, args.method, args.group, args.res, args.checkpoint)
+    report = forecast_json(_open(args), args.date, args.method, args.group, args.res, args.checkpoint, args.shift)
     if report.get("warning"):
         print(f"warning: {report['warning']}", file=sys.stderr)
     text = json.dumps(report, indent=1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from crimeviz.forecast import baselines, checkpoint, metrics
+from crimeviz.forecast import baselines, bootstrap, checkpoint, metrics, shifts
 from crimeviz.forecast.frames import ALL, History, cells_with_incidents, grid_mapping, load_history, offences
 from crimeviz.forecast.predict import METHODS, load_forecaster, method_intensities
 from crimeviz.forecast.protocol import PROTOCOL, Protocol
@@ -38,6 +38,8 @@ def backtest(
     protocol: Protocol = PROTOCOL,
     tune: bool = False,
     progress: bool = True,
+    shift_list: tuple[shifts.Shift, ...] = (),
+    resamples: int = bootstrap.RESAMPLES,
 ) -> dict:
     """Forecast every day ``start..end`` with each method; metrics per offence group.
 
@@ -46,6 +48,12 @@ def backtest(
     (``"5%"``) with ``mean`` (over days) and ``pooled`` values, and ``poisson``.
     With ``tune`` the kernel and ProMap settings are searched on the validation
     year for each group (else the defaults of :mod:`baselines` are used).
+
+    Each group also holds ``bootstrap`` (:func:`crimeviz.forecast.bootstrap.compare`: every
+    method's PAI at 5% and 10% against the best baseline, ``resamples`` paired resamples of the
+    days). With ``shift_list`` the same is done for each shift (:mod:`~crimeviz.forecast.shifts`)
+    under ``"shifts": {name: {"hours", "label", "groups"}}``; CDNA, trained on whole days, is
+    scaled by each cell's share of incidents in the shift up to ``train_end``.
     """
     if start <= protocol.train_end:
         raise ValueError(f"the backtest must start after the training period (ends {protocol.train_end})")
@@ -55,7 +63,7 @@ def backtest(
     history = load_history(con, mapping, end, offence_names=names)
     targets = np.arange(history.index(start), history.index(end) + 1)
     areas = mapping.areas_km2
-    cdna = None
+    cdna, cdna_seconds = None, 0.0
     if forecaster is not None:
         began = time.perf_counter()
         cdna = forecaster.intensities(history, targets)
@@ -78,15 +86,68 @@ def backtest(
         "code_version": code_version(),
         "groups": {},
     }
+    out["groups"] = _evaluate_groups(
+        history,
+        targets,
+        groups,
+        methods,
+        names,
+        cdna,
+        cdna_seconds,
+        protocol,
+        tune,
+        progress,
+        resamples,
+    )
+    if shift_list:
+        out["protocol"]["shift_day"] = "an incident belongs to the day its shift began (03:00 is the previous night)"
+        out["shifts"] = {}
+    train_rows = history.index(protocol.train_end) + 1
+    for shift in shift_list:
+        shifted = shifts.load_shift_history(con, mapping, shift, end, history.start, names)
+        scale = None
+        if cdna is not None:
+            share = {
+                g: shifts.shift_share(history.group(g)[:train_rows], shifted.group(g)[:train_rows]) for g in groups
+            }
+            scale = (cdna, share)
+        out["shifts"][shift.name] = shift.as_dict() | {
+            "groups": _evaluate_groups(
+                shifted,
+                targets,
+                groups,
+                methods,
+                names,
+                scale,
+                cdna_seconds,
+                protocol,
+                tune,
+                progress,
+                resamples,
+            )
+        }
+    return out
+
+
+def _evaluate_groups(history, targets, groups, methods, names, cdna, cdna_seconds, protocol, tune, progress, resamples):
+    """``{group: {"incidents", "methods", "bootstrap", "baseline_params", "tuning", "diagnostics"}}``.
+
+    ``cdna`` is the ``(days, offences, cells)`` CDNA forecast, or for a shift ``(forecast,
+    {group: per-cell shift share})``.
+    """
+    areas = history.mapping.areas_km2
+    result = {}
     for group in tqdm(groups, disable=not progress, desc="backtest", unit="group"):
         counts = history.group(group)[targets]
         tuning = tune_baselines(history, protocol, group) if tune else None
         chosen = {name: _without_score(row) for name, row in tuning["best"].items()} if tune else {}
-        reports = {}
+        reports, per_day = {}, {}
         for method in methods:
             began = time.perf_counter()
             if method == "cdna":
-                lam = cdna.sum(axis=1) if group == ALL else cdna[:, names.index(group)]
+                day_lam, share = cdna if isinstance(cdna, tuple) else (cdna, None)
+                lam = day_lam.sum(axis=1) if group == ALL else day_lam[:, names.index(group)]
+                lam = lam if share is None else lam * share[group]
                 seconds = cdna_seconds
             else:
                 lam = method_intensities(
@@ -96,10 +157,14 @@ def backtest(
             reports[method] = (
                 {"label": METHODS[method]} | method_report(lam, counts, areas) | {"seconds": round(seconds, 2)}
             )
+            per_day[method] = {
+                metrics.coverage_key(c): bootstrap.daily_pai(lam, counts, areas, c) for c in bootstrap.COVERAGES
+            }
         oracle = np.broadcast_to(counts.mean(axis=0), counts.shape)
-        out["groups"][group] = {
+        result[group] = {
             "incidents": int(counts.sum()),
             "methods": reports,
+            "bootstrap": bootstrap.compare(per_day, resamples),
             "baseline_params": baseline_params() | chosen,
             "tuning": tuning,
             "diagnostics": {
@@ -110,7 +175,7 @@ def backtest(
                 | method_report(oracle, counts, areas)
             },
         }
-    return out
+    return result
 
 
 def baseline_params() -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crimeviz.forecast import baselines, checkpoint
+from crimeviz.forecast import baselines, checkpoint, shifts
 from crimeviz.forecast.frames import (
     ALL,
     GridMapping,
@@ -164,8 +164,13 @@ def forecast_for_date(
     method: str = "cdna",
     res: int = 8,
     checkpoint_path: Path | str | None = None,
+    shift: str | None = None,
 ) -> pd.DataFrame:
     """Forecast of ``day`` from incidents strictly before it (or before the end of the data).
+
+    With ``shift`` (a name from :func:`crimeviz.forecast.shifts.configured`) the forecast is for
+    that shift of ``day``: baselines run on the shift's own daily counts, CDNA's whole-day
+    forecast is scaled by each cell's share of its incidents in the shift.
 
     Returns one row per cell, highest intensity first: ``cell`` (H3 hex),
     ``intensity`` (expected incidents that day) and ``rank`` (1 = hottest). When
@@ -189,12 +194,20 @@ def forecast_for_date(
         mapping, names = store_grid(con, res, day), offences(con)
     history = load_history(con, mapping, data_until, offence_names=names)
     train_end = min(PROTOCOL.train_end, data_until)
+    chosen = shifts.by_name(shift) if shift else None
+    if chosen is not None and method != "cdna":
+        history = shifts.load_shift_history(con, mapping, chosen, data_until, history.start, names)
     lam = method_intensities(method, history, [history.index(day)], offence_group, lead, forecaster, train_end)[0]
+    if chosen is not None and method == "cdna":
+        shifted = shifts.load_shift_history(con, mapping, chosen, data_until, history.start, names)
+        lam = lam * shifts.shift_share(history.group(offence_group), shifted.group(offence_group))
     order = np.argsort(-lam, kind="stable")
     frame = pd.DataFrame(
         {"cell": np.asarray(mapping.hex())[order], "intensity": lam[order], "rank": np.arange(1, len(order) + 1)}
     )
     frame.attrs = {"method": method, "offence_group": offence_group, "lead": lead, "data_until": data_until.isoformat()}
+    if chosen is not None:
+        frame.attrs["shift"] = chosen.as_dict()
     if forecaster is not None:
         commit = forecaster.meta["code_version"].get("git_commit") or "unknown commit"
         frame.attrs["checkpoint"] = f"{checkpoint_path.name} ({commit[:7]})"
@@ -209,13 +222,14 @@ def forecast_json(
     offence_group: str = ALL,
     res: int = 8,
     checkpoint_path: Path | str | None = None,
+    shift: str | None = None,
 ) -> dict:
     """:func:`forecast_for_date` in plain types, over the store's grid (:func:`store_grid`).
 
     ``cells`` lists each cell (H3 hex) with its ``expected`` incidents that day: null
     where a CDNA checkpoint has no such cell (``unseen`` and ``warning`` say how much it misses).
     """
-    frame = forecast_for_date(con, day, offence_group, method, res, checkpoint_path)
+    frame = forecast_for_date(con, day, offence_group, method, res, checkpoint_path, shift)
     expected = dict(zip(frame["cell"], frame["intensity"].astype(float)))
     out = {"date": day.isoformat(), "method": method} | frame.attrs
     out["cells"] = [{"cell": cell, "expected": expected.get(cell)} for cell in store_grid(con, res, day).hex()]
