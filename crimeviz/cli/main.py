@@ -18,6 +18,7 @@ from crimeviz.store import importer
 FEATURE_COMMANDS = {
     "forecast": ("crimeviz.cli.forecast", "next-day hotspot forecasts: train, evaluate, bench"),
     "cctv": ("crimeviz.cli.cctv", "CCTV review with MGFN: score, train, evaluate, bench"),
+    "cameras": ("crimeviz.cli.cameras", "live cameras: add, edit, list, remove (credentials never shown)"),
     "streetview": ("crimeviz.cli.streetview", "street-level imagery: DevianceNet scores and training"),
     "patrol": ("crimeviz.cli.patrol", "patrol plans: build, approve, export, review, bench"),
     "areas": ("crimeviz.cli.areas", "area layers (beats, wards, zones): import, list, remove, counts, bench"),
