@@ -23,6 +23,7 @@ FEATURE_COMMANDS = {
     "patrol": ("crimeviz.cli.patrol", "patrol plans: build, approve, export, review, bench"),
     "areas": ("crimeviz.cli.areas", "area layers (beats, wards, zones): import, list, remove, counts, bench"),
     "analyze": ("crimeviz.cli.analyze", "analyst methods: near-repeat (Knox test, Ratcliffe's calculator)"),
+    "dosage": ("crimeviz.cli.dosage", "patrol dosage from AVL/GPS pings: import, synth, report"),
 }
 
 
