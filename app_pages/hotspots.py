@@ -1,10 +1,11 @@
-"""Hotspots: Getis-Ord Gi* on the H3 grid and a quartic-kernel density surface."""
+"""Hotspots: Getis-Ord Gi* on the H3 grid and a quartic-kernel density surface, city-wide or inside
+the areas picked in the sidebar."""
 
 import streamlit as st
 
 from crimeviz import config
 from crimeviz.explore import hotspots, maps
-from crimeviz.store import queries
+from crimeviz.store import areas, queries
 from crimeviz.web import ui
 
 user, con, f = ui.filtered_page("Hotspot statistics")
@@ -27,7 +28,23 @@ counts = queries.cell_counts(con, f, res)
 if counts.sum() == 0:
     st.warning(ui.NO_MATCH)
     st.stop()
-cells = queries.study_cells(con, res)
+if f.areas:  # the analysis stays inside the areas picked in the sidebar
+    cells = areas.study_cells(con, f.area_layer, f.areas, res)
+    st.caption(
+        ui.plain(
+            f"Study area: the {len(cells):,} cells holding incidents of {', '.join(f.areas)} ({f.area_layer}); "
+            "only the incidents inside these areas count."
+        )
+    )
+else:
+    cells = queries.study_cells(con, res)
+    st.caption("To restrict the statistics to a division, a beat or any area, pick it under Areas in the sidebar.")
+if len(cells) < 3:
+    st.warning(
+        f"The study area holds {len(cells)} cell(s) at resolution {res}: Gi* needs 3 at least. "
+        "Pick more areas or a finer resolution."
+    )
+    st.stop()
 gi = hotspots.gi_star(counts, cells, hotspots.kring_weights(cells, k), alpha)
 category = "category" if test == "Normal approximation" else "category_sim"
 m1, m2, m3 = st.columns(3)
@@ -35,7 +52,7 @@ m1.metric("Cells in study area", f"{len(cells):,}")
 m2.metric("Significant hot spots", f"{(gi[category] == 'Hot spot').sum():,}")
 m3.metric("Significant cold spots", f"{(gi[category] == 'Cold spot').sum():,}")
 st.markdown(
-    f"Gi* compares each cell's k-ring total with the city-wide mean. Its two-sided p-value comes from the "
+    f"Gi* compares each cell's k-ring total with the mean over the study area. Its two-sided p-value comes from the "
     f"normal approximation and, separately, from {hotspots.PERMUTATIONS:,} conditional permutations (seed "
     f"{hotspots.SEED}; none can give less than {2 / (hotspots.PERMUTATIONS + 1):.2g}). Cells are **significant** when the p-value passes the Benjamini–Hochberg correction "
     f"at a false discovery rate of {alpha:.0%} over all {len(cells):,} cells tested; the map colours those "

@@ -6,7 +6,7 @@ from streamlit_folium import st_folium
 from crimeviz import config
 from crimeviz.explore import charts, exports, leaflet, maps, selection
 from crimeviz.store import grid, queries
-from crimeviz.web import overlays, ui
+from crimeviz.web import area_views, overlays, ui
 
 MAX_POINTS = 5_000
 
@@ -23,10 +23,12 @@ res = left.radio(
 )
 shown = right.multiselect(
     "Layers",
-    ["Hexagons", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
+    ["Hexagons", "Areas", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
     default=["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
     key="map_layers",
+    help="Areas: a choropleth of the areas of a layer (beats, divisions, wards), instead of or under the hexagons.",
 )
+area_map = area_views.choropleth(con, f) if "Areas" in shown else None
 
 counts = queries.hex_counts(con, f, res)
 st.caption(ui.describe(f))
@@ -58,6 +60,8 @@ cell = st.session_state.get("map_cell")
 context = ui.map_context(con)
 layers = [context["outline"]]
 legend = None
+if area_map:
+    layers.append(area_map[0])
 if "Hexagons" in shown:
     hexes, legend = maps.count_layer(counts, names, hex_id)
     layers.append(hexes)
@@ -86,6 +90,9 @@ with tab_deck:
     st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="incident_map")
     if legend:
         st.markdown(maps.legend_html(legend, "Incidents per cell"), unsafe_allow_html=True)
+    if area_map:
+        st.markdown(area_map[1], unsafe_allow_html=True)  # labels escaped by legend_html
+        st.caption(area_map[2])
     if any(layer.id == "deviance-scores" for layer in layers):
         st.markdown(
             maps.legend_html(

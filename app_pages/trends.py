@@ -1,10 +1,11 @@
-"""Trends: series with year-over-year comparison, hour×weekday, seasonality, offence mix, CompStat."""
+"""Trends: series with year-over-year comparison, hour×weekday, seasonality, offence mix, CompStat per
+neighbourhood or per area of a layer."""
 
 import streamlit as st
 
-from crimeviz.explore import charts
-from crimeviz.store import queries
-from crimeviz.web import ui
+from crimeviz.explore import area_maps, charts
+from crimeviz.store import areas, queries
+from crimeviz.web import area_views, ui
 
 user, con, f = ui.filtered_page("Trends")
 st.caption(ui.describe(f))
@@ -25,10 +26,22 @@ a.plotly_chart(charts.hour_weekday_heatmap(queries.hour_weekday(con, f)), key="t
 b.plotly_chart(charts.seasonal_chart(queries.seasonal(con, f)), key="trend_seasonal")
 st.plotly_chart(charts.offence_mix_chart(queries.offence_mix(con, f)), key="trend_mix")
 
-st.subheader("Neighbourhoods: change vs the previous period")
+RECORDED = "Neighbourhoods recorded on the incidents"
+group = st.selectbox(
+    "Group by area",
+    [RECORDED, *ui.area_catalogue(con)],
+    key="trend_group",
+    help="The neighbourhood each incident names, or the areas of a layer (beats, divisions, wards) it lies in.",
+)
+by_layer = group != RECORDED
+st.subheader(("Areas of the layer: " if by_layer else "Neighbourhoods: ") + "change vs the previous period")
+if by_layer:
+    st.plotly_chart(area_maps.area_series_chart(areas.monthly(con, group, f)), key="trend_areas")
+    if note := area_views.derived_note(group):
+        st.caption(note)
 st.caption(f"Windows end on {f.end:%d %b %Y}, the last day of the filter; the other filter choices apply.")
 for days, column in zip((28, 365), st.columns(2)):
-    table = queries.neighbourhood_change(con, f, days)
+    table = areas.compstat(con, group, f, days) if by_layer else queries.neighbourhood_change(con, f, days)
     column.markdown(f"**Last {days} days vs the {days} before**")
     column.dataframe(
         table,

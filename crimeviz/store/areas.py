@@ -8,15 +8,17 @@ imported or replaced (all of them) and when incidents are imported (the new ones
 """
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import shapely
+from h3.api import basic_int as h3int
 
 from crimeviz.geo import derive, join
 from crimeviz.geo.layers import LayerRejected, PreparedLayer, load, prepare
-from crimeviz.store import audit, db, queries
+from crimeviz.store import audit, db, grid, queries
 from crimeviz.store.filters import IncidentFilter, where
 
 SCHEMA = """
@@ -131,6 +133,7 @@ def save_layer(
             "repaired": len(report["repaired"]),
             "overlaps": len(report["overlaps"]),
         }
+        db.bump_data_version(con)  # filters by area and every cache of per-area results change
         audit.record(con, by, "areas.import", "area_layer", layer, {**summary, "source": source})
     return {**summary, "report": report}
 
@@ -177,6 +180,7 @@ def remove_layer(con, layer: str, by: str) -> dict:
     with db.transaction(con):
         areas = con.execute("SELECT count(*) FROM areas WHERE layer = ?", [layer]).fetchall()[0][0]
         _delete(con, layer)
+        db.bump_data_version(con)
         audit.record(con, by, "areas.remove", "area_layer", layer, {"areas": areas})
     return {"removed": layer, "areas": areas}
 
@@ -201,12 +205,22 @@ def join_new_incidents(con) -> int:
     return added
 
 
-def counts(con, layer: str, f: IncidentFilter) -> tuple[pd.DataFrame, int]:
-    """Incidents matching ``f`` per area of ``layer`` (``name``, ``incidents``, ``area_km2``, every area
-    listed, busiest first) and how many match but lie outside every area."""
+def _known(con, layer: str) -> None:
     known = layer_names(con)
     if layer not in known:
         raise ValueError(f"no area layer {layer!r}; layers: {', '.join(known) or '(none)'}")
+
+
+def area_names(con, layer: str) -> list[str]:
+    """The names of ``layer``'s areas, in code-point order (the join's tie order)."""
+    ensure(con)
+    return [r[0] for r in con.execute("SELECT name FROM areas WHERE layer = ? ORDER BY name", [layer]).fetchall()]
+
+
+def counts(con, layer: str, f: IncidentFilter) -> tuple[pd.DataFrame, int]:
+    """Incidents matching ``f`` per area of ``layer`` (``name``, ``incidents``, ``area_km2``, every area
+    listed, busiest first) and how many match but lie outside every area."""
+    _known(con, layer)
     sql, params = where(f)
     table = con.execute(
         "SELECT a.name, count(m.id) AS incidents, a.area_km2 FROM areas a LEFT JOIN "
@@ -221,6 +235,100 @@ def counts(con, layer: str, f: IncidentFilter) -> tuple[pd.DataFrame, int]:
         [layer, *params],
     ).fetchall()[0][0]
     return table, int(outside)
+
+
+def previous_period(f: IncidentFilter) -> IncidentFilter:
+    """``f`` over the period of equal length that ends the day before ``f.start``."""
+    days = (f.end - f.start).days + 1
+    return f.with_dates(f.start - timedelta(days=days), f.start - timedelta(days=1))
+
+
+def change(con, layer: str, f: IncidentFilter) -> pd.DataFrame:
+    """Per area of ``layer``: ``name``, ``area_km2``, ``incidents`` (matching ``f``), ``per_km2``,
+    ``previous`` (the same filter over the period of equal length just before, see
+    :func:`previous_period`), ``change`` and ``pct_change`` (NaN where ``previous`` is 0); every area, by name."""
+    now, _ = counts(con, layer, f)
+    before, _ = counts(con, layer, previous_period(f))
+    out = now.sort_values("name", ignore_index=True)
+    out["per_km2"] = out["incidents"] / out["area_km2"]
+    out["previous"] = out["name"].map(before.set_index("name")["incidents"]).fillna(0).astype(int)
+    out["change"] = out["incidents"] - out["previous"]
+    out["pct_change"] = 100 * out["change"] / out["previous"].where(out["previous"] > 0)
+    return out
+
+
+def compstat(con, layer: str, f: IncidentFilter, days: int, top: int = 15) -> pd.DataFrame:
+    """CompStat table per area of ``layer``: counts in the ``days`` ending at ``f.end`` vs the ``days``
+    before (the rest of ``f`` applies). Columns: area, current, previous, change, pct_change; the
+    ``top`` areas by current count (then by change), as ``queries.neighbourhood_change`` does for
+    the neighbourhoods recorded on the incidents."""
+    current = f.with_dates(f.end - timedelta(days=days - 1), f.end)
+    table = change(con, layer, current)
+    table = table.rename(columns={"name": "area", "incidents": "current"})
+    table["pct_change"] = table["pct_change"].round(1)
+    table = table.sort_values(["current", "change", "area"], ascending=[False, False, True]).head(top)
+    return table[["area", "current", "previous", "change", "pct_change"]].reset_index(drop=True)
+
+
+def monthly(con, layer: str, f: IncidentFilter) -> pd.DataFrame:
+    """Incidents matching ``f`` per month and area of ``layer`` (``month``, ``area``, ``n``); incidents
+    outside every area are left out. Months with no incident in an area have no row."""
+    _known(con, layer)
+    sql, params = where(f)
+    return con.execute(
+        "SELECT date_trunc('month', i.occurred_at) AS month, ia.area, count(*) AS n FROM incidents i "
+        "JOIN incident_areas ia ON ia.incident_id = i.id AND ia.layer = ? "
+        f"WHERE ia.area IS NOT NULL AND {sql} GROUP BY ALL ORDER BY ALL",
+        [layer, *params],
+    ).df()
+
+
+def study_cells(con, layer: str, names, res: int) -> list[int]:
+    """Every cell at ``res`` holding a stored incident that lies in one of the areas ``names`` of
+    ``layer``: the study area of statistics restricted to those areas (whole cells, so a cell
+    crossing the areas' edge is in it; only its incidents inside the areas are counted)."""
+    _known(con, layer)
+    column = grid.cell_column(res)
+    names = list(names)
+    if not names:
+        return []
+    marks = ", ".join("?" for _ in names)
+    return [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT i.{column} FROM incidents i JOIN incident_areas ia ON ia.incident_id = i.id "
+            f"AND ia.layer = ? WHERE ia.area IN ({marks}) ORDER BY 1",
+            [layer, *names],
+        ).fetchall()
+    ]
+
+
+def cell_areas(con, layer: str, cells) -> list[str | None]:
+    """The area of ``layer`` holding each H3 cell's centre (by the join's rule), None where no area does.
+
+    Cells have no single area when an area's edge crosses them; their centre decides, the rule
+    ``h3.polygon_to_cells`` uses (centre containment), so a cell belongs to one area at most.
+    """
+    _known(con, layer)
+    names, geometries = layer_geometries(con, layer)
+    ints = [c if isinstance(c, (int, np.integer)) else grid.to_int(c) for c in cells]
+    centres = np.array([h3int.cell_to_latlng(int(c)) for c in ints], dtype=float).reshape(-1, 2)
+    index = join.assign(centres[:, 1], centres[:, 0], geometries)
+    labels = np.array(list(names) + [None], dtype=object)
+    return labels[index].tolist()
+
+
+def features(con, layer: str, tolerance_deg: float = 0.00005) -> list[dict]:
+    """``layer``'s areas as GeoJSON features (``properties.name``), WGS84, simplified to
+    ``tolerance_deg`` (about 5 m; topology kept) and rounded to 5 decimals, for maps."""
+    _known(con, layer)
+    names, geometries = layer_geometries(con, layer)
+    simple = shapely.simplify(geometries, tolerance_deg, preserve_topology=True)
+    out = []
+    for name, geom in zip(names, simple):
+        shape = json.loads(shapely.to_geojson(shapely.set_precision(geom, 1e-5)))
+        out.append({"type": "Feature", "geometry": shape, "properties": {"name": name}})
+    return out
 
 
 def scratch_store(con, path: Path):

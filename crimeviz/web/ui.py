@@ -19,7 +19,7 @@ import streamlit as st
 from crimeviz import config
 from crimeviz.access import accounts, auth, sessions
 from crimeviz.explore import maps
-from crimeviz.store import audit, db, queries
+from crimeviz.store import areas, audit, db, queries
 from crimeviz.store.filters import WEEKDAYS, IncidentFilter
 
 IDLE_TIMEOUT = timedelta(hours=8)
@@ -27,7 +27,17 @@ IDLE_TIMEOUT = timedelta(hours=8)
 APP_CSS = Path(__file__).with_name("app.css")
 FAVICON = Path(__file__).with_name("favicon.png")
 
-FILTER_KEYS = ("f_dates", "f_offences", "f_premises", "f_neigh", "f_hours", "f_midnight", "f_weekdays")
+FILTER_KEYS = (
+    "f_dates",
+    "f_offences",
+    "f_premises",
+    "f_neigh",
+    "f_hours",
+    "f_midnight",
+    "f_weekdays",
+    "f_area_layer",
+    "f_areas",
+)
 
 
 def plain(text) -> str:
@@ -95,6 +105,43 @@ def map_context(con) -> dict:
     return _context(str(config.db_path()), data_version(con))
 
 
+@st.cache_data(show_spinner=False)
+def _area_catalogue(path: str, version: int) -> dict[str, list[str]]:
+    con = connection()
+    return {layer: areas.area_names(con, layer) for layer in areas.layer_names(con)}
+
+
+def area_catalogue(con) -> dict[str, list[str]]:
+    """``{layer: [area names]}`` for every area layer; a layer's import or removal raises the data
+    version, so the lists follow it."""
+    return _area_catalogue(str(config.db_path()), data_version(con))
+
+
+def _forget_areas() -> None:
+    st.session_state["f_areas"] = []
+
+
+def area_filter(con) -> tuple[str | None, tuple[str, ...] | None]:
+    """The sidebar's area layer and areas (None: every area), drawn inside the caller's sidebar."""
+    catalogue = area_catalogue(con)
+    if not catalogue:
+        return None, None
+    layers = list(catalogue)
+    if st.session_state.get("f_area_layer") not in layers:
+        st.session_state["f_area_layer"] = areas.DEFAULT_LAYER if areas.DEFAULT_LAYER in layers else layers[0]
+    layer = st.selectbox(
+        "Area layer",
+        layers,
+        key="f_area_layer",
+        on_change=_forget_areas,
+        help="Beats, divisions, wards or other areas imported on the Areas page.",
+    )
+    valid = catalogue[layer]
+    st.session_state["f_areas"] = [a for a in st.session_state.get("f_areas", []) if a in valid]
+    chosen = st.multiselect("Areas", valid, key="f_areas", placeholder="All areas")
+    return layer, tuple(chosen) or None
+
+
 def keep_filters() -> None:
     """Keep the sidebar filter when the analyst moves between pages."""
     for key in FILTER_KEYS:
@@ -128,6 +175,7 @@ def sidebar_filter(con) -> IncidentFilter | None:
             help="For night shifts: e.g. range 6–21 with this on keeps 22:00–05:59.",
         )
         weekdays = st.multiselect("Weekdays", list(WEEKDAYS), key="f_weekdays")
+        area_layer, chosen_areas = area_filter(con)
     if not isinstance(dates, (tuple, list)) or len(dates) != 2:
         st.info("Pick an end date for the date range in the sidebar.")
         return None
@@ -143,7 +191,7 @@ def sidebar_filter(con) -> IncidentFilter | None:
         tuple(neigh) or None,
         hour_range,
         tuple(WEEKDAYS.index(d) for d in weekdays),
-    )
+    ).with_areas(area_layer if chosen_areas else None, chosen_areas)
     problems = f.problems()
     if problems:
         st.error("The filter cannot be used: " + "; ".join(problems) + ".")
@@ -177,6 +225,9 @@ def describe(f: IncidentFilter) -> str:
         parts.append(f"hours {f.hours[0]:02d}–{f.hours[1]:02d}")
     if len(f.weekdays) < 7:
         parts.append(" ".join(WEEKDAYS[d] for d in f.weekdays))
+    if f.areas:
+        named = f"{len(f.areas)} areas" if len(f.areas) > 3 else ", ".join(f.areas)
+        parts.append(plain(f"{named} ({f.area_layer})"))  # names from an imported file: shown, not rendered
     return " · ".join(parts)
 
 
