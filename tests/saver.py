@@ -8,6 +8,7 @@ after the first such statement, prints "paused" and waits to be killed.
 
 import sys
 import time
+from contextlib import contextmanager
 
 import h3
 import numpy as np
@@ -34,12 +35,21 @@ class Narrated:
 
     def execute(self, sql, *args):
         result = self.con.execute(sql, *args)
-        head = " ".join(sql.split()[:3])
+        self.say(" ".join(sql.split()[:3]))
+        return result
+
+    @contextmanager
+    def transaction(self):
+        with self.con.transaction():
+            self.say("BEGIN TRANSACTION")
+            yield self
+        self.say("COMMIT")
+
+    def say(self, head: str) -> None:
         print(head, flush=True)
         if head == self.pause:
             print("paused", flush=True)
             time.sleep(600)
-        return result
 
 
 def main(kind: str, path: str, saves: int, pause: str | None = None) -> None:

@@ -70,6 +70,7 @@ def test_failed_import_leaves_table_unchanged(small_store, chicago_csv, monkeypa
     imports_before = small_store.execute("SELECT count(*) FROM imports").fetchall()
 
     def fail_after_insert(con, rows):
+        con.register("rows", rows)
         con.execute("INSERT INTO incidents SELECT * FROM rows")
         raise OSError("disk full")
 

@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 
 from crimeviz import config
+from crimeviz.store import engine
+from crimeviz.store.engine import StoreUnavailable  # noqa: F401  (callers catch db.StoreUnavailable)
 from crimeviz.store.grid import cells_for_points
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
-    id            UBIGINT PRIMARY KEY,
+    id            BIGINT PRIMARY KEY,
     occurred_at   TIMESTAMP NOT NULL,
     offence       VARCHAR NOT NULL,
     premises      VARCHAR,
@@ -37,7 +39,15 @@ CREATE TABLE IF NOT EXISTS imports (
     file_sha256 VARCHAR,
     loaded      BIGINT NOT NULL,
     duplicates  BIGINT NOT NULL,
-    rejected    BIGINT NOT NULL
+    rejected    BIGINT NOT NULL,
+    file_name   VARCHAR,
+    username    VARCHAR,
+    added       BIGINT,
+    updated     BIGINT,
+    unchanged   BIGINT,
+    removed     BIGINT,
+    undone_at   TIMESTAMP,
+    undone_by   VARCHAR
 );
 CREATE TABLE IF NOT EXISTS store_state (data_version BIGINT NOT NULL);
 INSERT INTO store_state SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM store_state);
@@ -53,6 +63,8 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 """
 
+CORE_TABLES = ("incidents", "imports", "store_state", "audit_log")
+
 INCIDENT_COLUMNS = (
     "id",
     "occurred_at",
@@ -66,10 +78,6 @@ INCIDENT_COLUMNS = (
     "h3_9",
     "source",
 )
-
-
-class StoreUnavailable(Exception):
-    """The database file cannot be opened; the message says why in words for the user."""
 
 
 DUCKDB_MAGIC = (8, b"DUCK")  # where DuckDB's file header carries its magic bytes
@@ -92,33 +100,27 @@ def check_store_file(path: Path) -> None:
         raise StoreUnavailable(f"{path} is not a CrimeViz (DuckDB) database; give another --db")
 
 
-def connect(path: Path | str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the store at ``path`` (default ``config.db_path()``)."""
+def connect(path: Path | str | None = None, read_only: bool = False):
+    """The store at ``path`` (default ``config.db_path()``), created if needed: a handle that many
+    processes may use at once (``engine.FileStore``); ``":memory:"`` gives a private DuckDB."""
+    if str(path) == ":memory:":
+        con = duckdb.connect(":memory:")
+        con.execute(SCHEMA)
+        return con
     path = Path(path) if path is not None else config.db_path()
     check_store_file(path)
-    try:
-        if read_only:
-            return duckdb.connect(str(path), read_only=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text:
-            pid = text.split("PID ")[-1].split(")")[0] if "PID " in text else "?"
-            raise StoreUnavailable(
-                f"the database {path} is in use by another process (PID {pid}); "
-                "stop it (e.g. the running app) or use another --db"
-            ) from None
-        if "not a valid DuckDB database" in text:
-            raise StoreUnavailable(f"{path} is not a CrimeViz (DuckDB) database") from None
-        raise StoreUnavailable(f"cannot open the database {path}: {text.splitlines()[0]}") from None
-    except OSError as exc:
-        raise StoreUnavailable(f"cannot open the database {path}: {exc.strerror or exc}") from None
-    con.execute(SCHEMA)
-    return con
+    store = engine.shared(path, read_only)
+    if read_only:
+        return store
+    if not path.exists() or path.stat().st_size == 0:
+        with store.transaction():
+            store.execute(SCHEMA)
+    else:
+        ensure_schema(store, SCHEMA, CORE_TABLES)
+    return store
 
 
-def open_store(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+def open_store(path: Path | str | None = None):
     """Open the store and, if it holds no incidents, load the embedded Toronto data."""
     con = connect(path)
     if incident_count(con) == 0:
@@ -130,40 +132,54 @@ def incident_count(con) -> int:
     return con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
 
 
-# One writer at a time in this process: every browser session reads through its own
-# cursor, while imports, reports, plans and audit entries queue here, so none is lost
-# to a DuckDB write-write conflict. Re-entrant, so an audited write may nest.
+# Writes to a private in-memory DuckDB (``connect(":memory:")``) queue here; a store file's
+# writers queue on its lock files instead (``engine.FileStore.transaction``).
 WRITE_LOCK = threading.RLock()
+_OPEN_TRANSACTIONS: set[int] = set()  # ids of in-memory connections inside ``transaction``
 
 
 def ensure_schema(con, schema: str, tables: tuple[str, ...]) -> None:
-    """Run ``schema`` (``CREATE … IF NOT EXISTS``) under WRITE_LOCK unless all ``tables`` exist, so a
-    page that only reads costs one catalog lookup, not a DDL statement queued behind every writer."""
+    """Run ``schema`` (``CREATE … IF NOT EXISTS``) in a write transaction unless all ``tables`` exist,
+    so a page that only reads costs one catalog lookup, not a write queued behind every writer."""
     present = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
         "AND table_name IN (SELECT unnest(?))",
         [list(tables)],
     ).fetchall()[0][0]
     if present < len(tables):
-        with WRITE_LOCK:
+        with transaction(con):
             con.execute(schema)
 
 
 @contextmanager
 def transaction(con):
-    """BEGIN … COMMIT under WRITE_LOCK, or ROLLBACK on any exception so the store is left as it was."""
-    with WRITE_LOCK:
-        con.execute("BEGIN TRANSACTION")
-        try:
+    """BEGIN … COMMIT (ROLLBACK on any exception, leaving the store as it was) as the one writer."""
+    if hasattr(con, "transaction"):  # a shared store (``engine.FileStore``) queues its own writers
+        with con.transaction():
             yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+        return
+    with WRITE_LOCK:
+        if id(con) in _OPEN_TRANSACTIONS:  # nested: part of the enclosing transaction
+            yield con
+            return
+        _OPEN_TRANSACTIONS.add(id(con))
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            _OPEN_TRANSACTIONS.discard(id(con))
+
+
+ID_BITS = np.uint64((1 << 63) - 1)  # ids fit a signed 64-bit BIGINT (PostgreSQL has no unsigned type)
 
 
 def row_ids(frame: pd.DataFrame) -> np.ndarray:
-    """Stable uint64 ids: a hash of each row's content plus its ordinal among identical rows.
+    """Stable int64 ids (63-bit): a hash of each row's content plus its ordinal among identical rows.
 
     Re-loading the same rows gives the same ids (so nothing is duplicated), while
     identical rows inside one file (e.g. two victims of one event) stay distinct.
@@ -172,7 +188,13 @@ def row_ids(frame: pd.DataFrame) -> np.ndarray:
     row_hash = pd.util.hash_pandas_object(content, index=False)
     ordinal = row_hash.groupby(row_hash.to_numpy()).cumcount()
     keyed = pd.DataFrame({"h": row_hash.to_numpy(), "k": ordinal.to_numpy()})
-    return pd.util.hash_pandas_object(keyed, index=False).to_numpy(dtype=np.uint64)
+    return (pd.util.hash_pandas_object(keyed, index=False).to_numpy(dtype=np.uint64) & ID_BITS).astype(np.int64)
+
+
+def case_ids(source: str, cases) -> np.ndarray:
+    """Stable int64 ids (63-bit) of the source's case ids: a case keeps its id whatever is edited in it."""
+    keys = pd.DataFrame({"source": source, "incident_id": pd.Series(cases, dtype=object).to_numpy()})
+    return (pd.util.hash_pandas_object(keys, index=False).to_numpy(dtype=np.uint64) & ID_BITS).astype(np.int64)
 
 
 def with_cells(frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -198,30 +220,26 @@ def bump_data_version(con) -> None:
 
 def insert_incidents(con, rows: pd.DataFrame) -> int:
     """Insert rows (``INCIDENT_COLUMNS``) skipping ids already stored; returns how many were new."""
-    before = incident_count(con)
-    con.register("incoming_rows", rows)
-    try:
-        con.execute("INSERT OR IGNORE INTO incidents SELECT * FROM incoming_rows")
-    finally:
-        con.unregister("incoming_rows")
-    added = incident_count(con) - before
-    if added:
-        bump_data_version(con)
+    with transaction(con):
+        before = incident_count(con)
+        con.register("incoming_rows", rows)
+        try:
+            con.execute("INSERT INTO incidents SELECT * FROM incoming_rows ON CONFLICT (id) DO NOTHING")
+        finally:
+            con.unregister("incoming_rows")
+        added = incident_count(con) - before
+        if added:
+            bump_data_version(con)
     return added
 
 
 def load_toronto(con, parquet: Path = config.TORONTO_PARQUET) -> int:
-    """Load the embedded Toronto incidents (see data/README.md) in one transaction, then the
+    """Load the embedded Toronto incidents (see data/README.md) as one import batch, then the
     neighbourhoods derived from them as the default area layer (``areas.DEFAULT_LAYER``)."""
+    from crimeviz.store import areas, batches  # built on this module
+
     frame = pd.read_parquet(parquet)
     rows = with_cells(frame, config.TORONTO_SOURCE)
-    with transaction(con):
-        loaded = insert_incidents(con, rows)
-        con.execute(
-            "INSERT INTO imports (source, file_sha256, loaded, duplicates, rejected) VALUES (?, NULL, ?, ?, 0)",
-            [config.TORONTO_SOURCE, loaded, len(rows) - loaded],
-        )
-    from crimeviz.store import areas  # built on this module
-
+    loaded = batches.apply(con, rows, None, source=config.TORONTO_SOURCE, by="db build").added
     areas.add_default_layer(con, "db build")
     return loaded
