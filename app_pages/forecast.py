@@ -4,12 +4,13 @@ import streamlit as st
 
 from crimeviz import config
 from crimeviz.explore import maps
+from crimeviz.forecast import areas as forecast_areas
 from crimeviz.forecast import views
 from crimeviz.forecast.frames import ALL
 from crimeviz.forecast.predict import METHODS, forecast_for_date, unseen_warning
 from crimeviz.store import queries
 from crimeviz.store.filters import IncidentFilter
-from crimeviz.web import ui
+from crimeviz.web import area_views, ui
 
 user = ui.require("forecasts")
 st.title("Next-day hotspot forecast")
@@ -37,6 +38,9 @@ coverage = d.select_slider(
     "Area flagged", [0.01, 0.02, 0.05, 0.10, 0.20], value=0.05, key="fc_cov", format_func=lambda v: f"{v:.0%}"
 )
 
+area_layer, within = area_views.area_picker(
+    con, "fc_areas", "Flag only within areas", "Cells whose centre lies in these areas are flagged and scored."
+)
 try:
     with st.spinner("Forecasting…"):
         forecast = forecast_for_date(con, day, group, method)
@@ -46,6 +50,12 @@ except FileNotFoundError as exc:
 except ValueError as exc:
     st.error(f"No forecast: {exc}.")
     st.stop()
+if within:
+    try:
+        forecast = forecast_areas.within(con, forecast, area_layer, within)
+    except ValueError as exc:
+        st.error(f"No forecast: {exc}.")
+        st.stop()
 flagged = views.flag_top(forecast, coverage)
 meta = forecast.attrs
 past = day <= last
@@ -53,6 +63,8 @@ actual = None
 if past:
     offences = None if group == ALL else (group,)
     actual = queries.hex_counts(con, IncidentFilter(day, day, offences), 8)
+if actual is not None and within:
+    actual = forecast_areas.actual_within(actual, forecast)
 st.caption(
     f"{METHODS[method]} · data until {meta['data_until']} · {meta['lead']} day(s) ahead"
     + (f" · checkpoint {meta['checkpoint']}" if "checkpoint" in meta else "")
@@ -68,7 +80,9 @@ if warning:
         st.code(views.retrain_command(opts["first_date"], last), language="bash")
 
 m1, m2, m3, m4, m5 = st.columns(5)
-m1.metric("Expected incidents (city)", f"{forecast['intensity'].sum():.0f}")
+m1.metric(
+    "Expected incidents (chosen areas)" if within else "Expected incidents (city)", f"{forecast['intensity'].sum():.0f}"
+)
 m2.metric("Cells flagged", f"{int(flagged['flagged'].sum())} of {len(flagged)}")
 m3.metric(
     "Expected in flagged cells",

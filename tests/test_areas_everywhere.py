@@ -188,3 +188,24 @@ def test_the_area_series_chart_draws_the_busiest_areas_with_empty_months_as_zero
     fig = area_maps.area_series_chart(monthly, top=2)
     assert [t.name for t in fig.data] == ["&lt;i&gt;A&lt;/i&gt;", "C"]
     assert fig.data[0].y.tolist() == [5, 0, 2] and "the 2 busiest of 3" in fig.layout.title.text
+
+
+def test_a_forecast_within_areas_keeps_the_cells_whose_centre_they_hold_ranked_again(wards):
+    from crimeviz.forecast import areas as forecast_areas
+
+    cells = sorted(h3.grid_disk(h3.latlng_to_cell(43.65, -79.38, 9), 6))
+    forecast = pd.DataFrame(
+        {"cell": cells, "intensity": np.linspace(5, 0.1, len(cells)), "rank": range(1, len(cells) + 1)}
+    )
+    forecast.attrs["lead"] = 1
+    beta = forecast_areas.within(wards, forecast, "wards", ["Beta"])
+    centres = [h3.cell_to_latlng(c) for c in beta["cell"]]
+    assert sjoin_counts([(lon, lat) for lat, lon in centres], layer_frame())[0]["Beta"] == len(beta) > 0
+    assert set(beta["area"]) == {"Beta"} and beta["rank"].tolist() == list(range(1, len(beta) + 1))
+    assert beta["intensity"].is_monotonic_decreasing and beta.attrs == {"lead": 1}
+    both = forecast_areas.within(wards, forecast, "wards", ["Alpha", "Beta"])
+    assert len(both) == len(beta) + len(forecast_areas.within(wards, forecast, "wards", ["Alpha"]))
+    actual = pd.DataFrame({"cell": [beta["cell"][0], cells[0]], "n": [2, 3]})
+    assert forecast_areas.actual_within(actual, beta).to_dict("list") == {"cell": [beta["cell"][0]], "n": [2]}
+    with pytest.raises(ValueError, match="no cell of the forecast has its centre in Beta"):
+        forecast_areas.within(wards, forecast.head(0), "wards", ["Beta"])

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from crimeviz.access import auth
-from crimeviz.store import areas, db, grid
+from crimeviz.store import areas, db, grid, queries
 from crimeviz.store.filters import IncidentFilter
 from tests.conftest import ROOT
 
@@ -91,3 +91,26 @@ def test_hotspots_stay_inside_the_areas_picked_in_the_sidebar(app_db, toronto_db
     assert any(c.value.startswith(f"Study area: the {len(study)} cells holding incidents of Annex") for c in at.caption)
     kde = {h["cell"] for h in deck_layers(at, 1)[1]["data"]}
     assert kde and kde <= study  # the density surface too stays inside
+
+
+def test_the_forecast_flags_and_scores_only_the_cells_of_the_chosen_areas(app_db, toronto_db):
+    at = page("forecast")
+    at.session_state["fc_day"] = date(2021, 6, 1)
+    at.session_state["fc_method"] = "mc365"
+    at.session_state["fc_areas"] = CHOSEN
+    at.run()
+    assert not at.exception and not at.error
+    hexes = next(layer for layer in deck_layers(at) if layer["id"] == "forecast-hexes")["data"]
+    con = db.connect(toronto_db, read_only=True)
+    held = areas.cell_areas(con, LAYER, [h["cell"] for h in hexes])
+    day = queries.hex_counts(con, IncidentFilter(date(2021, 6, 1), date(2021, 6, 1)), 8)
+    con.close()
+    assert hexes and set(held) <= set(CHOSEN)
+    in_cells = int(day[day["cell"].isin({h["cell"] for h in hexes})]["n"].sum())
+    assert metric_text(at, "Actual hit rate that day").endswith(f"of {in_cells}")
+    assert metric_text(at, "Cells flagged").endswith(f"of {len(hexes)}")
+    assert any(m.label == "Expected incidents (chosen areas)" for m in at.metric)
+
+
+def metric_text(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)

@@ -69,3 +69,17 @@ def choropleth(con, f: IncidentFilter, key: str = "map_area"):
         caption += " " + note
     title = f"{area_maps.MEASURES[measure]} per area of {layer}"
     return deck_layer, maps.legend_html(legend, title), caption
+
+
+def area_picker(con, key: str, label: str, help: str | None = None) -> tuple[str | None, tuple[str, ...] | None]:
+    """A layer and some of its areas (``key``: the areas' widget key, ``key + "_layer"`` the layer's);
+    ``(layer, None)`` while no area is picked, ``(None, None)`` when the store has no area layer."""
+    catalogue = ui.area_catalogue(con)
+    if not catalogue:
+        return None, None
+    a, b = st.columns([1, 2])
+    with a:
+        layer = layer_choice(con, "Area layer", f"{key}_layer")
+    st.session_state[key] = [n for n in st.session_state.get(key, []) if n in catalogue[layer]]
+    names = b.multiselect(label, catalogue[layer], key=key, placeholder="The whole city", help=help)
+    return layer, tuple(names) or None
