@@ -61,7 +61,16 @@ def test_navigation_lists_only_what_the_role_may_use():
     def titles(role):
         return [t for pages in navigation.visible(auth.User("x", "x", role)).values() for _, t, _ in pages]
 
-    assert titles("analyst") == ["Map", "Trends", "Hotspots", "Near repeats", "Areas", "Street view", "Forecast"]
+    assert titles("analyst") == [
+        "Map",
+        "Trends",
+        "Hotspots",
+        "Near repeats",
+        "Emerging hot spots",
+        "Areas",
+        "Street view",
+        "Forecast",
+    ]
     assert titles("reviewer") == ["CCTV review"]
     assert titles("commander") == titles("analyst") + ["Patrol plans"]
     assert "Data" not in titles("commander") and "Users & audit" not in titles("commander")

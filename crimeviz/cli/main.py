@@ -22,7 +22,7 @@ FEATURE_COMMANDS = {
     "streetview": ("crimeviz.cli.streetview", "street-level imagery: DevianceNet scores and training"),
     "patrol": ("crimeviz.cli.patrol", "patrol plans: build, approve, export, review, bench"),
     "areas": ("crimeviz.cli.areas", "area layers (beats, wards, zones): import, list, remove, counts, bench"),
-    "analyze": ("crimeviz.cli.analyze", "analyst methods: near-repeat (Knox test, Ratcliffe's calculator)"),
+    "analyze": ("crimeviz.cli.analyze", "analyst methods: near-repeat (Knox test), emerging hot spots, spikes"),
     "dosage": ("crimeviz.cli.dosage", "patrol dosage from AVL/GPS pings: import, synth, report"),
 }
 

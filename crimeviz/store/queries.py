@@ -225,3 +225,15 @@ def offence_incidents(con, offence: str, start: date, end: date) -> pd.DataFrame
         f"FROM incidents WHERE {sql} ORDER BY occurred_at, id",
         params,
     ).df()
+
+
+def cell_day_counts(con, f: IncidentFilter, res: int) -> pd.DataFrame:
+    """Incidents matching ``f`` per integer cell at ``res`` and day: ``cell``, ``day`` (date), ``n``
+    (the space-time cube of emerging hot spots)."""
+    column = grid.cell_column(res)
+    sql, params = where(f)
+    return con.execute(
+        f"SELECT {column} AS cell, CAST(occurred_at AS DATE) AS day, count(*) AS n FROM incidents "
+        f"WHERE {sql} GROUP BY 1, 2",
+        params,
+    ).df()
