@@ -4,11 +4,12 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from crimeviz import config
-from crimeviz.explore import charts, exports, leaflet, maps, selection
+from crimeviz.explore import charts, exports, leaflet, maps, selection, spikes
 from crimeviz.store import grid, queries
-from crimeviz.web import area_views, overlays, ui
+from crimeviz.web import area_views, overlays, playback, ui
 
 MAX_POINTS = 5_000
+SPIKES = "Spikes (last 7 days)"
 
 user, con, f = ui.filtered_page("Incident map")
 
@@ -23,7 +24,7 @@ res = left.radio(
 )
 shown = right.multiselect(
     "Layers",
-    ["Hexagons", "Areas", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
+    ["Hexagons", "Areas", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance", "CCTV reports", SPIKES],
     default=["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
     key="map_layers",
     help="Areas: a choropleth of the areas of a layer (beats, divisions, wards), instead of or under the hexagons.",
@@ -71,9 +72,11 @@ if "Points" in shown:  # a sample: every point hid the hexagons and took seconds
     layers.append(maps.point_layer(queries.points(con, f, MAX_POINTS)))
 if "Neighbourhoods" in shown:
     layers.append(context["neighbourhoods"])
+spike_cells = spikes.cell_spikes(con, f, f.end, res) if SPIKES in shown else None
 extra = {
     "Street-view deviance": lambda: overlays.deviance_layer(con),
     "CCTV reports": lambda: overlays.cctv_layer(con, f),
+    SPIKES: lambda: spikes.spike_layer(spike_cells, names),
 }
 for name, build in extra.items():
     if name in shown and (layer := build()) is not None:
@@ -101,6 +104,8 @@ with tab_deck:
             ),
             unsafe_allow_html=True,
         )
+    if spike_cells is not None:
+        st.caption(spikes.caption(spike_cells, f.end))
     if "Points" in shown and total > MAX_POINTS:
         st.caption(f"Points: a sample of {MAX_POINTS:,} of the {total:,} incidents.")
     if not online:
@@ -127,6 +132,8 @@ with tab_leaflet:
             returned_objects=[],
             key="leaflet_map",
         )
+
+playback.panel(con, user, f, res, names, context, st.session_state.get("map_area_layer") if area_map else None)
 
 cell_counts = dict(zip(counts["cell"], counts["n"]))
 choices = counts["cell"].head(50).tolist()
