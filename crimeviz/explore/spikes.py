@@ -181,3 +181,15 @@ def spike_layer(table: pd.DataFrame, names: dict[str, str], layer_id: str = "spi
         },
     )
     return maps.hex_layer(shown, layer_id, opacity=0.9)
+
+
+def caption(table: pd.DataFrame, day: date, alpha: float = ALPHA, min_count: int = MIN_COUNT) -> str:
+    """One line for the map: how many of the cells tested are spikes in the 7 days to ``day``, and the rule."""
+    (r0, r1), _ = windows(day)
+    found = int(table["spike"].sum())
+    what = f"{found} spike cell{'s' if found != 1 else ''}" if found else "No spike"
+    return (
+        f"{what} among {len(table):,} cells tested, {r0:%d %b} – {r1:%d %b %Y}: at least {min_count} incidents, "
+        f"improbably many against the cell's rate in the 365 days before (one-sided Poisson test, "
+        f"Benjamini–Hochberg at {alpha:.0%})."
+    )
