@@ -15,6 +15,20 @@ def db_path() -> Path:
     return Path(os.environ.get("CRIMEVIZ_DB", DATA_DIR / "crimeviz.duckdb"))
 
 
+def db_url() -> str | None:
+    """The server profile's PostgreSQL URL, ``$CRIMEVIZ_DB_URL`` (unset: the embedded DuckDB file)."""
+    return os.environ.get("CRIMEVIZ_DB_URL") or None
+
+
+def store_location() -> str:
+    """Where the app's store is: ``$CRIMEVIZ_DB_URL`` if set, else the DuckDB file :func:`db_path`."""
+    return db_url() or str(db_path())
+
+
+def is_server_url(location) -> bool:
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
 def secrets_path() -> Path:
     """The accounts file: ``$CRIMEVIZ_SECRETS`` or Streamlit's ``.streamlit/secrets.toml`` (never committed)."""
     return Path(os.environ.get("CRIMEVIZ_SECRETS", ROOT / ".streamlit" / "secrets.toml"))
@@ -37,6 +51,12 @@ def basemap() -> str:
     OpenStreetMap in the Leaflet view)."""
     value = os.environ.get("CRIMEVIZ_BASEMAP", "none").lower()
     return value if value in ("none", "carto") else "none"
+
+
+def basemap_dir() -> Path:
+    """Where imported basemap tiles are written: ``$CRIMEVIZ_BASEMAP_DIR`` or ``static/basemap``. The app
+    serves only what lies under ``static/`` (Streamlit's static serving), so the maps draw tiles kept there."""
+    return Path(os.environ.get("CRIMEVIZ_BASEMAP_DIR", ROOT / "static" / "basemap"))
 
 
 def limit_torch_threads() -> None:

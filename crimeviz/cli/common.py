@@ -15,7 +15,17 @@ class CommandError(Exception):
 
 def db_arg(parser: argparse.ArgumentParser, what: str = "DuckDB file") -> None:
     """``--db``, which every command takes (feature packages register theirs with this too)."""
-    parser.add_argument("--db", type=Path, default=None, help=f"{what} (default: $CRIMEVIZ_DB or {config.db_path()})")
+    parser.add_argument(
+        "--db",
+        type=store_location,
+        default=None,
+        help=f"{what} or postgresql:// URL (default: $CRIMEVIZ_DB_URL, $CRIMEVIZ_DB or {config.db_path()})",
+    )
+
+
+def store_location(text: str):
+    """A ``postgresql://`` URL as given, anything else as a file path."""
+    return text if config.is_server_url(text) else Path(text)
 
 
 def user_args(parser: argparse.ArgumentParser) -> None:

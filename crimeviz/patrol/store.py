@@ -104,14 +104,7 @@ def save_plan(con, plan: Plan, by: str) -> Plan:
                 "route_km": cells["unit"].map({b.unit: b.route_km for b in plan.beats}).astype(float),
             }
         )
-        con.register("incoming_plan_cells", rows)
-        try:
-            con.execute(
-                "INSERT INTO patrol_plan_cells SELECT plan_id, unit, stop, cell, risk, route_km "
-                "FROM incoming_plan_cells"
-            )
-        finally:
-            con.unregister("incoming_plan_cells")
+        db.insert_frame(con, "patrol_plan_cells", rows)
         audit.record(
             con,
             by,

@@ -94,11 +94,7 @@ def _assignments(con, layer: str, names: list[str], geometries, new_only: bool) 
 
 
 def _insert(con, table: str, frame: pd.DataFrame) -> None:
-    con.register("incoming_areas", frame)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_areas")
-    finally:
-        con.unregister("incoming_areas")
+    db.insert_frame(con, table, frame)
 
 
 def save_layer(

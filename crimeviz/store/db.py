@@ -101,13 +101,23 @@ def check_store_file(path: Path) -> None:
 
 
 def connect(path: Path | str | None = None, read_only: bool = False):
-    """The store at ``path`` (default ``config.db_path()``), created if needed: a handle that many
-    processes may use at once (``engine.FileStore``); ``":memory:"`` gives a private DuckDB."""
+    """The store at ``path`` (default ``config.store_location()``), created if needed: a handle that
+    many processes may use at once, on a DuckDB file (``engine.FileStore``) or, for a
+    ``postgresql://`` URL, a PostgreSQL server (``server.ServerStore``); ``":memory:"`` gives a
+    private DuckDB."""
     if str(path) == ":memory:":
         con = duckdb.connect(":memory:")
         con.execute(SCHEMA)
         return con
-    path = Path(path) if path is not None else config.db_path()
+    location = path if path is not None else config.store_location()
+    if config.is_server_url(location):
+        from crimeviz.store import server  # psycopg only where a server is used
+
+        store = server.shared(str(location), read_only)
+        if not read_only:
+            ensure_schema(store, SCHEMA, CORE_TABLES)
+        return store
+    path = Path(location)
     check_store_file(path)
     store = engine.shared(path, read_only)
     if read_only:
@@ -141,14 +151,17 @@ _OPEN_TRANSACTIONS: set[int] = set()  # ids of in-memory connections inside ``tr
 def ensure_schema(con, schema: str, tables: tuple[str, ...]) -> None:
     """Run ``schema`` (``CREATE … IF NOT EXISTS``) in a write transaction unless all ``tables`` exist,
     so a page that only reads costs one catalog lookup, not a write queued behind every writer."""
-    present = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND table_name IN (SELECT unnest(?))",
-        [list(tables)],
-    ).fetchall()[0][0]
-    if present < len(tables):
+    if not set(tables) <= table_names(con):
         with transaction(con):
             con.execute(schema)
+
+
+def table_names(con) -> set[str]:
+    """The tables the store holds."""
+    if hasattr(con, "table_names"):  # the server profile asks PostgreSQL's catalog
+        return con.table_names()
+    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()")
+    return {r[0] for r in rows.fetchall()}
 
 
 @contextmanager
@@ -176,6 +189,21 @@ def transaction(con):
 
 
 ID_BITS = np.uint64((1 << 63) - 1)  # ids fit a signed 64-bit BIGINT (PostgreSQL has no unsigned type)
+
+
+def insert_frame(con, table: str, frame: pd.DataFrame) -> None:
+    """Append ``frame``'s rows to ``table`` (matching columns by name) inside the caller's transaction.
+    ``table`` and the column names come from code, never from a file or a form."""
+    columns = ", ".join(frame.columns)
+    with transaction(con):
+        if hasattr(con, "copy_frame"):  # the server profile streams rows with COPY
+            con.copy_frame(table, frame)
+            return
+        con.register("incoming_frame", frame)
+        try:
+            con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_frame")
+        finally:
+            con.unregister("incoming_frame")
 
 
 def row_ids(frame: pd.DataFrame) -> np.ndarray:

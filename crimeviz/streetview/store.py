@@ -93,22 +93,16 @@ def save_scores(con, scored: list[tuple[str, float, float, Score]], model: Scori
         }
     )
     ensure_tables(con)
-    con.register("incoming_scores", rows)
-    try:
-        with db.transaction(con):
-            con.execute(
-                f"INSERT INTO deviance_scores ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM incoming_scores"
-            )
-            audit.record(
-                con,
-                by,
-                "streetview.score",
-                "deviance_scores",
-                None,
-                {"sequences": len(rows), "model": model.name, "checkpoint_sha256": model.sha256},
-            )
-    finally:
-        con.unregister("incoming_scores")
+    with db.transaction(con):
+        db.insert_frame(con, "deviance_scores", rows[list(COLUMNS)])
+        audit.record(
+            con,
+            by,
+            "streetview.score",
+            "deviance_scores",
+            None,
+            {"sequences": len(rows), "model": model.name, "checkpoint_sha256": model.sha256},
+        )
     return len(rows)
 
 
