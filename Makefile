@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 DEV    := $(VENV)/.dev-requirements-installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT    := chromium opencv-doc fonts-dejavu-core ffmpeg
+APT    := chromium opencv-doc fonts-dejavu-core ffmpeg postgresql
 
 .PHONY: run test lint system-packages db bench
 
