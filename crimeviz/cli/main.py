@@ -24,6 +24,7 @@ FEATURE_COMMANDS = {
     "areas": ("crimeviz.cli.areas", "area layers (beats, wards, zones): import, list, remove, counts, bench"),
     "analyze": ("crimeviz.cli.analyze", "analyst methods: near-repeat (Knox test), emerging hot spots, spikes"),
     "dosage": ("crimeviz.cli.dosage", "patrol dosage from AVL/GPS pings: import, synth, report"),
+    "basemap": ("crimeviz.cli.basemap", "the basemap under the maps: import MBTiles/PMTiles, url, use, off"),
 }
 
 

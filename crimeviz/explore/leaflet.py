@@ -2,15 +2,18 @@
 
 import base64
 import html
+import json
 import re
 from pathlib import Path
 
 import folium
 import h3
 import pandas as pd
-from branca.element import Element
+from branca.element import Element, MacroElement
+from jinja2 import Template
 
 from crimeviz.explore.maps import class_breaks, colours_for
+from crimeviz.store.basemap import TileSource, embedded_tiles
 
 
 def hex_features(counts: pd.DataFrame) -> dict:
@@ -58,15 +61,52 @@ def _inline_leaflet(fmap: folium.Map) -> None:
     header.add_child(Element(f"<script>{(ASSETS / 'leaflet.min.js').read_text()}</script>"), name="leaflet")
 
 
-def folium_map(counts: pd.DataFrame, bounds: tuple[float, float, float, float], basemap: str = "none") -> folium.Map:
-    """Leaflet map of incident counts per cell fitted to ``bounds``; tiles only when ``basemap == "carto"``.
+class EmbeddedTiles(MacroElement):
+    """A Leaflet tile layer whose tiles are data: URLs inside the page (``{"z/x/y": bytes}``), so a
+    downloaded map shows the unit's own basemap with no server at all; beyond ``max_zoom`` Leaflet
+    enlarges the deepest tiles."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.TileLayer.extend({
+            getTileUrl: function (c) { return {{ this.tiles }}[c.z + "/" + c.x + "/" + c.y] || {{ this.empty }}; }
+        });
+        new {{ this.get_name() }}("", {maxNativeZoom: {{ this.max_zoom }}, maxZoom: 19,
+            attribution: {{ this.attribution }}}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, tiles: dict[str, bytes], extension: str, max_zoom: int, attribution: str):
+        super().__init__()
+        self._name = "EmbeddedTiles"
+        mime = {"jpg": "jpeg"}.get(extension, extension)
+        urls = {k: f"data:image/{mime};base64," + base64.b64encode(v).decode() for k, v in tiles.items()}
+        self.tiles = json.dumps(urls)
+        self.empty = json.dumps("data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==")
+        self.max_zoom = int(max_zoom)
+        self.attribution = json.dumps(html.escape(attribution))
+
+
+def folium_map(counts: pd.DataFrame, bounds: tuple[float, float, float, float], basemap="none") -> folium.Map:
+    """Leaflet map of incident counts per cell fitted to ``bounds``; tiles only when ``basemap == "carto"``
+    or a stored basemap (``store.basemap.TileSource``) is given.
 
     The tiles are OpenStreetMap's: CARTO's raster tiles now need an API key (only the deck.gl
-    basemap gets one, from Streamlit), and OpenStreetMap's need none."""
+    basemap gets one, from Streamlit), and OpenStreetMap's need none. A stored tile set's tiles over
+    ``bounds`` are embedded in the page (:class:`EmbeddedTiles`); an internet tile URL an administrator
+    enabled is used as it is."""
     lat_min, lat_max, lon_min, lon_max = bounds
     tiles = "OpenStreetMap" if basemap == "carto" else None
     fmap = folium.Map(location=[(lat_min + lat_max) / 2, (lon_min + lon_max) / 2], tiles=tiles, control_scale=True)
     _inline_leaflet(fmap)
+    if isinstance(basemap, TileSource) and basemap.kind == "url":
+        folium.TileLayer(basemap.tiles_url, attr=html.escape(basemap.attribution or "tiles"), name="Basemap").add_to(
+            fmap
+        )
+    elif isinstance(basemap, TileSource) and basemap.folder is not None:
+        embedded, top = embedded_tiles(basemap, bounds)
+        if embedded:
+            EmbeddedTiles(embedded, basemap.extension, top, basemap.attribution).add_to(fmap)
     fmap.fit_bounds([[lat_min, lon_min], [lat_max, lon_max]])
     folium.GeoJson(
         hex_features(counts),

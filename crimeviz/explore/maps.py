@@ -16,6 +16,8 @@ import pandas as pd
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
+from crimeviz.store.basemap import TileSource
+
 # ColorBrewer YlOrRd, 6 classes.
 RAMP = [(255, 255, 178), (254, 217, 118), (254, 178, 76), (253, 141, 60), (240, 59, 32), (189, 0, 38)]
 HOT_COLD = {"Hot spot": (215, 25, 28), "Cold spot": (44, 123, 182), "Not significant": (200, 200, 200)}
@@ -289,9 +291,14 @@ class CompactDeck(pdk.Deck):
         return json.dumps(self, default=default_serialize, separators=(",", ":"))
 
 
-def deck(layers: list, view: pdk.ViewState, basemap: str = "none", height: int = 600) -> pdk.Deck:
-    """A Deck with no external requests unless ``basemap == "carto"`` (token-free CARTO)."""
+def deck(layers: list, view: pdk.ViewState, basemap="none", height: int = 600) -> pdk.Deck:
+    """A Deck with no external requests unless ``basemap == "carto"`` (token-free CARTO) or an internet
+    tile URL an administrator enabled. With a stored basemap (``store.basemap.TileSource``) the map
+    draws its MapLibre style, raster tiles the app serves itself, under the deck.gl layers."""
     kwargs = {"map_provider": None}
     if basemap == "carto":
         kwargs = {"map_provider": "carto", "map_style": CARTO_LIGHT}
+    elif isinstance(basemap, TileSource) and basemap.style_url:
+        # Streamlit draws a style given by URL with MapLibre whatever the provider; "carto" needs no token.
+        kwargs = {"map_provider": "carto", "map_style": basemap.style_url}
     return CompactDeck(layers=layers, initial_view_state=view, tooltip={"text": "{tooltip}"}, height=height, **kwargs)
