@@ -34,6 +34,26 @@ def city_cells(store_path: str, version: int) -> list[str]:
     return grid.to_hex(queries.study_cells(ui.connection(), 7))
 
 
+def area_settings() -> tuple[str | None, list[str], bool]:
+    """The sidebar's areas to patrol: a layer, some of its areas, one area per unit."""
+    catalogue = ui.area_catalogue(con)
+    with st.expander("Areas to patrol"):
+        if not catalogue:
+            st.caption("No area layers yet: an administrator imports them on the Areas page.")
+            return None, [], False
+        if state.get("patrol_area_layer") not in catalogue:
+            state.pop("patrol_area_layer", None)
+        layer = st.selectbox("Area layer", list(catalogue), key="patrol_area_layer")
+        state["patrol_areas"] = [a for a in state.get("patrol_areas", []) if a in catalogue[layer]]
+        chosen = st.multiselect("Patrol only in", catalogue[layer], key="patrol_areas", placeholder="The whole city")
+        one = st.checkbox(
+            "Each unit stays inside one area (its official beat)",
+            key="patrol_one_area",
+            help="Beats never straddle two areas of the layer; cells outside every area are left out.",
+        )
+    return layer, chosen, one
+
+
 def settings() -> PlanParams | None:
     """The sidebar's plan settings; None (with the reason shown) when they cannot be used."""
     session.restore_settings(state)
@@ -68,6 +88,7 @@ def settings() -> PlanParams | None:
         with st.expander("Excluded areas"):
             hoods = st.multiselect("Neighbourhoods", opts["neighbourhoods"], key="patrol_ex_hoods")
             typed = st.text_area("H3 cells (hex, one per line)", key="patrol_ex_cells")
+        area_layer, chosen_areas, one_area = area_settings()
     session.remember_settings(state)
     try:
         return PlanParams(
@@ -83,6 +104,9 @@ def settings() -> PlanParams | None:
             weights,
             session.excluded_cells(ui.neighbourhood_names(con, res), hoods, typed),
             source,
+            area_layer if chosen_areas or one_area else None,
+            tuple(chosen_areas),
+            one_area,
         )
     except ValueError as exc:
         st.error(f"These settings cannot be used: {exc}.")
@@ -233,7 +257,7 @@ with tab_plan:
             b1, b2 = st.columns(2)
             try:
                 if b1.button("Assign to unit", key="patrol_assign", disabled=not cell or risk is None):
-                    session.assign(state, risk, cell, int(target))
+                    session.assign(state, risk, cell, int(target), con)
                     st.rerun()
                 if b2.button("Remove from plan", key="patrol_remove", disabled=not cell):
                     session.remove(state, cell)

@@ -17,7 +17,10 @@ relocate local search, started from two initial plans*.
    plain baseline, so it never covers less than the baseline.
 
 Every beat keeps all its cells within ``radius`` grid steps of its anchor (its seed):
-that bounds how far apart a unit's cells can be (compactness). Limits per unit are a
+that bounds how far apart a unit's cells can be (compactness). With ``zones`` (an official
+beat or other area per cell), a beat also keeps to its anchor's zone: growth, swaps and
+relocations only reach cells of that zone, through cells of that zone, so a beat never
+straddles two areas. Limits per unit are a
 number of cells, an area and a patrol time: ``minutes_per_cell`` in each cell plus
 travel along the route at ``speed_kmh``; a beat whose route does not fit drops its
 least risky removable cells. Routes are closed loops through cell centres (nearest
@@ -125,11 +128,21 @@ class Region:
 
 
 class Planner:
-    """Beats for ``units`` units on a grid with per-cell risk; ``blocked`` cells are never used."""
+    """Beats for ``units`` units on a grid with per-cell risk; ``blocked`` cells are never used, and
+    with ``zones`` (an integer label per cell) each beat stays within one zone."""
 
-    def __init__(self, grid: CellGrid, risk: np.ndarray, blocked: np.ndarray, units: int, limits: Limits):
+    def __init__(
+        self,
+        grid: CellGrid,
+        risk: np.ndarray,
+        blocked: np.ndarray,
+        units: int,
+        limits: Limits,
+        zones: np.ndarray | None = None,
+    ):
         self.grid, self.risk, self.units, self.limits = grid, np.asarray(risk, dtype=float), units, limits
         self.blocked = np.asarray(blocked, dtype=bool)
+        self.zones = None if zones is None else np.asarray(zones)
         step_minutes = limits.minutes_per_cell + grid.spacing_km / limits.speed_kmh * 60
         self.cap = int(min(limits.max_cells, limits.patrol_minutes // step_minutes))
         self.radius = disk_radius(self.cap) + 1
@@ -157,9 +170,13 @@ class Planner:
             raise PlanError("the risk surface is empty: no incidents are expected in the cells that can be patrolled")
 
     # -- construction ---------------------------------------------------------------
+    def zone_of(self, anchor: int, allowed: np.ndarray) -> np.ndarray:
+        """``allowed`` cells, less those outside ``anchor``'s zone when the plan has zones."""
+        return allowed if self.zones is None else allowed & (self.zones == self.zones[anchor])
+
     def grow(self, seed: int, free: np.ndarray) -> list[int]:
-        """Greedy region growing from ``seed`` over ``free`` cells within the anchor radius."""
-        reach = self.grid.within(seed, self.radius, free)
+        """Greedy region growing from ``seed`` over ``free`` cells (of its zone) within the anchor radius."""
+        reach = self.grid.within(seed, self.radius, self.zone_of(seed, free))
         region, members = [seed], {seed}
         area = self.grid.areas[seed]
         touching: dict[int, int] = {}
@@ -218,7 +235,7 @@ class Planner:
             if not free.any():
                 break
             seed = int(np.argmax(np.where(free, self.risk, -1.0)))
-            reach = self.grid.within(seed, self.radius, free)
+            reach = self.grid.within(seed, self.radius, self.zone_of(seed, free))
             region, area = [], 0.0
             for j in sorted(reach, key=lambda j: (reach[j], -self.risk[j])):
                 if (
@@ -245,7 +262,8 @@ class Planner:
 
     def improve_beat(self, beat: Region, free: np.ndarray) -> bool:
         """One improving add or swap for ``beat`` (updates ``free``); False if there is none."""
-        reach = self.grid.within(beat.anchor, self.radius, free | np.isin(np.arange(len(free)), beat.cells))
+        allowed = free | np.isin(np.arange(len(free)), beat.cells)
+        reach = self.grid.within(beat.anchor, self.radius, self.zone_of(beat.anchor, allowed))
         members = set(beat.cells)
         area = self.grid.areas[beat.cells].sum()
         frontier = sorted(

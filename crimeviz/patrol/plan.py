@@ -11,6 +11,7 @@ from h3.api import basic_int as h3int
 
 from crimeviz.patrol import beats as beats_mod
 from crimeviz.patrol.risk import HISTORICAL, SHIFTS, PlanError, RiskSurface, Shift, ShiftHistory, surface
+from crimeviz.store import areas as area_store
 from crimeviz.store import grid
 
 PLAN_RESOLUTIONS = (8, 9)
@@ -28,7 +29,13 @@ def default_user() -> str:
 
 @dataclass(frozen=True)
 class PlanParams:
-    """Everything a plan is built from. ``weights`` pairs offence → priority (absent: 1)."""
+    """Everything a plan is built from. ``weights`` pairs offence → priority (absent: 1).
+
+    Areas a commander picks: with ``area_layer`` and ``areas``, only cells whose centre lies in
+    those areas of the layer are patrolled (``store.areas.cell_areas``); with ``one_area_per_unit``
+    each unit's beat also stays inside one area (its official beat or division), all the layer's
+    areas being open when ``areas`` is empty.
+    """
 
     day: date
     shift: Shift = SHIFTS["evening"]
@@ -42,6 +49,9 @@ class PlanParams:
     weights: tuple[tuple[str, float], ...] = ()
     excluded: tuple[str, ...] = ()
     source: str = HISTORICAL
+    area_layer: str | None = None
+    areas: tuple[str, ...] = ()
+    one_area_per_unit: bool = False
 
     def __post_init__(self):
         if self.res not in PLAN_RESOLUTIONS:
@@ -56,6 +66,13 @@ class PlanParams:
         for cell in self.excluded:
             if h3int.get_resolution(grid.to_int(cell)) != self.res:
                 raise PlanError(f"excluded cell {cell} is not at resolution {self.res}")
+        if (self.areas or self.one_area_per_unit) and not self.area_layer:
+            raise PlanError("areas to patrol need the layer they belong to")
+
+    @property
+    def by_area(self) -> bool:
+        """Whether the plan keeps to areas of a layer (some picked, or one area per unit)."""
+        return bool(self.area_layer) and (bool(self.areas) or self.one_area_per_unit)
 
     @property
     def weight_map(self) -> dict[str, float]:
@@ -78,6 +95,7 @@ class PlanParams:
         raw["shift"] = Shift(**raw["shift"])
         raw["weights"] = tuple(sorted(raw["weights"].items()))
         raw["excluded"] = tuple(raw["excluded"])
+        raw["areas"] = tuple(raw.get("areas", ()))
         return cls(**raw)
 
 
@@ -222,26 +240,55 @@ def routed_beat(unit: int, cells: list[int], risk: list[float], res: int) -> Bea
     return Beat(unit, tuple(grid.to_hex([cells[k] for k in order])), tuple(float(risk[k]) for k in order), km)
 
 
-def blocked_cells(params: PlanParams, risk: RiskSurface) -> np.ndarray:
-    """Mask of the surface's cells the plan excludes."""
-    return np.isin(risk.cells, np.array([grid.to_int(c) for c in params.excluded], dtype=np.uint64))
+def area_zones(con, params: PlanParams, cells) -> np.ndarray | None:
+    """For each cell (integers or hex), the index of its area among the areas the plan keeps to
+    (``params.areas``, else every area of the layer), or -1 when it lies in none of them;
+    None when the plan keeps to no areas. PlanError when no cell lies in them."""
+    if not params.by_area:
+        return None
+    try:
+        held = area_store.cell_areas(con, params.area_layer, list(cells))
+        names = params.areas or tuple(area_store.area_names(con, params.area_layer))
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+    order = {name: k for k, name in enumerate(names)}
+    zones = np.array([order.get(name, -1) for name in held], dtype=np.int64)
+    if len(zones) and (zones < 0).all():
+        raise PlanError(f"no cell of the risk surface lies in the chosen areas of {params.area_layer}")
+    return zones
 
 
-def planner_for(params: PlanParams, risk: RiskSurface) -> beats_mod.Planner:
-    """The optimiser set up for ``params`` on ``risk`` (limits checked)."""
+def blocked_cells(params: PlanParams, risk: RiskSurface, zones: np.ndarray | None = None) -> np.ndarray:
+    """Mask of the surface's cells the plan excludes (typed or outside its areas, ``zones`` < 0)."""
+    blocked = np.isin(risk.cells, np.array([grid.to_int(c) for c in params.excluded], dtype=np.uint64))
+    return blocked if zones is None else blocked | (zones < 0)
+
+
+def planner_for(params: PlanParams, risk: RiskSurface, zones: np.ndarray | None = None) -> beats_mod.Planner:
+    """The optimiser set up for ``params`` on ``risk`` (limits checked); ``zones`` from :func:`area_zones`."""
     cell_grid = beats_mod.cell_grid(tuple(risk.cells.tolist()), risk.res)
-    return beats_mod.Planner(cell_grid, risk.risk, blocked_cells(params, risk), params.units, params.limits())
+    return beats_mod.Planner(
+        cell_grid,
+        risk.risk,
+        blocked_cells(params, risk, zones),
+        params.units,
+        params.limits(),
+        zones if params.one_area_per_unit else None,
+    )
 
 
-def plan_on_surface(params: PlanParams, risk: RiskSurface, created_by: str | None = None) -> Plan:
-    """Optimise beats on a given risk surface (see ``beats.METHOD``)."""
+def plan_on_surface(
+    params: PlanParams, risk: RiskSurface, created_by: str | None = None, zones: np.ndarray | None = None
+) -> Plan:
+    """Optimise beats on a given risk surface (see ``beats.METHOD``); ``zones`` (:func:`area_zones`)
+    when the plan keeps to areas."""
     if risk.res != params.res:
         raise PlanError(f"the risk surface is at resolution {risk.res}, the plan at {params.res}")
     if len(risk.cells) == 0:
         raise PlanError("the risk surface is empty: it holds no cells")
     found = [
         Beat(k + 1, tuple(grid.to_hex(risk.cells[idx])), tuple(risk.risk[idx].tolist()), km)
-        for k, (idx, km) in enumerate(planner_for(params, risk).plan())
+        for k, (idx, km) in enumerate(planner_for(params, risk, zones).plan())
     ]
     return Plan(
         params, tuple(found), risk.total, risk.day_total, risk.model, risk.version, created_by or default_user()
@@ -256,12 +303,13 @@ def risk_for(con, params: PlanParams) -> RiskSurface:
 
 def build_plan(con, params: PlanParams, created_by: str | None = None) -> Plan:
     """A new draft plan: the risk surface for ``params``, then optimised beats."""
-    return plan_on_surface(params, risk_for(con, params), created_by)
+    risk = risk_for(con, params)
+    return plan_on_surface(params, risk, created_by, area_zones(con, params, risk.cells))
 
 
-def top_k_plan(plan: Plan, risk: RiskSurface) -> list[str]:
+def top_k_plan(plan: Plan, risk: RiskSurface, zones: np.ndarray | None = None) -> list[str]:
     """The naive comparison: as many cells as ``plan`` holds, the riskiest usable ones."""
-    chosen = beats_mod.top_k_cells(risk.risk, blocked_cells(plan.params, risk), len(plan.cell_list()))
+    chosen = beats_mod.top_k_cells(risk.risk, blocked_cells(plan.params, risk, zones), len(plan.cell_list()))
     return grid.to_hex(risk.cells[chosen])
 
 
@@ -300,8 +348,11 @@ def remove_cell(plan: Plan, cell: str) -> Plan:
     return replace(plan, beats=tuple(beats))
 
 
-def assign_cell(plan: Plan, risk: RiskSurface, cell: str, unit: int) -> Plan:
-    """The plan with ``cell`` in ``unit``'s beat (moved from another unit if needed), limits checked."""
+def assign_cell(plan: Plan, risk: RiskSurface, cell: str, unit: int, zones: dict[str, int] | None = None) -> Plan:
+    """The plan with ``cell`` in ``unit``'s beat (moved from another unit if needed), limits checked.
+
+    ``zones`` (cell → area index, -1 outside the plan's areas; see :func:`area_zones`) for ``cell``
+    and the unit's cells, when the plan keeps to areas."""
     _editable(plan)
     plan.beat(unit)
     value = grid.to_int(cell)
@@ -309,6 +360,11 @@ def assign_cell(plan: Plan, risk: RiskSurface, cell: str, unit: int) -> Plan:
         raise PlanError(f"cell {cell} is outside the plan's area")
     if cell in plan.params.excluded:
         raise PlanError(f"cell {cell} is excluded from this plan")
+    zone = None if zones is None else zones[cell]
+    if zone is not None and zone < 0:
+        raise PlanError(f"cell {cell} lies outside the areas this plan keeps to")
+    if zone is not None and plan.params.one_area_per_unit and {zones[c] for c in plan.beat(unit).cells} - {zone}:
+        raise PlanError(f"cell {cell} lies in another area than unit {unit}'s beat, which keeps to one area")
     if cell in plan.beat(unit).cells:
         return plan
     owner = next((b for b in plan.beats if cell in b.cells), None)

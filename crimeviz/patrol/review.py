@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from crimeviz.patrol.plan import Plan, PlanParams, plan_on_surface, top_k_plan
+from crimeviz.patrol.plan import Plan, PlanParams, area_zones, plan_on_surface, top_k_plan
 from crimeviz.patrol.risk import HISTORICAL, PlanError, RiskSurface, ShiftHistory, surface
 from crimeviz.store import counts, grid
 
@@ -62,10 +62,15 @@ def hit_metrics(cells: list[str], observed: np.ndarray, study: np.ndarray, areas
 
 
 def _compare(
-    plan: Plan, risk: RiskSurface, historical: Plan | None, history: ShiftHistory, areas: np.ndarray
+    plan: Plan,
+    risk: RiskSurface,
+    historical: Plan | None,
+    history: ShiftHistory,
+    areas: np.ndarray,
+    zones: np.ndarray | None = None,
 ) -> list[dict]:
     observed = history.observed(plan.params.day)
-    picks = {PLAN: plan.cell_list(), TOP_K: top_k_plan(plan, risk)}
+    picks = {PLAN: plan.cell_list(), TOP_K: top_k_plan(plan, risk, zones)}
     if historical is not None:
         picks[HISTORICAL_PLAN] = historical.cell_list()
     rows = []
@@ -88,8 +93,12 @@ def review_plan(con, plan: Plan) -> pd.DataFrame:
     check_reviewable(con, params)
     history = ShiftHistory(con, params.res, params.shift, params.weight_map, params.day, params.day)
     risk = surface(con, history, params.day, params.source)
-    historical = None if params.source == HISTORICAL else plan_on_surface(params, history.historical(params.day))
-    return pd.DataFrame(_compare(plan, risk, historical, history, _areas(history)))
+    zones = area_zones(con, params, risk.cells)
+    historical = None
+    if params.source != HISTORICAL:
+        past = history.historical(params.day)
+        historical = plan_on_surface(params, past, zones=area_zones(con, params, past.cells))
+    return pd.DataFrame(_compare(plan, risk, historical, history, _areas(history), zones))
 
 
 def _areas(history: ShiftHistory) -> np.ndarray:
@@ -113,9 +122,13 @@ def review_period(con, template: PlanParams, start: date, end: date) -> pd.DataF
     for offset in range((end - start).days + 1):
         params = replace(template, day=start + timedelta(days=offset))
         risk = surface(con, history, params.day, params.source)
-        plan = plan_on_surface(params, risk)
-        historical = None if params.source == HISTORICAL else plan_on_surface(params, history.historical(params.day))
-        rows += _compare(plan, risk, historical, history, areas)
+        zones = area_zones(con, params, risk.cells)
+        plan = plan_on_surface(params, risk, zones=zones)
+        historical = None
+        if params.source != HISTORICAL:
+            past = history.historical(params.day)
+            historical = plan_on_surface(params, past, zones=area_zones(con, params, past.cells))
+        rows += _compare(plan, risk, historical, history, areas, zones)
     return pd.DataFrame(rows)
 
 

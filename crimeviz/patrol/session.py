@@ -18,7 +18,7 @@ from datetime import date
 import pandas as pd
 
 from crimeviz.patrol import review, store
-from crimeviz.patrol.plan import Plan, PlanParams, assign_cell, build_plan, parse_cells, remove_cell
+from crimeviz.patrol.plan import Plan, PlanParams, area_zones, assign_cell, build_plan, parse_cells, remove_cell
 from crimeviz.patrol.risk import PlanError, RiskSurface
 
 PLAN, NOTICE, REMEMBERED, CLICKED = "patrol_plan", "patrol_notice", "patrol_settings", "patrol_clicked"
@@ -34,6 +34,9 @@ SETTINGS = (
     "patrol_speed",
     "patrol_ex_hoods",
     "patrol_ex_cells",
+    "patrol_area_layer",
+    "patrol_areas",
+    "patrol_one_area",
 )
 SETTINGS_PER_CHOICE = ("patrol_start_", "patrol_hours_", "patrol_per_cell_", "patrol_w_")  # + shift, res, offence
 
@@ -116,11 +119,15 @@ def open_plan(state: MutableMapping, con, plan_id: int, offences: list[str], sou
             "patrol_speed": int(p.speed_kmh),
             "patrol_ex_hoods": [],
             "patrol_ex_cells": "\n".join(p.excluded),
+            "patrol_areas": list(p.areas),
+            "patrol_one_area": p.one_area_per_unit,
             **{f"patrol_w_{o}": p.weight_map.get(o, 1.0) for o in offences},
         }
     )
     if p.source in sources:
         state["patrol_source"] = p.source
+    if p.area_layer:
+        state["patrol_area_layer"] = p.area_layer
 
 
 def approval_barrier(con, plan: Plan, by: str, four_eyes: bool, stale: bool) -> str | None:
@@ -168,8 +175,14 @@ def take_clicked_cell(state: MutableMapping, objects: dict, edit_key: str) -> No
         state[CLICKED] = state[edit_key] = clicked[0]
 
 
-def assign(state: MutableMapping, risk: RiskSurface, cell: str, unit: int) -> None:
-    state[PLAN] = replace(assign_cell(state[PLAN], risk, cell, unit), updated_at=None)
+def assign(state: MutableMapping, risk: RiskSurface, cell: str, unit: int, con=None) -> None:
+    """Put ``cell`` in ``unit``'s beat; with ``con``, a plan that keeps to areas checks the cell's area."""
+    plan = state[PLAN]
+    zones = None
+    if con is not None and plan.params.by_area:
+        cells = [cell, *plan.beat(unit).cells]
+        zones = dict(zip(cells, area_zones(con, plan.params, cells).tolist()))
+    state[PLAN] = replace(assign_cell(plan, risk, cell, unit, zones), updated_at=None)
 
 
 def remove(state: MutableMapping, cell: str) -> None:

@@ -224,8 +224,18 @@ def method_note(plan: Plan) -> str:
         f"Risk: {source_label(plan.params.source)} — {plan.risk_model} ({plan.risk_version}), weighted by "
         f"each cell's hour-of-day profile for the shift. Optimisation: {beats.METHOD}. Every beat is "
         "contiguous and within a few cells of its anchor; routes are closed loops through the cell "
-        "centres (nearest neighbour + 2-opt)."
+        "centres (nearest neighbour + 2-opt)." + area_note(plan)
     )
+
+
+def area_note(plan: Plan) -> str:
+    """How the plan keeps to areas of a layer (no names: they come from an imported file)."""
+    p = plan.params
+    if not p.by_area:
+        return ""
+    where = f"the {len(p.areas)} chosen area(s)" if p.areas else "the areas"
+    each = " Each beat stays inside one area." if p.one_area_per_unit else ""
+    return f" Only cells whose centre lies in {where} of the layer are patrolled.{each}"
 
 
 def stale_note(plan: Plan) -> str:
