@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from crimeviz import config
 from crimeviz.explore import maps
 from crimeviz.forecast import areas as forecast_areas
 from crimeviz.forecast import views
@@ -10,7 +9,7 @@ from crimeviz.forecast.frames import ALL
 from crimeviz.forecast.predict import METHODS, forecast_for_date, unseen_warning
 from crimeviz.store import queries
 from crimeviz.store.filters import IncidentFilter
-from crimeviz.web import area_views, ui
+from crimeviz.web import area_views, tiles, ui
 
 user = ui.require("forecasts")
 st.title("Next-day hotspot forecast")
@@ -103,7 +102,7 @@ layers = [context["outline"], layer]
 if past and st.toggle("Show that day's incidents", value=True, key="fc_actual"):
     points = queries.points(con, IncidentFilter(day, day, None if group == ALL else (group,)))
     layers.append(maps.point_layer(points))
-st.pydeck_chart(maps.deck(layers, maps.view_for(context["bounds"]), config.basemap()), key="fc_map")
+st.pydeck_chart(maps.deck(layers, maps.view_for(context["bounds"]), tiles.basemap(con)), key="fc_map")
 st.markdown(maps.legend_html(legend, "Forecast (flagged hotspots drawn solid, the rest faint)"), unsafe_allow_html=True)
 
 result = views.backtest()

@@ -3,10 +3,9 @@ the areas picked in the sidebar."""
 
 import streamlit as st
 
-from crimeviz import config
 from crimeviz.explore import hotspots, maps
 from crimeviz.store import areas, queries
-from crimeviz.web import ui
+from crimeviz.web import tiles, ui
 
 user, con, f = ui.filtered_page("Hotspot statistics")
 st.caption(ui.describe(f))
@@ -73,7 +72,7 @@ with tab_gi:
         shown, {"Neighbourhood": "hood", "Incidents": "n", "Gi* z": "z", "p": "p_text", "Class": category}
     )
     st.pydeck_chart(
-        maps.deck([context["outline"], maps.hex_layer(shown, "gi-star")], view, config.basemap()), key="gi_map"
+        maps.deck([context["outline"], maps.hex_layer(shown, "gi-star")], view, tiles.basemap(con)), key="gi_map"
     )
     st.markdown(
         maps.legend_html(
@@ -93,7 +92,7 @@ with tab_kde:
     density["hood"] = density["cell"].map(names).fillna("(none recorded)")
     density["tooltip"] = maps.tooltip_rows(density, {"Neighbourhood": "hood", "Incidents per km²": "density"})
     st.pydeck_chart(
-        maps.deck([context["outline"], maps.hex_layer(density, "kernel-density")], view, config.basemap()),
+        maps.deck([context["outline"], maps.hex_layer(density, "kernel-density")], view, tiles.basemap(con)),
         key="kde_map",
     )
     st.markdown(

@@ -3,10 +3,9 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from crimeviz import config
 from crimeviz.explore import charts, exports, leaflet, maps, selection, spikes
 from crimeviz.store import grid, queries
-from crimeviz.web import area_views, overlays, playback, ui
+from crimeviz.web import area_views, overlays, playback, tiles, ui
 
 MAX_POINTS = 5_000
 SPIKES = "Spikes (last 7 days)"
@@ -84,12 +83,13 @@ for name, build in extra.items():
 if cell:
     layers.append(selection.chosen_cell_layer(cell))
 
-online = config.basemap() != "none"
+basemap = tiles.basemap(con)
+online = basemap != "none"
 # Without a basemap there is no Leaflet view to show (it needs tiles), so no tabs: the download
 # sits under the map, and the page has fewer elements to redraw on every filter change.
 tab_deck, tab_leaflet = st.tabs(["Map", "Leaflet (Folium) view"]) if online else (st.container(),) * 2
 with tab_deck:
-    deck = maps.deck(layers, maps.view_for(context["bounds"]), config.basemap())
+    deck = maps.deck(layers, maps.view_for(context["bounds"]), basemap)
     st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="incident_map")
     if legend:
         st.markdown(maps.legend_html(legend, "Incidents per cell"), unsafe_allow_html=True)
@@ -118,7 +118,7 @@ with tab_leaflet:
     # Built only when asked for: the download is rare.
     st.download_button(
         "Download this map as a Leaflet HTML file",
-        lambda: exports.leaflet_html(con, user.username, counts, context["bounds"], config.basemap(), res),
+        lambda: exports.leaflet_html(con, user.username, counts, context["bounds"], basemap, res),
         "crimeviz-map.html",
         "text/html",
         key="leaflet_html",
@@ -126,7 +126,7 @@ with tab_leaflet:
     )
     if online:
         st_folium(
-            leaflet.folium_map(counts, context["bounds"], config.basemap()),
+            leaflet.folium_map(counts, context["bounds"], basemap),
             height=500,
             use_container_width=True,
             returned_objects=[],

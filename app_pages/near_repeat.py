@@ -6,7 +6,7 @@ import streamlit as st
 
 from crimeviz import config
 from crimeviz.explore import maps, near_repeat
-from crimeviz.web import ui
+from crimeviz.web import tiles, ui
 
 NEAR_REPEAT_COLOUR = "background-color: rgb(244, 165, 130); font-weight: 600"
 
@@ -83,7 +83,7 @@ with tab_map:
     )
     context = ui.map_context(con)
     layers = [context["outline"], *near_repeat.chain_layers(chains)]
-    st.pydeck_chart(maps.deck(layers, maps.view_for(context["bounds"]), config.basemap()), key="nr_map")
+    st.pydeck_chart(maps.deck(layers, maps.view_for(context["bounds"]), tiles.basemap(con)), key="nr_map")
     table = chains[["chain", "id", "occurred_on"]].rename(columns={"occurred_on": "date"})
     st.dataframe(table, hide_index=True, key="nr_chains")
 

@@ -10,7 +10,7 @@ from crimeviz.patrol import export, review, session, store, views
 from crimeviz.patrol.plan import MINUTES_PER_CELL, PlanParams, risk_for
 from crimeviz.patrol.risk import SHIFTS, Shift, source_label, sources
 from crimeviz.store import audit, grid, queries
-from crimeviz.web import ui
+from crimeviz.web import tiles, ui
 
 st.title("Patrol plans")
 user = ui.require("patrol")
@@ -184,7 +184,7 @@ with tab_plan:
             )
         show_risk = st.toggle("Show the risk surface", value=False, key="patrol_show_risk", disabled=risk is None)
         deck, risk_legend = views.plan_map(
-            plan, names, city_cells(store_path, version), risk if show_risk else None, config.basemap()
+            plan, names, city_cells(store_path, version), risk if show_risk else None, tiles.basemap(con)
         )
         event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="patrol_map")
         st.markdown(

@@ -18,6 +18,7 @@ PAGES = [
     ("Video & imagery", "app_pages/cctv.py", "CCTV review", ":material/videocam:", "cctv"),
     ("Forecasts & patrol", "app_pages/forecast.py", "Forecast", ":material/query_stats:", "forecasts"),
     ("Forecasts & patrol", "app_pages/patrol.py", "Patrol plans", ":material/local_police:", "patrol"),
+    ("Forecasts & patrol", "app_pages/dosage.py", "Patrol dosage", ":material/timer:", "patrol"),
     ("Manage", "app_pages/data.py", "Data", ":material/upload_file:", "data"),
     ("Manage", "app_pages/admin.py", "Users & audit", ":material/admin_panel_settings:", "users"),
 ]
