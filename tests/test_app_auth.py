@@ -67,6 +67,7 @@ def test_navigation_lists_only_what_the_role_may_use():
         "Hotspots",
         "Near repeats",
         "Emerging hot spots",
+        "Bulletin",
         "Areas",
         "Street view",
         "Forecast",

@@ -236,6 +236,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     areas_cli = importlib.import_module("crimeviz.cli.areas")
     areas_cli.add_bench_arguments(bsub.add_parser("areas", help=areas_cli.BENCH_HELP))
 
+    importlib.import_module("crimeviz.cli.bulletin").add_command(sub)
+
     for name, (module, help_text) in FEATURE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
         if command in (None, name):  # import a feature (and torch) only when it is asked for

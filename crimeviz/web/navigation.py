@@ -13,6 +13,7 @@ PAGES = [
     ("Incidents", "app_pages/hotspots.py", "Hotspots", ":material/local_fire_department:", "incidents"),
     ("Incidents", "app_pages/near_repeat.py", "Near repeats", ":material/repeat:", "incidents"),
     ("Incidents", "app_pages/emerging.py", "Emerging hot spots", ":material/whatshot:", "incidents"),
+    ("Incidents", "app_pages/bulletin.py", "Bulletin", ":material/picture_as_pdf:", "incidents"),
     ("Incidents", "app_pages/areas.py", "Areas", ":material/pentagon:", "incidents"),
     ("Video & imagery", "app_pages/streetview.py", "Street view", ":material/photo_camera:", "streetview"),
     ("Video & imagery", "app_pages/cctv.py", "CCTV review", ":material/videocam:", "cctv"),

@@ -1,0 +1,1 @@
+"""The printable CompStat-style bulletin: counts, areas, hot spots, forecast, near repeats, spikes, CCTV alerts."""
