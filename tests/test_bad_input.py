@@ -284,7 +284,7 @@ def test_rejected_rows_csv_neutralises_formulas(store, tmp_path, capsys):
     assert rejects["Type"].tolist() == ["'=HYPERLINK(\"http://x\",\"y\")"]
 
 
-def test_an_incident_id_makes_a_corrected_row_a_duplicate(store, tmp_path, capsys):
+def test_an_incident_id_makes_a_corrected_row_replace_the_stored_one(store, tmp_path, capsys):
     path = tmp_path / "ids.csv"
     path.write_text(
         "Id,Date,Type,Lat,Lon\n17,2021-01-01 10:00,Theft,43.7,-79.4\n18,2021-01-01 11:00,Theft,43.7,-79.4\n"
@@ -296,8 +296,8 @@ def test_an_incident_id_makes_a_corrected_row_a_duplicate(store, tmp_path, capsy
     )
     assert cli.main(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert (summary["loaded"], summary["duplicates"]) == (1, 1)
-    assert stored(store, "SELECT count(*), count(*) FILTER (offence = 'Robbery') FROM incidents") == [(3, 0)]
+    assert (summary["added"], summary["updated"], summary["unchanged"]) == (1, 1, 0)
+    assert stored(store, "SELECT count(*), count(*) FILTER (offence = 'Robbery') FROM incidents") == [(3, 1)]
 
 
 def data_page_import(app_db, name: str, **options):

@@ -139,14 +139,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     db_arg(p)
     p.set_defaults(func=cmd_db_build)
+    importlib.import_module("crimeviz.cli.records").add_commands(sub, dbsub)  # db info, imports, sync, export
 
     p = sub.add_parser("import", help="import incidents from a CSV or Parquet file")
     p.add_argument("file")
     p.add_argument(
         "--mapping",
         required=True,
-        help="lat=COL,lon=COL,occurred_at=COL,offence=COL[,premises=COL,neighbourhood=COL,incident_id=COL] "
-        "(with incident_id, a row whose id is already stored for the source counts as a duplicate)",
+        help="lat=COL,lon=COL,occurred_at=COL,offence=COL[,premises=COL,neighbourhood=COL,case_id=COL,status=COL] "
+        "(with case_id, a changed case replaces the stored one; a status such as unfounded, deleted, void or "
+        "cancelled withdraws it; give --source so later files update the same cases)",
     )
     p.add_argument(
         "--date-format", default=None, help="strftime format of occurred_at (default: detect from the whole column)"

@@ -13,11 +13,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from crimeviz.files import file_sha256
-from crimeviz.store import areas, audit, db, safe_csv
+from crimeviz.store import areas, batches, db, safe_csv
 
 REQUIRED = ("lat", "lon", "occurred_at", "offence")
-OPTIONAL = ("premises", "neighbourhood", "incident_id")
-TEXT_FIELDS = ("offence", "premises", "neighbourhood", "incident_id")
+# case_id: the source's own case number; a row whose case is stored replaces it (see store.batches).
+# status: the case's status; a value in batches.REMOVAL_STATUSES withdraws the case.
+OPTIONAL = ("premises", "neighbourhood", "case_id", "status")
+ALIASES = {"incident_id": "case_id"}  # the field's former name, still accepted
+TEXT_FIELDS = ("offence", "premises", "neighbourhood", "case_id", "status")
 MAX_TEXT = 200  # characters in a text field; longer values are rejected, never stored
 EARLIEST = date(1900, 1, 1)
 DEFAULT_TIMEZONE = "America/Toronto"
@@ -135,6 +138,9 @@ class Checks:
 
 @dataclass
 class ImportResult:
+    """What an import did. ``loaded`` (added) and ``duplicates`` (unchanged) keep their former
+    names; ``counts`` is the batch (``store.batches.Counts``: id, added, updated, unchanged, removed)."""
+
     loaded: int
     duplicates: int
     rejected: int
@@ -145,9 +151,11 @@ class ImportResult:
     reasons: dict = field(default_factory=dict)
     outside: dict = field(default_factory=dict)
     timezone_note: str | None = None
+    counts: batches.Counts | None = None
 
     def summary(self) -> dict:
         return {
+            **(self.counts.summary() if self.counts else {}),
             "loaded": self.loaded,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
@@ -169,6 +177,7 @@ def parse_mapping(text: str) -> dict[str, str]:
         name, column = name.strip(), column.strip()
         if not sep or not column:
             raise ImportFailed(f"mapping entry {part!r} is not FIELD=COLUMN")
+        name = ALIASES.get(name, name)
         if name not in REQUIRED + OPTIONAL:
             raise ImportFailed(f"unknown mapping field {name!r}; fields are {', '.join(REQUIRED + OPTIONAL)}")
         mapping[name] = column
@@ -179,6 +188,8 @@ def check_mapping(mapping: dict[str, str], columns=None) -> dict[str, str]:
     missing = [f for f in REQUIRED if not mapping.get(f)]
     if missing:
         raise ImportFailed(f"mapping lacks required field(s): {', '.join(missing)}")
+    if mapping.get("status") and not mapping.get("case_id"):
+        raise ImportFailed("a status column needs a case id column (case_id=COLUMN) to know which case it withdraws")
     if columns is not None:
         absent = [c for c in mapping.values() if c not in columns]
         if absent:
@@ -298,7 +309,8 @@ def refuse_binary_columns(frame: pd.DataFrame, mapping: dict[str, str]) -> None:
 @dataclass
 class Validated:
     """``frame`` split into clean incident rows and rejects (with ``source_row`` and ``reject_reason``);
-    ``outside``: the otherwise valid rows that lie outside ``area`` (loaded unless rejected)."""
+    ``outside``: the otherwise valid rows that lie outside ``area`` (loaded unless rejected);
+    ``removals``: the case ids whose status withdraws them (column ``case_id``)."""
 
     clean: pd.DataFrame
     rejects: pd.DataFrame
@@ -306,6 +318,12 @@ class Validated:
     converted: bool
     area: Area | None
     outside: pd.DataFrame
+    removals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"case_id": []}, dtype=object))
+
+
+def withdrawn(status: pd.Series) -> pd.Series:
+    """Whether each status (trimmed, any case) is one of ``batches.REMOVAL_STATUSES``."""
+    return status.astype("string").str.strip().str.casefold().isin(batches.REMOVAL_STATUSES).fillna(False)
 
 
 def _text(frame: pd.DataFrame, mapping: dict[str, str], name: str) -> pd.Series:
@@ -319,7 +337,11 @@ def validate(
     frame: pd.DataFrame, mapping: dict[str, str], date_format: str | None, checks: Checks | None = None, con=None
 ) -> Validated:
     """Check every row of ``frame``; rows far from ``checks.area`` (else the store's extent in ``con``,
-    else the file's own) are listed, and rejected when ``checks.reject_outside``."""
+    else the file's own) are listed, and rejected when ``checks.reject_outside``.
+
+    With a case id, a case repeated in the file is taken from its last row (exports list a case's
+    versions oldest first); its earlier rows are rejected as repeated. A row whose status withdraws
+    the case needs only its case id: it is a removal, not an incident."""
     checks = checks or Checks()
     now = pd.Timestamp.now(tz=zone(checks.timezone)).tz_localize(None)
     check_mapping(mapping, frame.columns)
@@ -330,10 +352,16 @@ def validate(
     when, converted = parse_dates(frame[mapping["occurred_at"]], fmt, checks.timezone)
     text = {name: _text(frame, mapping, name) for name in TEXT_FIELDS}
     reasons = pd.Series("", index=frame.index, dtype=object)
+    removal = withdrawn(text["status"]) if "status" in mapping else pd.Series(False, index=frame.index)
 
-    def flag(mask, reason):
-        reasons[mask & (reasons == "")] = reason
+    def flag(mask, reason, rows=~removal):
+        reasons[mask & rows & (reasons == "")] = reason
 
+    if "case_id" in mapping:
+        every = pd.Series(True, index=frame.index)
+        flag(text["case_id"].notna() & text["case_id"].duplicated(keep="last"), "case id repeated further down", every)
+        flag(text["case_id"].isna() & removal, "status withdraws the case but the row has no case id", every)
+        flag(text["case_id"].str.len() > MAX_TEXT, f"case_id longer than {MAX_TEXT} characters", every)
     flag(frame[mapping["lat"]].isna() | frame[mapping["lon"]].isna(), "missing coordinates")
     flag(lat.isna() | lon.isna(), "coordinates are not numbers")
     flag(~np.isfinite(lat.fillna(0)) | ~np.isfinite(lon.fillna(0)), "coordinates are not finite")
@@ -350,7 +378,7 @@ def validate(
     if area is None and (reasons == "").any():
         ok = reasons == ""
         area = Area.around(lat[ok].quantile([0.25, 0.75]), lon[ok].quantile([0.25, 0.75]), "the file's extent")
-    far = (reasons == "") & ~area.contains(lat, lon) if area is not None else pd.Series(False, index=frame.index)
+    far = (reasons == "") & ~removal & ~area.contains(lat, lon) if area is not None else removal & False
     if checks.reject_outside:
         flag(far & area.contains(lon, lat), "far from the data (latitude and longitude swapped?)")
         flag(far, "far from the data")
@@ -363,10 +391,19 @@ def validate(
             "neighbourhood": text["neighbourhood"],
             "lat": lat,
             "lon": lon,
-            "incident_id": text["incident_id"],
+            "case_id": text["case_id"],
         }
-    )[~bad]
-    return Validated(clean, _numbered(frame, bad, reasons), fmt, converted, area, _numbered(frame, far))
+    )[~bad & ~removal]
+    removals = pd.DataFrame({"case_id": text["case_id"][~bad & removal]})
+    return Validated(
+        clean,
+        _numbered(frame, bad, reasons),
+        fmt,
+        converted,
+        area,
+        _numbered(frame, far),
+        removals.reset_index(drop=True),
+    )
 
 
 def _numbered(frame: pd.DataFrame, mask: pd.Series, reasons: pd.Series | None = None) -> pd.DataFrame:
@@ -395,14 +432,20 @@ def write_rejects(rejects: pd.DataFrame, path: Path, reject_dir: Path | None) ->
 
 
 def with_ids(clean: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Store rows for ``clean``; with an incident id, a row's id comes from (source, incident id), so a
-    row seen again (even corrected) counts as a duplicate."""
-    rows = db.with_cells(clean.drop(columns="incident_id"), source)
-    given = clean["incident_id"].notna().to_numpy()
+    """Store rows for ``clean`` plus their ``case_id``; with a case id, a row's id comes from (source,
+    case id) (``db.case_ids``), so a later version of the case replaces it."""
+    rows = db.with_cells(clean.drop(columns="case_id"), source)
+    rows["case_id"] = clean["case_id"].to_numpy()
+    given = clean["case_id"].notna().to_numpy()
     if given.any():
-        keys = pd.DataFrame({"source": source, "incident_id": clean["incident_id"].to_numpy()[given]})
-        rows.loc[given, "id"] = pd.util.hash_pandas_object(keys, index=False).to_numpy(dtype=np.uint64)
+        rows.loc[given, "id"] = db.case_ids(source, clean["case_id"].to_numpy()[given])
     return rows
+
+
+def removal_rows(case_id: pd.Series, source: str) -> pd.DataFrame:
+    """``id`` and ``case_id`` of the cases to withdraw."""
+    cases = case_id.dropna().astype(str).reset_index(drop=True)
+    return pd.DataFrame({"id": db.case_ids(source, cases), "case_id": cases.astype(object)})
 
 
 def import_file(
@@ -414,11 +457,14 @@ def import_file(
     source: str | None = None,
     reject_dir: Path | None = None,
     checks: Checks | None = None,
+    also=None,
 ) -> ImportResult:
-    """Validate and load ``path`` into the store in one transaction, audited as done ``by`` a user.
+    """Validate and load ``path`` into the store as one batch (one transaction, see
+    ``store.batches.apply``), audited as done ``by`` a user.
 
     Rejected rows are written to a CSV in ``reject_dir`` (default: next to the file)
     and never loaded; if no row is valid nothing is loaded and ImportFailed is raised.
+    ``also(con, batch)`` runs in the batch's transaction (the folder sync records its file there).
     """
     path = Path(path)
     checks = checks or Checks()
@@ -430,28 +476,25 @@ def import_file(
     source = source or path.stem
     clean, rejects = checked.clean, checked.rejects
     reject_file = write_rejects(rejects, path, reject_dir) if len(rejects) else None
-    if clean.empty:
+    if clean.empty and checked.removals.empty:
         raise ImportFailed(
             f"no valid rows: all {len(rejects)} rejected, e.g. {rejects['reject_reason'].iloc[0]}; "
             f"see {Path(reject_file).name}",
             reject_file,
         )
     rows = with_ids(clean, source)
-    with db.transaction(con):
-        loaded = db.insert_incidents(con, rows)
-        digest = file_sha256(path)
-        con.execute(
-            "INSERT INTO imports (source, file_sha256, loaded, duplicates, rejected) VALUES (?, ?, ?, ?, ?)",
-            [source, digest, loaded, len(rows) - loaded, len(rejects)],
-        )
-        audit.record(
-            con,
-            by,
-            "import",
-            "file",
-            path.name,
-            {"sha256": digest, "source": source, "loaded": loaded, "rejected": len(rejects)},
-        )
+    removals = removal_rows(checked.removals["case_id"], source)
+    counts = batches.apply(
+        con,
+        rows,
+        removals,
+        source=source,
+        by=by,
+        file_name=path.name,
+        file_sha256=file_sha256(path),
+        rejected=len(rejects),
+        also=also,
+    )
     areas.join_new_incidents(con)
     outside = {}
     if len(checked.outside):
@@ -462,8 +505,8 @@ def import_file(
             "examples": _records(checked.outside),
         }
     return ImportResult(
-        loaded,
-        len(rows) - loaded,
+        counts.added,
+        counts.unchanged,
         len(rejects),
         reject_file,
         source,
@@ -472,7 +515,28 @@ def import_file(
         rejects["reject_reason"].value_counts().to_dict(),
         outside,
         f"UTC offsets converted to {checks.timezone} local time" if checked.converted else None,
+        counts,
     )
+
+
+def import_deletions(con, path: Path, case_column: str, source: str, by: str, also=None) -> batches.Counts:
+    """Withdraw the cases of ``source`` that the CSV or Parquet file ``path`` lists in ``case_column``
+    (blank cells are skipped), as one batch audited as done ``by`` a user."""
+    path = Path(path)
+    if not source:
+        raise ImportFailed("a deletions file needs the source its cases were imported as (--source)")
+    frame = read_table(path)
+    if case_column not in frame.columns:
+        raise ImportFailed(f"column {case_column!r} not in the file; it has: {', '.join(map(str, frame.columns))}")
+    cases = frame[case_column].astype("string").str.strip()
+    cases = cases[cases.notna() & (cases != "")].drop_duplicates()
+    if cases.empty:
+        raise ImportFailed(f"{path.name}: no case ids in column {case_column!r}")
+    removals = removal_rows(cases.astype(object), source)
+    counts = batches.apply(
+        con, None, removals, source=source, by=by, file_name=path.name, file_sha256=file_sha256(path), also=also
+    )
+    return counts
 
 
 GUESSES = {
@@ -494,7 +558,8 @@ GUESSES = {
     "premises": ("premises", "premises_type", "location_description", "premise_type", "location_type"),
     "neighbourhood": ("neighbourhood", "neighborhood", "community_area", "district", "beat", "ward"),
     # Never a bare "id": a row number would make rows of different files duplicates of each other.
-    "incident_id": ("incident_id", "event_unique_id", "case_number", "incident_number"),
+    "case_id": ("case_id", "incident_id", "event_unique_id", "case_number", "incident_number", "report_number"),
+    "status": ("status", "case_status", "record_status"),
 }
 
 

@@ -1,0 +1,286 @@
+"""Incidents as a living record: upsert by case id, withdrawn cases, batches and exact undo."""
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from crimeviz.store import areas, audit, batches, db, importer, queries
+from crimeviz.store.filters import IncidentFilter
+
+MAPPING = importer.parse_mapping("lat=Lat,lon=Lon,occurred_at=Date,offence=Type,case_id=Case,status=Status")
+HEADER = "Case,Date,Type,Lat,Lon,Status,Area\n"
+FIRST = HEADER + (
+    "C1,2021-01-01 10:00,Theft,43.7000,-79.4000,open,North\n"
+    "C2,2021-01-02 10:00,Theft,43.7100,-79.4100,open,North\n"
+    "C3,2021-01-03 10:00,Assault,43.6500,-79.3800,,South\n"
+)
+# C1 reclassified and moved, C2 as before, C3 unfounded (only its case id is needed), C4 new.
+SECOND = HEADER + (
+    "C1,2021-01-01 10:00,Robbery,43.6510,-79.3810,open,South\n"
+    "C2,2021-01-02 10:00,Theft,43.7100,-79.4100,open,North\n"
+    "C3,,,,,Unfounded,\n"
+    "C4,2021-01-04 10:00,Theft,43.7200,-79.4200,open,North\n"
+)
+EVERYTHING = IncidentFilter(date(2000, 1, 1), date(2030, 1, 1))
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def load(con, path, mapping=MAPPING, source="rms"):
+    return importer.import_file(con, path, mapping, "root", source=source)
+
+
+def snapshot(con) -> pd.DataFrame:
+    return con.execute("SELECT * FROM incidents ORDER BY id").df()
+
+
+def case(con, case_id: str, source: str = "rms"):
+    rows = con.execute(
+        "SELECT offence, lat FROM incidents WHERE id = ?", [int(db.case_ids(source, [case_id])[0])]
+    ).fetchall()
+    return rows[0] if rows else None
+
+
+@pytest.fixture
+def store(empty_store, tmp_path):
+    load(empty_store, write(tmp_path, "first.csv", FIRST))
+    return empty_store
+
+
+def test_a_changed_case_replaces_the_stored_one_and_its_old_version_is_kept(store, tmp_path):
+    ids_before = set(snapshot(store)["id"])
+    result = load(store, write(tmp_path, "second.csv", SECOND))
+    counts = result.counts
+    assert (counts.added, counts.updated, counts.unchanged, counts.removed) == (1, 1, 1, 1)
+    assert case(store, "C1") == ("Robbery", 43.651)
+    assert case(store, "C3") is None
+    assert db.incident_count(store) == 3
+    # the case keeps its id across the edit
+    assert int(db.case_ids("rms", ["C1"])[0]) in ids_before
+    old = batches.history(store, "rms", "C1")
+    assert old[["batch", "change", "offence", "lat"]].values.tolist() == [[counts.batch, "updated", "Theft", 43.7]]
+    gone = batches.history(store, "rms", "C3")
+    assert gone[["batch", "change", "offence"]].values.tolist() == [[counts.batch, "removed", "Assault"]]
+
+
+def test_reimporting_the_same_export_counts_every_case_unchanged(store, tmp_path):
+    version = db.data_version(store)
+    again = load(store, write(tmp_path, "first-again.csv", FIRST)).counts
+    assert (again.added, again.updated, again.unchanged, again.removed) == (0, 0, 3, 0)
+    assert db.data_version(store) == version  # nothing changed: caches stay valid
+
+
+def test_every_change_raises_the_data_version(store, tmp_path):
+    version = db.data_version(store)
+    load(store, write(tmp_path, "second.csv", SECOND))
+    assert db.data_version(store) == version + 1
+    batches.undo(store, "root")
+    assert db.data_version(store) == version + 2
+
+
+@pytest.mark.parametrize("status", ["unfounded", "DELETED", " Void ", "cancelled", "Canceled"])
+def test_a_withdrawn_case_leaves_maps_charts_and_exports(store, tmp_path, status):
+    text = HEADER + f"C2,2021-01-02 10:00,Theft,43.7100,-79.4100,{status},North\n"
+    assert load(store, write(tmp_path, "withdraw.csv", text)).counts.removed == 1
+    assert queries.total(store, EVERYTHING) == 2
+    assert queries.hex_counts(store, EVERYTHING, 8)["n"].sum() == 2
+    exported = queries.incidents(store, EVERYTHING)
+    assert int(db.case_ids("rms", ["C2"])[0]) not in set(exported["id"])
+
+
+def test_a_status_that_is_not_a_withdrawal_keeps_the_case(store, tmp_path):
+    text = HEADER + "C2,2021-01-02 10:00,Theft,43.7100,-79.4100,closed - unfounded?,North\n"
+    counts = load(store, write(tmp_path, "closed.csv", text)).counts
+    assert (counts.removed, counts.unchanged) == (0, 1)
+
+
+def test_withdrawing_a_case_the_store_never_held_counts_it_as_not_found(store, tmp_path):
+    counts = load(store, write(tmp_path, "unknown.csv", HEADER + "C9,,,,,void,\n")).counts
+    assert (counts.removed, counts.not_found) == (0, 1)
+
+
+def test_a_deletions_file_withdraws_the_cases_it_lists(store, tmp_path):
+    path = write(tmp_path, "gone.csv", "case number\nC1\n\nC3\nC3\n")
+    counts = importer.import_deletions(store, path, "case number", "rms", "root")
+    assert (counts.removed, counts.added) == (2, 0)
+    assert case(store, "C1") is None and case(store, "C2") is not None
+
+
+def test_a_deletions_file_needs_the_source(store, tmp_path):
+    path = write(tmp_path, "gone.csv", "Case\nC1\n")
+    with pytest.raises(importer.ImportFailed, match="--source"):
+        importer.import_deletions(store, path, "Case", "", "root")
+
+
+def test_a_case_repeated_in_one_file_is_taken_from_its_last_row(empty_store, tmp_path):
+    text = HEADER + "C1,2021-01-01 10:00,Theft,43.7,-79.4,,\nC1,2021-01-01 10:00,Robbery,43.7,-79.4,,\n"
+    result = load(empty_store, write(tmp_path, "repeat.csv", text))
+    assert (result.counts.added, result.rejected) == (1, 1)
+    assert result.reasons == {"case id repeated further down": 1}
+    assert case(empty_store, "C1")[0] == "Robbery"
+
+
+def test_a_withdrawal_without_a_case_id_is_rejected(empty_store, tmp_path):
+    text = HEADER + ",,,,,void,\nC1,2021-01-01 10:00,Theft,43.7,-79.4,,\n"
+    result = load(empty_store, write(tmp_path, "nocase.csv", text))
+    assert result.reasons == {"status withdraws the case but the row has no case id": 1}
+
+
+def test_a_status_column_needs_a_case_id_column():
+    with pytest.raises(importer.ImportFailed, match="needs a case id"):
+        importer.parse_mapping("lat=Lat,lon=Lon,occurred_at=Date,offence=Type,status=Status")
+
+
+def test_incident_id_is_still_accepted_as_the_case_id_field():
+    assert importer.parse_mapping("lat=a,lon=b,occurred_at=c,offence=d,incident_id=e")["case_id"] == "e"
+
+
+def test_undo_restores_exactly_the_incidents_before_the_batch(store, tmp_path):
+    before = snapshot(store)
+    load(store, write(tmp_path, "second.csv", SECOND))
+    assert not snapshot(store).equals(before)
+    result = batches.undo(store, "root")
+    assert (result["deleted"], result["restored"], result["put_back"]) == (1, 1, 1)
+    pd.testing.assert_frame_equal(snapshot(store), before)
+    entry = audit.entries(store, 1).iloc[0]
+    assert (entry["username"], entry["action"], entry["object_id"]) == ("root", "import.undo", str(result["undone"]))
+
+
+def test_batches_are_undone_newest_first_back_to_an_empty_store(empty_store, tmp_path):
+    states = [snapshot(empty_store)]
+    for name, text in (("a.csv", FIRST), ("b.csv", SECOND), ("c.csv", FIRST)):
+        load(empty_store, write(tmp_path, name, text))
+        states.append(snapshot(empty_store))
+    for expected in reversed(states[:-1]):
+        batches.undo(empty_store, "root")
+        pd.testing.assert_frame_equal(snapshot(empty_store), expected)
+    with pytest.raises(batches.UndoRefused, match="no import to undo"):
+        batches.undo(empty_store, "root")
+
+
+def test_undo_of_an_older_batch_is_refused_naming_the_one_to_undo_first(store, tmp_path):
+    first = batches.last_batch(store)
+    second = load(store, write(tmp_path, "second.csv", SECOND)).counts.batch
+    before = snapshot(store)
+    with pytest.raises(batches.UndoRefused, match=f"batch {first} is not the last import: undo batch {second} first"):
+        batches.undo(store, "root", first)
+    pd.testing.assert_frame_equal(snapshot(store), before)
+    batches.undo(store, "root", second)
+    with pytest.raises(batches.UndoRefused, match=f"batch {second} was already undone"):
+        batches.undo(store, "root", second)
+    with pytest.raises(batches.UndoRefused, match="no import batch 999"):
+        batches.undo(store, "root", 999)
+
+
+def test_a_batch_from_before_batches_were_recorded_cannot_be_undone(empty_store):
+    empty_store.execute(
+        "INSERT INTO imports (source, loaded, duplicates, rejected) VALUES ('old', 5, 0, 0)"
+    )  # as stores made before batches recorded it
+    with pytest.raises(batches.UndoRefused, match="before imports recorded their changes"):
+        batches.undo(empty_store, "root")
+
+
+def test_the_imports_table_lists_batches_with_their_counts(store, tmp_path):
+    load(store, write(tmp_path, "second.csv", SECOND))
+    batches.undo(store, "root")
+    table = batches.table(store)
+    assert table[["added", "updated", "unchanged", "removed"]].values.tolist() == [[1, 1, 1, 1], [3, 0, 0, 0]]
+    assert table["username"].tolist() == ["root", "root"]
+    assert table["file_name"].tolist() == ["second.csv", "first.csv"]
+    assert table["undone_by"].tolist()[0] == "root" and pd.isna(table["undone_by"].tolist()[1])
+
+
+def test_a_failure_inside_the_batch_leaves_the_store_as_it_was(store, tmp_path, monkeypatch):
+    before = snapshot(store)
+    imports = batches.table(store)
+    version = db.data_version(store)
+
+    def broken(con, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(batches.audit, "record", broken)  # the batch's last statement
+    with pytest.raises(OSError):
+        load(store, write(tmp_path, "second.csv", SECOND))
+    pd.testing.assert_frame_equal(snapshot(store), before)
+    pd.testing.assert_frame_equal(batches.table(store), imports)
+    assert db.data_version(store) == version
+    assert store.execute("SELECT count(*) FROM incident_history").fetchall()[0][0] == 0
+
+
+def test_incident_ids_fit_a_signed_64_bit_bigint(store):
+    kind = store.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'incidents' AND column_name = 'id'"
+    ).fetchall()
+    assert kind == [("BIGINT",)]
+    rows = incident_rows_with_high_hashes()
+    ids = db.row_ids(rows)
+    assert ids.dtype.name == "int64" and (ids >= 0).all()
+    assert (db.case_ids("rms", [f"C{i}" for i in range(2000)]) >= 0).all()
+
+
+def incident_rows_with_high_hashes() -> pd.DataFrame:
+    """2,000 rows: about half of their unmasked 64-bit hashes are above 2^63."""
+    return pd.DataFrame(
+        {
+            "occurred_at": pd.date_range("2021-01-01", periods=2000, freq="h").astype("datetime64[us]"),
+            "offence": "Theft",
+            "premises": None,
+            "neighbourhood": None,
+            "lat": 43.7,
+            "lon": -79.4,
+        }
+    )
+
+
+def test_a_store_made_before_batches_is_migrated_and_reimports_find_their_rows(tmp_path):
+    """A store with UBIGINT ids (some above 2^63) and the old imports table: the first import
+    narrows the ids to 63 bits, adds the batch columns, and the old rows are found again."""
+    path = tmp_path / "old.duckdb"
+    csv = write(tmp_path, "old.csv", HEADER + "".join(FIRST.splitlines(keepends=True)[1:]).replace(",open,", ",,"))
+    old_mapping = importer.parse_mapping("lat=Lat,lon=Lon,occurred_at=Date,offence=Type")
+    rows = importer.with_ids(importer.validate(importer.read_table(csv), old_mapping, None).clean, "old")
+    wide = rows["id"].astype("uint64") | (1 << 63)  # as the unmasked hashes were
+    raw = duckdb.connect(str(path))
+    raw.execute(
+        db.SCHEMA.replace("id            BIGINT PRIMARY KEY", "id            UBIGINT PRIMARY KEY").split(
+            "CREATE SEQUENCE IF NOT EXISTS import_seq;"
+        )[0]
+    )
+    raw.execute(
+        "CREATE SEQUENCE import_seq; CREATE TABLE imports (import_id BIGINT PRIMARY KEY DEFAULT nextval('import_seq'), "
+        "imported_at TIMESTAMP NOT NULL DEFAULT current_localtimestamp(), source VARCHAR NOT NULL, file_sha256 VARCHAR, "
+        "loaded BIGINT NOT NULL, duplicates BIGINT NOT NULL, rejected BIGINT NOT NULL)"
+    )
+    frame = rows.drop(columns="case_id").assign(id=wide)
+    raw.register("old_rows", frame)
+    raw.execute("INSERT INTO incidents SELECT * FROM old_rows")
+    raw.execute("INSERT INTO imports (source, loaded, duplicates, rejected) VALUES ('old', 3, 0, 0)")
+    raw.close()
+
+    con = db.connect(path)
+    again = importer.import_file(con, csv, old_mapping, "root", source="old")
+    assert (again.counts.added, again.counts.unchanged) == (0, 3)
+    assert con.execute("SELECT min(id) >= 0, count(*) FROM incidents").fetchall() == [(True, 3)]
+    assert batches.table(con)["added"].tolist() == [0, 3]
+
+
+def test_an_updated_incident_is_joined_to_its_new_area_and_undo_joins_it_back(empty_store, tmp_path):
+    store = empty_store
+    mapping = {**MAPPING, "neighbourhood": "Area"}
+    load(store, write(tmp_path, "first.csv", FIRST), mapping)
+    areas.add_default_layer(store, "root")  # North and South, from the incidents' neighbourhoods
+    joined = "SELECT incident_id, area FROM incident_areas ORDER BY incident_id"
+    before = store.execute(joined).fetchall()
+    c1 = int(db.case_ids("rms", ["C1"])[0])
+    assert dict(before)[c1] == "North"
+    load(store, write(tmp_path, "second.csv", SECOND), mapping)
+    after = dict(store.execute(joined).fetchall())
+    assert after[c1] == "South" and len(after) == db.incident_count(store)
+    batches.undo(store, "root")
+    assert store.execute(joined).fetchall() == before
