@@ -238,6 +238,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     areas_cli = importlib.import_module("crimeviz.cli.areas")
     areas_cli.add_bench_arguments(bsub.add_parser("areas", help=areas_cli.BENCH_HELP))
 
+    p = sub.add_parser("monitor", help="watch the live cameras: rolling MGFN scores, alerts, pings, reports")
+    importlib.import_module("crimeviz.cli.monitor").add_arguments(p)
+
     importlib.import_module("crimeviz.cli.bulletin").add_command(sub)
 
     for name, (module, help_text) in FEATURE_COMMANDS.items():
