@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 DEV    := $(VENV)/.dev-requirements-installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT    := chromium opencv-doc fonts-dejavu-core ffmpeg postgresql
+APT    := chromium opencv-doc fonts-dejavu-core ffmpeg postgresql python3-gi gir1.2-gst-rtsp-server-1.0 \
+          gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 
 .PHONY: run test lint system-packages db bench
 
@@ -18,7 +19,8 @@ $(DEV): $(STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(DEV)
 
-# Debian packages the tests need: Chromium for the browser tests, OpenCV's sample videos.
+# Debian packages the tests need: Chromium for the browser tests, OpenCV's sample videos; FFmpeg and a
+# GStreamer RTSP server (run by Debian's python3) for the live-camera tests.
 system-packages:
 	@missing=""; for p in $(APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -1,0 +1,93 @@
+"""MGFN scoring of live snippets: per-camera context, batched across cameras.
+
+Each camera keeps the features of its last ``context`` snippets (MGFN's glance block
+attends over the whole video, Sec. 3.3; live, the video is the last 16 snippets, the
+length of the demo model's training videos) and a new snippet's score is the last
+one MGFN gives that context. :class:`ContextScorer` scores requests from many cameras
+in one forward pass per context length (cameras warm up to the full length within a
+context's worth of snippets, after which every request shares one batch); it is plain
+Python, so the batching is tested without Ray. :class:`InProcessBackend` serves one
+process's cameras; ``ray_backend`` puts the same scorer in a Ray actor.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+import numpy as np
+import torch
+
+from crimeviz.cctv.model import Scorer
+from models.mgfn import append_magnitude
+
+
+def batched_last_scores(scorer: Scorer, contexts: list[np.ndarray]) -> np.ndarray:
+    """(T, F) raw features of B cameras, all of one length T -> (B,) scores of each last snippet.
+
+    Contexts shorter than MGFN's top-k are padded by repeating their last snippet,
+    as :meth:`Scorer.snippet_scores` does.
+    """
+    lengths = {len(c) for c in contexts}
+    if len(lengths) != 1:
+        raise ValueError("a batch holds contexts of one length")
+    t = lengths.pop()
+    x = torch.from_numpy(np.stack([scorer.normalise(np.asarray(c, dtype=np.float32)) for c in contexts]))
+    if t < scorer.model.k:
+        x = torch.cat([x, x[:, -1:].expand(-1, scorer.model.k - t, -1)], dim=1)
+    with torch.inference_mode():
+        out = scorer.model(append_magnitude(x[:, None]))
+    return out.snippet_scores[:, t - 1].numpy().astype(np.float64)
+
+
+class ContextScorer:
+    """Per-camera snippet contexts and batched scoring: ``score_batch([(camera, features), …])`` -> scores."""
+
+    def __init__(self, scorer: Scorer, context: int = 16):
+        self.scorer, self.context = scorer, context
+        self.contexts: dict[str, deque[np.ndarray]] = {}
+        self.batches = self.scored = 0
+
+    def reset(self, camera: str) -> None:
+        self.contexts.pop(camera, None)
+
+    def score_batch(self, requests: list[tuple[str, np.ndarray]]) -> list[float]:
+        """Appends each request's features to its camera's context, then scores; one request per camera per call."""
+        cameras = [c for c, _ in requests]
+        if len(set(cameras)) != len(cameras):
+            raise ValueError("one snippet per camera per batch")
+        for camera, features in requests:
+            self.contexts.setdefault(camera, deque(maxlen=self.context)).append(np.asarray(features, np.float32))
+        by_length: dict[int, list[int]] = {}
+        for i, camera in enumerate(cameras):
+            by_length.setdefault(len(self.contexts[camera]), []).append(i)
+        scores = [0.0] * len(requests)
+        for members in by_length.values():
+            out = batched_last_scores(self.scorer, [np.stack(self.contexts[cameras[i]]) for i in members])
+            for i, score in zip(members, out):
+                scores[i] = float(score)
+            self.batches += 1
+        self.scored += len(requests)
+        return scores
+
+
+class InProcessBackend:
+    """Scores each snippet as it comes, in the calling thread (one or two cameras in one process)."""
+
+    name = "in-process"
+
+    def __init__(self, scorer: Scorer, context: int = 16):
+        self.scorer = scorer
+        self.contexts = ContextScorer(scorer, context)
+        self._lock = threading.Lock()
+
+    def score(self, camera: str, features: np.ndarray) -> float:
+        with self._lock:
+            return self.contexts.score_batch([(camera, features)])[0]
+
+    def reset(self, camera: str) -> None:
+        with self._lock:
+            self.contexts.reset(camera)
+
+    def close(self) -> None:
+        pass

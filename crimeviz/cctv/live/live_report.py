@@ -1,0 +1,112 @@
+"""The report of a live alert, as JSON and a printable PDF, written as soon as the alert opens.
+
+A preliminary report (camera, location, start time, peak so far, curve so far, the
+snapshot, the model and its training label) is written when the alert opens; the
+same files are rewritten, ``complete``, when the segment ends and its clip is
+finished. Files are replaced whole (written aside, then renamed), so a reader never
+sees half a report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from crimeviz.explore import pdf as document
+
+CURVE_HEIGHT = 40
+
+
+def build(alert: dict, camera, curve: list[tuple[float, float]], model: tuple[str, str], complete: bool) -> dict:
+    """The report record. ``alert``: alert_id, start, end, peak, peak_at, severity (epoch seconds)."""
+
+    def iso(t):
+        return None if t is None else datetime.fromtimestamp(t).isoformat(timespec="milliseconds")
+
+    return {
+        "alert_id": alert["alert_id"],
+        "status": "complete" if complete else "preliminary",
+        "written_at": iso(datetime.now().timestamp()),
+        "camera": {"camera_id": camera.camera_id, "name": camera.name, "lat": camera.lat, "lon": camera.lon},
+        "start": iso(alert["start"]),
+        "end": iso(alert["end"]),
+        "peak": round(float(alert["peak"]), 4),
+        "peak_at": iso(alert["peak_at"]),
+        "severity": alert["severity"],
+        "threshold": camera.threshold,
+        "model": {"version": model[0], "label": model[1]},
+        "clip": alert.get("clip"),
+        "snapshot": alert.get("snapshot"),
+        "curve": [[iso(t), round(float(s), 4)] for t, s in curve],
+    }
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _curve(pdf: document.Document, curve: list[tuple[float, float]], threshold: float) -> None:
+    x0, y0, w, h = pdf.l_margin + 8, pdf.get_y() + 2, pdf.epw - 8, CURVE_HEIGHT
+    pdf.set_draw_color(120, 120, 120)
+    pdf.set_line_width(0.2)
+    pdf.rect(x0, y0, w, h)
+    if len(curve) >= 2:
+        t0, t1 = curve[0][0], max(curve[-1][0], curve[0][0] + 1e-6)
+        points = [(x0 + w * (t - t0) / (t1 - t0), y0 + h * (1 - float(s))) for t, s in curve]
+        pdf.set_draw_color(31, 119, 180)
+        pdf.set_line_width(0.4)
+        pdf.polyline(points)
+        pdf.font(7)
+        pdf.text(x0, y0 + h + 4, datetime.fromtimestamp(t0).strftime("%H:%M:%S"))
+        pdf.text(x0 + w - 12, y0 + h + 4, datetime.fromtimestamp(t1).strftime("%H:%M:%S"))
+    pdf.set_draw_color(200, 0, 0)
+    pdf.set_dash_pattern(dash=1.5, gap=1)
+    pdf.line(x0, y0 + h * (1 - threshold), x0 + w, y0 + h * (1 - threshold))
+    pdf.set_dash_pattern()
+    pdf.font(7)
+    for value in (0, 0.5, 1):
+        pdf.text(pdf.l_margin, y0 + h * (1 - value) + 1, f"{value:g}")
+    pdf.set_y(y0 + h + 7)
+
+
+def to_pdf(record: dict, keyframes: list[tuple[str, bytes]]) -> bytes:
+    """Header, model label, times, location, curve, key frames (caption, JPEG)."""
+    title = f"CCTV alert #{record['alert_id']} ({record['status']})"
+    pdf = document.Document(title, "CrimeViz monitor", font_dir=document.DEJAVU)
+    pdf.heading(title, 16)
+    camera = record["camera"]
+    pdf.paragraph(f"Camera: {camera['name']} at {camera['lat']:.5f}, {camera['lon']:.5f}")
+    pdf.paragraph(
+        f"Started {record['start'].replace('T', ' ')}; ended {(record['end'] or 'still going').replace('T', ' ')}"
+    )
+    pdf.paragraph(
+        f"Severity: {record['severity']} · peak {record['peak']:.3f} at {(record['peak_at'] or '').replace('T', ' ')} "
+        f"· threshold {record['threshold']:.2f}"
+    )
+    pdf.set_text_color(150, 60, 0)
+    pdf.paragraph(f"Model {record['model']['version']}: {record['model']['label']}", 9)
+    pdf.set_text_color(0, 0, 0)
+    pdf.ln(2)
+    pdf.heading("Anomaly score per snippet")
+    curve = [(datetime.fromisoformat(t).timestamp(), s) for t, s in record["curve"]]
+    _curve(pdf, curve, record["threshold"])
+    if keyframes:
+        pdf.heading("Key frames")
+        pdf.image_row([j for _, j in keyframes], [c for c, _ in keyframes])
+    if record.get("clip"):
+        pdf.ln(2)
+        pdf.paragraph(f"Clip: {record['clip']}", 9)
+    return pdf.to_bytes()
+
+
+def write(folder: Path, record: dict, keyframes: list[tuple[str, bytes]]) -> tuple[Path, Path]:
+    """Writes ``report.json`` and ``report.pdf`` in ``folder``; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, pdf_path = folder / "report.json", folder / "report.pdf"
+    _write(pdf_path, to_pdf(record, keyframes))
+    _write(json_path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode())
+    return json_path, pdf_path

@@ -1,0 +1,427 @@
+"""The live monitor: every watched camera from stream to alert, ping and report.
+
+Per camera a thread (:class:`CameraWorker`) reads frames (:mod:`source`), passes them
+through the motion gate (:mod:`motion`), cuts overlapping windows (:mod:`snippets`),
+has them scored (:mod:`backend`), stores the camera's state and rolling scores, and
+turns the scores into alert segments (:mod:`alerts`). When a segment opens, the clip
+starts (pre-capture included), the snapshot is saved, the preliminary report is
+queued to a report thread and the pings to the notifier thread, so scoring never
+waits for a PDF or a receiver. When it ends, the clip is finished ``post_capture_s``
+later and the report rewritten complete.
+
+Restart safety: alert rows are unique per camera and start, each camera continues
+from its last segment (an interrupted one is resumed or closed, one ended within the
+cooldown is reopened), and undelivered pings wait in the outbox.
+
+Latencies (:class:`Latencies`): a snippet's, from its last frame's arrival to its score
+stored; a ping's and a report's, from the alert opening to delivery / files written.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from crimeviz.cctv.cameras import CameraConfig, connect_url, redact
+from crimeviz.cctv.live import alert_store, alerts_dir, live_report, notify
+from crimeviz.cctv.live.alerts import ALERT, AlertTracker, Segment
+from crimeviz.cctv.live.motion import MotionGate
+from crimeviz.cctv.live.recorder import ClipWriter, FrameBuffer, jpeg
+from crimeviz.cctv.live.snippets import LiveFeatures, SnippetWindows
+from crimeviz.cctv.live.source import StreamReader
+from crimeviz.cctv.model import Scorer
+
+CURVE_SECONDS = 120  # rolling scores kept for the Live page's tiles
+STATUS_EVERY_S = 1.0  # state written at least this often while no snippet is scored
+GAP_RESET_S = 2.0  # frames further apart than this start new windows (after a reconnection)
+# Scores of a context this short are not compared with the threshold: MGFN's glance block attends over the
+# context, and over one or two snippets (far shorter than any training video) the demo model scores ~1.
+WARMUP_SNIPPETS = 3
+
+
+def percentile(values, q: float) -> float | None:
+    return None if not values else round(float(np.percentile(np.asarray(values), q)), 4)
+
+
+@dataclass
+class Latencies:
+    snippet: list[float] = field(default_factory=list)
+    ping: list[float] = field(default_factory=list)
+    report: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, kind: str, seconds: float) -> None:
+        with self.lock:
+            getattr(self, kind).append(seconds)
+
+    def summary(self) -> dict:
+        with self.lock:
+            return {
+                "snippet_p50": percentile(self.snippet, 50),
+                "snippet_p95": percentile(self.snippet, 95),
+                "ping_p95": percentile(self.ping, 95),
+                "report_p95": percentile(self.report, 95),
+                "snippets": len(self.snippet),
+            }
+
+
+@dataclass
+class Recording:
+    segment: Segment
+    folder: Path
+    writer: ClipWriter | None
+    opened: float
+    keyframes: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class Reporter:
+    """Writes reports in a background thread (a PDF takes tens of milliseconds)."""
+
+    def __init__(self, con, latencies: Latencies):
+        self.con, self.latencies = con, latencies
+        self.queue: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="reporter")
+        self.thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.queue.put(job)
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while (job := self.queue.get()) is not None:
+            job()
+
+
+class CameraWorker:
+    """One camera's loop in its own thread; ``status()`` for the summary."""
+
+    def __init__(self, cfg: CameraConfig, monitor: Monitor):
+        self.cfg, self.monitor = cfg, monitor
+        self.con = monitor.con.cursor()
+        self.features = LiveFeatures(monitor.scorer.spec, monitor.scorer.embed)
+        self.reader: StreamReader | None = None
+        self.curve: deque[tuple[float, float]] = deque(maxlen=int(CURVE_SECONDS * cfg.detect_fps / monitor.stride) + 1)
+        self.snippets = 0
+        self.level: float | None = None
+        self.recordings: dict[int, Recording] = {}
+        self.thread = threading.Thread(target=self._guarded_run, daemon=True, name=f"camera-{cfg.name}")
+        self.error: str | None = None
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def status(self) -> dict:
+        reader = self.reader.status() if self.reader else {"state": "stopped", "frames": 0, "fps": 0.0}
+        return {
+            "name": self.cfg.name,
+            "state": reader["state"],
+            "frames": reader["frames"],
+            "fps": reader["fps"],
+            "snippets": self.snippets,
+            "backbone_runs": self.features.backbone_runs,
+            "gated": self.features.reused,
+            "dropped": reader.get("dropped", 0),
+            "reconnects": reader.get("reconnects", 0),
+            "error": self.error,
+        }
+
+    def _guarded_run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # one camera's failure must not stop the others; it is reported
+            self.error = redact(f"{type(exc).__name__}: {exc}", self.cfg)
+
+    def _run(self) -> None:
+        cfg, stop = self.cfg, self.monitor.stop_event
+        size = (cfg.detect_width, cfg.detect_height)
+        self.reader = StreamReader(
+            connect_url(cfg), cfg.detect_fps, size, cfg.is_file, partial(redact, cfg=cfg), **self.monitor.reader_options
+        ).start()
+        gate = MotionGate([list(p) for p in cfg.masks], [list(p) for _, p in cfg.zones])
+        windows = SnippetWindows(self.monitor.snippet_len, self.monitor.stride)
+        buffer = FrameBuffer(cfg.pre_capture_s + self.monitor.snippet_len / cfg.detect_fps + 1, cfg.detect_fps)
+        tracker = AlertTracker(
+            cfg.threshold,
+            cfg.hysteresis_n,
+            cfg.min_duration_s,
+            cfg.cooldown_s,
+            alert_store.last_segment(self.con, cfg.camera_id),
+        )
+        if tracker.current is not None:  # an alert interrupted by a stop: continue it
+            seg = tracker.current
+            self.recordings[seg.alert_id] = Recording(seg, self._folder(seg.alert_id), None, time.time())
+        last_frame_at, last_status = None, 0.0
+        try:
+            while not stop.is_set():
+                frame = self.reader.read(0.25)
+                now = time.time()
+                if frame is None:
+                    if now - last_status >= STATUS_EVERY_S:
+                        self._write_status(None)
+                        last_status = now
+                    continue
+                if last_frame_at is not None and frame.at - last_frame_at > GAP_RESET_S:
+                    windows.reset()
+                last_frame_at = frame.at
+                gate(frame.image)
+                buffer.append(frame)
+                self._record(frame)
+                window = windows.push(frame, gate.moving)
+                if window is None:
+                    if now - last_status >= STATUS_EVERY_S:
+                        self._write_status(None)
+                        last_status = now
+                    continue
+                score = self.monitor.backend.score(cfg.name, self.features(window))
+                self.level = None
+                self.curve.append(((window.start + window.end) / 2, round(score, 4)))
+                warm = self.snippets >= WARMUP_SNIPPETS
+                events = tracker.update(window.start, window.end, score) if warm else []
+                self.level = tracker.level()
+                self._write_status(jpeg(frame.image))
+                last_status = time.time()
+                self.monitor.latencies.add("snippet", last_status - window.end)
+                self.snippets += 1
+                for event in events:
+                    self._on_event(event.kind, event.segment, window, buffer)
+        finally:
+            for event in tracker.stop(time.time()):
+                self._on_event(event.kind, event.segment, None, buffer)
+            for alert_id in list(self.recordings):
+                self._finish(alert_id)
+            self.reader.stop()
+            self._write_status(None)
+
+    # -- state ------------------------------------------------------------------------
+    def _write_status(self, latest_jpeg: bytes | None) -> None:
+        status = self.reader.status() if self.reader else {"state": "stopped", "fps": 0, "frames": 0}
+        status.setdefault("dropped", 0)
+        status.setdefault("reconnects", 0)
+        alert_store.write_status(self.con, self.cfg.camera_id, status, self.level, list(self.curve), latest_jpeg)
+
+    def _folder(self, alert_id: int) -> Path:
+        return self.monitor.media_dir / f"alert-{alert_id}"
+
+    # -- alerts -----------------------------------------------------------------------
+    def _on_event(self, kind: str, seg: Segment, window, buffer: FrameBuffer) -> None:
+        cfg, monitor = self.cfg, self.monitor
+        targets = monitor.settings.targets()
+        if kind == "open":
+            opened = time.time()
+            seg.alert_id = alert_store.open_alert(self.con, cfg, seg, monitor.model, targets, opened, monitor.by)
+            rec = Recording(seg, self._folder(seg.alert_id), None, opened)
+            self.recordings[seg.alert_id] = rec
+            self._start_clip(rec, buffer)
+            self._snapshot(rec, window)
+            if seg.severity == ALERT:
+                monitor.notifier.enqueue(seg.alert_id)
+            monitor.opened[seg.alert_id] = opened
+            self._report(rec, complete=False)
+        elif kind == "reopen":
+            rec = self.recordings.get(seg.alert_id) or Recording(seg, self._folder(seg.alert_id), None, time.time())
+            self.recordings[seg.alert_id] = rec
+            if rec.writer is None:
+                self._start_clip(rec, buffer)
+            alert_store.update_alert(self.con, seg)
+        elif kind == "peak" and seg.alert_id in self.recordings:
+            self._snapshot(self.recordings[seg.alert_id], window)
+            alert_store.update_alert(self.con, seg)
+        elif kind == "promote":
+            alert_store.update_alert(self.con, seg, pings=targets, now=time.time(), by=monitor.by)
+            monitor.notifier.enqueue(seg.alert_id)
+        elif kind == "close":
+            alert_store.update_alert(self.con, seg, by=monitor.by)
+            if seg.alert_id in self.recordings and self.recordings[seg.alert_id].writer is None:
+                self._finish(seg.alert_id)
+
+    def _start_clip(self, rec: Recording, buffer: FrameBuffer) -> None:
+        part = 1 + len(list(rec.folder.glob("clip*.mp4"))) if rec.folder.exists() else 1
+        name = "clip.mp4" if part == 1 else f"clip-{part}.mp4"
+        rec.writer = ClipWriter(rec.folder / name, (self.cfg.detect_width, self.cfg.detect_height), self.cfg.detect_fps)
+        for frame in buffer.since(rec.segment.start - self.cfg.pre_capture_s):
+            rec.writer.write(frame)
+        alert_store.set_files(self.con, rec.segment.alert_id, clip=str(rec.writer.path))
+
+    def _snapshot(self, rec: Recording, window) -> None:
+        if window is None:
+            return
+        frame = window.frames[len(window.frames) // 2]
+        data = jpeg(frame.image)
+        rec.folder.mkdir(parents=True, exist_ok=True)
+        (rec.folder / "snapshot.jpg").write_bytes(data)
+        caption = time.strftime("%H:%M:%S", time.localtime(frame.at)) + f" · {rec.segment.peak:.3f}"
+        rec.keyframes = (rec.keyframes + [(caption, data)])[-3:]
+        alert_store.set_files(self.con, rec.segment.alert_id, snapshot=str(rec.folder / "snapshot.jpg"))
+
+    def _record(self, frame) -> None:
+        for alert_id in list(self.recordings):
+            rec = self.recordings[alert_id]
+            if rec.writer is not None:
+                rec.writer.write(frame)
+            if rec.segment.end is not None and frame.at > rec.segment.end + self.cfg.post_capture_s:
+                self._finish(alert_id)
+
+    def _finish(self, alert_id: int) -> None:
+        rec = self.recordings.pop(alert_id)
+        if rec.writer is not None:
+            rec.writer.close()
+            rec.writer = None
+        if rec.segment.end is not None:
+            self._report(rec, complete=True)
+
+    def _report(self, rec: Recording, complete: bool) -> None:
+        seg, monitor = rec.segment, self.monitor
+        start = seg.start - self.cfg.pre_capture_s
+        end = (seg.end if seg.end is not None else time.time()) + self.cfg.post_capture_s
+        curve = [(t, s) for t, s in self.curve if start <= t <= end]
+        clip = rec.folder / "clip.mp4"
+        alert = {
+            "alert_id": seg.alert_id,
+            "start": seg.start,
+            "end": seg.end,
+            "peak": seg.peak,
+            "peak_at": seg.peak_at,
+            "severity": seg.severity,
+            "clip": str(clip) if clip.exists() else None,
+            "snapshot": str(rec.folder / "snapshot.jpg") if (rec.folder / "snapshot.jpg").exists() else None,
+        }
+        keyframes = list(rec.keyframes)
+        opened = monitor.opened.get(seg.alert_id)
+        cfg, con = self.cfg, monitor.reporter_con
+
+        def job():
+            record = live_report.build(alert, cfg, curve, monitor.model, complete)
+            json_path, pdf_path = live_report.write(rec.folder, record, keyframes)
+            alert_store.set_files(
+                con,
+                seg.alert_id,
+                report_json=str(json_path),
+                report_pdf=str(pdf_path),
+                report_complete=complete,
+                curve=curve,
+            )
+            if not complete and opened is not None:
+                monitor.latencies.add("report", time.time() - opened)
+
+        monitor.reporter.submit(job)
+
+
+class Monitor:
+    """Runs cameras until :meth:`stop`; ``summary()`` is what ``python -m crimeviz monitor --json`` writes."""
+
+    def __init__(
+        self,
+        con,
+        scorer: Scorer,
+        cameras: list[CameraConfig],
+        settings: notify.Settings | None = None,
+        backend=None,
+        media_dir: Path | None = None,
+        snippet_len: int | None = None,
+        stride: int = 8,
+        reader_options: dict | None = None,
+        by: str = alert_store.MONITOR_USER,
+    ):
+        from crimeviz.cctv.cameras import ensure_tables
+        from crimeviz.cctv.live.backend import InProcessBackend
+
+        if scorer.spec is None or scorer.embed is None:
+            raise ValueError("these weights score precomputed I3D features only; live cameras need raw-video weights")
+        ensure_tables(con)
+        alert_store.ensure_tables(con)
+        self.con, self.scorer, self.by = con, scorer, by
+        self.model = (scorer.version, scorer.label)
+        self.snippet_len = snippet_len or scorer.spec.snippet_len
+        self.stride = stride
+        self.settings = settings or notify.Settings()
+        self.backend = backend or InProcessBackend(scorer)
+        self.media_dir = Path(media_dir) if media_dir else alerts_dir()
+        self.reader_options = reader_options or {}
+        self.latencies = Latencies()
+        self.opened: dict[int, float] = {}
+        self.stop_event = threading.Event()
+        self.reporter_con = con.cursor()
+        self.reporter = Reporter(self.reporter_con, self.latencies)
+        self.notifier = notify.Notifier(con.cursor(), self.settings, self._delivered)
+        self.workers = [CameraWorker(c, self) for c in cameras]
+
+    def _delivered(self, alert_id: int, channel: str, target: str, at: float) -> None:
+        opened = self.opened.get(alert_id)
+        if opened is not None:
+            self.latencies.add("ping", at - opened)
+
+    def start(self) -> Monitor:
+        self.notifier.start()
+        for worker in self.workers:
+            worker.start()
+        return self
+
+    def run(self, seconds: float | None = None) -> dict:
+        """Runs until ``seconds`` have passed (None: until stopped, e.g. by a signal handler calling :meth:`stop`)."""
+        self.start()
+        try:
+            self.stop_event.wait(seconds)
+        finally:
+            self.stop()
+        return self.summary()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for worker in self.workers:
+            worker.thread.join(timeout=30)
+        self.reporter.stop()
+        self.notifier.stop()
+        self.backend.close()
+
+    def alerts_since(self) -> list[dict]:
+        out = []
+        for alert_id in sorted(self.opened):
+            row = alert_store.alert(self.reporter_con, alert_id)
+            if row:
+                out.append(
+                    {
+                        "id": alert_id,
+                        "camera": row["camera"],
+                        "start": row["started_at"].isoformat(timespec="milliseconds"),
+                        "end": row["ended_at"] and row["ended_at"].isoformat(timespec="milliseconds"),
+                        "peak": round(row["peak"], 4),
+                        "severity": row["severity"],
+                        "report": row["report_pdf"],
+                        "report_json": row["report_json"],
+                        "clip": row["clip"],
+                    }
+                )
+        return out
+
+    def summary(self) -> dict:
+        statuses = [w.status() for w in self.workers]
+        return {
+            "backend": self.backend.name,
+            "cameras": statuses,
+            "alerts": self.alerts_since(),
+            "latency_s": self.latencies.summary(),
+            "pings": {"delivered": self.notifier.delivered, "failed": self.notifier.failed},
+        }
+
+
+def watched(cameras: list[CameraConfig], names: list[str] | None, moment) -> list[CameraConfig]:
+    """The cameras to run: those named (any state), else every enabled one within its schedule."""
+    if names:
+        wanted = {n.lower() for n in names}
+        chosen = [c for c in cameras if c.name.lower() in wanted]
+        missing = wanted - {c.name.lower() for c in chosen}
+        if missing:
+            raise ValueError(f"no live camera named {sorted(missing)[0]!r}")
+        return chosen
+    return [c for c in cameras if c.watched_at(moment)]

@@ -1,0 +1,85 @@
+"""``python -m crimeviz monitor``: watch the live cameras until stopped (or ``--for`` seconds).
+
+Runs every enabled camera within its schedule (or those named with ``--camera``),
+writes alerts, clips, snapshots and reports, pings the configured webhooks and
+e-mail addresses (``$CRIMEVIZ_ALERT_WEBHOOKS``, ``$CRIMEVIZ_WEBHOOK_SECRET``,
+``$CRIMEVIZ_ALERT_EMAIL``, ``$CRIMEVIZ_SMTP_HOST``/``PORT``/``FROM``; options override
+them) and, with ``--json``, writes at the end the cameras' states, the alerts it raised
+and its latencies. It signs in with ``--user`` (the ``cctv`` permission); its writes
+are audited under that name. SIGTERM and SIGINT stop it cleanly: open alerts are
+closed and their clips and reports finished.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from datetime import datetime
+from pathlib import Path
+
+
+def cmd_monitor(args) -> int:
+    import torch
+
+    from crimeviz.cctv import cameras
+    from crimeviz.cctv.live import monitor, notify
+    from crimeviz.cctv.model import load_scorer
+    from crimeviz.cli.common import CommandError, authorised
+    from crimeviz.store import db
+
+    torch.set_num_threads(max(1, args.threads))
+    con = db.connect(args.db)
+    user = authorised(con, args, "cctv")
+    cameras.ensure_tables(con)
+    chosen = monitor.watched(cameras.all_cameras(con), args.camera, datetime.now())
+    if not chosen:
+        raise CommandError("no live camera to watch: add one with `python -m crimeviz cameras add`, or enable one")
+    settings = notify.Settings.from_env(
+        webhooks=tuple(args.webhook or ()),
+        email_to=tuple(args.email_to or ()),
+        smtp_host=args.smtp.split(":")[0] if args.smtp else None,
+        smtp_port=int(args.smtp.split(":")[1]) if args.smtp and ":" in args.smtp else None,
+        public_url=args.public_url,
+    )
+    scorer = load_scorer(args.weights)
+    backend = None
+    if args.backend == "ray":
+        from crimeviz.cctv.live import ray_backend
+
+        backend = ray_backend.RayBackend(scorer_path=args.weights, address=args.ray_address)
+    mon = monitor.Monitor(con, scorer, chosen, settings, backend=backend, stride=args.stride, by=user.username)
+
+    def stop(signum, frame):
+        mon.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    summary = mon.run(args.seconds)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({"cameras": len(summary["cameras"]), "alerts": len(summary["alerts"]), **summary["latency_s"]}))
+    return 0
+
+
+def add_arguments(p) -> None:
+    from crimeviz.cctv import DEMO_WEIGHTS
+    from crimeviz.cli.common import db_arg, user_args
+
+    p.add_argument("--camera", action="append", default=None, metavar="NAME", help="watch this camera (repeatable)")
+    p.add_argument("--for", dest="seconds", type=float, default=None, metavar="SECONDS", help="stop after SECONDS")
+    p.add_argument(
+        "--json", type=Path, default=None, metavar="OUT", help="write cameras, alerts and latencies at the end"
+    )
+    p.add_argument("--webhook", action="append", default=None, metavar="URL", help="POST signed alerts here")
+    p.add_argument("--email-to", action="append", default=None, metavar="ADDRESS", help="e-mail alerts here")
+    p.add_argument("--smtp", default=None, metavar="HOST[:PORT]", help="SMTP server (default $CRIMEVIZ_SMTP_HOST)")
+    p.add_argument("--public-url", default=None, help="the app's address, for links in pings ($CRIMEVIZ_PUBLIC_URL)")
+    p.add_argument("--stride", type=int, default=8, help="frames between snippet windows (16 long; default 8)")
+    p.add_argument("--backend", choices=("in-process", "ray"), default="in-process", help="where snippets are scored")
+    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default $RAY_ADDRESS, else a local one)")
+    p.add_argument("--weights", type=Path, default=DEMO_WEIGHTS, help="MGFN checkpoint (default: the demo model)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for PyTorch (default 1)")
+    db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_monitor)

@@ -1,0 +1,217 @@
+"""Live monitoring against real streams on 127.0.0.1: HTTP MJPEG (FFmpeg) and RTSP (GStreamer).
+
+Every server a test starts is stopped by it (by PID, in ``with`` blocks).
+"""
+
+import email
+import email.policy
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from crimeviz.access import auth
+from crimeviz.cctv import cameras
+from crimeviz.cctv.live import alert_store, notify
+from crimeviz.cctv.live.source import OFFLINE, ONLINE, StreamReader
+from crimeviz.store import db
+from tests.live_helpers import (
+    ROOT,
+    VTEST,
+    MjpegServer,
+    RtspServer,
+    SmtpReceiver,
+    WebhookReceiver,
+    anomaly_clip,
+    free_port,
+    wait_until,
+)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or not VTEST.exists() or not os.path.exists("/usr/bin/python3"),
+    reason="needs Debian's ffmpeg, opencv-doc and python3-gi (make system-packages)",
+)
+PASSWORD = "live monitor password"
+SECRET = "webhook signing secret"
+
+
+def frames_arrive(reader: StreamReader, n: int, timeout: float) -> list:
+    got = []
+    wait_until(lambda: (frame := reader.read(0.1)) is not None and got.append(frame) is None and len(got) >= n, timeout)
+    return got
+
+
+def test_blackout_on_an_mjpeg_camera_raises_an_alert_with_clip_report_webhook_and_email(tmp_path, monkeypatch):
+    path = tmp_path / "store.duckdb"
+    con = db.connect(path)
+    auth.add_user(con, "rev", PASSWORD, "reviewer")
+    clip = anomaly_clip(tmp_path / "gate.avi")
+    with MjpegServer(clip) as server, WebhookReceiver() as hook, SmtpReceiver() as smtp:
+        cfg = cameras.CameraConfig(
+            "Gate",
+            server.url,
+            43.6532,
+            -79.3832,
+            detect_fps=10.0,
+            pre_capture_s=1.0,
+            post_capture_s=1.0,
+        )
+        cameras.add(con, cfg, "boss")
+        con.close()
+        env = {
+            **os.environ,
+            "CRIMEVIZ_PASSWORD": PASSWORD,
+            "CRIMEVIZ_WEBHOOK_SECRET": SECRET,
+            "CRIMEVIZ_ALERTS_DIR": str(tmp_path / "alerts"),
+            "CRIMEVIZ_PUBLIC_URL": "http://cctv.example",
+        }
+        out = tmp_path / "monitor.json"
+        cmd = [sys.executable, "-m", "crimeviz", "monitor", "--camera", "gate", "--for", "11", "--json", str(out)]
+        cmd += ["--db", str(path), "--user", "rev", "--stride", "4", "--webhook", hook.url]
+        cmd += ["--email-to", "duty@example.org", "--smtp", f"127.0.0.1:{smtp.port}"]
+        run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+        assert run.returncode == 0, run.stderr[-2000:]
+        received, mails = list(hook.received), list(smtp.messages)
+    summary = json.loads(out.read_text())
+    assert summary["cameras"][0]["name"] == "Gate" and summary["cameras"][0]["frames"] > 60, (
+        summary,
+        run.stderr[-3000:],
+    )
+    assert len(summary["alerts"]) == 1, summary
+    alert = summary["alerts"][0]
+    assert alert["camera"] == "Gate" and alert["peak"] > 0.5 and alert["end"] > alert["start"]
+    latency = summary["latency_s"]
+    assert latency["snippet_p95"] is not None and latency["report_p95"] < 3.0 and latency["ping_p95"] < 3.0
+    # the report: preliminary within 3 s, complete once the clip was finished
+    report = json.loads(Path(alert["report_json"]).read_text())
+    assert report["status"] == "complete" and report["camera"]["name"] == "Gate"
+    assert report["model"]["label"] and report["curve"]
+    assert Path(alert["report"]).read_bytes()[:5] == b"%PDF-"
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames,width", "-of", "json"]
+        + [alert["clip"]],
+        capture_output=True,
+        text=True,
+    )
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert stream["width"] == 320 and int(stream["nb_read_frames"]) >= 30  # pre + blackout + post at 10 fps
+    assert (tmp_path / "alerts" / f"alert-{alert['id']}" / "snapshot.jpg").read_bytes()[:2] == b"\xff\xd8"
+    # the ping: one signed webhook, one e-mail, both naming the alert and linking to its page
+    assert len(received) == 1
+    _, headers, body = received[0]
+    assert notify.verify(SECRET, headers["x-crimeviz-signature"], body)
+    assert not notify.verify("another secret", headers["x-crimeviz-signature"], body)
+    payload = json.loads(body)
+    assert payload["alert_id"] == alert["id"] and payload["camera"] == "Gate"
+    assert payload["link"] == f"http://cctv.example/alert?id={alert['id']}"
+    assert len(mails) == 1 and mails[0][1] == ["duty@example.org"]
+    mail = email.message_from_string(mails[0][2], policy=email.policy.default)
+    assert mail["Subject"] == f"CCTV alert #{alert['id']} at Gate" and payload["link"] in mail.get_content()
+    con = db.connect(path)
+    row = alert_store.alert(con, alert["id"])
+    assert row["status"] == "new" and row["severity"] == "alert" and row["report_complete"]
+    assert alert_store.pings(con)["delivered_at"].notna().all()
+
+
+def test_rtsp_camera_reconnects_after_the_server_freezes_and_after_it_dies():
+    port = free_port()
+    with RtspServer(port) as server:
+        reader = StreamReader(
+            server.url, 5, (160, 120), stall_s=1.5, connect_timeout_s=8, backoff_s=0.2, max_backoff_s=0.5
+        ).start()
+        try:
+            assert len(frames_arrive(reader, 3, 10)) == 3 and reader.state == ONLINE
+            assert reader.read(0.1).image.shape == (120, 160, 3)
+            server.freeze()
+            assert wait_until(lambda: reader.state != ONLINE, 6)
+            assert "no frame" in reader.last_error
+            server.thaw()
+            reader.read(0.1)
+            assert wait_until(lambda: reader.state == ONLINE and reader.read(0.1) is not None, 10)
+            server.stop()
+            assert wait_until(lambda: reader.state != ONLINE, 6)
+            with RtspServer(port):
+                assert wait_until(lambda: reader.state == ONLINE and reader.read(0.1) is not None, 10)
+                assert reader.reconnects >= 2
+        finally:
+            reader.stop()
+
+
+def test_a_camera_that_never_connects_goes_offline_without_showing_its_password():
+    cfg = cameras.CameraConfig(
+        "Back door", f"rtsp://127.0.0.1:{free_port()}/cam", 43.6, -79.4, credentials="viewer:topsecret42"
+    )
+    url = cameras.connect_url(cfg)
+    assert "topsecret42" in url
+    reader = StreamReader(
+        url,
+        5,
+        (160, 120),
+        redact=partial(cameras.redact, cfg=cfg),
+        connect_timeout_s=1,
+        backoff_s=0.1,
+        offline_after=2,
+    )
+    with reader:
+        assert wait_until(lambda: reader.state == OFFLINE, 8)
+        assert reader.frames == 0 and reader.last_error and "topsecret42" not in reader.last_error
+
+
+def test_resolution_change_keeps_the_analysis_size(tmp_path):
+    clip = anomaly_clip(tmp_path / "c.avi", 2, 0, 2)
+    port = free_port()
+    reader = StreamReader(f"http://127.0.0.1:{port}/cam.mjpg", 5, (320, 240), stall_s=1.5, backoff_s=0.1)
+    with MjpegServer(clip, port, size=(384, 288)):
+        reader.start()
+        try:
+            assert frames_arrive(reader, 3, 10)[-1].image.shape == (240, 320, 3)
+        except BaseException:
+            reader.stop()
+            raise
+    try:
+        with MjpegServer(clip, port, size=(200, 150)):
+            assert wait_until(lambda: reader.state == ONLINE and reader.frames > 8, 15)
+            assert frames_arrive(reader, 2, 5)[-1].image.shape == (240, 320, 3)
+    finally:
+        reader.stop()
+
+
+def test_garbage_from_the_camera_is_survived():
+    """A server that answers an MJPEG header and then random bytes: no frame, no crash, reconnects."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    served = []
+
+    def serve():
+        rng = random.Random(7)
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=ffmpeg\r\n\r\n")
+                conn.sendall(b"--ffmpeg\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8" + rng.randbytes(20000))
+                served.append(1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    reader = StreamReader(f"http://127.0.0.1:{port}/cam.mjpg", 5, (160, 120), connect_timeout_s=1, backoff_s=0.1)
+    try:
+        with reader:
+            assert wait_until(lambda: len(served) >= 2, 10)
+            assert reader.state != ONLINE and reader.reconnects >= 1
+    finally:
+        listener.close()
+        thread.join(timeout=5)
