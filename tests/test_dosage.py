@@ -82,6 +82,9 @@ def test_high_crime_cells_with_little_presence_and_heavy_presence_with_little_cr
     assert classes[5] == dosage.PRESENCE_GAP  # most presence, no crime
     assert classes[4] == dosage.PRESENCE_GAP  # heavy presence, one incident
     assert classes[1] == dosage.BALANCED and classes[6] == dosage.BALANCED
+    # one incident in every crime cell (a single day): no cell is "high crime"
+    flat = dosage.classify(np.array([1, 1, 1, 1, 0]), np.array([0, 0, 10, 20, 30]))
+    assert dosage.CRIME_GAP not in flat and flat[4] == dosage.PRESENCE_GAP
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ From AVL/GPS pings (``crimeviz.store.avl``) of each unit, in time order:
    the length of the stop up to about 10–15 minutes, with diminishing returns beyond: the
    :func:`koper_table` bins dwell times around that band.
 4. **Dosage vs crime** (:func:`dosage_vs_crime`): minutes and incidents per cell; a cell is *high
-   crime, little presence* when its incidents are in the top fifth of cells with incidents and its
-   minutes in the bottom fifth of cells with presence (or none), and *heavy presence, little crime*
-   the other way round.
+   crime, little presence* when its incidents are in the top fifth of cells with incidents (and above
+   their bottom fifth, so that equal counts are never "high") and its minutes in the bottom fifth of
+   cells with presence (or none), and *heavy presence, little crime* the other way round.
 """
 
 from dataclasses import dataclass, field
@@ -151,10 +151,13 @@ def classify(incidents: np.ndarray, minutes: np.ndarray) -> np.ndarray:
     """``CRIME_GAP``, ``PRESENCE_GAP`` or ``BALANCED`` per cell (see the module's step 4)."""
     incidents, minutes = np.asarray(incidents, float), np.asarray(minutes, float)
     crimes, present = incidents[incidents > 0], minutes[minutes > 0]
-    high_crime = incidents >= np.quantile(crimes, HIGH) if len(crimes) else np.zeros(len(incidents), bool)
-    little_crime = incidents <= (np.quantile(crimes, LOW) if len(crimes) else 0)
-    heavy = minutes >= np.quantile(present, HIGH) if len(present) else np.zeros(len(minutes), bool)
-    little = minutes <= (np.quantile(present, LOW) if len(present) else 0)
+    crime_low = np.quantile(crimes, LOW) if len(crimes) else 0.0
+    presence_low = np.quantile(present, LOW) if len(present) else 0.0
+    # "High" must also be above "little": when every crime cell has one incident, none is high.
+    high_crime = (incidents >= np.quantile(crimes, HIGH)) & (incidents > crime_low) if len(crimes) else incidents < 0
+    little_crime = incidents <= crime_low
+    heavy = (minutes >= np.quantile(present, HIGH)) & (minutes > presence_low) if len(present) else minutes < 0
+    little = minutes <= presence_low
     out = np.full(len(incidents), BALANCED, dtype=object)
     out[high_crime & little & (incidents > 0)] = CRIME_GAP
     out[heavy & little_crime & (minutes > 0)] = PRESENCE_GAP
