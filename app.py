@@ -3,7 +3,7 @@
 import streamlit as st
 
 from crimeviz import config
-from crimeviz.web import navigation, ui
+from crimeviz.web import navigation, share, ui
 
 # A local favicon: without one the browser tab shows the page's Material icon, which the browser
 # fetches from Google's font server (a request that leaves the machine, and fails offline).
@@ -29,4 +29,6 @@ if not sections:
     st.info(f"The {user.role} role has no pages in this installation.")
     st.stop()
 with ui.timed_run(user):
-    st.navigation(sections, position="top").run()
+    page = st.navigation(sections, position="top")
+    share.save_box(con, user, page.title)
+    page.run()

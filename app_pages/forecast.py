@@ -4,12 +4,12 @@ import streamlit as st
 
 from crimeviz.explore import maps
 from crimeviz.forecast import areas as forecast_areas
-from crimeviz.forecast import views
+from crimeviz.forecast import shifts, views
 from crimeviz.forecast.frames import ALL
 from crimeviz.forecast.predict import METHODS, forecast_for_date, unseen_warning
 from crimeviz.store import queries
 from crimeviz.store.filters import IncidentFilter
-from crimeviz.web import area_views, tiles, ui
+from crimeviz.web import area_views, share, tiles, ui
 
 user = ui.require("forecasts")
 st.title("Next-day hotspot forecast")
@@ -20,29 +20,40 @@ if last is None:
     st.warning("The database holds no incidents to forecast from.")
     st.stop()
 
+shift_names = {s.name: s for s in shifts.configured()}
+groups = [ALL, *opts["offences"]]
+SHARED = share.forecast_fields(opts["first_date"], views.next_day(last), groups, list(METHODS), list(shift_names))
+ui.link_notes(share.sync("forecast", SHARED))  # day, offences, method, area and shift in the URL
 st.session_state.setdefault("fc_day", views.next_day(last))
+st.session_state.setdefault("fc_cov", 0.05)
 if st.button(
     f"Forecast tomorrow ({views.next_day(last):%a %d %b %Y}, the day after the latest data)", key="fc_tomorrow"
 ):
     st.session_state["fc_day"] = views.next_day(last)
-a, b, c, d = st.columns([2, 2, 3, 2])
+a, b, e, c, d = st.columns([2, 2, 2, 3, 2])
 day = a.date_input(
     "Day", key="fc_day", min_value=opts["first_date"], max_value=views.next_day(last), format="YYYY-MM-DD"
 )
-group = b.selectbox(
-    "Offences", [ALL, *opts["offences"]], key="fc_group", format_func=lambda g: "All offences" if g == ALL else g
+shift = e.selectbox(
+    "Shift",
+    [None, *shift_names],
+    key="fc_shift",
+    format_func=lambda s: "Whole day" if s is None else shift_names[s].label,
+    help="A night shift runs past midnight: its small hours count on the day it began.",
 )
+group = b.selectbox("Offences", groups, key="fc_group", format_func=lambda g: "All offences" if g == ALL else g)
 method = c.selectbox("Method", list(METHODS), key="fc_method", format_func=METHODS.get)
 coverage = d.select_slider(
-    "Area flagged", [0.01, 0.02, 0.05, 0.10, 0.20], value=0.05, key="fc_cov", format_func=lambda v: f"{v:.0%}"
+    "Area flagged", [0.01, 0.02, 0.05, 0.10, 0.20], key="fc_cov", format_func=lambda v: f"{v:.0%}"
 )
+share.publish("forecast", SHARED)  # "Forecast tomorrow" changed the day in this run
 
 area_layer, within = area_views.area_picker(
     con, "fc_areas", "Flag only within areas", "Cells whose centre lies in these areas are flagged and scored."
 )
 try:
     with st.spinner("Forecasting…"):
-        forecast = forecast_for_date(con, day, group, method)
+        forecast = forecast_for_date(con, day, group, method, shift=shift)
 except FileNotFoundError as exc:
     st.error(f"No forecast: {exc}. The other methods need no checkpoint: choose one under Method.")
     st.stop()
@@ -61,11 +72,15 @@ past = day <= last
 actual = None
 if past:
     offences = None if group == ALL else (group,)
-    actual = queries.hex_counts(con, IncidentFilter(day, day, offences), 8)
+    if shift is None:
+        actual = queries.hex_counts(con, IncidentFilter(day, day, offences), 8)
+    else:
+        actual = shifts.shift_counts(con, 8, shift_names[shift], day, list(offences) if offences else None)
 if actual is not None and within:
     actual = forecast_areas.actual_within(actual, forecast)
 st.caption(
-    f"{METHODS[method]} · data until {meta['data_until']} · {meta['lead']} day(s) ahead"
+    f"{METHODS[method]} · {shift_names[shift].label + ' shift' if shift else 'whole day'}"
+    f" · data until {meta['data_until']} · {meta['lead']} day(s) ahead"
     + (f" · checkpoint {meta['checkpoint']}" if "checkpoint" in meta else "")
 )
 warning = unseen_warning(meta["unseen"]) if "unseen" in meta else None
@@ -99,14 +114,17 @@ if actual is not None:
 layer, legend = views.hotspot_layer(flagged, actual)
 context = ui.map_context(con)
 layers = [context["outline"], layer]
-if past and st.toggle("Show that day's incidents", value=True, key="fc_actual"):
+if past and shift is None and st.toggle("Show that day's incidents", value=True, key="fc_actual"):
     points = queries.points(con, IncidentFilter(day, day, None if group == ALL else (group,)))
     layers.append(maps.point_layer(points))
 st.pydeck_chart(maps.deck(layers, maps.view_for(context["bounds"]), tiles.basemap(con)), key="fc_map")
 st.markdown(maps.legend_html(legend, "Forecast (flagged hotspots drawn solid, the rest faint)"), unsafe_allow_html=True)
 
-result = views.backtest()
-st.subheader("Backtest: every day of 2021")
+result = views.shift_result(views.backtest(), shift)
+st.subheader("Backtest: every day of 2021" + (f", {shift_names[shift].label} shifts" if shift else ""))
+if result is None:
+    st.info(f"The committed backtest has no {shift} shift (it was run with other shifts): the whole day is shown.")
+    result = views.backtest()
 st.caption(
     "Each forecast uses only incidents strictly before its day; models and baseline settings were "
     "chosen on 2020 only. Valid area: cells with at least one incident up to 2019. Hit rate: the share "
@@ -125,6 +143,26 @@ st.dataframe(
         k: st.column_config.NumberColumn(format="%.2f" if k.startswith("PAI") else "%.3f") for k in table.columns[1:]
     },
 )
+
+st.markdown("**Is the learned model really better?** A paired bootstrap over the days of 2021")
+for sentence in views.bootstrap_verdicts(result, group_key):
+    st.write(sentence)
+comparison = views.bootstrap_table(result, group_key)
+if comparison.empty:
+    st.caption("This backtest has no bootstrap comparison: run `python -m crimeviz forecast evaluate` again.")
+else:
+    st.dataframe(
+        comparison,
+        hide_index=True,
+        key="fc_bootstrap",
+        column_config={k: st.column_config.NumberColumn(format="%+.3f") for k in comparison if k.startswith("ΔPAI")},
+    )
+    st.caption(
+        "ΔPAI: the method's mean daily PAI minus the best baseline's (the baseline with the highest mean PAI "
+        "over the same days, chosen with hindsight, which favours the baseline). Interval: 95% percentile "
+        "interval from resampling the days with replacement (the same days for every method); an interval "
+        "wholly above zero means better by more than day-to-day chance explains."
+    )
 
 with st.expander("Model card: data, training, metrics, limitations and cautions"):
     st.markdown(views.MODEL_CARD.read_text())

@@ -5,26 +5,31 @@ from streamlit_folium import st_folium
 
 from crimeviz.explore import charts, exports, leaflet, maps, selection, spikes
 from crimeviz.store import grid, queries
-from crimeviz.web import area_views, overlays, playback, tiles, ui
+from crimeviz.web import area_views, overlays, playback, share, tiles, ui
 
 MAX_POINTS = 5_000
 SPIKES = "Spikes (last 7 days)"
 
+LAYERS = ["Hexagons", "Areas", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance", "CCTV reports", SPIKES]
+DEFAULT_LAYERS = ["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"]
+
 user, con, f = ui.filtered_page("Incident map")
+SHARED = share.map_fields(LAYERS, DEFAULT_LAYERS)  # resolution, layers, cell and playback in the URL
+ui.link_notes(share.sync("map", SHARED))
+st.session_state.setdefault("map_res", 8)
+st.session_state.setdefault("map_layers", DEFAULT_LAYERS)
 
 left, right = st.columns([2, 3])
 res = left.radio(
     "H3 resolution",
     [7, 8, 9],
-    index=1,
     horizontal=True,
     key="map_res",
     help="7 ≈ 5.2 km², 8 ≈ 0.74 km², 9 ≈ 0.11 km² per cell",
 )
 shown = right.multiselect(
     "Layers",
-    ["Hexagons", "Areas", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance", "CCTV reports", SPIKES],
-    default=["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"],
+    LAYERS,
     key="map_layers",
     help="Areas: a choropleth of the areas of a layer (beats, divisions, wards), instead of or under the hexagons.",
 )
@@ -155,6 +160,7 @@ cell = st.selectbox(
     format_func=lambda c: selection.label(c, cell_counts, names),
     placeholder="Click a hexagon on the map, or pick one of the 50 busiest cells",
 )
+share.publish("map", SHARED)  # a hexagon clicked on the map in this run
 if cell is None:
     st.stop()
 detail = queries.cell_detail(con, f, res, cell)

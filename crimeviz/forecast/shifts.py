@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 
 from crimeviz.forecast.frames import GridMapping, History, first_day, offences
-from crimeviz.store import counts
+from crimeviz.store import counts, grid
 
 DEFAULT_SHIFTS = "day=7-15,evening=15-23,night=23-7"
 WHOLE_DAY = "whole day"
@@ -139,3 +140,15 @@ def shift_share(day_counts: np.ndarray, shift_counts: np.ndarray, prior_days: fl
     city = shift_total.sum() / day_total.sum() if day_total.sum() else 0.0
     k = prior_days * (day_total.sum() / max(len(day_counts), 1)) / max(day_total.size, 1)
     return (shift_total + k * city) / (day_total + k) if k else np.full(day_total.shape, city)
+
+
+def shift_counts(con, res: int, shift: Shift, day: date, offence_names: list[str] | None = None) -> pd.DataFrame:
+    """Incidents per cell in ``shift`` of ``day`` (a night shift reaching into the next morning):
+    ``cell`` (H3 hex) and ``n``, busiest first, as :func:`crimeviz.store.queries.hex_counts` returns them."""
+    frame = counts.counts_by_day(
+        con, res, day, day, day + timedelta(days=2 if shift.wraps else 1), offences=offence_names, by_hour=True
+    )
+    hour = frame["h"].to_numpy(int)
+    keep = np.isin(hour, shift.hours) & (frame["d"].to_numpy(int) + shift.day_offset(hour) == 0)
+    out = frame[keep].groupby("cell", as_index=False)["n"].sum().sort_values("n", ascending=False)
+    return pd.DataFrame({"cell": grid.to_hex(out["cell"].to_numpy(dtype=np.uint64)), "n": out["n"].to_numpy(int)})

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from crimeviz import config
 from crimeviz.explore import maps
+from crimeviz.forecast import bootstrap
 from crimeviz.forecast.checkpoint import DEFAULT_CHECKPOINT
 from crimeviz.forecast.frames import ALL
 from crimeviz.forecast.metrics import COVERAGES, coverage_key, flagged
@@ -45,6 +46,43 @@ def backtest_table(result: dict, group: str = ALL) -> pd.DataFrame:
         row["log-lik / cell-day"] = m["poisson"]["loglik_per_cell_day"]
         rows.append(row)
     return pd.DataFrame(rows).sort_values("PAI 5%", ascending=False, ignore_index=True)
+
+
+def shift_result(result: dict, shift: str | None) -> dict:
+    """The backtest of one shift (``{"groups": …}``, as the whole day's), or of the whole day for None.
+
+    None when the backtest has no such shift (it was run before the shift was configured)."""
+    if shift is None:
+        return result
+    return result.get("shifts", {}).get(shift)
+
+
+def bootstrap_table(result: dict, group: str = ALL) -> pd.DataFrame:
+    """One row per method: its PAI difference to the best baseline at 5% and 10%, with the 95% interval."""
+    comparison = result["groups"][group].get("bootstrap")
+    if not comparison:
+        return pd.DataFrame()
+    methods = result["groups"][group]["methods"]
+    rows = []
+    for method, by_coverage in comparison["methods"].items():
+        row = {"method": method_name(method, methods.get(method))}
+        for key, r in by_coverage.items():
+            best = comparison["best_baseline"][key]
+            row[f"vs best at {key}"] = method_name(best, methods.get(best))
+            row[f"ΔPAI {key}"] = r["diff"]
+            row[f"{key} interval"] = f"{r['low']:+.2f} to {r['high']:+.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bootstrap_verdicts(result: dict, group: str = ALL) -> list[str]:
+    """A sentence per learned method: is it really better than the best baseline (bootstrap interval > 0)?"""
+    comparison = result["groups"][group].get("bootstrap")
+    if not comparison:
+        return []
+    methods = result["groups"][group]["methods"]
+    names = {m: method_name(m, methods.get(m)) for m in methods}
+    return [bootstrap.verdict(comparison, m, names) for m in methods if bootstrap.learned(m)]
 
 
 def curve_figure(result: dict, group: str, metric: str) -> go.Figure:

@@ -15,6 +15,7 @@ PAGES = [
     ("Incidents", "app_pages/emerging.py", "Emerging hot spots", ":material/whatshot:", "incidents"),
     ("Incidents", "app_pages/bulletin.py", "Bulletin", ":material/picture_as_pdf:", "incidents"),
     ("Incidents", "app_pages/areas.py", "Areas", ":material/pentagon:", "incidents"),
+    ("Incidents", "app_pages/saved_views.py", "Saved views", ":material/bookmarks:", "incidents"),
     ("Video & imagery", "app_pages/streetview.py", "Street view", ":material/photo_camera:", "streetview"),
     ("Video & imagery", "app_pages/cctv.py", "CCTV review", ":material/videocam:", "cctv"),
     ("Forecasts & patrol", "app_pages/forecast.py", "Forecast", ":material/query_stats:", "forecasts"),

@@ -21,6 +21,7 @@ from crimeviz.access import accounts, auth, sessions
 from crimeviz.explore import maps
 from crimeviz.store import areas, audit, db, queries
 from crimeviz.store.filters import WEEKDAYS, IncidentFilter
+from crimeviz.web import share
 
 IDLE_TIMEOUT = timedelta(hours=8)
 
@@ -149,6 +150,36 @@ def keep_filters() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+def filter_fields(opts: dict) -> list[share.Field]:
+    """The sidebar filter's widgets as share-link fields (see :mod:`crimeviz.web.share`)."""
+    first, last = opts["first_date"], opts["last_date"]
+    return [
+        share.Field(
+            "f_dates",
+            "dates",
+            "dates",
+            default=(max(first, last - timedelta(days=364)), last),
+            low=first,
+            high=last,
+            always=True,
+        ),
+        share.Field("f_offences", "offence", "list", tuple(opts["offences"]), default=[]),
+        share.Field("f_premises", "premises", "list", tuple(opts["premises"]), default=[]),
+        share.Field("f_neigh", "neighbourhood", "list", tuple(opts["neighbourhoods"]), default=[]),
+        share.Field("f_hours", "hours", "range", default=(0, 23)),
+        share.Field("f_midnight", "midnight", "bool", default=False),
+        share.Field("f_weekdays", "weekday", "list", WEEKDAYS, default=list(WEEKDAYS)),
+        share.Field("f_area_layer", "layer", "str", default=areas.DEFAULT_LAYER),
+        share.Field("f_areas", "area", "list", default=[]),
+    ]
+
+
+def link_notes(notes: list[str]) -> None:
+    """Say which of a link's settings this user's view could not take (shown as text, not Markdown)."""
+    if message := share.notes_message(notes):
+        st.warning(plain(message))
+
+
 def sidebar_filter(con) -> IncidentFilter | None:
     """Draw the filter in the sidebar; ``None`` (with a message shown) if it is unusable."""
     keep_filters()
@@ -160,6 +191,7 @@ def sidebar_filter(con) -> IncidentFilter | None:
         return None
     st.session_state.setdefault("f_dates", (max(first, last - timedelta(days=364)), last))
     st.session_state.setdefault("f_weekdays", list(WEEKDAYS))
+    link_notes(share.sync("filter", filter_fields(opts)))
     with st.sidebar:
         st.header("Filter")
         dates = st.date_input("Dates", min_value=first, max_value=last, key="f_dates", format="YYYY-MM-DD")
