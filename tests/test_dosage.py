@@ -183,3 +183,28 @@ def test_cli_synth_report_and_roles(tmp_path, monkeypatch, capsys):
     assert sum(c["incidents"] for c in written["cells"]) == 1
     con = db.connect(path)
     assert audit.entries(con, action="dosage.")["action"].tolist() == ["dosage.export", "dosage.synth"]
+
+
+def test_bad_fix_filter_matches_a_fix_by_fix_reading_on_noisy_tracks():
+    rng = np.random.default_rng(7)
+    n = 3_000
+    frame_ = pd.DataFrame(
+        {
+            "unit": rng.choice(["A", "B", "C"], n),
+            "seen_at": pd.Timestamp(T0) + pd.to_timedelta(rng.integers(0, 6 * 3600, n), unit="s"),
+            "lat": 43.65 + rng.normal(0, 0.002, n) + (rng.random(n) < 0.05) * rng.choice([-0.3, 0.3], n),
+            "lon": -79.38 + rng.normal(0, 0.002, n),
+        }
+    ).drop_duplicates(["unit", "seen_at"])
+    kept, dropped = dosage.drop_bad_fixes(frame_)
+    ordered = frame_.sort_values(["unit", "seen_at"], kind="stable").reset_index(drop=True)
+    reference, last = [], None
+    for row in ordered.itertuples():
+        if last is not None and row.unit == last.unit:
+            hours = max((row.seen_at - last.seen_at).total_seconds(), 1) / 3600
+            if dosage.distance_km(last.lat, last.lon, row.lat, row.lon) / hours > dosage.MAX_SPEED_KMH:
+                continue
+        reference.append(row.Index)
+        last = row
+    assert kept[["unit", "seen_at"]].equals(ordered.loc[reference, ["unit", "seen_at"]].reset_index(drop=True))
+    assert dropped == len(ordered) - len(reference) > 50

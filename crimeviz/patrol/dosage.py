@@ -54,22 +54,33 @@ def distance_km(lat1, lon1, lat2, lon2) -> np.ndarray:
 
 def drop_bad_fixes(pings: pd.DataFrame, max_speed_kmh: float = MAX_SPEED_KMH) -> tuple[pd.DataFrame, int]:
     """``pings`` (``unit``, ``seen_at``, ``lat``, ``lon``, …) without the fixes implying more than
-    ``max_speed_kmh`` from the unit's last accepted fix, sorted by unit and time; and how many were dropped."""
+    ``max_speed_kmh`` from the unit's last accepted fix, sorted by unit and time; and how many were dropped.
+
+    Speeds between consecutive fixes are computed at once; only after a fix too far from its predecessor
+    are the next ones compared with the last accepted fix, one by one, until one is plausible again."""
     frame = pings.sort_values(["unit", "seen_at"], kind="stable").reset_index(drop=True)
-    keep = np.ones(len(frame), dtype=bool)
+    n = len(frame)
+    keep = np.ones(n, dtype=bool)
+    if n < 2:
+        return frame, 0
     lat, lon = frame["lat"].to_numpy(float), frame["lon"].to_numpy(float)
     seconds = frame["seen_at"].to_numpy("datetime64[ms]").astype(np.int64) / 1000.0
     units = frame["unit"].to_numpy()
-    last = -1
-    for i in range(len(frame)):
-        if last < 0 or units[i] != units[last]:
-            last = i
-            continue
-        hours = max(seconds[i] - seconds[last], 1.0) / 3600  # a fix a second apart at most
-        if distance_km(lat[last], lon[last], lat[i], lon[i]) / hours > max_speed_kmh:
-            keep[i] = False
-        else:
-            last = i
+
+    def too_fast(a, b) -> np.ndarray:
+        hours = np.maximum(seconds[b] - seconds[a], 1.0) / 3600  # fixes a second apart at least
+        return distance_km(lat[a], lon[a], lat[b], lon[b]) / hours > max_speed_kmh
+
+    index = np.arange(1, n)
+    fast = np.flatnonzero((units[1:] == units[:-1]) & too_fast(index - 1, index)) + 1
+    k = 0
+    while k < len(fast):
+        last, j = fast[k] - 1, fast[k]  # the fix before a raw jump is accepted (see the loop's end)
+        while j < n and units[j] == units[last] and too_fast(last, j):
+            keep[j] = False
+            j += 1
+        # fix j (if any) is accepted or starts another unit; fixes up to the next raw jump follow accepted ones
+        k = int(np.searchsorted(fast, j, side="right"))
     return frame[keep].reset_index(drop=True), int((~keep).sum())
 
 
