@@ -1,5 +1,6 @@
 """Shared fixtures: a Toronto store built once per session, small hand-made stores per test."""
 
+import itertools
 import os
 import shutil
 import sys
@@ -55,9 +56,58 @@ def app_db(toronto_db, tmp_path_factory) -> Path:
     return path
 
 
+# The store's own suite runs against both profiles: the embedded DuckDB file and a PostgreSQL
+# server (a throw-away cluster, one database per test). Other tests use the embedded store.
+STORE_SUITE = {
+    "test_store",
+    "test_importer",
+    "test_queries",
+    "test_counts",
+    "test_living_record",
+    "test_shared_store",
+    "test_auth",
+    "test_patrol_store",
+}
+
+
+def pytest_generate_tests(metafunc):
+    if "store_profile" in metafunc.fixturenames:
+        module = metafunc.module.__name__.rsplit(".", 1)[-1]
+        metafunc.parametrize("store_profile", ["embedded", "server"] if module in STORE_SUITE else ["embedded"])
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL server for this test session, stopped (by its PID) and deleted at the end."""
+    from tests.pg_cluster import Cluster
+
+    cluster = Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def empty_store(tmp_path):
-    con = db.connect(tmp_path / "store.duckdb")
+def store_location(store_profile, tmp_path, request):
+    """Where a fresh, empty store lives: a DuckDB file, or a new database on the test server."""
+    if store_profile == "embedded":
+        yield tmp_path / "store.duckdb"
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    name = f"t_{os.getpid()}_{next(_DATABASES)}"
+    yield cluster.create_database(name)
+    from crimeviz.store import server
+
+    for store in server._SHARED.values():
+        store.close()
+    cluster.drop_database(name)
+
+
+_DATABASES = itertools.count()
+
+
+@pytest.fixture
+def empty_store(store_location):
+    con = db.connect(store_location)
     yield con
     con.close()
 

@@ -51,11 +51,17 @@ class Cluster:
 
     def start(self) -> "Cluster":
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", USER, "-E", "UTF8", "--no-sync")
+        return self.resume()
+
+    def resume(self) -> "Cluster":
+        """Start the server on the cluster made by :meth:`start` (again, after :meth:`kill`)."""
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
+        )
         self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
         return self
 

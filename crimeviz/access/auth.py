@@ -172,7 +172,7 @@ _FAILURES = """
 def recent_failures(con, username: str, now: datetime | None = None) -> int:
     """Failed sign-ins for ``username`` within LOCKOUT since their last sign-in or cleared lock-out."""
     now = now or datetime.now()
-    query = f"SELECT count(*) FROM ({_FAILURES}) WHERE username = ?"
+    query = f"SELECT count(*) FROM ({_FAILURES}) AS failures WHERE username = ?"
     return con.execute(query, [now - LOCKOUT, username]).fetchall()[0][0]
 
 
@@ -180,8 +180,8 @@ def locked_accounts(con, now: datetime | None = None) -> pd.DataFrame:
     """Accounts locked out now: ``username``, ``failures`` and ``locked_until``."""
     now = now or datetime.now()
     frame = con.execute(
-        f"SELECT username, count(*) AS failures, list(logged_at ORDER BY logged_at DESC) AS times "
-        f"FROM ({_FAILURES}) GROUP BY 1 HAVING count(*) >= ? ORDER BY 1",
+        f"SELECT username, count(*) AS failures, array_agg(logged_at ORDER BY logged_at DESC) AS times "
+        f"FROM ({_FAILURES}) AS failures GROUP BY 1 HAVING count(*) >= ? ORDER BY 1",
         [now - LOCKOUT, MAX_FAILURES],
     ).df()
     # The lock lifts when the MAX_FAILURES-th most recent failure leaves the LOCKOUT window.

@@ -71,7 +71,7 @@ def cmd_db_build(args) -> int:
 
     con = db.open_store(args.db)
     areas.add_default_layer(con, "db build")  # a store built before area layers existed gets it too
-    print(json.dumps({"db": str(args.db or config.db_path()), "incidents": db.incident_count(con)}))
+    print(json.dumps({"db": db.describe(args.db), "incidents": db.incident_count(con)}))
     return 0
 
 

@@ -160,10 +160,12 @@ def list_plans(con) -> pd.DataFrame:
     """Saved plans, newest first, with their coverage."""
     ensure_tables(con)
     return con.execute(
-        "SELECT p.plan_id, strftime(p.plan_date, '%Y-%m-%d') AS plan_date, p.shift, p.res, p.status, count(c.cell) AS cells, "
-        "count(DISTINCT c.unit) AS units, p.covered_risk / p.total_risk AS share_of_shift, p.risk_model, "
-        "p.created_by, p.created_at, p.updated_at, p.approved_by FROM patrol_plans p "
-        "LEFT JOIN patrol_plan_cells c USING (plan_id) GROUP BY ALL ORDER BY p.plan_id DESC"
+        "SELECT p.plan_id, CAST(p.plan_date AS VARCHAR) AS plan_date, p.shift, p.res, p.status, "
+        "count(c.cell) AS cells, count(DISTINCT c.unit) AS units, p.covered_risk / p.total_risk AS share_of_shift, "
+        "p.risk_model, p.created_by, p.created_at, p.updated_at, p.approved_by FROM patrol_plans p "
+        "LEFT JOIN patrol_plan_cells c USING (plan_id) GROUP BY p.plan_id, p.plan_date, p.shift, p.res, p.status, "
+        "p.covered_risk, p.total_risk, p.risk_model, p.created_by, p.created_at, p.updated_at, p.approved_by "
+        "ORDER BY p.plan_id DESC"
     ).df()
 
 

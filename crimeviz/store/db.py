@@ -130,6 +130,17 @@ def connect(path: Path | str | None = None, read_only: bool = False):
     return store
 
 
+def describe(location=None) -> str:
+    """Where the store is, for output and logs: the file, or the server's ``host:port/dbname``
+    (never a user name or password)."""
+    location = location if location is not None else config.store_location()
+    if config.is_server_url(location):
+        from crimeviz.store import server
+
+        return server.where(str(location))
+    return str(location)
+
+
 def open_store(path: Path | str | None = None):
     """Open the store and, if it holds no incidents, load the embedded Toronto data."""
     con = connect(path)

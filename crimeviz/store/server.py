@@ -31,10 +31,14 @@ ANALYTIC = re.compile(r"\b(incidents|incident_areas)\b", re.IGNORECASE)
 # DuckDB spellings the store's SQL uses, and PostgreSQL's.
 _SPELLINGS = [
     (re.compile(r"\bUBIGINT\b", re.I), "BIGINT"),
+    (re.compile(r"\bTINYINT\b", re.I), "SMALLINT"),
+    (re.compile(r"\bFLOAT\b", re.I), "REAL"),
     (re.compile(r"\bDOUBLE\b(?!\s+PRECISION)", re.I), "DOUBLE PRECISION"),
     (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
     (re.compile(r"\bcurrent_localtimestamp\(\)", re.I), "LOCALTIMESTAMP"),
     (re.compile(r"\bBEGIN TRANSACTION\b", re.I), "BEGIN"),
+    (re.compile(r"\blower\(hex\(([\w.]+)\)\)", re.I), r"to_hex(\1)"),
+    (re.compile(r"\blen\(([\w.]+)\)", re.I), r"cardinality(\1)"),
 ]
 _INSERT_OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.I)
 
@@ -59,13 +63,13 @@ _ARROW_TYPES = {
 }
 
 
-def translate(sql: str) -> str:
+def translate(sql: str, with_params: bool = True) -> str:
     """DuckDB SQL as CrimeViz writes it → PostgreSQL (psycopg's ``%s`` parameters)."""
     for pattern, spelling in _SPELLINGS:
         sql = pattern.sub(spelling, sql)
     if _INSERT_OR_IGNORE.match(sql):
         sql = _INSERT_OR_IGNORE.sub("INSERT INTO", sql).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
-    return sql.replace("%", "%%").replace("?", "%s")
+    return sql.replace("%", "%%").replace("?", "%s") if with_params else sql
 
 
 def where(url: str) -> str:
@@ -114,10 +118,10 @@ class ServerStore:
                 break
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
                     raise StoreUnavailable(
                         f"the database server {self.where} is not reachable ({_without_secrets(reason, self.url)}); "
-                        "it is retried on the next request"
+                        "it is tried again on the next request"
                     ) from None
                 if not said:
                     print(f"waiting for the database server {self.where}…", file=sys.stderr, flush=True)
@@ -158,7 +162,7 @@ class ServerStore:
         in_transaction = getattr(self._local, "in_transaction", False)
         if not in_transaction and engine.is_read(sql) and ANALYTIC.search(sql):
             return self.replica.execute(sql, params)
-        text = translate(sql)
+        text = translate(sql, params is not None)
         for attempt in (1, 2):
             try:
                 with self._connection().cursor() as cursor:
