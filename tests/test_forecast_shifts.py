@@ -114,6 +114,18 @@ def test_compare_picks_the_best_baseline_and_a_uniform_gain_has_a_tight_interval
     assert bootstrap.verdict(result, "cdna").startswith("cdna is really better than the best baseline")
     assert "not shown to be better" in bootstrap.verdict(result, "cdna_noisy")
     assert bootstrap.verdict(result, "mc7").startswith("mc7 is worse")
+    mixed = {"resamples": 1000, "level": 0.95, "days": 90, "best_baseline": {"5%": "mc365", "10%": "mc365"}}
+    mixed["methods"] = {
+        "cdna": {
+            "5%": {"diff": -0.4, "low": -0.8, "high": -0.1, "share_better": 0.0},
+            "10%": {"diff": 0.1, "low": -0.1, "high": 0.3, "share_better": 0.8},
+        }
+    }
+    sentence = bootstrap.verdict(mixed, "cdna", {"cdna": "CDNA", "mc365": "Moving count, 365 days"})
+    assert sentence.startswith(
+        "CDNA is not shown to be better than the best baseline (worse at 5%; at 10% the interval includes zero): "
+        "at 5% vs Moving count, 365 days: -0.40 PAI"
+    )
 
 
 def test_backtest_reports_shifts_and_bootstrap_for_every_group(tmp_path):
@@ -151,3 +163,34 @@ def test_backtest_reports_shifts_and_bootstrap_for_every_group(tmp_path):
             assert best == max(block[group]["methods"], key=lambda m: block[group]["methods"][m]["pai"]["5%"]["mean"])
             assert result["methods"][best]["5%"]["diff"] == 0
     con.close()
+
+
+def test_forecast_page_says_in_words_whether_the_learned_model_is_better(app_db):
+    from tests.test_pages import page
+
+    at = page("forecast", "analyst")
+    at.session_state["fc_day"] = date(2021, 6, 1)
+    at.session_state["fc_method"] = "mc365"
+    at.run()
+    assert not at.exception
+    sentences = [m.value for m in at.markdown if m.value.startswith("CDNA (trained checkpoint) is")]
+    assert len(sentences) == 1 and "interval" in sentences[0] and "2000 resamples" in sentences[0]
+    table = next(d.value for d in at.dataframe if "ΔPAI 5%" in d.value.columns)
+    assert set(table["method"]) >= {"CDNA (trained checkpoint)", "Moving count, 365 days"}
+    assert (table.loc[table["vs best at 5%"] == table["method"], "ΔPAI 5%"] == 0).all()
+    at.selectbox(key="fc_shift").set_value("night").run()
+    assert not at.exception
+    assert any("night (23:00–07:00) shifts" in s.value for s in at.subheader)
+    assert any(m.value.startswith("CDNA (trained checkpoint) is") for m in at.markdown)
+
+
+def test_bootstrap_table_and_verdicts_read_the_backtest_json():
+    from crimeviz.forecast import views
+
+    result = views.backtest()
+    assert set(result["shifts"]) == {"day", "evening", "night"}
+    for block in (result, *result["shifts"].values()):
+        table = views.bootstrap_table(block, "all")
+        assert len(table) == len(block["groups"]["all"]["methods"])
+        assert all(s.startswith("CDNA (trained checkpoint) is") for s in views.bootstrap_verdicts(block, "all"))
+    assert views.shift_result(result, "late") is None and views.shift_result(result, None) is result

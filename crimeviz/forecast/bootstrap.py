@@ -93,27 +93,38 @@ def compare(
 
 
 def verdict(comparison: dict, method: str, names: dict[str, str] | None = None) -> str:
-    """One sentence on whether ``method`` beat the best baseline, from :func:`compare`'s output."""
+    """One sentence on whether ``method`` beat the best baseline, from :func:`compare`'s output.
+
+    "Really better" at a coverage means the whole interval lies above zero; "worse", below zero;
+    otherwise the backtest cannot tell the two apart there.
+    """
     names = names or {}
     rows = comparison["methods"].get(method, {})
+    name = names.get(method, method)
     if not rows:
-        return f"{names.get(method, method)}: no bootstrap comparison in this backtest."
-    parts, better, worse = [], [], []
+        return f"{name}: no bootstrap comparison in this backtest."
+    details, better, worse, unclear = [], [], [], []
     for key, row in rows.items():
         base = comparison["best_baseline"][key]
         if base == method:
-            parts.append(f"at {key} it is itself the best baseline")
+            details.append(f"at {key} it is itself the best baseline")
             continue
         interval = f"{row['diff']:+.2f} PAI, {comparison['level']:.0%} interval {row['low']:+.2f} to {row['high']:+.2f}"
-        parts.append(f"at {key} vs {names.get(base, base)}: {interval}")
-        (better if row["low"] > 0 else worse if row["high"] < 0 else []).append(key)
-    name = names.get(method, method)
-    if better and len(better) == len(rows):
+        details.append(f"at {key} vs {names.get(base, base)}: {interval}")
+        (better if row["low"] > 0 else worse if row["high"] < 0 else unclear).append(key)
+    compared = len(better) + len(worse) + len(unclear)
+    if better and len(better) == compared:
         head = f"{name} is really better than the best baseline"
     elif better:
-        head = f"{name} is really better than the best baseline at {', '.join(better)} only"
-    elif worse and len(worse) == len(rows):
+        head = f"{name} is really better than the best baseline at {' and '.join(better)} only"
+    elif worse and len(worse) == compared:
         head = f"{name} is worse than the best baseline"
     else:
-        head = f"{name} is not shown to be better than the best baseline: the intervals include zero"
-    return f"{head} ({'; '.join(parts)}; {comparison['days']} days, {comparison['resamples']} resamples)."
+        head = f"{name} is not shown to be better than the best baseline"
+    clauses = []
+    if worse and len(worse) < compared:
+        clauses.append(f"worse at {' and '.join(worse)}")
+    if unclear:
+        clauses.append(f"at {' and '.join(unclear)} the interval includes zero")
+    head += f" ({'; '.join(clauses)})" if clauses else ""
+    return f"{head}: {'; '.join(details)} ({comparison['days']} days, {comparison['resamples']} resamples)."
