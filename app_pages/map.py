@@ -89,7 +89,7 @@ if cell:
     layers.append(selection.chosen_cell_layer(cell))
 
 basemap = tiles.basemap(con)
-online = basemap != "none"
+online = tiles.leaflet_view(basemap)
 # Without a basemap there is no Leaflet view to show (it needs tiles), so no tabs: the download
 # sits under the map, and the page has fewer elements to redraw on every filter change.
 tab_deck, tab_leaflet = st.tabs(["Map", "Leaflet (Folium) view"]) if online else (st.container(),) * 2
@@ -114,11 +114,7 @@ with tab_deck:
     if "Points" in shown and total > MAX_POINTS:
         st.caption(f"Points: a sample of {MAX_POINTS:,} of the {total:,} incidents.")
     if not online:
-        st.caption(
-            "Offline map: city outline and neighbourhood boundaries derived from the data (hover a hexagon "
-            "for its neighbourhood), no basemap tiles (set CRIMEVIZ_BASEMAP=carto for a CARTO basemap and "
-            "a Leaflet view with OpenStreetMap tiles when online). The Leaflet download has no tiles either."
-        )
+        st.caption(tiles.map_caption(basemap))
 with tab_leaflet:
     # Built only when asked for: the download is rare.
     st.download_button(

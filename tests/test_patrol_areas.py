@@ -14,9 +14,10 @@ from shapely.geometry import Point, box
 from crimeviz.patrol import session
 from crimeviz.patrol.plan import PlanParams, area_zones, assign_cell, plan_on_surface
 from crimeviz.patrol.risk import PlanError, RiskSurface
-from crimeviz.store import areas
+from crimeviz.store import areas, db
 from tests.test_areas import layer_frame, point_store, write
 from tests.test_patrol_beats import CENTRE, DAY, check_limits, connected, surface
+from tests.test_patrol_cli import password, run, shared_store, store  # noqa: F401 (fixtures)
 
 WEST, EAST = 0, 1
 
@@ -150,3 +151,19 @@ def test_the_session_checks_an_assigned_cell_against_the_stored_areas(wards):
     )
     with pytest.raises(PlanError, match="outside the areas this plan keeps to"):
         session.assign(state, risk, outside, 1, wards)
+
+
+def test_the_cli_builds_a_plan_inside_chosen_areas_one_area_per_unit(capsys, store, toronto_db):
+    layer, chosen = areas.DEFAULT_LAYER, ["Annex", "Moss Park"]
+    argv = ["build", "--db", store, "--date", "2021-10-05", "--res", "8", "--units", "2", "--user", "cmdr"]
+    code, out, _ = run(
+        capsys, *argv, "--area-layer", layer, "--area", chosen[0], "--area", chosen[1], "--one-area-per-unit"
+    )
+    plan = json.loads(out)
+    assert code == 0 and len(plan["beats"]) == 2
+    con = db.connect(toronto_db, read_only=True)
+    held = [areas.cell_areas(con, layer, beat["route"]) for beat in plan["beats"]]
+    con.close()
+    assert sorted(sorted(set(h)) for h in held) == [["Annex"], ["Moss Park"]]
+    code, out, err = run(capsys, *argv, "--area", "Annex")
+    assert code == 2 and out == "" and "areas to patrol need the layer they belong to" in err

@@ -70,6 +70,15 @@ def _plan_args(parser: argparse.ArgumentParser, date_help: str | None) -> None:
     parser.add_argument(
         "--source", default=HISTORICAL, help="risk source: historical or forecast:<method> (default: %(default)s)"
     )
+    parser.add_argument("--area-layer", default=None, help="area layer the plan keeps to (see `areas list`)")
+    parser.add_argument(
+        "--area", action="append", default=[], metavar="NAME", help="patrol only in this area of the layer; repeatable"
+    )
+    parser.add_argument(
+        "--one-area-per-unit",
+        action="store_true",
+        help="each unit's beat stays inside one area of the layer (its official beat)",
+    )
 
 
 def _params(args, day: date):
@@ -94,6 +103,9 @@ def _params(args, day: date):
         tuple(sorted(args.weight)),
         tuple(args.exclude),
         args.source,
+        args.area_layer,
+        tuple(args.area),
+        args.one_area_per_unit,
     )
 
 
