@@ -17,3 +17,24 @@ def basemap(con):
     if source.notice:
         st.caption(":material/public: " + ui.plain(source.notice))
     return source
+
+
+def leaflet_view(source) -> bool:
+    """Whether the Map shows a Leaflet tab: with internet tiles only (the unit's own tiles are drawn under
+    the deck.gl map, and embedding them in a Leaflet view on every rerun would cost megabytes)."""
+    return source == "carto" or getattr(source, "kind", None) == "url"
+
+
+def map_caption(source) -> str:
+    """What the Map says about its basemap when it shows no Leaflet tab."""
+    if getattr(source, "kind", None) == "local":
+        return (
+            f"Basemap tiles served by this app (zoom {source.minzoom}–{source.maxzoom}; "
+            f"{ui.plain(source.attribution) or 'no attribution given'}). The Leaflet download embeds them."
+        )
+    return (
+        "Offline map: city outline and neighbourhood boundaries derived from the data (hover a hexagon for its "
+        "neighbourhood), no basemap tiles: an administrator can import the unit's own tiles "
+        "(`python -m crimeviz basemap import FILE.mbtiles`), or set CRIMEVIZ_BASEMAP=carto for a CARTO basemap "
+        "and a Leaflet view with OpenStreetMap tiles when online. The Leaflet download has no tiles either."
+    )
