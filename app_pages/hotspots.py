@@ -3,9 +3,9 @@ the areas picked in the sidebar."""
 
 import streamlit as st
 
-from crimeviz.explore import hotspots, maps
+from crimeviz.explore import area_maps, hotspots, maps
 from crimeviz.store import areas, queries
-from crimeviz.web import tiles, ui
+from crimeviz.web import area_views, tiles, ui
 
 user, con, f = ui.filtered_page("Hotspot statistics")
 st.caption(ui.describe(f))
@@ -60,6 +60,7 @@ st.markdown(
 
 context = ui.map_context(con)
 view = maps.view_for(context["bounds"])
+chosen = [area_maps.outline_layer(area_views.features(con, f.area_layer), f.areas)] if f.areas else []
 names = ui.neighbourhood_names(con, res)
 tab_gi, tab_kde = st.tabs(["Gi* hot/cold spots", "Kernel density"])
 with tab_gi:
@@ -72,7 +73,8 @@ with tab_gi:
         shown, {"Neighbourhood": "hood", "Incidents": "n", "Gi* z": "z", "p": "p_text", "Class": category}
     )
     st.pydeck_chart(
-        maps.deck([context["outline"], maps.hex_layer(shown, "gi-star")], view, tiles.basemap(con)), key="gi_map"
+        maps.deck([context["outline"], maps.hex_layer(shown, "gi-star"), *chosen], view, tiles.basemap(con)),
+        key="gi_map",
     )
     st.markdown(
         maps.legend_html(
@@ -92,7 +94,7 @@ with tab_kde:
     density["hood"] = density["cell"].map(names).fillna("(none recorded)")
     density["tooltip"] = maps.tooltip_rows(density, {"Neighbourhood": "hood", "Incidents per km²": "density"})
     st.pydeck_chart(
-        maps.deck([context["outline"], maps.hex_layer(density, "kernel-density")], view, tiles.basemap(con)),
+        maps.deck([context["outline"], maps.hex_layer(density, "kernel-density"), *chosen], view, tiles.basemap(con)),
         key="kde_map",
     )
     st.markdown(

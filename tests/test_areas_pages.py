@@ -91,6 +91,9 @@ def test_hotspots_stay_inside_the_areas_picked_in_the_sidebar(app_db, toronto_db
     assert any(c.value.startswith(f"Study area: the {len(study)} cells holding incidents of Annex") for c in at.caption)
     kde = {h["cell"] for h in deck_layers(at, 1)[1]["data"]}
     assert kde and kde <= study  # the density surface too stays inside
+    for which in (0, 1):  # both maps outline the chosen areas
+        outline = next(layer for layer in deck_layers(at, which) if layer["id"] == "chosen-areas")
+        assert len(outline["data"]["features"]) == len(CHOSEN)
 
 
 def test_the_forecast_flags_and_scores_only_the_cells_of_the_chosen_areas(app_db, toronto_db):

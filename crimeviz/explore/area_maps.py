@@ -149,3 +149,20 @@ def area_series_chart(monthly: pd.DataFrame, top: int = 8, title: str = "Monthly
         legend=dict(orientation="h", y=-0.25),
     )
     return fig
+
+
+def outline_layer(features: list[dict], names, layer_id: str = "chosen-areas") -> pdk.Layer:
+    """The outlines of the areas ``names`` among ``features`` (``properties.name``): where an analysis
+    restricted to those areas applies. Not pickable, so the statistics' tooltips stay on top."""
+    chosen = set(names)
+    shapes = [{**f, "properties": {}} for f in features if f["properties"]["name"] in chosen]
+    return pdk.Layer(
+        "GeoJsonLayer",
+        {"type": "FeatureCollection", "features": shapes},
+        id=layer_id,
+        stroked=True,
+        filled=False,
+        get_line_color=[20, 20, 60, 255],
+        line_width_min_pixels=2.5,
+        pickable=False,
+    )

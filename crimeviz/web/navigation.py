@@ -22,6 +22,7 @@ PAGES = [
     ("Forecasts & patrol", "app_pages/patrol.py", "Patrol plans", ":material/local_police:", "patrol"),
     ("Forecasts & patrol", "app_pages/dosage.py", "Patrol dosage", ":material/timer:", "patrol"),
     ("Manage", "app_pages/data.py", "Data", ":material/upload_file:", "data"),
+    ("Manage", "app_pages/basemap.py", "Basemap", ":material/layers:", "data"),
     ("Manage", "app_pages/admin.py", "Users & audit", ":material/admin_panel_settings:", "users"),
 ]
 
