@@ -5,7 +5,8 @@ maintainer (``frigate/review/maintainer.py``), which turns activity into review 
 with a severity:
 
 - the level compared with the camera's threshold is the median of the last
-  ``hysteresis_n`` snippet scores, so one stray snippet neither opens nor closes an alert;
+  ``hysteresis_n`` snippet scores (nothing is decided before there are that many), so
+  one stray snippet neither opens nor closes an alert;
 - a segment opens when the level reaches the threshold; it starts at the earliest
   window among those last ``hysteresis_n`` that scored at or above it;
 - it is a ``detection`` until it has lasted ``min_duration_s``, then an ``alert`` (the
@@ -72,8 +73,10 @@ class AlertTracker:
     def update(self, start: float, end: float, score: float) -> list[Event]:
         """One scored window -> what happened to the camera's segment."""
         self.recent.append((start, end, float(score)))
-        above = self.level() >= self.threshold
         events: list[Event] = []
+        if len(self.recent) < self.recent.maxlen:  # a median of fewer scores would let one stray snippet through
+            return events
+        above = self.level() >= self.threshold
         seg = self.current
         if seg is None:
             if not above:
@@ -83,9 +86,10 @@ class AlertTracker:
                 seg.end = None
                 events.append(Event("reopen", seg))
             else:
-                first = min(s for s, _, v in self.recent if v >= self.threshold)
+                high = [(s, e, v) for s, e, v in self.recent if v >= self.threshold]
+                top = max(high, key=lambda w: w[2])
                 severity = ALERT if self.min_duration_s <= 0 else DETECTION
-                seg = Segment(first, end, float(score), (start + end) / 2, severity)
+                seg = Segment(high[0][0], end, top[2], (top[0] + top[1]) / 2, severity)
                 events.append(Event("open", seg))
             self.current = seg
         if score > seg.peak:

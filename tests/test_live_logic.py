@@ -1,0 +1,183 @@
+"""Live monitoring pieces alone: alert rules, motion gate, windows, batching, signatures, restart safety."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crimeviz.cctv import cameras
+from crimeviz.cctv.live import alert_store, notify
+from crimeviz.cctv.live.alerts import ALERT, DETECTION, AlertTracker
+from crimeviz.cctv.live.backend import ContextScorer, batched_last_scores
+from crimeviz.cctv.live.motion import MotionGate, watched_area
+from crimeviz.cctv.live.snippets import SnippetWindows
+from crimeviz.cctv.live.source import Frame
+from crimeviz.store import audit, db
+from tests.live_helpers import WebhookReceiver, wait_until
+from tests.test_cctv_pipeline import random_weights, scorer  # noqa: F401 (fixtures)
+
+
+def feed(tracker, scores, step=1.0, length=3.0):
+    """Windows ``length`` s long every ``step`` s; returns the events as (kind, start, end, severity)."""
+    out = []
+    for i, score in enumerate(scores):
+        for e in tracker.update(i * step, i * step + length, score):
+            out.append((e.kind, e.segment.start, e.segment.end, e.segment.severity))
+    return out
+
+
+def test_one_stray_snippet_neither_opens_nor_closes_an_alert():
+    tracker = AlertTracker(0.5, hysteresis_n=3, cooldown_s=0)
+    assert feed(tracker, [0.1, 0.9, 0.1, 0.1]) == []
+    tracker = AlertTracker(0.5, hysteresis_n=3, cooldown_s=0)
+    events = feed(tracker, [0.1, 0.9, 0.8, 0.2, 0.9, 0.1, 0.1])
+    # opens at the second high window (median of 3), starting at the first high one; the dip at 3 does not close it
+    assert events[0] == ("open", 1.0, None, ALERT)
+    assert [e[0] for e in events] == ["open", "close"]
+    assert events[-1][2] == 4 + 3.0  # ends with the last window above the threshold
+
+
+def test_minimum_duration_makes_short_segments_detections_and_promotes_long_ones():
+    tracker = AlertTracker(0.5, hysteresis_n=1, min_duration_s=4.0, cooldown_s=0)
+    events = feed(tracker, [0.9, 0.1])
+    assert events == [("open", 0.0, None, DETECTION), ("close", 0.0, 3.0, DETECTION)]
+    tracker = AlertTracker(0.5, hysteresis_n=1, min_duration_s=4.0, cooldown_s=0)
+    kinds = [(k, sev) for k, _, _, sev in feed(tracker, [0.9, 0.9, 0.1])]
+    assert kinds == [("open", DETECTION), ("promote", ALERT), ("close", ALERT)]
+
+
+def test_activity_within_the_cooldown_reopens_the_same_alert():
+    tracker = AlertTracker(0.5, hysteresis_n=1, cooldown_s=10)
+    events = feed(tracker, [0.9, 0.1, 0.1, 0.9, 0.1] + [0.1] * 12 + [0.9])
+    assert [e[0] for e in events] == ["open", "close", "reopen", "close", "open"]
+
+
+def test_a_restarted_tracker_continues_the_interrupted_segment():
+    first = AlertTracker(0.5, hysteresis_n=1)
+    first.update(0, 3, 0.9)
+    interrupted = first.current
+    interrupted.alert_id = 7
+    resumed = AlertTracker(0.5, hysteresis_n=1, last=interrupted)
+    assert resumed.update(1, 4, 0.95)[0].kind == "peak" and resumed.current.alert_id == 7
+    assert [e.kind for e in resumed.update(2, 5, 0.1)] == ["close"]
+
+
+def frame(value, index=0, size=(80, 60)):
+    return Frame(index, float(index), np.full((size[1], size[0], 3), value, np.uint8))
+
+
+def test_motion_gate_ignores_a_still_scene_and_masked_motion():
+    gate = MotionGate(masks=[[(0, 0), (0.5, 0), (0.5, 1), (0, 1)]])
+    base = np.full((60, 80, 3), 100, np.uint8)
+    gate(base)
+    assert gate(base) == 0 and not gate.moving
+    masked = base.copy()
+    masked[:, :30] = 250  # motion in the masked left half
+    gate(masked)
+    assert not gate.moving
+    seen = base.copy()
+    seen[20:40, 50:70] = 250
+    gate(seen)
+    assert gate.moving
+
+
+def test_zones_limit_the_watched_area():
+    area = watched_area((40, 40), masks=[[(0, 0), (1, 0), (1, 0.25)]], zones=[[(0, 0), (0.5, 0), (0.5, 1), (0, 1)]])
+    assert area[:, 25:].sum() == 0 and area[30, 5] and not area[0, 35]
+
+
+def test_windows_overlap_by_the_stride():
+    windows = SnippetWindows(snippet_len=4, stride=2)
+    got = [windows.push(frame(0, i), moving=i == 5) for i in range(10)]
+    cut = [(w.frames[0].index, w.frames[-1].index, w.previous and w.previous.index, w.moving) for w in got if w]
+    assert cut == [(0, 3, None, False), (2, 5, 1, True), (4, 7, 3, True), (6, 9, 5, False)]
+
+
+def test_batched_scores_equal_one_camera_at_a_time(scorer):  # noqa: F811
+    rng = np.random.default_rng(0)
+    a, b = (rng.normal(size=(6, scorer.model.feature_dim)).astype(np.float32) for _ in range(2))
+    batcher = ContextScorer(scorer, context=4)
+    for i in range(6):
+        together = batcher.score_batch([("a", a[i]), ("b", b[i])])
+    assert together == pytest.approx([scorer.snippet_scores(a[2:])[-1], scorer.snippet_scores(b[2:])[-1]], abs=1e-5)
+    assert batched_last_scores(scorer, [a[:2]])[0] == pytest.approx(scorer.snippet_scores(a[:2])[-1], abs=1e-5)
+    with pytest.raises(ValueError, match="one snippet per camera"):
+        batcher.score_batch([("a", a[0]), ("a", a[1])])
+
+
+def test_webhook_signature_checks_body_secret_and_age():
+    body = b'{"alert_id": 1}'
+    header = notify.sign("s3", 1_000_000, body)
+    assert notify.verify("s3", header, body, now=1_000_010)
+    assert not notify.verify("s3", header, body + b" ", now=1_000_010)
+    assert not notify.verify("other", header, body, now=1_000_010)
+    assert not notify.verify("s3", header, body, now=1_001_000)  # a replay 1000 s later
+
+
+@pytest.fixture
+def camera_store(tmp_path):
+    con = db.connect(tmp_path / "s.duckdb")
+    cameras.add(con, cameras.CameraConfig("Gate", "rtsp://127.0.0.1:9/cam", 43.65, -79.38), "boss")
+    alert_store.ensure_tables(con)
+    yield con, cameras.get(con, "gate")
+    con.close()
+
+
+def test_a_segment_stored_twice_stays_one_alert(camera_store):
+    con, cfg = camera_store
+    seg = AlertTracker(0.5, 1).update(1000.0, 1003.0, 0.9)[0].segment
+    first = alert_store.open_alert(con, cfg, seg, ("m", "label"), [("webhook", "http://x")], 1003.0)
+    again = alert_store.open_alert(con, cfg, seg, ("m", "label"), [("webhook", "http://x")], 1004.0)
+    assert first == again
+    assert len(alert_store.alerts(con)) == 1 and len(alert_store.pings(con)) == 1
+    seg.alert_id = first
+    resumed = alert_store.last_segment(con, cfg.camera_id)
+    assert resumed.is_open and resumed.alert_id == first and resumed.start == pytest.approx(1000.0)
+
+
+def test_undelivered_pings_are_sent_after_a_restart_and_only_once(camera_store):
+    con, cfg = camera_store
+    seg = AlertTracker(0.5, 1).update(1000.0, 1003.0, 0.9)[0].segment
+    with WebhookReceiver() as hook:
+        settings = notify.Settings(webhooks=(hook.url,), webhook_secret="k", backoff_s=0.05)
+        alert_id = alert_store.open_alert(con, cfg, seg, ("m", "label"), settings.targets(), 1003.0)
+        # the monitor stopped before delivering: the ping waits in the outbox
+        first = notify.Notifier(con.cursor(), settings).start()
+        assert wait_until(lambda: len(hook.received) == 1, 10)
+        first.stop()
+        second = notify.Notifier(con.cursor(), settings).start()  # a second restart finds nothing to send
+        second.stop(drain_s=0.5)
+        assert len(hook.received) == 1
+        assert json.loads(hook.received[0][2])["alert_id"] == alert_id
+        assert hook.received[0][1]["x-crimeviz-delivery"] == f"alert-{alert_id}"
+
+
+def test_a_failing_receiver_is_retried_with_back_off_and_left_in_the_outbox(camera_store):
+    con, cfg = camera_store
+    seg = AlertTracker(0.5, 1).update(1000.0, 1003.0, 0.9)[0].segment
+    with WebhookReceiver(status=503) as hook:
+        settings = notify.Settings(webhooks=(hook.url,), webhook_secret="k", attempts=3, backoff_s=0.3)
+        alert_store.open_alert(con, cfg, seg, ("m", "label"), settings.targets(), 1003.0)
+        notifier = notify.Notifier(con.cursor(), settings).start()
+        assert wait_until(lambda: len(hook.received) == 3, 10)
+        notifier.stop()
+        gaps = np.diff([t for t, _, _ in hook.received])
+        assert gaps[0] >= 0.3 and gaps[1] >= 0.6  # waits of 0.3 s, then 0.6 s
+    ping = alert_store.pings(con).iloc[0]
+    assert ping["attempts"] == 3 and pd.isna(ping["delivered_at"])
+    assert "503" in ping["last_error"] and notifier.failed == 1
+
+
+def test_reviewing_an_alert_is_audited_and_checked(camera_store):
+    con, cfg = camera_store
+    seg = AlertTracker(0.5, 1).update(1000.0, 1003.0, 0.9)[0].segment
+    alert_id = alert_store.open_alert(con, cfg, seg, ("m", "label"), [], 1003.0)
+    assert alert_store.review(con, alert_id, "confirm", "  seen on site ", "rev") == "confirmed"
+    row = alert_store.alert(con, alert_id)
+    assert row["status"] == "confirmed" and row["note"] == "seen on site" and row["reviewed_by"] == "rev"
+    assert audit.entries(con, action="cctv.alert.confirm")["username"].tolist() == ["rev"]
+    with pytest.raises(ValueError, match="unknown action"):
+        alert_store.review(con, alert_id, "delete", "", "rev")
+    with pytest.raises(ValueError, match="no alert"):
+        alert_store.review(con, 999, "dismiss", "", "rev")
