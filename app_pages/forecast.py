@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from crimeviz.explore import maps
+from crimeviz.explore import area_maps, maps
 from crimeviz.forecast import areas as forecast_areas
 from crimeviz.forecast import shifts, views
 from crimeviz.forecast.frames import ALL
@@ -94,9 +94,7 @@ if warning:
         st.code(views.retrain_command(opts["first_date"], last), language="bash")
 
 m1, m2, m3, m4, m5 = st.columns(5)
-m1.metric(
-    "Expected incidents (chosen areas)" if within else "Expected incidents (city)", f"{forecast['intensity'].sum():.0f}"
-)
+m1.metric("Expected incidents (areas)" if within else "Expected incidents (city)", f"{forecast['intensity'].sum():.0f}")
 m2.metric("Cells flagged", f"{int(flagged['flagged'].sum())} of {len(flagged)}")
 m3.metric(
     "Expected in flagged cells",
@@ -114,6 +112,8 @@ if actual is not None:
 layer, legend = views.hotspot_layer(flagged, actual)
 context = ui.map_context(con)
 layers = [context["outline"], layer]
+if within:
+    layers.append(area_maps.outline_layer(area_views.features(con, area_layer), within))
 if past and shift is None and st.toggle("Show that day's incidents", value=True, key="fc_actual"):
     points = queries.points(con, IncidentFilter(day, day, None if group == ALL else (group,)))
     layers.append(maps.point_layer(points))

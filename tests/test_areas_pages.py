@@ -112,7 +112,8 @@ def test_the_forecast_flags_and_scores_only_the_cells_of_the_chosen_areas(app_db
     in_cells = int(day[day["cell"].isin({h["cell"] for h in hexes})]["n"].sum())
     assert metric_text(at, "Actual hit rate that day").endswith(f"of {in_cells}")
     assert metric_text(at, "Cells flagged").endswith(f"of {len(hexes)}")
-    assert any(m.label == "Expected incidents (chosen areas)" for m in at.metric)
+    assert any(m.label == "Expected incidents (areas)" for m in at.metric)
+    assert any(layer["id"] == "chosen-areas" for layer in deck_layers(at))
 
 
 def metric_text(at: AppTest, label: str) -> str:
