@@ -71,6 +71,30 @@ class ContextScorer:
         return scores
 
 
+class PendingRequests:
+    """Requests waiting for the next batch: ``take`` returns the oldest, at most one per camera and ``limit``."""
+
+    def __init__(self):
+        self.items: list[tuple[str, np.ndarray, object]] = []
+
+    def add(self, camera: str, features: np.ndarray, ticket) -> None:
+        self.items.append((camera, features, ticket))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def take(self, limit: int) -> list[tuple[str, np.ndarray, object]]:
+        chosen, rest, seen = [], [], set()
+        for item in self.items:
+            if item[0] in seen or len(chosen) >= limit:
+                rest.append(item)
+            else:
+                seen.add(item[0])
+                chosen.append(item)
+        self.items = rest
+        return chosen
+
+
 class InProcessBackend:
     """Scores each snippet as it comes, in the calling thread (one or two cameras in one process)."""
 
