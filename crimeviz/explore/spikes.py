@@ -26,7 +26,7 @@ WINDOW_DAYS = 7
 BASELINE_DAYS = 365
 ALPHA = 0.05
 MIN_COUNT = 3
-SPIKE_COLOUR = (120, 0, 160)
+SPIKE_COLOUR = (0, 170, 230)  # cyan: apart from the warm count ramp under it
 
 
 def windows(day: date) -> tuple[tuple[date, date], tuple[date, date]]:
@@ -161,13 +161,16 @@ def export_json(con, username: str, report: dict) -> str:
 
 
 def spike_layer(table: pd.DataFrame, names: dict[str, str], layer_id: str = "spike-cells"):
-    """The spike cells of :func:`cell_spikes` as a pydeck hexagon layer (plain-text tooltips); None if none."""
+    """The spike cells of :func:`cell_spikes` as a pydeck layer of thick cyan hexagon outlines (so the
+    counts under them stay readable), plain-text tooltips; None if there is no spike."""
+    import pydeck as pdk
+
     from crimeviz.explore import maps
 
     shown = table[table["spike"]].copy()
     if shown.empty:
         return None
-    shown["color"] = [[*SPIKE_COLOUR, 200]] * len(shown)
+    shown["color"] = [[*SPIKE_COLOUR, 255]] * len(shown)
     shown["hood"] = shown["cell"].map(names).fillna("(none recorded)")
     shown["expected_text"] = shown["expected"].map("{:.2f}".format)
     shown["p_text"] = shown["p"].map(lambda p: f"{p:.2g}")
@@ -180,7 +183,19 @@ def spike_layer(table: pd.DataFrame, names: dict[str, str], layer_id: str = "spi
             "p (one-sided Poisson)": "p_text",
         },
     )
-    return maps.hex_layer(shown, layer_id, opacity=0.9)
+    return pdk.Layer(
+        "H3HexagonLayer",
+        shown[["cell", "color", "tooltip"]],
+        id=layer_id,
+        get_hexagon="cell",
+        get_line_color="color",
+        filled=False,
+        stroked=True,
+        extruded=False,
+        line_width_min_pixels=3,
+        high_precision=False,
+        pickable=True,
+    )
 
 
 def caption(table: pd.DataFrame, day: date, alpha: float = ALPHA, min_count: int = MIN_COUNT) -> str:
