@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from crimeviz.store import counts, importer
+from crimeviz.store import batches, counts, importer
 from crimeviz.web import ui
 
 MAX_MB = 200
@@ -19,14 +19,48 @@ st.dataframe(
     hide_index=True,
     key="sources",
 )
-with st.expander("Import history"):
-    st.dataframe(con.execute("SELECT * FROM imports ORDER BY import_id DESC").df(), hide_index=True)
+ui.write_notice()
+st.subheader("Import batches")
+st.caption(
+    "Every import is a batch: incidents added, updated (the old version kept), unchanged and removed "
+    "(withdrawn cases). An administrator can undo the last batch: the incidents are then exactly as before it."
+)
+imports = batches.table(con)
+st.dataframe(imports, hide_index=True, key="batches")
+last = batches.last_batch(con)
+if user.role == "admin" and last is not None:
+    if st.button("Undo last import", key="undo_ask"):
+        st.session_state["undo_batch"] = last
+    if (batch := st.session_state.get("undo_batch")) is not None:
+        row = imports[imports["batch"] == batch].fillna({"updated": 0, "removed": 0}).iloc[0]
+        st.warning(
+            f"Undo batch {batch} ({ui.plain(row['file_name'] or row['source'])}, {row['imported_at']:%Y-%m-%d %H:%M}, "
+            f"by {ui.plain(row['username'] or 'unknown')})? Its {int(row['added']):,} added incidents are deleted; the "
+            f"{int(row['updated']):,} versions it replaced and the {int(row['removed']):,} cases it removed are put back."
+        )
+        yes, no = st.columns(2)
+        if yes.button(f"Yes, undo batch {batch}", key="undo_confirm", type="primary"):
+            st.session_state.pop("undo_batch", None)
+            try:
+                done = batches.undo(con, user.username, batch)
+            except batches.UndoRefused as exc:
+                st.error(f"Nothing was undone: {ui.plain(exc)}")
+            else:
+                ui.rerun_after_write(
+                    f"Batch {batch} undone: {done['deleted']:,} incidents deleted, {done['restored']:,} earlier "
+                    f"versions and {done['put_back']:,} removed cases put back."
+                )
+        if no.button("Cancel", key="undo_cancel"):
+            st.session_state.pop("undo_batch", None)
+            st.rerun()
 
 st.subheader("Import incidents")
 st.markdown(
     "Upload a CSV or Parquet file with one row per incident, then say which column holds what. "
     "Rows with missing or invalid coordinates, dates or offences are rejected and listed; the rest "
-    "load in one transaction, and rows already in the database are skipped."
+    "load in one transaction, and rows already in the database are skipped. With a case id column, a "
+    "case already stored is replaced by its new version, and a status such as "
+    f"{', '.join(batches.REMOVAL_STATUSES[:4])} removes it."
 )
 upload = st.file_uploader("Incident file", type=["csv", "parquet"], key="upload", max_upload_size=MAX_MB)
 if upload is None:
@@ -57,13 +91,17 @@ with st.form("mapping"):
     date_format = st.text_input(
         "Date format (strftime, blank = detect)", key="date_format", placeholder="e.g. %m/%d/%Y %I:%M:%S %p"
     )
-    source = st.text_input("Source name", value=path.stem, key="source")
+    source = st.text_input(
+        "Source name (keep it the same for every export of one system, so cases are matched)",
+        value=path.stem,
+        key="source",
+    )
     a, b, c = st.columns(3)
     earliest = a.date_input("Reject dates before", importer.EARLIEST, date(1800, 1, 1), key="earliest")
     timezone = b.text_input("Time zone for dates with UTC offsets", importer.local_timezone(), key="timezone")
     area = c.text_input("Expected area (S,W,N,E)", key="area", placeholder="blank: the store's extent")
     reject_outside = st.checkbox("Reject rows outside the area (default: import them and list them)", key="far")
-    submitted = st.form_submit_button("Import", type="primary")
+    submitted = st.form_submit_button("Import", type="primary", key="import_submit")
 
 if submitted:
     mapping = {k: v for k, v in chosen.items() if v != "—"}
@@ -94,11 +132,14 @@ if submitted:
 
 if done := st.session_state.pop("import_result", None):
     name, result = done
+    changed = result.counts
     st.success(
-        f"Imported {result.loaded:,} new incidents from {ui.plain(name)} "
-        f"({result.duplicates:,} already in the database, {result.rejected:,} rejected; "
-        f"dates read as {result.date_format})."
+        f"Imported {result.loaded:,} new incidents from {ui.plain(name)} as batch {changed.batch} "
+        f"({changed.updated:,} updated, {result.duplicates:,} already in the database unchanged, "
+        f"{changed.removed:,} removed, {result.rejected:,} rejected; dates read as {result.date_format})."
     )
+    if changed.not_found:
+        st.info(f"{changed.not_found:,} rows withdraw cases the database does not hold; nothing to remove for them.")
     if result.timezone_note:
         st.info(f"Dates carried UTC offsets: {result.timezone_note}.")
     if far := result.outside:

@@ -307,7 +307,7 @@ def data_page_import(app_db, name: str, **options):
     at.file_uploader(key="upload").set_value((name, (CORPUS / "csv" / name).read_bytes(), "text/csv")).run()
     for key, value in options.items():
         (at.checkbox(key=key) if isinstance(value, bool) else at.text_input(key=key)).set_value(value)
-    at.button[0].click().run()  # the form's Import button
+    at.button(key="import_submit").click().run()  # the form's Import button
     assert not at.exception
     return at
 

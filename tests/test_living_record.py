@@ -284,3 +284,59 @@ def test_an_updated_incident_is_joined_to_its_new_area_and_undo_joins_it_back(em
     assert after[c1] == "South" and len(after) == db.incident_count(store)
     batches.undo(store, "root")
     assert store.execute(joined).fetchall() == before
+
+
+def data_page(path, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from crimeviz.access import auth
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("CRIMEVIZ_DB", str(path))
+    monkeypatch.setenv("CRIMEVIZ_UPLOADS", str(tmp_path / "uploads"))
+    at = AppTest.from_file(str(ROOT / "app_pages" / "data.py"), default_timeout=120)
+    at.session_state["user"] = auth.User("root", "root", "admin")
+    return at.run()
+
+
+def test_data_page_lists_batches_and_undoes_the_last_after_confirmation(tmp_path, monkeypatch):
+    path = tmp_path / "page.duckdb"
+    con = db.connect(path)
+    load(con, write(tmp_path, "first.csv", FIRST))
+    before = snapshot(con)
+    load(con, write(tmp_path, "second.csv", SECOND))
+    at = data_page(path, monkeypatch, tmp_path)
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "unchanged" in d.value.columns)
+    assert table[["batch", "added", "updated", "unchanged", "removed"]].values.tolist() == [
+        [2, 1, 1, 1, 1],
+        [1, 3, 0, 0, 0],
+    ]
+    assert not snapshot(con).equals(before)
+    at.button(key="undo_ask").click().run()
+    assert "Undo batch 2 (second.csv" in at.warning[0].value
+    assert not at.button(key="undo_cancel").click().run().warning  # cancelled: nothing asked, nothing done
+    assert db.incident_count(con) == 3 and batches.last_batch(con) == 2
+    at.button(key="undo_ask").click().run()
+    at.button(key="undo_confirm").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Batch 2 undone: 1 incidents deleted, 1 earlier versions and 1 removed")
+    pd.testing.assert_frame_equal(snapshot(con), before)
+    entry = audit.entries(con, 1).iloc[0]
+    assert (entry["username"], entry["action"]) == ("root", "import.undo")
+
+
+def test_data_page_maps_case_id_and_status_and_reports_what_changed(tmp_path, monkeypatch):
+    path = tmp_path / "page.duckdb"
+    con = db.connect(path)
+    load(con, write(tmp_path, "first.csv", FIRST))
+    at = data_page(path, monkeypatch, tmp_path)
+    upload = SECOND.replace("Case,", "case_number,").replace(",Status,", ",status,").encode()
+    at.file_uploader(key="upload").set_value(("second.csv", upload, "text/csv")).run()
+    assert (at.selectbox(key="map_case_id").value, at.selectbox(key="map_status").value) == ("case_number", "status")
+    at.text_input(key="source").set_value("rms")
+    at.button(key="import_submit").click().run()
+    assert not at.exception
+    message = at.success[0].value
+    assert "Imported 1 new incidents from second.csv as batch 2 (1 updated" in message and "1 removed" in message
+    assert case(con, "C1")[0] == "Robbery" and case(con, "C3") is None

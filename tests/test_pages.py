@@ -134,7 +134,7 @@ def test_data_page_imports_an_upload_and_reports_rejects(app_db):
     at.file_uploader(key="upload").set_value(("upload.csv", csv, "text/csv")).run()
     assert not at.exception
     assert at.selectbox(key="map_lat").value == "Latitude"
-    at.button[0].click().run()  # the form's Import button
+    at.button(key="import_submit").click().run()  # the form's Import button
     assert not at.exception
     assert "Imported 1 new incidents" in at.success[0].value
     assert "1 rows were rejected" in at.warning[0].value
