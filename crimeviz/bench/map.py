@@ -33,7 +33,7 @@ def synthetic_copy(source, rows: int) -> duckdb.DuckDBPyConnection:
     frame = source.execute("SELECT * FROM incidents").df()
     big.register("src", frame)
     big.execute(
-        "INSERT INTO incidents SELECT hash(id, r), occurred_at + to_days(CAST(hash(id, r) % 361 AS INTEGER) - 180), "
+        "INSERT INTO incidents SELECT hash(id, r) & 9223372036854775807, occurred_at + to_days(CAST(hash(id, r) % 361 AS INTEGER) - 180), "
         "offence, premises, neighbourhood, lat, lon, h3_7, h3_8, h3_9, source "
         "FROM src, range(?) t(r) LIMIT ?",
         [copies, rows],
