@@ -222,3 +222,17 @@ def test_export_needs_a_user(store, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("CRIMEVIZ_USER")
     code, _, err = run(capsys, "export", "incidents", "--out", tmp_path / "x.csv", "--db", store)
     assert code == 2 and "--user" in err
+
+
+def test_a_deletions_file_from_the_command_line_withdraws_its_cases(store, drop, tmp_path, capsys):
+    (drop / "01.csv").write_text(
+        HEADER + "C1,2021-01-01 10:00,Theft,43.7,-79.4,\nC2,2021-01-02 10:00,Theft,43.7,-79.4,\n"
+    )
+    sync(store, drop, capsys)
+    gone = tmp_path / "gone.csv"
+    gone.write_text("Case\nC2\nC9\n")
+    code, out, _ = run(capsys, "imports", "deletions", gone, "--case-id", "Case", "--source", "drop", "--db", store)
+    assert code == 0 and (json.loads(out)["removed"], json.loads(out)["not_found"]) == (1, 1)
+    assert offences(store) == {"C1": "Theft"}
+    code, _, err = run(capsys, "imports", "deletions", gone, "--case-id", "Nope", "--source", "drop", "--db", store)
+    assert code == 2 and err.startswith("error: column 'Nope' not in the file")

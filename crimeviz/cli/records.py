@@ -41,6 +41,19 @@ def cmd_imports_undo(args) -> int:
     return 0
 
 
+def cmd_imports_deletions(args) -> int:
+    from crimeviz.store import db
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file")
+    con = db.connect(args.db)
+    user = authorised(con, args, "data")
+    counts = importer.import_deletions(con, path, args.case_id, args.source, user.username)
+    print(json.dumps(counts.summary()))
+    return 0
+
+
 def cmd_sync(args) -> int:
     from crimeviz.store import db, sync
 
@@ -141,6 +154,15 @@ def add_commands(sub, dbsub) -> None:
     db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_imports_undo)
+    p = isub.add_parser(
+        "deletions", help="withdraw the cases a CSV or Parquet file lists (one batch; undo takes it back)"
+    )
+    p.add_argument("file")
+    p.add_argument("--case-id", required=True, metavar="COLUMN", help="the column holding the case ids")
+    p.add_argument("--source", required=True, help="the source the cases were imported as")
+    db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_imports_deletions)
 
     p = sub.add_parser(
         "sync",
