@@ -2,6 +2,7 @@
 CompStat and monthly counts per area, cells of areas, the choropleth, checked against an independent
 geopandas sjoin on the boundary fixture of test_areas."""
 
+import json
 from datetime import date
 
 import geopandas as gpd
@@ -209,3 +210,30 @@ def test_a_forecast_within_areas_keeps_the_cells_whose_centre_they_hold_ranked_a
     assert forecast_areas.actual_within(actual, beta).to_dict("list") == {"cell": [beta["cell"][0]], "n": [2]}
     with pytest.raises(ValueError, match="no cell of the forecast has its centre in Beta"):
         forecast_areas.within(wards, forecast.head(0), "wards", ["Beta"])
+
+
+def test_the_cli_writes_the_change_table_of_the_choropleth(capsys, tmp_path, monkeypatch):
+    from crimeviz.access import auth
+    from crimeviz.cli.main import main
+    from crimeviz.store import audit
+
+    path = tmp_path / "cli.duckdb"
+    con = point_store(db.connect(path))
+    areas.import_layer(con, write(layer_frame(), tmp_path), "wards", "ward", "root")
+    dated_points(con, [("2021-02-27 10:00", -79.37, 43.65), ("2021-02-28 10:00", -79.399, 43.641)])
+    auth.add_user(con, "anna", "areas change password", "analyst")
+    con.close()
+    monkeypatch.setenv("CRIMEVIZ_PASSWORD", "areas change password")
+    out = tmp_path / "change.json"
+    argv = ["areas", "change", "wards", "--start", "2021-03-01", "--end", "2021-03-02", "--json", str(out)]
+    assert main([*argv, "--db", str(path), "--user", "anna"]) == 0
+    table = json.loads(out.read_text())
+    assert (table["previous_start"], table["previous_end"]) == ("2021-02-27", "2021-02-28")
+    got = {row["name"]: (row["incidents"], row["previous"], row["change"], row["pct_change"]) for row in table["areas"]}
+    assert got == {"Alpha": (4, 1, 3, 300.0), "Beta": (3, 1, 2, 200.0)}
+    con = db.connect(path)
+    assert audit.entries(con, action="areas.export")["username"].tolist() == ["anna"]
+    con.close()
+    capsys.readouterr()
+    assert main([*argv, "--db", str(path), "--user", "anna", "--offence", "Robbery"]) == 0
+    assert {row["incidents"] for row in json.loads(out.read_text())["areas"]} == {0}

@@ -2,8 +2,10 @@
 
 ``import`` reads a GeoJSON, zipped Shapefile or GeoPackage, checks, repairs and reprojects it to WGS84,
 stores it and joins every incident to it (admin); ``fields`` shows a file's layers and fields, ``list``
-the stored layers, ``remove`` deletes one (admin); ``counts`` writes incidents per area (the
-``incidents`` permission, audited as an export); ``bench`` times a 50k-polygon import and join.
+the stored layers, ``remove`` deletes one (admin); ``counts`` writes incidents per area and ``change``
+the counts, per km² and the change against the previous period of equal length that the Map's
+choropleth shows (the ``incidents`` permission, audited as exports); ``bench`` times a 50k-polygon
+import and join.
 """
 
 import json
@@ -88,6 +90,40 @@ def cmd_counts(args) -> int:
     return 0
 
 
+def cmd_change(args) -> int:
+    import math
+
+    from crimeviz.store import areas, audit, queries
+    from crimeviz.store.filters import IncidentFilter
+
+    con = incident_store(args.db)
+    user = authorised(con, args, "incidents")
+    opts = queries.options(con)
+    f = IncidentFilter(args.start or opts["first_date"], args.end or opts["last_date"], tuple(args.offence) or None)
+    if f.problems():
+        raise CommandError("; ".join(f.problems()))
+    table = areas.change(con, args.layer, f)
+    before = areas.previous_period(f)
+    rows = table.round({"area_km2": 4, "per_km2": 3, "pct_change": 1}).to_dict("records")
+    for row in rows:  # NaN (no incident before) is not JSON
+        row["pct_change"] = None if math.isnan(row["pct_change"]) else row["pct_change"]
+    out = {
+        "layer": args.layer,
+        "start": f.start.isoformat(),
+        "end": f.end.isoformat(),
+        "previous_start": before.start.isoformat(),
+        "previous_end": before.end.isoformat(),
+        "offences": list(f.offences or []),
+        "areas": rows,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2, default=int), encoding="utf-8")
+    detail = {"start": f.start, "end": f.end, "offences": f.offences, "out": args.json}
+    audit.record(con, user.username, "areas.export", "area_layer", args.layer, detail)
+    print(json.dumps({"layer": args.layer, "areas": len(rows), "out": str(args.json)}))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from crimeviz.bench import areas as bench
 
@@ -129,6 +165,18 @@ def add_subcommands(subparsers) -> None:
     db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_counts)
+
+    p = subparsers.add_parser(
+        "change", help="incidents per area, per km² and their change vs the previous period of equal length (JSON)"
+    )
+    p.add_argument("layer")
+    p.add_argument("--start", type=date.fromisoformat, default=None, help="first day (default: the first incident)")
+    p.add_argument("--end", type=date.fromisoformat, default=None, help="last day, inclusive (default: the last)")
+    p.add_argument("--offence", action="append", default=[], help="count only this offence; repeatable")
+    p.add_argument("--json", type=Path, required=True, help="where to write the table")
+    db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_change)
 
     add_bench_arguments(subparsers.add_parser("bench", help=BENCH_HELP))
 
