@@ -118,6 +118,13 @@ def cmd_bench_map(args) -> int:
     return 0
 
 
+def cmd_bench_store(args) -> int:
+    from crimeviz.bench import store as bench
+
+    print(json.dumps(bench.bench_store(args.db, args.server_url, args.rows, args.repeats), indent=2))
+    return 0
+
+
 def cmd_bench_load(args) -> int:
     from crimeviz.bench import load as loadtest
 
@@ -217,6 +224,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=7)
     db_arg(p)
     p.set_defaults(func=cmd_bench_map)
+    p = bsub.add_parser("store", help="the Map query while another process imports; import rows/s; write visibility")
+    p.add_argument("--rows", type=int, default=240_000, help="rows each import brings")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument(
+        "--server-url",
+        default=None,
+        help="an empty PostgreSQL database (postgresql://…) to measure the server profile too; it is written to",
+    )
+    db_arg(p)
+    p.set_defaults(func=cmd_bench_store)
     p = bsub.add_parser("load", help="N headless-browser sessions changing Map filters: rerun p50/p95, errors")
     p.add_argument("--sessions", type=int, default=10)
     p.add_argument("--seconds", type=float, default=60, help="how long the sessions keep changing filters")
