@@ -71,7 +71,7 @@ def layers(con) -> pd.DataFrame:
     return con.execute(
         "SELECT l.layer, count(a.name) AS areas, round(sum(a.area_km2), 3) AS area_km2, l.derived, l.source, "
         "l.name_field, l.imported_at, l.imported_by FROM area_layers l LEFT JOIN areas a ON a.layer = l.layer "
-        "GROUP BY ALL ORDER BY l.layer"
+        "GROUP BY l.layer, l.derived, l.source, l.name_field, l.imported_at, l.imported_by ORDER BY l.layer"
     ).df()
 
 
@@ -274,7 +274,7 @@ def monthly(con, layer: str, f: IncidentFilter) -> pd.DataFrame:
     return con.execute(
         "SELECT date_trunc('month', i.occurred_at) AS month, ia.area, count(*) AS n FROM incidents i "
         "JOIN incident_areas ia ON ia.incident_id = i.id AND ia.layer = ? "
-        f"WHERE ia.area IS NOT NULL AND {sql} GROUP BY ALL ORDER BY ALL",
+        f"WHERE ia.area IS NOT NULL AND {sql} GROUP BY 1, 2 ORDER BY 1, 2",
         [layer, *params],
     ).df()
 
