@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from crimeviz.explore import charts, exports, leaflet, maps, selection, spikes
+from crimeviz.explore import charts, exports, leaflet, maps, selection
 from crimeviz.store import grid, queries
 from crimeviz.web import area_views, overlays, playback, share, tiles, ui
 
@@ -76,15 +76,20 @@ if "Points" in shown:  # a sample: every point hid the hexagons and took seconds
     layers.append(maps.point_layer(queries.points(con, f, MAX_POINTS)))
 if "Neighbourhoods" in shown:
     layers.append(context["neighbourhoods"])
-spike_cells = spikes.cell_spikes(con, f, f.end, res) if SPIKES in shown else None
+spike_view = (
+    overlays.spike_view(con, f, res, names, st.session_state.get("map_area_layer") if area_map else None)
+    if SPIKES in shown
+    else None
+)
 extra = {
     "Street-view deviance": lambda: overlays.deviance_layer(con),
     "CCTV reports": lambda: overlays.cctv_layer(con, f),
-    SPIKES: lambda: spikes.spike_layer(spike_cells, names),
 }
 for name, build in extra.items():
     if name in shown and (layer := build()) is not None:
         layers.append(layer)
+if spike_view:
+    layers += spike_view[0]
 if cell:
     layers.append(selection.chosen_cell_layer(cell))
 
@@ -109,8 +114,8 @@ with tab_deck:
             ),
             unsafe_allow_html=True,
         )
-    if spike_cells is not None:
-        st.caption(spikes.caption(spike_cells, f.end))
+    if spike_view:
+        st.caption(spike_view[1])
     if "Points" in shown and total > MAX_POINTS:
         st.caption(f"Points: a sample of {MAX_POINTS:,} of the {total:,} incidents.")
     if not online:

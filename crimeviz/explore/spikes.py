@@ -198,13 +198,69 @@ def spike_layer(table: pd.DataFrame, names: dict[str, str], layer_id: str = "spi
     )
 
 
-def caption(table: pd.DataFrame, day: date, alpha: float = ALPHA, min_count: int = MIN_COUNT) -> str:
-    """One line for the map: how many of the cells tested are spikes in the 7 days to ``day``, and the rule."""
+def area_spike_layer(features: list[dict], table: pd.DataFrame, layer_id: str = "spike-areas"):
+    """The spike areas of :func:`area_spikes` among GeoJSON ``features`` (``properties.name``): cyan
+    outlines over a light tint (so hovering the area shows its test); None if no area is a spike."""
+    import pydeck as pdk
+
+    from crimeviz.explore import maps
+
+    shown = table[table["spike"]].copy()
+    if shown.empty:
+        return None
+    shown["expected_text"] = shown["expected"].map("{:.2f}".format)
+    shown["p_text"] = shown["p"].map(lambda p: f"{p:.2g}")
+    tips = dict(
+        zip(
+            shown["area"],
+            maps.tooltip_rows(
+                shown,
+                {
+                    "Spike area (last 7 days)": "area",
+                    "Incidents": "recent",
+                    "Expected from the 365 days before": "expected_text",
+                    "p (one-sided Poisson)": "p_text",
+                },
+            ),
+        )
+    )
+    drawn = [
+        {"type": "Feature", "geometry": f["geometry"], "properties": {"tooltip": tips[f["properties"]["name"]]}}
+        for f in features
+        if f["properties"]["name"] in tips
+    ]
+    return pdk.Layer(
+        "GeoJsonLayer",
+        {"type": "FeatureCollection", "features": drawn},
+        id=layer_id,
+        stroked=True,
+        filled=True,
+        get_fill_color=[*SPIKE_COLOUR, 40],
+        get_line_color=[*SPIKE_COLOUR, 255],
+        line_width_min_pixels=3,
+        pickable=True,
+    )
+
+
+def caption(
+    table: pd.DataFrame,
+    day: date,
+    areas: pd.DataFrame | None = None,
+    layer: str | None = None,
+    alpha: float = ALPHA,
+    min_count: int = MIN_COUNT,
+) -> str:
+    """One line for the map: how many of the cells (and areas of ``layer``) tested are spikes in the 7
+    days to ``day``, and the rule."""
     (r0, r1), _ = windows(day)
     found = int(table["spike"].sum())
     what = f"{found} spike cell{'s' if found != 1 else ''}" if found else "No spike"
+    text = f"{what} among {len(table):,} cells tested"
+    if areas is not None:
+        named = areas.loc[areas["spike"], "area"].tolist()
+        text += f"; {len(named)} of the {len(areas):,} areas of {layer}" + (f" ({', '.join(named)})" if named else "")
     return (
-        f"{what} among {len(table):,} cells tested, {r0:%d %b} – {r1:%d %b %Y}: at least {min_count} incidents, "
-        f"improbably many against the cell's rate in the 365 days before (one-sided Poisson test, "
+        f"{text}, {r0:%d %b} – {r1:%d %b %Y}: at least {min_count} incidents, "
+        f"improbably many against the rate in the 365 days before (one-sided Poisson test, "
         f"Benjamini–Hochberg at {alpha:.0%})."
     )

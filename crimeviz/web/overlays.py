@@ -45,3 +45,21 @@ def cctv_layer(con, f: IncidentFilter) -> pdk.Layer | None:
     )
     reports["color"] = [[40, 40, 200, 230]] * len(reports)
     return maps.marker_layer(reports, "cctv-reports")
+
+
+def spike_view(con, f: IncidentFilter, res: int, names: dict[str, str], layer: str | None = None):
+    """The Map's spike layers for the 7 days to ``f.end`` (the areas of ``layer``, default the derived
+    neighbourhoods, under the cells) and the caption that says what was found; ``(layers, caption)``."""
+    from crimeviz.explore import spikes
+    from crimeviz.store import areas
+    from crimeviz.web import area_views
+
+    cells = spikes.cell_spikes(con, f, f.end, res)
+    known = areas.layer_names(con)
+    if layer not in known:
+        layer = areas.DEFAULT_LAYER if areas.DEFAULT_LAYER in known else (known[0] if known else None)
+    by_area = spikes.area_spikes(con, f, f.end, layer) if layer else None
+    drawn = [spikes.spike_layer(cells, names)]
+    if by_area is not None and by_area["spike"].any():
+        drawn.insert(0, spikes.area_spike_layer(area_views.features(con, layer), by_area))
+    return [d for d in drawn if d is not None], spikes.caption(cells, f.end, by_area, layer)
