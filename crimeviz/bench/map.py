@@ -2,8 +2,10 @@
 
 import os
 import statistics
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -73,7 +75,59 @@ def page_rerun(db_path, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def bench_map(db_path=None, rows: int = 10_000_000, repeats: int = 7) -> dict:
+def server_measure(url: str, f: IncidentFilter, res: int, repeats: int) -> dict:
+    """The app's query on a server store (answered by its DuckDB replica) vs the same GROUP BY run
+    by PostgreSQL itself; and the replica's copy time at this size."""
+    import psycopg
+
+    store = db.connect(url)
+    t0 = time.perf_counter()
+    store.replica._copy()
+    copy = time.perf_counter() - t0
+    app = timed(lambda: queries.hex_counts(store, f, res), repeats)
+    column = cell_column(res)
+    with psycopg.connect(url) as pg:
+        direct = timed(
+            lambda: pg.execute(
+                f"SELECT {column}, count(*) FROM incidents WHERE occurred_at >= %s AND occurred_at < %s "
+                f"GROUP BY {column}",
+                [f.start, f.end + timedelta(days=1)],
+            ).fetchall(),
+            repeats,
+        )
+    return {
+        "rows": db.incident_count(store),
+        "app_query_s": round(app, 5),
+        "direct_postgresql_sql_s": round(direct, 5),
+        "ratio": round(app / direct, 3),
+        "replica_copy_s": round(copy, 3),
+    }
+
+
+def load_server(url: str, big) -> None:
+    """Replace the server store's incidents with ``big``'s rows (ids folded into BIGINT's range)."""
+    import psycopg
+
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "incidents.csv"
+        big.execute(
+            f"COPY (SELECT * REPLACE (CAST(id & 9223372036854775807 AS BIGINT) AS id) FROM incidents) TO '{path}' "
+            "(HEADER false)"
+        )
+        with psycopg.connect(url) as pg:
+            pg.execute("TRUNCATE incidents")
+            with (
+                pg.cursor() as cursor,
+                cursor.copy("COPY incidents FROM STDIN (FORMAT csv)") as copy,
+                open(path, "rb") as f,
+            ):
+                while chunk := f.read(1 << 24):
+                    copy.write(chunk)
+            pg.execute("UPDATE store_state SET data_version = data_version + 1")
+            pg.execute("ANALYZE incidents")
+
+
+def bench_map(db_path=None, rows: int = 10_000_000, repeats: int = 7, server_url: str | None = None) -> dict:
     """Map aggregation at the store's size and at ``rows`` synthetic rows; page rerun time."""
     db_path = db_path or config.db_path()
     con = db.open_store(db_path)
@@ -87,5 +141,10 @@ def bench_map(db_path=None, rows: int = 10_000_000, repeats: int = 7) -> dict:
     source.close()
     out["synthetic"] = measure(big, f, 8, repeats)
     out["targets"] = {"synthetic_ratio_max": 1.3, "page_rerun_s_max": 1.0}
+    if server_url:  # the server profile, at the store's size and at ``rows``
+        db.open_store(server_url)
+        out["server_store"] = server_measure(server_url, f, 8, repeats)
+        load_server(server_url, big)
+        out["server_synthetic"] = server_measure(server_url, f, 8, repeats)
     out["threads"] = big.execute("SELECT current_setting('threads')").fetchall()[0][0]
     return out

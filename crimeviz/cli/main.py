@@ -114,7 +114,7 @@ def cmd_toronto_convert(args) -> int:
 def cmd_bench_map(args) -> int:
     from crimeviz.bench import map as bench
 
-    print(json.dumps(bench.bench_map(args.db, args.rows, args.repeats), indent=2))
+    print(json.dumps(bench.bench_map(args.db, args.rows, args.repeats, args.server_url), indent=2))
     return 0
 
 
@@ -222,6 +222,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = bsub.add_parser("map", help="the Map page's H3 aggregation vs direct DuckDB SQL")
     p.add_argument("--rows", type=int, default=10_000_000, help="rows of the synthetic large table")
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument(
+        "--server-url",
+        default=None,
+        help="an empty PostgreSQL database (postgresql://…) to measure the server profile too; it is written to",
+    )
     db_arg(p)
     p.set_defaults(func=cmd_bench_map)
     p = bsub.add_parser("store", help="the Map query while another process imports; import rows/s; write visibility")
