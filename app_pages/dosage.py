@@ -91,7 +91,7 @@ else:
     left.dataframe(crime_gap, hide_index=True, key="dosage_crime_gap")
     right.markdown(f"**{dosage.PRESENCE_GAP}** ({summary['cells_heavy_presence_little_crime']:,} cells)")
     right.dataframe(presence_gap, hide_index=True, key="dosage_presence_gap")
-    table = report.cells.assign(cell=[f"{int(c):x}" for c in report.cells["cell"]])
+    table = report.cells.assign(cell=[f"{int(c):x}" for c in report.cells["cell"]], synthetic_pings=report.synthetic)
     if st.download_button(
         "Dosage per cell (CSV)",
         safe_csv.to_csv_bytes(table),
