@@ -16,12 +16,15 @@ if first is None:
     st.warning("The database holds no incidents yet: import some on the Data page.")
     st.stop()
 
-a, b = st.columns(2)
+RECORDED = "Neighbourhoods recorded on the incidents"
+a, b, c = st.columns(3)
 day = a.date_input("Last day", last, first, last, key="bul_date", format="YYYY-MM-DD")
 period = b.selectbox("Period (days)", [7, 14, 28], key="bul_period")
+grouping = c.selectbox("Areas of the CompStat tables", [RECORDED, *ui.area_catalogue(con)], key="bul_layer")
+layer = None if grouping == RECORDED else grouping
 st.markdown(
     f"The bulletin covers the {period} days to {day:%a %d %b %Y}: incidents against the period before (and the "
-    f"last 28 days against the 28 before), per offence and per neighbourhood; Gi* hot spots of the last "
+    f"last 28 days against the 28 before), per offence and per area; Gi* hot spots of the last "
     f"{brief.HOTSPOT_DAYS} days with a map; the forecast of the next day; near-repeat chains; cells and areas "
     "whose last 7 days are spikes; and the CCTV reviews of the period that raised alerts."
 )
@@ -33,7 +36,7 @@ made = st.session_state.get("bul_made")
 if st.button("Make the bulletin", type="primary", key="bul_make"):
     try:
         with st.spinner("Counting, testing and drawing…"):
-            pdf, bulletin = brief.export(con, user, day, period)
+            pdf, bulletin = brief.export(con, user, day, period, layer=layer)
     except ValueError as exc:
         st.error(f"The bulletin cannot be made: {exc}.")
         st.stop()
@@ -44,10 +47,10 @@ if st.button("Make the bulletin", type="primary", key="bul_make"):
         "previous": int(bulletin.windows["previous"].iloc[0]),
         "hot": len(bulletin.hot),
         "spikes": int(bulletin.spike_cells["spike"].sum()),
-        "for": (day, period),
+        "for": (day, period, layer),
     }
     st.session_state["bul_made"] = made
-if made and made["for"] == (day, period):
+if made and made["for"] == (day, period, layer):
     m1, m2, m3 = st.columns(3)
     m1.metric(
         f"Incidents, last {period} days",

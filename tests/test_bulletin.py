@@ -15,7 +15,7 @@ from crimeviz.cctv import store as cctv_store
 from crimeviz.cli import main as cli
 from crimeviz.explore import hotspots, spikes
 from crimeviz.forecast import predict
-from crimeviz.store import audit, db, queries
+from crimeviz.store import areas, audit, db, queries
 from crimeviz.store.filters import IncidentFilter
 
 DAY = date(2021, 9, 23)  # a week with spike cells in the Toronto data
@@ -136,6 +136,18 @@ def test_the_export_is_audited(analyst_bulletin, store):
     detail = json.loads(entry["detail"])
     assert entry["object_id"] == "2021-09-23" and detail["period"] == 7
     assert detail["incidents"] == int(b.windows["current"].iloc[0]) and detail["forecast"] == "mc365"
+
+
+def test_compstat_tables_per_area_of_a_layer(store):
+    if areas.DEFAULT_LAYER not in areas.layer_names(store):
+        areas.add_default_layer(store, "test")
+    pdf, b = brief.export(store, ANALYST, DAY, 7, forecast_method="mc365", layer=areas.DEFAULT_LAYER)
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "2. Areas: change against the period before" in text
+    top = areas.compstat(store, areas.DEFAULT_LAYER, IncidentFilter(DAY, DAY), 28, top=1).iloc[0]
+    assert f"{top['area']} {top['current']:,} {top['previous']:,}" in text
+    with pytest.raises(ValueError, match="no area layer 'wards'"):
+        brief.gather(store, ANALYST, DAY, 7, forecast_method="mc365", layer="wards")
 
 
 def test_bad_periods_and_dates_are_refused(store):

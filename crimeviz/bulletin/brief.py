@@ -49,7 +49,7 @@ class Bulletin:
     windows: pd.DataFrame  # window, current, previous, change, pct_change
     offences: pd.DataFrame  # offence, current, previous, change
     daily: pd.DataFrame  # period, n
-    areas: dict[int, pd.DataFrame]  # days -> queries.neighbourhood_change
+    areas: dict[int, pd.DataFrame]  # days -> area, current, previous, change, pct_change
     hot: pd.DataFrame  # the TOP significant Gi* hot spots of the last HOTSPOT_DAYS
     study_cells: list[str]
     names: dict[str, str]
@@ -63,6 +63,7 @@ class Bulletin:
     spike_layer: str | None = None
     cctv: pd.DataFrame | None = None
     cctv_note: str = ""
+    area_layer: str | None = None  # None: the neighbourhoods recorded on the incidents
 
     @property
     def start(self) -> date:
@@ -178,8 +179,23 @@ def cctv_alerts(con, day: date, period: int) -> pd.DataFrame:
     return reports[inside].reset_index(drop=True)
 
 
-def gather(con, user: User, day: date, period: int = 7, forecast_method: str = "cdna") -> Bulletin:
-    """Compute every section of the bulletin for the ``period`` days ending on ``day``."""
+def area_change(con, day: date, days: int, layer: str | None) -> pd.DataFrame:
+    """CompStat per area: the ``TOP`` busiest areas of ``layer`` (``store.areas.compstat``), or of the
+    neighbourhoods recorded on the incidents when ``layer`` is None (``queries.neighbourhood_change``),
+    in the ``days`` to ``day`` against the ``days`` before: area, current, previous, change, pct_change."""
+    from crimeviz.store import areas
+
+    everything = IncidentFilter(day, day)
+    if layer is None:
+        return queries.neighbourhood_change(con, everything, days, top=TOP).rename(columns={"neighbourhood": "area"})
+    return areas.compstat(con, layer, everything, days, top=TOP)
+
+
+def gather(
+    con, user: User, day: date, period: int = 7, forecast_method: str = "cdna", layer: str | None = None
+) -> Bulletin:
+    """Compute every section of the bulletin for the ``period`` days ending on ``day``; per area of
+    ``layer`` (an area layer) or, by default, per neighbourhood recorded on the incidents."""
     require(user, "incidents")
     if not 1 <= period <= MAX_PERIOD:
         raise ValueError(f"the period must be 1 to {MAX_PERIOD} days (got {period})")
@@ -202,10 +218,11 @@ def gather(con, user: User, day: date, period: int = 7, forecast_method: str = "
         windows=window_table(con, day, period),
         offences=offence_table(con, day, period),
         daily=series[["period", "n"]],
-        areas={d: queries.neighbourhood_change(con, everything, d, top=TOP) for d in dict.fromkeys((period, 28))},
+        areas={d: area_change(con, day, d, layer) for d in dict.fromkeys((period, COMPARE_DAYS))},
         hot=hot_spots(con, day, cells),
         study_cells=grid.to_hex(cells),
         names=names,
+        area_layer=layer,
     )
     if user.may("forecasts"):
         b.forecast, b.forecast_note = next_day_forecast(con, day, forecast_method)
@@ -274,13 +291,14 @@ def render(b: Bulletin) -> bytes:
         per_row=2,
     )
 
-    doc.heading("2. Neighbourhoods: change against the period before")
+    area_word = "Neighbourhood" if b.area_layer is None else f"Area ({b.area_layer})"
+    doc.heading(("2. Neighbourhoods" if b.area_layer is None else "2. Areas") + ": change against the period before")
     for days, table in b.areas.items():
         doc.paragraph(f"Last {days} days against the {days} before (busiest {len(table)}):", 9, bold=True)
         doc.data_table(
-            ["Neighbourhood", "Incidents", "Period before", "Change", "% change"],
+            [area_word, "Incidents", "Period before", "Change", "% change"],
             [
-                (r.neighbourhood, _int(r.current), _int(r.previous), _signed(r.change), _pct(r.pct_change))
+                (r.area, _int(r.current), _int(r.previous), _signed(r.change), _pct(r.pct_change))
                 for r in table.itertuples()
             ],
             [70, 24, 26, 22, 22],
@@ -429,12 +447,15 @@ def render(b: Bulletin) -> bytes:
     return doc.to_bytes()
 
 
-def export(con, user: User, day: date, period: int = 7, forecast_method: str = "cdna") -> tuple[bytes, Bulletin]:
+def export(
+    con, user: User, day: date, period: int = 7, forecast_method: str = "cdna", layer: str | None = None
+) -> tuple[bytes, Bulletin]:
     """The bulletin's PDF for ``user`` (``incidents`` permission), audited as ``bulletin.export``."""
-    b = gather(con, user, day, period, forecast_method)
+    b = gather(con, user, day, period, forecast_method, layer)
     pdf = render(b)
     detail = {
         "period": period,
+        "layer": layer,
         "incidents": int(b.windows["current"].iloc[0]),
         "hot_spots": len(b.hot),
         "spike_cells": int(b.spike_cells["spike"].sum()),

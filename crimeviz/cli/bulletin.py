@@ -23,7 +23,7 @@ def cmd_bulletin(args) -> int:
     con = incident_store(args.db)
     user = authorised(con, args, "incidents")
     t0 = time.perf_counter()
-    pdf, b = brief.export(con, user, day, args.period, args.forecast_method)
+    pdf, b = brief.export(con, user, day, args.period, args.forecast_method, args.layer)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(pdf)
     summary = {
@@ -52,6 +52,11 @@ def add_command(sub) -> None:
         "--forecast-method",
         default="cdna",
         help="forecast of the next day (default: %(default)s; the 365-day moving count if it cannot run)",
+    )
+    p.add_argument(
+        "--layer",
+        default=None,
+        help="area layer of the CompStat tables (default: the neighbourhoods recorded on the incidents)",
     )
     db_arg(p)
     user_args(p)
