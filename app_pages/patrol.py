@@ -5,12 +5,12 @@ from datetime import timedelta
 import streamlit as st
 
 from crimeviz import config
-from crimeviz.explore import maps
+from crimeviz.explore import area_maps, maps
 from crimeviz.patrol import export, review, session, store, views
 from crimeviz.patrol.plan import MINUTES_PER_CELL, PlanParams, risk_for
 from crimeviz.patrol.risk import SHIFTS, Shift, source_label, sources
 from crimeviz.store import audit, grid, queries
-from crimeviz.web import tiles, ui
+from crimeviz.web import area_views, tiles, ui
 
 st.title("Patrol plans")
 user = ui.require("patrol")
@@ -183,8 +183,13 @@ with tab_plan:
                 "exported but not edited."
             )
         show_risk = st.toggle("Show the risk surface", value=False, key="patrol_show_risk", disabled=risk is None)
+        kept, catalogue = plan.params, ui.area_catalogue(con)
+        area_outline = []
+        if kept.by_area and kept.area_layer in catalogue:  # the areas the plan keeps to
+            shapes = area_views.features(con, kept.area_layer)
+            area_outline = [area_maps.outline_layer(shapes, kept.areas or catalogue[kept.area_layer])]
         deck, risk_legend = views.plan_map(
-            plan, names, city_cells(store_path, version), risk if show_risk else None, tiles.basemap(con)
+            plan, names, city_cells(store_path, version), risk if show_risk else None, tiles.basemap(con), area_outline
         )
         event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="patrol_map")
         st.markdown(

@@ -142,3 +142,5 @@ def test_a_patrol_plan_keeps_to_the_chosen_areas_one_area_per_unit(app_db, toron
     if len(per_unit) < 4:  # two small areas at resolution 8: the first units take them whole
         assert any(f"Only {len(per_unit)} of 4 units could be given a beat" in w.value for w in at.warning)
     assert any("Only cells whose centre lies in the 2 chosen area(s)" in c.value for c in at.caption)
+    outline = next(layer for layer in deck_layers(at) if layer["id"] == "chosen-areas")
+    assert len(outline["data"]["features"]) == len(CHOSEN)

@@ -172,10 +172,12 @@ def risk_layer(risk: RiskSurface) -> tuple[pdk.Layer, list]:
 
 
 def plan_map(
-    plan: Plan, names: dict[str, str], outline: list[str], risk: RiskSurface | None, basemap: str
+    plan: Plan, names: dict[str, str], outline: list[str], risk: RiskSurface | None, basemap: str, context=()
 ) -> tuple[pdk.Deck, list | None]:
-    """The plan over the city's ``outline`` cells (and the ``risk`` surface when given), and the risk legend."""
-    layers = [maps.outline_layer([grid.to_int(c) for c in outline])]
+    """The plan over the city's ``outline`` cells (and the ``risk`` surface when given), and the risk legend.
+
+    ``context``: layers drawn under the beats, e.g. the outlines of the areas the plan keeps to."""
+    layers = [maps.outline_layer([grid.to_int(c) for c in outline]), *context]
     legend = None
     if risk is not None:
         risk_hexes, legend = risk_layer(risk)
