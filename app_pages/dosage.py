@@ -112,7 +112,10 @@ else:
     st.subheader("Per shift")
     st.dataframe(report.shifts, hide_index=True, key="dosage_shifts")
     if report.areas is not None:
-        st.markdown(f"**Minutes per area of {ui.plain(report.layer)} and shift** (no area: outside every area)")
+        st.markdown(
+            f"**Minutes present and incidents per area of {ui.plain(report.layer)} and shift** "
+            "(no area: outside every area; incidents by the hour they occurred)"
+        )
         st.dataframe(report.areas.round({"minutes": 1}), hide_index=True, key="dosage_areas")
 
     st.subheader("Visits vs approved plans")

@@ -14,7 +14,7 @@ from crimeviz.cli.main import main
 from crimeviz.patrol import dosage
 from crimeviz.patrol import store as plans
 from crimeviz.patrol.plan import PlanParams, plan_on_surface
-from crimeviz.store import audit, avl, db
+from crimeviz.store import areas, audit, avl, db
 from crimeviz.store.importer import ImportFailed
 from tests.conftest import incident_rows
 from tests.test_patrol_beats import DAY, random_surface
@@ -208,3 +208,22 @@ def test_bad_fix_filter_matches_a_fix_by_fix_reading_on_noisy_tracks():
         last = row
     assert kept[["unit", "seen_at"]].equals(ordered.loc[reference, ["unit", "seen_at"]].reset_index(drop=True))
     assert dropped == len(ordered) - len(reference) > 50
+
+
+def test_minutes_and_incidents_per_area_and_shift(empty_store, tmp_path):
+    from tests.test_areas import layer_frame, write
+
+    rows = [("2021-06-01 16:00", "Assault", 43.65, -79.37), ("2021-06-01 18:00", "Robbery", 43.651, -79.371)]
+    rows.append(("2021-06-01 10:00", "Assault", 43.641, -79.399))  # Alpha, day shift
+    db.insert_incidents(empty_store, db.with_cells(incident_rows(rows), "hand"))
+    areas.import_layer(empty_store, write(layer_frame(), tmp_path), "wards", "ward", "root")
+    pings = pd.DataFrame(
+        [{"unit": "A", "seen_at": T0 + timedelta(minutes=m), "lat": 43.65, "lon": -79.37} for m in range(11)]
+        + [{"unit": "B", "seen_at": T0 + timedelta(minutes=m), "lat": 43.70, "lon": -79.30} for m in range(6)]
+    )
+    avl.insert(empty_store, avl.with_cells(pings, "hand", synthetic=False))
+    table = dosage.report(empty_store, DAY, DAY, layer="wards").areas
+    got = {(r.area, r.shift): (r.minutes, r.incidents) for r in table.itertuples()}
+    assert got == {("Beta", "evening"): (10, 2), (None, "evening"): (5, 0), ("Alpha", "day"): (0, 1)}
+    beta = table[table["area"] == "Beta"].iloc[0]
+    assert beta["minutes_per_incident"] == pytest.approx(5) and beta["units"] == 1

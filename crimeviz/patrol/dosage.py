@@ -195,9 +195,13 @@ def dosage_vs_crime(spans: pd.DataFrame, stays: pd.DataFrame, crime: pd.Series) 
     return table.sort_values(["incidents", "minutes"], ascending=[False, True], ignore_index=True)
 
 
-def area_table(spans: pd.DataFrame, names: list[str], area_index: np.ndarray) -> pd.DataFrame:
-    """Minutes per area and shift: ``area`` (None: outside every area), ``shift``, ``minutes``, ``units``.
-    ``area_index`` gives each interval's area as an index into ``names`` (``len(names)``: outside)."""
+def area_table(
+    spans: pd.DataFrame, names: list[str], area_index: np.ndarray, crime: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Minutes per area and shift: ``area`` (None: outside every area), ``shift``, ``minutes``, ``units``,
+    and with ``crime`` (``area``, ``shift``, ``incidents``) the incidents and minutes per incident, every
+    area and shift with presence or crime listed. ``area_index`` gives each interval's area as an index
+    into ``names`` (``len(names)``: outside)."""
     labels = np.array(list(names) + [None], dtype=object)
     frame = spans.assign(area=labels[np.asarray(area_index, dtype=int)])
     table = (
@@ -205,6 +209,14 @@ def area_table(spans: pd.DataFrame, names: list[str], area_index: np.ndarray) ->
         .agg(minutes=("minutes", "sum"), units=("unit", "nunique"))
         .reset_index()
     )
+    if crime is not None:
+        table = table.merge(crime, on=["area", "shift"], how="outer")
+        table = table.fillna({"minutes": 0.0, "units": 0, "incidents": 0}).astype({"units": int, "incidents": int})
+        table = table[(table["minutes"] > 0) | (table["incidents"] > 0)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = table["minutes"] / table["incidents"]
+        table["minutes_per_incident"] = ratio.where(table["incidents"] > 0)
+    table["area"] = table["area"].astype(object).where(table["area"].notna(), None)  # None: outside every area
     return table.sort_values(["minutes"], ascending=False, ignore_index=True)
 
 
@@ -345,11 +357,12 @@ def build(
     end: date,
     settings: Settings | None = None,
     plans: list[Plan] = (),
-    layer: tuple[str, list[str], object] | None = None,
+    layer: tuple | None = None,
 ) -> Dosage:
     """A dosage report from ``pings`` (``avl.pings``), incidents per cell at ``settings.res`` (``crime``,
     integer cell → count) and the approved ``plans`` in the period. ``layer`` is ``(name, area names,
-    assign)`` where ``assign(lon, lat)`` gives each point's area index (see ``crimeviz.geo.join``)."""
+    assign, crime)`` where ``assign(lon, lat)`` gives each point's area index (see ``crimeviz.geo.join``)
+    and ``crime`` (or None) the incidents per ``area`` and ``shift``."""
     settings = settings or Settings()
     kept, bad = drop_bad_fixes(pings, settings.max_speed_kmh)
     spans = intervals(kept, settings.res, settings.max_gap_min)
@@ -368,9 +381,9 @@ def build(
         shift_table(spans),
     )
     if layer is not None:
-        name, names, assign = layer
+        name, names, assign, crime_areas = layer
         index = assign(spans["lon"].to_numpy(float), spans["lat"].to_numpy(float)) if len(spans) else []
-        report.layer, report.areas = name, area_table(spans, names, index)
+        report.layer, report.areas = name, area_table(spans, names, index, crime_areas)
     for plan in plans:
         plan_spans = (
             spans if plan.params.res == settings.res else intervals(kept, plan.params.res, settings.max_gap_min)
@@ -449,6 +462,21 @@ def approved_plans(con, start: date, end: date) -> list[Plan]:
     return [plans.load_plan(con, int(i)) for i in sorted(chosen["plan_id"])]
 
 
+def area_crime(con, layer: str, start: date, end: date) -> pd.DataFrame:
+    """Incidents per area of ``layer`` (None: outside every area) and shift, by the hour they occurred
+    on the days ``start`` to ``end`` (a night shift's early hours are counted on their own calendar day)."""
+    from crimeviz.store import areas
+    from crimeviz.store.filters import IncidentFilter
+
+    rows = []
+    for shift in SHIFTS.values():
+        hours = (shift.start, (shift.start + shift.hours - 1) % 24)
+        table, outside = areas.counts(con, layer, IncidentFilter(start, end, hours=hours))
+        rows += [(a, shift.name, int(n)) for a, n in zip(table["name"], table["incidents"])]
+        rows.append((None, shift.name, outside))
+    return pd.DataFrame(rows, columns=["area", "shift", "incidents"])
+
+
 def report(con, start: date, end: date, settings: Settings | None = None, layer: str | None = None) -> Dosage:
     """The dosage report for the days ``start`` to ``end`` (inclusive) from the store's pings, incidents,
     approved plans and (optionally) an area layer; ValueError for an unknown layer or reversed dates."""
@@ -465,7 +493,12 @@ def report(con, start: date, end: date, settings: Settings | None = None, layer:
         if layer not in known:
             raise ValueError(f"no area layer {layer!r}; layers: {', '.join(known) or '(none)'}")
         names, geometries = areas.layer_geometries(con, layer)
-        area_layer = (layer, names, lambda lon, lat: join.assign(lon, lat, geometries))
+        area_layer = (
+            layer,
+            names,
+            lambda lon, lat: join.assign(lon, lat, geometries),
+            area_crime(con, layer, start, end),
+        )
     window = (
         datetime.combine(start, datetime.min.time()),
         datetime.combine(end + timedelta(days=1), datetime.min.time()),

@@ -141,17 +141,18 @@ def with_cells(pings: pd.DataFrame, source: str, synthetic: bool) -> pd.DataFram
 def insert(con, rows: pd.DataFrame) -> int:
     """Insert store rows (``with_cells``), skipping a (unit, time) already stored; returns how many were new."""
     ensure(con)
-    before = ping_count(con)
-    con.register("incoming_pings", rows)
-    try:
-        con.execute(
-            "INSERT INTO avl_pings (unit, seen_at, lat, lon, h3_9, source, synthetic) "
-            "SELECT unit, seen_at, lat, lon, h3_9, source, synthetic FROM incoming_pings "
-            "ON CONFLICT (unit, seen_at) DO NOTHING"
-        )
-    finally:
-        con.unregister("incoming_pings")
-    return ping_count(con) - before
+    with db.transaction(con):  # or part of the caller's
+        before = ping_count(con)
+        con.register("incoming_pings", rows)
+        try:
+            con.execute(
+                "INSERT INTO avl_pings (unit, seen_at, lat, lon, h3_9, source, synthetic) "
+                "SELECT unit, seen_at, lat, lon, h3_9, source, synthetic FROM incoming_pings "
+                "ON CONFLICT (unit, seen_at) DO NOTHING"
+            )
+        finally:
+            con.unregister("incoming_pings")
+        return ping_count(con) - before
 
 
 def ping_count(con) -> int:
