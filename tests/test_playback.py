@@ -131,7 +131,7 @@ def test_map_page_playback_steps_and_pauses(app_db):
     at.radio(key="pb_step").set_value("week").run()
     assert any("step 2 of 53" in m.value or "step 2 of 52" in m.value for m in at.markdown)
     at.button(key="pb_play").click().run()
-    assert at.session_state["pb_playing"] and at.button(key="pb_play").label == "⏸ Pause"
+    assert at.session_state["pb_playing"] and at.button(key="pb_play").label == "Pause"
     at.button(key="pb_start").click().run()
     assert at.session_state["pb_slider"] == 0 and not at.session_state["pb_playing"]
     assert "Download the playback as an animated GIF (53 frames)" in [b.label for b in at.get("download_button")]

@@ -69,10 +69,17 @@ def panel(con, user, f: IncidentFilter, res: int, names: dict, context: dict, ar
     st.session_state[FRAME] = min(st.session_state.get(FRAME, 0), n - 1)
     playing = st.session_state.get("pb_playing", False)
     p, q, r, s = st.columns(4)
-    p.button("⏸ Pause" if playing else "▶ Play", key="pb_play", type="primary", on_click=_play_or_pause, args=(n,))
-    q.button("◀ Back a step", key="pb_back", on_click=_move, args=(-1, n))
-    r.button("Forward a step ▶", key="pb_forward", on_click=_move, args=(1, n))
-    s.button("⏮ To the start", key="pb_start", on_click=_move, args=(None, n))
+    p.button(
+        "Pause" if playing else "Play",
+        key="pb_play",
+        type="primary",
+        icon=":material/pause:" if playing else ":material/play_arrow:",
+        on_click=_play_or_pause,
+        args=(n,),
+    )
+    q.button("Back a step", key="pb_back", icon=":material/chevron_left:", on_click=_move, args=(-1, n))
+    r.button("Forward a step", key="pb_forward", icon=":material/chevron_right:", on_click=_move, args=(1, n))
+    s.button("To the start", key="pb_start", icon=":material/first_page:", on_click=_move, args=(None, n))
 
     @st.fragment(run_every=1 / speed if playing else None)
     def frame() -> None:
