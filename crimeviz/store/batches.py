@@ -192,26 +192,23 @@ def apply(
     columns = ", ".join(db.INCIDENT_COLUMNS)
     history = ", ".join(f"i.{c}" for c in db.INCIDENT_COLUMNS)
     with db.transaction(con):
-        batch = con.execute("SELECT nextval('import_seq')").fetchall()[0][0]
+        batch = int(con.execute("SELECT nextval('import_seq')").fetchall()[0][0])
         con.register("batch_rows", incoming)
         con.register("batch_removals", gone)
         try:
-            kinds = con.execute(
-                "SELECT n.id AS incident_id, n.case_id, CASE WHEN i.id IS NULL THEN 'added' "
+            # What happens to each incoming row and removal, classified in the store (no round trip).
+            con.execute(
+                f"CREATE TEMPORARY TABLE batch_changes AS SELECT n.id AS incident_id, "
+                "CAST(n.case_id AS VARCHAR) AS case_id, CASE WHEN i.id IS NULL THEN 'added' "
                 f"WHEN n.case_id IS NULL OR ({same}) THEN 'unchanged' ELSE 'updated' END AS change "
-                "FROM batch_rows n LEFT JOIN incidents i ON i.id = n.id"
-            ).df()
-            removed = con.execute(
-                "SELECT r.id AS incident_id, r.case_id, 'removed' AS change FROM batch_removals r "
+                "FROM batch_rows n LEFT JOIN incidents i ON i.id = n.id UNION ALL "
+                "SELECT r.id, CAST(r.case_id AS VARCHAR), 'removed' FROM batch_removals r "
                 "JOIN incidents i ON i.id = r.id"
-            ).df()
-            changes = pd.concat([kinds[kinds["change"] != "unchanged"], removed], ignore_index=True)
-            changes.insert(0, "import_id", batch)
-            changes = changes.astype({"import_id": "int64", "incident_id": "int64"})
-            con.register("batch_changes", changes[["import_id", "incident_id", "change", "case_id"]])
+            )
+            tally = dict(con.execute("SELECT change, count(*) FROM batch_changes GROUP BY change").fetchall())
             con.execute(
                 f"INSERT INTO incident_history (import_id, change, case_id, {columns}) "
-                f"SELECT c.import_id, c.change, c.case_id, {history} FROM incidents i "
+                f"SELECT {batch}, c.change, c.case_id, {history} FROM incidents i "
                 "JOIN batch_changes c ON c.incident_id = i.id WHERE c.change IN ('updated', 'removed')"
             )
             assignments = ", ".join(f"{c} = n.{c}" for c in CONTENT)
@@ -228,7 +225,7 @@ def apply(
             )
             con.execute(
                 "INSERT INTO import_changes (import_id, incident_id, change, case_id) "
-                "SELECT import_id, incident_id, change, case_id FROM batch_changes"
+                f"SELECT {batch}, incident_id, change, case_id FROM batch_changes WHERE change <> 'unchanged'"
             )
             # An updated incident may have moved: its areas are joined again after the commit.
             con.execute(
@@ -236,16 +233,16 @@ def apply(
                 "(SELECT incident_id FROM batch_changes WHERE change IN ('updated', 'removed'))"
             )
         finally:
-            for name in ("batch_rows", "batch_removals", "batch_changes"):
+            con.execute("DROP TABLE IF EXISTS batch_changes")
+            for name in ("batch_rows", "batch_removals"):
                 con.unregister(name)  # a name never registered is no error
-        tally = changes["change"].value_counts()
         counts = Counts(
-            int(batch),
+            batch,
             int(tally.get("added", 0)),
             int(tally.get("updated", 0)),
-            int((kinds["change"] == "unchanged").sum()),
+            int(tally.get("unchanged", 0)),
             int(tally.get("removed", 0)),
-            len(gone) - len(removed),
+            len(gone) - int(tally.get("removed", 0)),
         )
         con.execute(
             "INSERT INTO imports (import_id, imported_at, source, file_sha256, loaded, duplicates, rejected, "
