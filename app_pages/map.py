@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from crimeviz.explore import charts, exports, leaflet, maps, selection
+from crimeviz.explore import area_maps, charts, exports, leaflet, maps, selection
 from crimeviz.store import grid, queries
 from crimeviz.web import area_views, overlays, playback, share, tiles, ui
 
@@ -76,6 +76,8 @@ if "Points" in shown:  # a sample: every point hid the hexagons and took seconds
     layers.append(maps.point_layer(queries.points(con, f, MAX_POINTS)))
 if "Neighbourhoods" in shown:
     layers.append(context["neighbourhoods"])
+if f.areas:  # the areas the sidebar filter keeps
+    layers.append(area_maps.outline_layer(area_views.features(con, f.area_layer), f.areas))
 spike_view = (
     overlays.spike_view(con, f, res, names, st.session_state.get("map_area_layer") if area_map else None)
     if SPIKES in shown

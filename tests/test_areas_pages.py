@@ -49,6 +49,8 @@ def test_the_sidebar_area_filter_counts_what_the_layer_puts_in_the_areas(app_db,
     assert not at.exception and not at.error
     assert metric(at, "Incidents") == expected.loc[CHOSEN, "incidents"].sum() < everything
     assert any("Annex, Moss Park (neighbourhoods (derived))" in c.value for c in at.caption)
+    outline = next(layer for layer in deck_layers(at) if layer["id"] == "chosen-areas")
+    assert len(outline["data"]["features"]) == len(CHOSEN)
 
 
 def test_the_map_draws_a_choropleth_of_the_areas_with_plain_text_tooltips(app_db, expected):
