@@ -29,8 +29,12 @@ import numpy as np
 import pandas as pd
 from h3.api import basic_int as h3int
 
+from crimeviz.geo import join
+from crimeviz.patrol import store as plan_store
 from crimeviz.patrol.plan import Plan
 from crimeviz.patrol.risk import SHIFTS
+from crimeviz.store import areas, avl, queries
+from crimeviz.store.filters import IncidentFilter
 from crimeviz.store.grid import EARTH_RADIUS_M
 
 MAX_GAP_MIN = 5.0
@@ -455,19 +459,14 @@ def synthetic_source(plan_id: int) -> str:
 
 def approved_plans(con, start: date, end: date) -> list[Plan]:
     """The approved plans dated from ``start`` to ``end`` (inclusive)."""
-    from crimeviz.patrol import store as plans
-
-    saved = plans.list_plans(con)
+    saved = plan_store.list_plans(con)
     chosen = saved[(saved["status"] == "approved") & saved["plan_date"].between(start.isoformat(), end.isoformat())]
-    return [plans.load_plan(con, int(i)) for i in sorted(chosen["plan_id"])]
+    return [plan_store.load_plan(con, int(i)) for i in sorted(chosen["plan_id"])]
 
 
 def area_crime(con, layer: str, start: date, end: date) -> pd.DataFrame:
     """Incidents per area of ``layer`` (None: outside every area) and shift, by the hour they occurred
     on the days ``start`` to ``end`` (a night shift's early hours are counted on their own calendar day)."""
-    from crimeviz.store import areas
-    from crimeviz.store.filters import IncidentFilter
-
     rows = []
     for shift in SHIFTS.values():
         hours = (shift.start, (shift.start + shift.hours - 1) % 24)
@@ -480,10 +479,6 @@ def area_crime(con, layer: str, start: date, end: date) -> pd.DataFrame:
 def report(con, start: date, end: date, settings: Settings | None = None, layer: str | None = None) -> Dosage:
     """The dosage report for the days ``start`` to ``end`` (inclusive) from the store's pings, incidents,
     approved plans and (optionally) an area layer; ValueError for an unknown layer or reversed dates."""
-    from crimeviz.geo import join
-    from crimeviz.store import areas, avl, queries
-    from crimeviz.store.filters import IncidentFilter
-
     settings = settings or Settings()
     if end < start:
         raise ValueError(f"the end date {end} is before the start date {start}")
