@@ -10,7 +10,7 @@ from crimeviz.explore import maps
 from crimeviz.patrol import dosage, dosage_views
 from crimeviz.patrol import store as plans
 from crimeviz.patrol.risk import PlanError
-from crimeviz.store import areas, audit, avl, safe_csv
+from crimeviz.store import areas, audit, avl, importer, safe_csv
 from crimeviz.store.importer import ImportFailed
 from crimeviz.web import tiles, ui
 
@@ -145,24 +145,47 @@ if not user.may("data"):
 st.divider()
 st.subheader("Add pings")
 upload = st.file_uploader("AVL/GPS file (unit, time, lat, lon)", type=["csv", "parquet"], key="dosage_upload")
-if upload is not None and st.button("Import pings", key="dosage_import", type="primary"):
-    path = ui.save_upload(upload, "avl")
-    if path is not None:
+path = ui.save_upload(upload, "avl") if upload is not None else None
+frame = None
+if path is not None:
+    try:
+        frame = importer.read_table(path)
+    except ImportFailed as exc:
+        st.error(f"Cannot import this file: {ui.plain(exc)}")
+if frame is not None:
+    st.dataframe(frame.head(10), key="dosage_preview")
+    guess = avl.guess_mapping(frame.columns)
+    columns = ["—"] + [str(c) for c in frame.columns]
+    with st.form("dosage_mapping"):
+        st.markdown("**Column mapping** (all four are required)")
+        cols = st.columns(len(avl.FIELDS))
+        chosen = {
+            name: cols[i].selectbox(
+                name,
+                columns,
+                index=columns.index(str(guess[name])) if guess[name] is not None else 0,
+                key=f"dosage_map_{name}",
+            )
+            for i, name in enumerate(avl.FIELDS)
+        }
+        date_format = st.text_input("Time format (strftime, blank = detect)", key="dosage_date_format")
+        submitted = st.form_submit_button("Import pings", type="primary")
+    if submitted:
+        mapping = {name: column for name, column in chosen.items() if column != "—"}
         try:
             with st.spinner("Importing…"):
-                result = avl.import_file(con, path, None, user.username, reject_dir=path.parent)
+                result = avl.import_file(
+                    con, path, mapping, user.username, date_format.strip() or None, reject_dir=path.parent
+                )
         except ImportFailed as exc:
             st.error(f"Nothing was imported: {ui.plain(exc)}")
         else:
             reasons = "; ".join(f"{r}: {n:,}" for r, n in result.reasons.items())
             ui.rerun_after_write(
-                f"Imported {result.loaded:,} pings of {result.units:,} units ({result.duplicates:,} already stored, "
+                f"Imported {result.loaded:,} pings of {result.units:,} unit{'s' * (result.units != 1)} "
+                f"({result.duplicates:,} already stored, "
                 f"{result.rejected:,} rejected{': ' + reasons if reasons else ''})."
             )
-st.caption(
-    "Columns are recognised by name (unit/vehicle/callsign, time/timestamp, lat/latitude, lon/longitude); for "
-    "other names use `python -m crimeviz dosage import FILE --mapping unit=…,time=…,lat=…,lon=…`."
-)
 
 approved = plans.list_plans(con)
 approved = approved[approved["status"] == "approved"]
