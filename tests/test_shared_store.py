@@ -243,3 +243,34 @@ def test_the_server_going_away_during_a_session(tmp_path):
         con.close()
     finally:
         cluster.stop()
+
+
+def test_the_app_says_when_the_server_is_down_and_recovers(monkeypatch):
+    """The app on a server that is down at start, then up, then gone mid-session, then back: a
+    message each time it is away (never a traceback), the pages each time it is there."""
+    from streamlit.testing.v1 import AppTest
+
+    cluster = Cluster()
+    try:
+        monkeypatch.setenv("CRIMEVIZ_DB_URL", cluster.url())
+        monkeypatch.setenv("CRIMEVIZ_DB_CONNECT_WAIT", "1")
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.session_state["user"] = auth.User("test-analyst", "Test analyst", "analyst")
+        at.run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            f"The incident database cannot be opened: the database server 127.0.0.1:{cluster.port}/postgres is not "
+            + at.error[0].value.split(" is not ", 1)[1]
+        ]
+        assert "is not reachable" in at.error[0].value
+        cluster.start()
+        at.run()
+        assert not at.exception and not at.error
+        cluster.kill()
+        at.run()
+        assert not at.exception and len(at.error) == 1 and "database server" in at.error[0].value
+        cluster.resume()
+        at.run()
+        assert not at.exception and not at.error
+    finally:
+        cluster.stop()

@@ -28,7 +28,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from crimeviz.cctv import store
 from crimeviz.store import audit
-from crimeviz.store.db import ensure_schema, transaction
+from crimeviz.store.db import ensure_schema, table_names, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS camera_streams (
@@ -402,9 +402,7 @@ def remove(con, name: str, by: str) -> int:
             raise CameraConfigError(f"name: no live camera named {name!r}")
         held = con.execute("SELECT count(*) FROM cctv_reports WHERE camera_id = ?", [current.camera_id]).fetchall()
         alerts = 0
-        if con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = 'cctv_alerts'"
-        ).fetchall()[0][0]:
+        if "cctv_alerts" in table_names(con):
             alerts = con.execute("SELECT count(*) FROM cctv_alerts WHERE camera_id = ?", [current.camera_id]).fetchall()
             alerts = alerts[0][0]
         if held[0][0] or alerts:

@@ -16,7 +16,7 @@ from datetime import datetime
 import pandas as pd
 
 from crimeviz.store import audit
-from crimeviz.store.db import WRITE_LOCK, ensure_schema, transaction
+from crimeviz.store.db import column_names, ensure_schema, transaction
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS camera_seq;
@@ -83,12 +83,8 @@ _REPORT_COLUMNS = (
 def ensure_tables(con) -> None:
     """Creates the ``cameras`` and ``cctv_reports`` tables if they are missing."""
     ensure_schema(con, SCHEMA, ("cameras", "cctv_reports"))
-    has_start = con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND table_name = 'cctv_reports' AND column_name = 'recording_start'"
-    ).fetchall()[0][0]
-    if not has_start:
-        with WRITE_LOCK:
+    if "recording_start" not in column_names(con, "cctv_reports"):
+        with transaction(con):
             con.execute(_RECORDING_START)
 
 
@@ -155,11 +151,13 @@ def camera(con, camera_id: int | None = None, name: str | None = None) -> dict |
     return dict(zip(("camera_id", "name", "lat", "lon"), rows[0])) if rows else None
 
 
-def save_report(con, report: dict, keyframes: list[bytes]) -> int:
+def save_report(con, report: dict, keyframes: list[bytes], features=None, feature_spec: dict | None = None) -> int:
     """Stores a report built by :func:`crimeviz.cctv.report.build_report`; returns its id.
 
     All or nothing, audited as done by the report's reviewer: the camera must exist
-    and every field must be present.
+    and every field must be present. With ``features`` (the scored clip's (S, F) raw
+    snippet features) and their ``feature_spec``, they are kept for retraining
+    (:mod:`crimeviz.cctv.snippet_store`) in the same transaction.
     """
     note = report.get("note", "")
     if len(note) > MAX_NOTE:
@@ -208,6 +206,19 @@ def save_report(con, report: dict, keyframes: list[bytes]) -> int:
                 "model": report["model"]["version"],
             },
         )
+        if features is not None and feature_spec is not None:
+            from crimeviz.cctv import snippet_store
+
+            snippet_store.save(
+                con,
+                "report",
+                report_id,
+                report["camera"]["camera_id"],
+                features,
+                feature_spec["snippet_len"] / clip["fps"],
+                report["model"]["version"],
+                feature_spec,
+            )
     return report_id
 
 

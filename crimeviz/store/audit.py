@@ -6,14 +6,14 @@ The ``audit_log`` table is created with the store (``crimeviz.db.SCHEMA``).
 
 import json
 
-from crimeviz.store.db import WRITE_LOCK
+from crimeviz.store.db import transaction
 
 
 def record(
     con, username: str, action: str, object_type: str | None = None, object_id=None, detail: dict | None = None
 ) -> None:
     """Append one entry (inside the caller's transaction, if any)."""
-    with WRITE_LOCK:
+    with transaction(con):
         con.execute(
             "INSERT INTO audit_log (username, action, object_type, object_id, detail) VALUES (?, ?, ?, ?, ?)",
             [

@@ -168,10 +168,20 @@ def ensure_schema(con, schema: str, tables: tuple[str, ...]) -> None:
 
 
 def table_names(con) -> set[str]:
-    """The tables the store holds."""
-    if hasattr(con, "table_names"):  # the server profile asks PostgreSQL's catalog
-        return con.table_names()
-    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()")
+    """The tables the store holds (``information_schema``: the same on DuckDB and PostgreSQL)."""
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+        "AND table_type = 'BASE TABLE'"
+    )
+    return {r[0] for r in rows.fetchall()}
+
+
+def column_names(con, table: str) -> set[str]:
+    """The columns of ``table`` (empty when there is no such table)."""
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?",
+        [table],
+    )
     return {r[0] for r in rows.fetchall()}
 
 

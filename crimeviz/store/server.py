@@ -198,10 +198,6 @@ class ServerStore:
     def unregister(self, name: str) -> None:
         self.execute(f"DROP TABLE IF EXISTS {name}")
 
-    def table_names(self) -> set[str]:
-        rows = self.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
-        return {r[0] for r in rows.fetchall()}
-
     def cursor(self):
         return self
 
