@@ -57,11 +57,21 @@ def _store(path: str):
 
 
 def connection():
-    """A cursor on the app's DuckDB store (one shared connection, a cursor per rerun)."""
+    """The app's store (one handle for every session; it opens the database only while it uses it)."""
     try:
-        return _store(str(config.db_path())).cursor()
+        return _store(config.store_location()).cursor()
     except db.StoreUnavailable as exc:
         st.error(f"The incident database cannot be opened: {exc}.")
+        st.stop()
+
+
+@contextmanager
+def store_errors():
+    """Show a store that cannot be reached (a server restarting, a writer holding on) as one message."""
+    try:
+        yield
+    except db.StoreUnavailable as exc:
+        st.error(f"The incident database is not available right now: {exc}. Reload the page to try again.")
         st.stop()
 
 
