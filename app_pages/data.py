@@ -26,7 +26,18 @@ st.caption(
     "(withdrawn cases). An administrator can undo the last batch: the incidents are then exactly as before it."
 )
 imports = batches.table(con)
-st.dataframe(imports, hide_index=True, key="batches")
+st.dataframe(
+    imports,
+    hide_index=True,
+    key="batches",
+    column_config={
+        "imported_at": "imported at",
+        "file_name": "file",
+        "username": "by",
+        "undone_at": "undone at",
+        "undone_by": "undone by",
+    },
+)
 last = batches.last_batch(con)
 if user.role == "admin" and last is not None:
     if st.button("Undo last import", key="undo_ask"):
@@ -38,7 +49,7 @@ if user.role == "admin" and last is not None:
             f"by {ui.plain(row['username'] or 'unknown')})? Its {int(row['added']):,} added incidents are deleted; the "
             f"{int(row['updated']):,} versions it replaced and the {int(row['removed']):,} cases it removed are put back."
         )
-        yes, no = st.columns(2)
+        yes, no, _ = st.columns([1, 1, 3])
         if yes.button(f"Yes, undo batch {batch}", key="undo_confirm", type="primary"):
             st.session_state.pop("undo_batch", None)
             try:
@@ -60,7 +71,7 @@ st.markdown(
     "Rows with missing or invalid coordinates, dates or offences are rejected and listed; the rest "
     "load in one transaction, and rows already in the database are skipped. With a case id column, a "
     "case already stored is replaced by its new version, and a status such as "
-    f"{', '.join(batches.REMOVAL_STATUSES[:4])} removes it."
+    "unfounded, deleted, void or cancelled removes it."
 )
 upload = st.file_uploader("Incident file", type=["csv", "parquet"], key="upload", max_upload_size=MAX_MB)
 if upload is None:
