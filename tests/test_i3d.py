@@ -1,0 +1,144 @@
+"""I3D ResNet-50 features: parity with the official extractor, weight loading, the crop modes."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from crimeviz.cctv.i3d_features import (
+    CROP,
+    I3DFeatureExtractor,
+    crop_views,
+    load_i3d,
+    scale_frame,
+    to_clips,
+)
+from crimeviz.cctv.model import WeightsError
+from models.checkpoint import CheckpointError
+from models.i3d import I3DResNet50, load_official_weights
+from tests.parity_fill import fill_state_dict, seeded_input
+
+FIXTURE = json.loads((Path(__file__).parent / "fixtures/parity/i3d_r50.json").read_text())
+PIPELINE = FIXTURE["pipeline"]
+
+
+@pytest.fixture(scope="module")
+def official_filled():
+    """I3D ResNet-50 with the fixture's key-seeded weights (not trained), eval mode."""
+    model = I3DResNet50().eval()
+    state = model.state_dict()
+    fill_state_dict(state, FIXTURE["salt"])
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+@pytest.fixture(scope="module")
+def blank():
+    """An I3D ResNet-50 with PyTorch's initial weights, for the refusals."""
+    return I3DResNet50().eval()
+
+
+def fixture_frames(count: int) -> np.ndarray:
+    """The first ``count`` RGB frames the official extractor read (the fixture's recipe)."""
+    spec = PIPELINE["frames"]
+    generator = torch.Generator().manual_seed(spec["seed"])
+    return torch.randint(0, 256, tuple(spec["shape"]), generator=generator, dtype=torch.uint8).numpy()[:count]
+
+
+def test_state_dict_has_the_official_keys_and_shapes_in_order():
+    ours = [(key, list(t.shape)) for key, t in I3DResNet50().state_dict().items()]
+    assert ours == [(key, shape) for key, shape in FIXTURE["state_dict"].items()]
+    assert len(ours) == 320 and ours[0][0] == "conv1.weight" and ours[-1] == ("fc.bias", [400])
+
+
+def test_features_match_the_official_network(official_filled):
+    spec = FIXTURE["network"]["input"]
+    clip = seeded_input(spec["shape"], spec["seed"], spec["kind"])
+    with torch.no_grad():
+        features = official_filled(clip)
+    assert features.shape == (1, 2048)
+    expected = torch.tensor(FIXTURE["network"]["expected"]["features"])
+    torch.testing.assert_close(features[0], expected, atol=1e-4, rtol=0)
+
+
+def test_ten_crops_match_the_official_oversampling_order_and_values():
+    scaled = np.stack([scale_frame(frame) for frame in fixture_frames(16)])
+    assert scaled.shape == (16, 256, 340, 3) and scaled.min() >= -1 and scaled.max() <= 1
+    views = crop_views(scaled, 10)
+    assert views.shape == (10, 16, CROP, CROP, 3)
+    for view, expected in zip(views, PIPELINE["crops_of_first_snippet"], strict=True):
+        assert view.astype(np.float64).sum() == pytest.approx(expected["sum"], abs=1e-3)
+        np.testing.assert_allclose(view[0, 0, :4], expected["frame0_row0_first4"], atol=1e-6)
+        np.testing.assert_allclose(view[15, 223, -4:], expected["frame15_row223_last4"], atol=1e-6)
+        np.testing.assert_allclose(view[7, 112, 112], expected["frame7_center"], atol=1e-6)
+    np.testing.assert_array_equal(crop_views(scaled, 1)[0], views[2])  # the live mode is the official centre crop
+
+
+def test_one_crop_features_of_decoded_frames_match_the_official_extractor(official_filled):
+    bgr = fixture_frames(17)[..., ::-1]  # OpenCV's order; the 17th frame starts a snippet that never completes
+    extractor = I3DFeatureExtractor(official_filled, crops=1)
+    features, n_frames = extractor.features(iter(bgr))
+    assert features.shape == (1, 1, 2048) and n_frames == 17
+    expected = PIPELINE["oversample"]["features_snippet0_crop2"]  # the centre crop of the 10
+    np.testing.assert_allclose(features[0, 0], expected, atol=1e-4, rtol=0)
+    assert features[0, 0].sum() == pytest.approx(PIPELINE["center_crop"]["per_snippet"][0]["sum"], abs=1e-2)
+    assert extractor.timings["i3d_s"] > 0 and extractor.timings["preprocess_s"] > 0
+
+
+def test_tiny_clip_gives_one_2048_vector_per_clip_and_kinetics_logits():
+    model = I3DResNet50().eval()
+    with torch.no_grad():
+        features = model(torch.rand(2, 3, 8, 32, 32) * 2 - 1)
+        logits = model.classify(features)
+    assert features.shape == (2, 2048) and logits.shape == (2, 400)
+    assert torch.isfinite(features).all() and (features >= 0).all()  # averaged after a ReLU
+
+
+def test_crop_layout_and_refusals(blank):
+    snippet = np.zeros((16, 256, 340, 3), np.float32)
+    assert to_clips(crop_views(snippet, 10)).shape == (10, 3, 16, CROP, CROP)
+    with pytest.raises(ValueError, match="crops must be 10 .* or 1"):
+        crop_views(snippet, 5)
+    with pytest.raises(ValueError, match="crops must be 10"):
+        I3DFeatureExtractor(blank, crops=3)
+    with pytest.raises(ValueError, match="the clip has 15 frames; I3D features need at least 16"):
+        I3DFeatureExtractor(blank, crops=1).features(iter(np.zeros((15, 8, 8, 3), np.uint8)))
+
+
+def test_converted_kinetics_file_loads_without_batch_counters(official_filled, tmp_path):
+    """utils/convert_weights.py writes no num_batches_tracked (Caffe2 has none); a `module.` prefix is stripped."""
+    state = {k: v for k, v in official_filled.state_dict().items() if not k.endswith("num_batches_tracked")}
+    path = tmp_path / "i3d_r50_kinetics.pth"
+    torch.save(state, path)
+    loaded = load_i3d(path)
+    assert not loaded.training
+    assert torch.equal(loaded.layer3[5].conv1.weight, official_filled.layer3[5].conv1.weight)
+    assert torch.equal(loaded.fc.bias, official_filled.fc.bias)
+    again = load_official_weights(I3DResNet50(), {"module." + k: v for k, v in state.items()})
+    assert torch.equal(again.bn1.running_var, official_filled.bn1.running_var)
+
+
+def test_bad_weights_are_refused_in_one_line(official_filled, blank, tmp_path):
+    state = official_filled.state_dict()
+    cases = [
+        ({**state, "layer2.1.nl.theta.weight": torch.zeros(256, 512, 1, 1, 1)}, "unexpected layer2.1.nl.theta.weight"),
+        ({k: v for k, v in state.items() if not k.startswith("layer4.2.")}, "missing layer4.2.bn1.bias"),
+        ({**state, "fc.weight": torch.zeros(101, 2048), "fc.bias": torch.zeros(101)}, "size mismatch for fc"),
+    ]
+    for bad, reason in cases:
+        with pytest.raises(CheckpointError, match=reason) as caught:
+            load_official_weights(blank, bad)
+        assert "\n" not in str(caught.value)
+    (tmp_path / "notes.pth").write_text("not weights\n")
+    (tmp_path / "i3d_baseline_32x2_IN_pretrain_400k.pkl").write_bytes(b"\x80\x02}q\x00.")
+    files = [
+        ("notes.pth", "I3D weights notes.pth: not a PyTorch checkpoint"),
+        ("i3d_baseline_32x2_IN_pretrain_400k.pkl", "a Caffe2 .pkl, not PyTorch weights; convert it first"),
+        ("missing.pth", "I3D weights missing.pth: no such checkpoint file"),
+    ]
+    for name, reason in files:
+        with pytest.raises(WeightsError, match=reason) as caught:
+            load_i3d(tmp_path / name)
+        assert "\n" not in str(caught.value) and str(tmp_path) not in str(caught.value)
