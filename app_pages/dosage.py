@@ -6,13 +6,21 @@ from datetime import timedelta
 
 import streamlit as st
 
+from crimeviz import config
 from crimeviz.explore import maps
 from crimeviz.patrol import dosage, dosage_views
 from crimeviz.patrol import store as plans
 from crimeviz.patrol.risk import PlanError
-from crimeviz.store import areas, audit, avl, importer, safe_csv
+from crimeviz.store import areas, audit, avl, db, importer, safe_csv
 from crimeviz.store.importer import ImportFailed
 from crimeviz.web import tiles, ui
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cached_report(key: tuple, start, end, res: int, gap: float, speed: float, layer: str | None) -> dosage.Dosage:
+    """The report for ``key`` (the store and what the report reads changes it; Streamlit hashes it)."""
+    return dosage.report(ui.connection(), start, end, dosage.Settings(res, gap, speed), layer)
+
 
 user = ui.require("patrol")
 con = ui.connection()
@@ -59,9 +67,17 @@ else:
         st.info("Pick the last day too.")
         st.stop()
     start, end = period
-    settings = dosage.Settings(res, gap, speed)
+    # The report changes with the pings, the incidents, the plans and the layers: its cache key holds them all.
+    saved = plans.list_plans(con)
+    key = (
+        str(config.store_location()),
+        avl.version(con),
+        db.data_version(con),
+        saved[["plan_id", "status", "updated_at"]].to_json(),
+        tuple(layers),
+    )
     with st.spinner("Computing presence…"):
-        report = dosage.report(con, start, end, settings, None if layer == "(none)" else layer)
+        report = cached_report(key, start, end, res, gap, speed, None if layer == "(none)" else layer)
     summary = report.summary()
     if report.synthetic:
         st.warning(

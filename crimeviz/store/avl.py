@@ -248,6 +248,12 @@ def save_synthetic(con, pings: pd.DataFrame, source: str, by: str, detail: dict)
     return loaded
 
 
+def version(con) -> tuple:
+    """(pings, latest time, sources): changes whenever pings are added, for caches of reports."""
+    ensure(con)
+    return tuple(con.execute("SELECT count(*), max(seen_at), count(DISTINCT source) FROM avl_pings").fetchall()[0])
+
+
 def pings(con, start: datetime, end: datetime) -> pd.DataFrame:
     """Pings with ``start <= seen_at < end``, by unit and time: ``unit``, ``seen_at``, ``lat``, ``lon``,
     ``cell`` (integer H3, resolution 9), ``source``, ``synthetic``."""
