@@ -119,6 +119,13 @@ def test_rejected_rows_go_to_a_subfolder_the_sync_never_reads(store, drop, capsy
     assert len(list((drop / "rejects").glob("01.rejects-*.csv"))) == 1
     code, out, _ = sync(store, drop, capsys)
     assert json.loads(out)["imported"] == [] and json.loads(out)["skipped"] == ["01.csv"]
+    code, out, _ = sync(store, drop, capsys, "--reject-dir", drop)  # rejects written beside the files
+    (drop / "02.csv").write_text(HEADER + "C3,not a date,Theft,43.7,-79.4,\nC4,2021-01-02 10:00,Theft,43.7,-79.4,\n")
+    code, out, _ = sync(store, drop, capsys, "--reject-dir", drop)
+    assert [f["file"] for f in json.loads(out)["imported"]] == ["02.csv"]
+    assert len(list(drop.glob("02.rejects-*.csv"))) == 1
+    code, out, _ = sync(store, drop, capsys, "--reject-dir", drop)
+    assert json.loads(out)["imported"] == [] and json.loads(out)["skipped"] == ["01.csv", "02.csv"]
 
 
 def test_two_syncs_at_once_import_each_file_once(store, drop):

@@ -52,9 +52,14 @@ class SyncReport:
 
 
 def candidates(folder: Path) -> list[Path]:
-    """The incident files at the top of ``folder``, in name order (hidden files and rejects left out)."""
+    """The incident files at the top of ``folder``, in name order (hidden files and rejected rows'
+    files, ``*.rejects-*.csv``, left out)."""
     return sorted(
-        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")),
+        (
+            p
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and ".rejects-" not in p.name
+        ),
         key=lambda p: p.name,
     )
 
