@@ -118,6 +118,11 @@ def test_hot_spots_forecast_and_spikes_are_the_librarys(analyst_bulletin, store)
     found = spikes.cell_spikes(store, IncidentFilter(DAY, DAY), DAY, 8)
     found = found[found["spike"]]
     assert len(found) > 0 and all(f"Cell {c}" in text for c in found["cell"])
+    before = spikes.cell_spikes(store, IncidentFilter(DAY, DAY), DAY - timedelta(days=7), 8)
+    earlier = set(before.loc[before["spike"], "cell"])
+    for cell in found["cell"]:
+        row = next(line for line in text.splitlines() if line.startswith(f"Cell {cell}"))
+        assert row.endswith("again" if cell in earlier else "new")
     assert f"{len(found)} spike cells among" in text
 
 

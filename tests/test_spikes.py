@@ -113,3 +113,9 @@ def test_spike_layer_holds_only_spikes_with_plain_tooltips(empty_store):
     assert layer.id == "spike-cells" and len(layer.data) == 1
     assert layer.data[0]["tooltip"].startswith("Spike (last 7 days): 8\n")
     assert spikes.spike_layer(table[~table["spike"]], {}) is None
+
+
+def test_a_spike_is_new_unless_it_was_one_the_week_before():
+    now = pd.DataFrame({"cell": ["a", "b", "c"], "spike": [True, True, False]})
+    before = pd.DataFrame({"cell": ["a", "b", "c"], "spike": [True, False, True]})
+    assert spikes.mark_new(now, before, "cell")["new"].tolist() == [False, True, False]

@@ -229,13 +229,20 @@ def gather(
     else:
         b.forecast_note = f"Not shown: the {user.role} role may not see forecasts."
     b.near_repeat, b.chains, b.chain_points = near_repeat_series(con, day, period, names)
-    b.spike_cells = spikes.cell_spikes(con, everything, day, RES)
+    week_before = day - timedelta(days=spikes.WINDOW_DAYS)
+    b.spike_cells = spikes.mark_new(
+        spikes.cell_spikes(con, everything, day, RES), spikes.cell_spikes(con, everything, week_before, RES), "cell"
+    )
     from crimeviz.store import areas
 
     layers = areas.layer_names(con)
     if layers:
         b.spike_layer = areas.DEFAULT_LAYER if areas.DEFAULT_LAYER in layers else layers[0]
-        b.spike_areas = spikes.area_spikes(con, everything, day, b.spike_layer)
+        b.spike_areas = spikes.mark_new(
+            spikes.area_spikes(con, everything, day, b.spike_layer),
+            spikes.area_spikes(con, everything, week_before, b.spike_layer),
+            "area",
+        )
     if user.may("cctv"):
         b.cctv = cctv_alerts(con, day, period)
     else:
@@ -249,6 +256,10 @@ def _int(v) -> str:
 
 def _signed(v) -> str:
     return f"{int(v):+,}"
+
+
+def _new(flag) -> str:
+    return "new" if flag else "again"
 
 
 def _pct(v) -> str:
@@ -393,22 +404,44 @@ def render(b: Bulletin) -> bytes:
         doc.paragraph("No near-repeat chain has an incident in the period.", 9)
 
     doc.heading(f"6. Spikes: the 7 days to {b.day:%d %b %Y} against the 365 days before")
-    doc.paragraph(spikes.caption(b.spike_cells, b.day), 8)
+    doc.paragraph(
+        spikes.caption(b.spike_cells, b.day, b.spike_areas, b.spike_layer)
+        + " New: not a spike in the 7 days before; again: a spike then too.",
+        8,
+    )
     found = b.spike_cells[b.spike_cells["spike"]]
     rows = [
-        ("Cell", r.cell, b.names.get(r.cell, ""), _int(r.recent), f"{r.expected:.2f}", f"{r.p:.2g}", f"{r.q:.2g}")
+        (
+            "Cell",
+            r.cell,
+            b.names.get(r.cell, ""),
+            _int(r.recent),
+            f"{r.expected:.2f}",
+            f"{r.p:.2g}",
+            f"{r.q:.2g}",
+            _new(r.new),
+        )
         for r in found.itertuples()
     ]
     if b.spike_areas is not None:
         rows += [
-            ("Area", r.area, b.spike_layer, _int(r.recent), f"{r.expected:.2f}", f"{r.p:.2g}", f"{r.q:.2g}")
+            (
+                "Area",
+                r.area,
+                b.spike_layer,
+                _int(r.recent),
+                f"{r.expected:.2f}",
+                f"{r.p:.2g}",
+                f"{r.q:.2g}",
+                _new(r.new),
+            )
             for r in b.spike_areas[b.spike_areas["spike"]].itertuples()
         ]
     if rows:
         doc.data_table(
-            ["Kind", "Cell or area", "Neighbourhood or layer", "7 days", "Expected", "p", "q (BH)"],
+            ["Kind", "Cell or area", "Neighbourhood or layer", "7 days", "Expected", "p", "q (BH)", "New"],
             rows,
-            [14, 40, 54, 16, 18, 16, 16],
+            [12, 38, 50, 14, 18, 16, 16, 14],
         )
     else:
         doc.paragraph("No cell or area is a spike.", 9)

@@ -108,6 +108,13 @@ def area_spikes(
     return table.sort_values(["spike", "p", "area"], ascending=[False, True, True]).reset_index(drop=True)
 
 
+def mark_new(current: pd.DataFrame, previous: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``current`` with a column ``new``: a spike that was not a spike in ``previous`` (the test of the
+    7 days before, same ``key`` column: ``cell`` or ``area``)."""
+    before = set(previous.loc[previous["spike"], key])
+    return current.assign(new=current["spike"] & ~current[key].isin(before))
+
+
 def _rows(table: pd.DataFrame, key: str) -> list[dict]:
     return [
         {
