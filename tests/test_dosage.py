@@ -227,3 +227,10 @@ def test_minutes_and_incidents_per_area_and_shift(empty_store, tmp_path):
     assert got == {("Beta", "evening"): (10, 2), (None, "evening"): (5, 0), ("Alpha", "day"): (0, 1)}
     beta = table[table["area"] == "Beta"].iloc[0]
     assert beta["minutes_per_incident"] == pytest.approx(5) and beta["units"] == 1
+
+
+def test_dosage_bench_keeps_the_same_fixes_as_the_fix_by_fix_baseline(capsys):
+    assert main(["dosage", "bench", "--units", "3", "--pings-per-unit", "400", "--repeats", "1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["pings"] == 1200 and result["bad_fixes"] > 0 and result["same_fixes_kept_as_baseline"]
+    assert result["filter_s"] > 0 and result["report_s"] > 0

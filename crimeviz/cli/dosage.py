@@ -82,6 +82,13 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from crimeviz.bench import dosage as bench
+
+    print(json.dumps(bench.bench_dosage(args.units, args.pings_per_unit, args.repeats), indent=2))
+    return 0
+
+
 def add_subcommands(subparsers) -> None:
     from crimeviz.patrol import dosage
 
@@ -130,3 +137,9 @@ def add_subcommands(subparsers) -> None:
     db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_report)
+
+    p = subparsers.add_parser("bench", help="time the report and its bad-fix filter on synthetic tracks (JSON)")
+    p.add_argument("--units", type=int, default=50)
+    p.add_argument("--pings-per-unit", type=int, default=20_000, help="a fix every 30 s (default: about a week)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.set_defaults(func=cmd_bench)
