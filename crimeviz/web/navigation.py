@@ -18,6 +18,7 @@ PAGES = [
     ("Incidents", "app_pages/saved_views.py", "Saved views", ":material/bookmarks:", "incidents"),
     ("Video & imagery", "app_pages/streetview.py", "Street view", ":material/photo_camera:", "streetview"),
     ("Video & imagery", "app_pages/cctv.py", "CCTV review", ":material/videocam:", "cctv"),
+    ("Video & imagery", "app_pages/live.py", "Live cameras", ":material/live_tv:", "cctv"),
     ("Forecasts & patrol", "app_pages/forecast.py", "Forecast", ":material/query_stats:", "forecasts"),
     ("Forecasts & patrol", "app_pages/patrol.py", "Patrol plans", ":material/local_police:", "patrol"),
     ("Forecasts & patrol", "app_pages/dosage.py", "Patrol dosage", ":material/timer:", "patrol"),

@@ -84,6 +84,10 @@ MONITOR_USER = "monitor"
 
 
 def ensure_tables(con) -> None:
+    """The camera tables (:mod:`crimeviz.cctv.cameras`) and the live ones."""
+    from crimeviz.cctv import cameras
+
+    cameras.ensure_tables(con)
     ensure_schema(con, SCHEMA, TABLES)
 
 
@@ -97,11 +101,20 @@ def epoch(moment: datetime | None) -> float | None:
 
 
 def open_alert(
-    con, camera, seg: Segment, model: tuple[str, str], pings: list[tuple[str, str]], now: float, by: str = MONITOR_USER
+    con,
+    camera,
+    seg: Segment,
+    model: tuple[str, str],
+    pings: list[tuple[str, str]],
+    now: float,
+    by: str = MONITOR_USER,
+    files=None,
 ) -> int:
     """Stores a new segment (and, for an ``alert``, its pings) in one transaction; returns its id.
 
-    A segment already stored for this camera and start keeps its row (and its id comes back).
+    ``files(alert_id)`` may name the alert's clip and snapshot (:data:`FILE_COLUMNS`), written in
+    the same transaction. A segment already stored for this camera and start keeps its row (and
+    its id comes back).
     """
     with transaction(con):
         con.execute(
@@ -126,6 +139,8 @@ def open_alert(
             "SELECT alert_id FROM cctv_alerts WHERE camera_id = ? AND started_at = ?",
             [camera.camera_id, when(seg.start)],
         ).fetchall()[0][0]
+        if files is not None:
+            _set_files(con, alert_id, files(alert_id))
         if seg.severity == "alert":
             _add_pings(con, alert_id, pings, now)
         audit.record(con, by, "cctv.alert.open", "cctv_alert", alert_id, {"camera": camera.name})
@@ -162,15 +177,19 @@ FILE_COLUMNS = ("clip", "snapshot", "report_json", "report_pdf", "report_complet
 
 def set_files(con, alert_id: int, **files) -> None:
     """Records an alert's clip, snapshot, report files, report state and curve (keys of ``FILE_COLUMNS``)."""
+    with transaction(con):
+        _set_files(con, alert_id, files)
+
+
+def _set_files(con, alert_id: int, files: dict) -> None:
     unknown = set(files) - set(FILE_COLUMNS)
     if unknown:
         raise ValueError(f"no alert column {sorted(unknown)[0]}")
     values = {k: json.dumps(v) if k == "curve" else v for k, v in files.items()}
-    with transaction(con):
-        con.execute(
-            f"UPDATE cctv_alerts SET {', '.join(k + ' = ?' for k in values)} WHERE alert_id = ?",
-            [*values.values(), alert_id],
-        )
+    con.execute(
+        f"UPDATE cctv_alerts SET {', '.join(k + ' = ?' for k in values)} WHERE alert_id = ?",
+        [*values.values(), alert_id],
+    )
 
 
 def last_segment(con, camera_id: int) -> Segment | None:
@@ -286,29 +305,39 @@ def review(con, alert_id: int, action: str, note: str, by: str, now: datetime | 
 
 def write_status(con, camera_id: int, status: dict, level: float | None, curve: list, jpeg: bytes | None) -> None:
     """Replaces the camera's row in ``cctv_camera_status``."""
+    write_statuses(con, [(camera_id, status, level, curve, jpeg)])
+
+
+def write_statuses(con, rows: list[tuple[int, dict, float | None, list, bytes | None]]) -> None:
+    """Replaces the rows of several cameras (camera_id, status, level, curve, latest JPEG) in one transaction."""
+    with transaction(con):
+        for camera_id, status, level, curve, jpeg in rows:
+            _write_status(con, camera_id, status, level, curve, jpeg)
+
+
+def _write_status(con, camera_id: int, status: dict, level: float | None, curve: list, jpeg: bytes | None) -> None:
     values = [
         status["state"],
         float(status["fps"]),
         int(status["frames"]),
-        int(status["dropped"]),
-        int(status["reconnects"]),
+        int(status.get("dropped", 0)),
+        int(status.get("reconnects", 0)),
         status.get("last_error"),
         level,
         json.dumps(curve),
         jpeg,
         datetime.now(),
     ]
-    with transaction(con):
-        con.execute(
-            """INSERT INTO cctv_camera_status (camera_id, state, fps, frames, dropped, reconnects, last_error, level,
-                   curve, latest_jpeg, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (camera_id) DO UPDATE SET state = excluded.state, fps = excluded.fps,
-                   frames = excluded.frames, dropped = excluded.dropped, reconnects = excluded.reconnects,
-                   last_error = excluded.last_error, level = excluded.level, curve = excluded.curve,
-                   latest_jpeg = coalesce(excluded.latest_jpeg, cctv_camera_status.latest_jpeg),
-                   updated_at = excluded.updated_at""",
-            [camera_id, *values],
-        )
+    con.execute(
+        """INSERT INTO cctv_camera_status (camera_id, state, fps, frames, dropped, reconnects, last_error, level,
+               curve, latest_jpeg, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (camera_id) DO UPDATE SET state = excluded.state, fps = excluded.fps,
+               frames = excluded.frames, dropped = excluded.dropped, reconnects = excluded.reconnects,
+               last_error = excluded.last_error, level = excluded.level, curve = excluded.curve,
+               latest_jpeg = coalesce(excluded.latest_jpeg, cctv_camera_status.latest_jpeg),
+               updated_at = excluded.updated_at""",
+        [camera_id, *values],
+    )
 
 
 def camera_status(con) -> pd.DataFrame:
@@ -320,3 +349,11 @@ def camera_status(con) -> pd.DataFrame:
            FROM cameras c JOIN camera_streams cs USING (camera_id)
            LEFT JOIN cctv_camera_status s USING (camera_id) ORDER BY lower(c.name)"""
     ).df()
+
+
+def curve_frame(curve) -> pd.DataFrame:
+    """Rolling scores (JSON text or a list of [epoch seconds, score]) as a frame indexed by local time."""
+    points = json.loads(curve) if isinstance(curve, str) else (curve or [])
+    frame = pd.DataFrame(points, columns=["at", "score"])
+    frame["at"] = pd.to_datetime(frame["at"].map(when))
+    return frame.set_index("at")

@@ -13,8 +13,10 @@ Restart safety: alert rows are unique per camera and start, each camera continue
 from its last segment (an interrupted one is resumed or closed, one ended within the
 cooldown is reopened), and undelivered pings wait in the outbox.
 
-Latencies (:class:`Latencies`): a snippet's, from its last frame's arrival to its score
-stored; a ping's and a report's, from the alert opening to delivery / files written.
+Latencies (:class:`Latencies`): a snippet's, from its last frame's arrival to its score and
+the alert decision made and handed to the status writer (:class:`StatusWriter` stores every
+camera's state at most a second later, in one transaction: a write opens the shared store);
+a ping's and a report's, from the alert opening to delivery / files written.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ GAP_RESET_S = 2.0  # frames further apart than this start new windows (after a r
 # Scores of a context this short are not compared with the threshold: MGFN's glance block attends over the
 # context, and over one or two snippets (far shorter than any training video) the demo model scores ~1.
 WARMUP_SNIPPETS = 3
+SNAPSHOT = "snapshot.jpg"
 
 
 def percentile(values, q: float) -> float | None:
@@ -80,6 +83,39 @@ class Recording:
     writer: ClipWriter | None
     opened: float
     keyframes: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class StatusWriter:
+    """Writes the cameras' latest state (``cctv_camera_status``) at most every ``every_s`` seconds, all cameras in
+    one transaction, from its own thread: a write opens the shared store, which takes longer than scoring."""
+
+    def __init__(self, con, every_s: float = STATUS_EVERY_S):
+        self.con, self.every_s = con, every_s
+        self.latest: dict[int, tuple] = {}
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="status-writer")
+        self.thread.start()
+
+    def put(self, camera_id: int, status: dict, level, curve: list, jpeg: bytes | None) -> None:
+        with self.lock:
+            old = self.latest.get(camera_id)
+            self.latest[camera_id] = (camera_id, status, level, curve, jpeg or (old[4] if old else None))
+
+    def flush(self) -> None:
+        with self.lock:
+            rows, self.latest = list(self.latest.values()), {}
+        if rows:
+            alert_store.write_statuses(self.con, rows)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=30)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.every_s):
+            self.flush()
 
 
 class Reporter:
@@ -168,7 +204,7 @@ class CameraWorker:
                 now = time.time()
                 if frame is None:
                     if now - last_status >= STATUS_EVERY_S:
-                        self._write_status(None)
+                        self._publish(None)
                         last_status = now
                     continue
                 if last_frame_at is not None and frame.at - last_frame_at > GAP_RESET_S:
@@ -180,7 +216,7 @@ class CameraWorker:
                 window = windows.push(frame, gate.moving)
                 if window is None:
                     if now - last_status >= STATUS_EVERY_S:
-                        self._write_status(None)
+                        self._publish(None)
                         last_status = now
                     continue
                 score = self.monitor.backend.score(cfg.name, self.features(window))
@@ -189,7 +225,7 @@ class CameraWorker:
                 warm = self.snippets >= WARMUP_SNIPPETS
                 events = tracker.update(window.start, window.end, score) if warm else []
                 self.level = tracker.level()
-                self._write_status(jpeg(frame.image))
+                self._publish(jpeg(frame.image))
                 last_status = time.time()
                 self.monitor.latencies.add("snippet", last_status - window.end)
                 self.snippets += 1
@@ -201,14 +237,13 @@ class CameraWorker:
             for alert_id in list(self.recordings):
                 self._finish(alert_id)
             self.reader.stop()
-            self._write_status(None)
+            self._publish(None)
 
     # -- state ------------------------------------------------------------------------
-    def _write_status(self, latest_jpeg: bytes | None) -> None:
+    def _publish(self, latest_jpeg: bytes | None) -> None:
+        """Hands the camera's state, score level, rolling scores and latest frame to the status writer."""
         status = self.reader.status() if self.reader else {"state": "stopped", "fps": 0, "frames": 0}
-        status.setdefault("dropped", 0)
-        status.setdefault("reconnects", 0)
-        alert_store.write_status(self.con, self.cfg.camera_id, status, self.level, list(self.curve), latest_jpeg)
+        self.monitor.status_writer.put(self.cfg.camera_id, status, self.level, list(self.curve), latest_jpeg)
 
     def _folder(self, alert_id: int) -> Path:
         return self.monitor.media_dir / f"alert-{alert_id}"
@@ -219,15 +254,27 @@ class CameraWorker:
         targets = monitor.settings.targets()
         if kind == "open":
             opened = time.time()
-            seg.alert_id = alert_store.open_alert(self.con, cfg, seg, monitor.model, targets, opened, monitor.by)
+            seg.alert_id = alert_store.open_alert(
+                self.con,
+                cfg,
+                seg,
+                monitor.model,
+                targets,
+                opened,
+                monitor.by,
+                files=lambda i: {
+                    "clip": str(self._folder(i) / "clip.mp4"),
+                    "snapshot": str(self._folder(i) / SNAPSHOT),
+                },
+            )
+            monitor.opened[seg.alert_id] = opened
+            if seg.severity == ALERT:
+                monitor.notifier.enqueue(seg.alert_id, self._message(seg))
             rec = Recording(seg, self._folder(seg.alert_id), None, opened)
             self.recordings[seg.alert_id] = rec
-            self._start_clip(rec, buffer)
             self._snapshot(rec, window)
-            if seg.severity == ALERT:
-                monitor.notifier.enqueue(seg.alert_id)
-            monitor.opened[seg.alert_id] = opened
             self._report(rec, complete=False)
+            self._start_clip(rec, buffer)
         elif kind == "reopen":
             rec = self.recordings.get(seg.alert_id) or Recording(seg, self._folder(seg.alert_id), None, time.time())
             self.recordings[seg.alert_id] = rec
@@ -239,11 +286,18 @@ class CameraWorker:
             alert_store.update_alert(self.con, seg)
         elif kind == "promote":
             alert_store.update_alert(self.con, seg, pings=targets, now=time.time(), by=monitor.by)
-            monitor.notifier.enqueue(seg.alert_id)
+            monitor.notifier.enqueue(seg.alert_id, self._message(seg))
         elif kind == "close":
             alert_store.update_alert(self.con, seg, by=monitor.by)
             if seg.alert_id in self.recordings and self.recordings[seg.alert_id].writer is None:
                 self._finish(seg.alert_id)
+
+    def _message(self, seg: Segment) -> dict:
+        """What the pings of ``seg`` say (built here, so a ping needs no read of the store)."""
+        cfg = self.cfg
+        return notify.payload(
+            seg.alert_id, cfg.name, cfg.lat, cfg.lon, seg.start, seg.peak, seg.severity, self.monitor.model[0]
+        )
 
     def _start_clip(self, rec: Recording, buffer: FrameBuffer) -> None:
         part = 1 + len(list(rec.folder.glob("clip*.mp4"))) if rec.folder.exists() else 1
@@ -251,7 +305,8 @@ class CameraWorker:
         rec.writer = ClipWriter(rec.folder / name, (self.cfg.detect_width, self.cfg.detect_height), self.cfg.detect_fps)
         for frame in buffer.since(rec.segment.start - self.cfg.pre_capture_s):
             rec.writer.write(frame)
-        alert_store.set_files(self.con, rec.segment.alert_id, clip=str(rec.writer.path))
+        if part > 1:
+            alert_store.set_files(self.con, rec.segment.alert_id, clip=str(rec.writer.path))
 
     def _snapshot(self, rec: Recording, window) -> None:
         if window is None:
@@ -259,10 +314,11 @@ class CameraWorker:
         frame = window.frames[len(window.frames) // 2]
         data = jpeg(frame.image)
         rec.folder.mkdir(parents=True, exist_ok=True)
-        (rec.folder / "snapshot.jpg").write_bytes(data)
+        path = rec.folder / SNAPSHOT
+        path.with_name(SNAPSHOT + ".part").write_bytes(data)
+        path.with_name(SNAPSHOT + ".part").replace(path)
         caption = time.strftime("%H:%M:%S", time.localtime(frame.at)) + f" · {rec.segment.peak:.3f}"
         rec.keyframes = (rec.keyframes + [(caption, data)])[-3:]
-        alert_store.set_files(self.con, rec.segment.alert_id, snapshot=str(rec.folder / "snapshot.jpg"))
 
     def _record(self, frame) -> None:
         for alert_id in list(self.recordings):
@@ -303,6 +359,8 @@ class CameraWorker:
         def job():
             record = live_report.build(alert, cfg, curve, monitor.model, complete)
             json_path, pdf_path = live_report.write(rec.folder, record, keyframes)
+            if not complete and opened is not None:  # ready: the files are in place
+                monitor.latencies.add("report", time.time() - opened)
             alert_store.set_files(
                 con,
                 seg.alert_id,
@@ -311,8 +369,6 @@ class CameraWorker:
                 report_complete=complete,
                 curve=curve,
             )
-            if not complete and opened is not None:
-                monitor.latencies.add("report", time.time() - opened)
 
         monitor.reporter.submit(job)
 
@@ -353,6 +409,7 @@ class Monitor:
         self.stop_event = threading.Event()
         self.reporter_con = con.cursor()
         self.reporter = Reporter(self.reporter_con, self.latencies)
+        self.status_writer = StatusWriter(con.cursor())
         self.notifier = notify.Notifier(con.cursor(), self.settings, self._delivered)
         self.workers = [CameraWorker(c, self) for c in cameras]
 
@@ -382,6 +439,7 @@ class Monitor:
             worker.thread.join(timeout=30)
         self.reporter.stop()
         self.notifier.stop()
+        self.status_writer.stop()
         self.backend.close()
 
     def alerts_since(self) -> list[dict]:

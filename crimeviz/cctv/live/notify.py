@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 
 import requests
@@ -94,22 +95,36 @@ class Settings:
 
 
 def alert_link(settings: Settings, alert_id: int) -> str:
-    return f"{settings.public_url.rstrip('/')}/alert?id={alert_id}"
+    return f"{settings.public_url.rstrip('/')}/live?alert={alert_id}"
+
+
+def payload(alert_id: int, camera: str, lat: float, lon: float, start: float, peak: float, severity: str, model: str):
+    """What every ping says: where, when, how high, which model (the link is added when sent)."""
+    return {
+        "alert_id": alert_id,
+        "camera": camera,
+        "lat": lat,
+        "lon": lon,
+        "start": datetime.fromtimestamp(start).isoformat(timespec="milliseconds"),
+        "peak": round(float(peak), 4),
+        "severity": severity,
+        "model": model,
+    }
 
 
 def message(alert: dict, settings: Settings) -> dict:
-    """What every ping says: where, when, how high, and the link to the alert's page."""
-    return {
-        "alert_id": alert["alert_id"],
-        "camera": alert["camera"],
-        "lat": alert["lat"],
-        "lon": alert["lon"],
-        "start": alert["started_at"].isoformat(timespec="milliseconds"),
-        "peak": round(float(alert["peak"]), 4),
-        "severity": alert["severity"],
-        "model": alert["model_version"],
-        "link": alert_link(settings, alert["alert_id"]),
-    }
+    """The ping of a stored alert (a row of :func:`alert_store.alert`), with the link to its page."""
+    out = payload(
+        alert["alert_id"],
+        alert["camera"],
+        alert["lat"],
+        alert["lon"],
+        alert["started_at"].timestamp(),
+        alert["peak"],
+        alert["severity"],
+        alert["model_version"],
+    )
+    return {**out, "link": alert_link(settings, alert["alert_id"])}
 
 
 def send_webhook(url: str, payload: dict, secret: str, timeout_s: float) -> None:
@@ -151,13 +166,14 @@ class Notifier:
 
     def start(self) -> Notifier:
         for ping in alert_store.pending_pings(self.con):  # left over by a monitor that stopped
-            self.queue.put((ping["alert_id"], ping["channel"], ping["target"]))
+            self.queue.put((ping["alert_id"], ping["channel"], ping["target"], None))
         self._thread.start()
         return self
 
-    def enqueue(self, alert_id: int) -> None:
+    def enqueue(self, alert_id: int, content: dict | None = None) -> None:
+        """Queues the alert's pings; ``content`` (:func:`payload`) spares reading the alert from the store."""
         for channel, target in self.settings.targets():
-            self.queue.put((alert_id, channel, target))
+            self.queue.put((alert_id, channel, target, content))
 
     def stop(self, drain_s: float = 5.0) -> None:
         """Stops after the queue is empty or ``drain_s`` seconds."""
@@ -170,30 +186,33 @@ class Notifier:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                alert_id, channel, target = self.queue.get(timeout=0.2)
+                alert_id, channel, target, content = self.queue.get(timeout=0.2)
             except queue.Empty:
                 continue
             try:
-                self._deliver(alert_id, channel, target)
+                self._deliver(alert_id, channel, target, content)
             finally:
                 self.queue.task_done()
 
-    def _deliver(self, alert_id: int, channel: str, target: str) -> None:
+    def _deliver(self, alert_id: int, channel: str, target: str, content: dict | None) -> None:
         if channel == "webhook" and target not in self.settings.webhooks:
             return  # a left-over ping to a receiver no longer configured stays in the outbox
         if channel == "email" and target not in self.settings.email_to:
             return
-        alert = alert_store.alert(self.con, alert_id)
-        if alert is None:
-            return
-        payload = message(alert, self.settings)
+        if content is None:
+            alert = alert_store.alert(self.con, alert_id)
+            if alert is None:
+                return
+            content = message(alert, self.settings)
+        else:
+            content = {**content, "link": alert_link(self.settings, alert_id)}
         delay = self.settings.backoff_s
         for attempt in range(self.settings.attempts):
             try:
                 if channel == "webhook":
-                    send_webhook(target, payload, self.settings.webhook_secret, self.settings.timeout_s)
+                    send_webhook(target, content, self.settings.webhook_secret, self.settings.timeout_s)
                 else:
-                    send_email(target, payload, self.settings)
+                    send_email(target, content, self.settings)
             except (OSError, requests.RequestException, smtplib.SMTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
                 alert_store.mark_ping(self.con, alert_id, channel, target, None, error)

@@ -1,0 +1,132 @@
+"""Live cameras: a tile per camera (latest frame, state, rolling scores) and the queue of alerts.
+
+The page only reads what ``python -m crimeviz monitor`` writes. ``?alert=ID`` opens one
+alert on its own, laid out for a phone (the link every ping carries): snapshot, clip,
+location, time, and the buttons to acknowledge, confirm or dismiss it with a note.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from crimeviz.cctv.live import alert_store
+from crimeviz.explore import maps
+from crimeviz.store import audit
+from crimeviz.web import tiles, ui
+
+REFRESH_S = 2
+STATE_ICONS = {"online": "🟢", "reconnecting": "🟠", "connecting": "🟠", "offline": "🔴"}
+ACTIONS = (("acknowledge", "Acknowledge"), ("confirm", "Confirm"), ("dismiss", "Dismiss"))
+
+user = ui.require("cctv")
+con = ui.connection()
+
+
+def _when(moment) -> str:
+    return "—" if moment is None or pd.isna(moment) else pd.Timestamp(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _audit_download(alert_id: int) -> None:
+    audit.record(con, user.username, "cctv.alert.report_export", "cctv_alert", alert_id)
+
+
+def show_alert(alert_id: int) -> None:
+    """One alert: what the ping links to (one column, so it reads on a phone)."""
+    row = alert_store.alert(con, alert_id)
+    if row is None:
+        st.error(f"There is no alert #{alert_id}.")
+        return
+    st.subheader(f"Alert #{alert_id}: {ui.plain(row['camera'])}")
+    st.text(
+        f"Started {_when(row['started_at'])} · ended {_when(row['ended_at']) if row['ended_at'] else 'still going'}\n"
+        f"Peak score {row['peak']:.3f} ({row['severity']}) · threshold {row['threshold']:.2f}\n"
+        f"Location {row['lat']:.5f}, {row['lon']:.5f} · status {row['status']}"
+        + (f" by {row['reviewed_by']}" if row["reviewed_by"] else "")
+    )
+    st.caption(f"Model {row['model_version']}: {row['model_label']}")
+    if row["snapshot"] and Path(row["snapshot"]).is_file():
+        st.image(Path(row["snapshot"]).read_bytes(), caption="Snapshot at the peak")
+    if row["clip"] and Path(row["clip"]).is_file():
+        st.video(Path(row["clip"]).read_bytes(), format="video/mp4")
+    curve = alert_store.curve_frame(row["curve"])
+    if not curve.empty:
+        st.line_chart(curve, y="score", height=160)
+    camera = pd.DataFrame({"lat": [row["lat"]], "lon": [row["lon"]], "color": [[200, 0, 0, 230]]})
+    camera["tooltip"] = [f"{row['camera']} · alert #{alert_id}"]
+    layers = [ui.map_context(con)["outline"], maps.marker_layer(camera, "live-alert-camera")]
+    view = maps.view_for((row["lat"] - 0.01, row["lat"] + 0.01, row["lon"] - 0.014, row["lon"] + 0.014))
+    st.pydeck_chart(maps.deck(layers, view, tiles.basemap(con), height=260), key=f"live_map_{alert_id}")
+    if row["report_pdf"] and Path(row["report_pdf"]).is_file():
+        st.download_button(
+            "Report (PDF)" + ("" if row["report_complete"] else ", preliminary"),
+            Path(row["report_pdf"]).read_bytes(),
+            file_name=f"cctv-alert-{alert_id}.pdf",
+            mime="application/pdf",
+            on_click=_audit_download,
+            args=(alert_id,),
+        )
+    with st.form(f"review_{alert_id}"):
+        note = st.text_area("Note", row["note"], max_chars=alert_store.MAX_NOTE)
+        buttons = st.columns(len(ACTIONS))
+        chosen = [action for (action, label), col in zip(ACTIONS, buttons) if col.form_submit_button(label)]
+    if chosen:
+        try:
+            status = alert_store.review(con, alert_id, chosen[0], note, user.username)
+        except ValueError as exc:
+            st.error(f"Not saved: {exc}.")
+        else:
+            ui.rerun_after_write(f"Alert #{alert_id} {status}.")
+
+
+@st.fragment(run_every=REFRESH_S)
+def camera_tiles() -> None:
+    cams = alert_store.camera_status(con)
+    if cams.empty:
+        st.info("No live cameras yet: an administrator adds them with `python -m crimeviz cameras add`.")
+        return
+    columns = st.columns(3)
+    for i, cam in enumerate(cams.itertuples()):
+        with columns[i % 3].container(border=True):
+            fps = "" if pd.isna(cam.fps) else f" · {cam.fps:.1f} fps"
+            st.text(f"{STATE_ICONS.get(cam.state, '⚪')} {cam.name}: {cam.state}{fps}")
+            if cam.latest_jpeg is not None and not pd.isna(cam.updated_at):
+                st.image(bytes(cam.latest_jpeg), caption=f"at {_when(cam.updated_at)}")
+            if isinstance(cam.curve, str):
+                curve = alert_store.curve_frame(cam.curve)
+                if not curve.empty:
+                    st.line_chart(curve, y="score", height=120)
+            if isinstance(cam.last_error, str) and cam.state != "online":
+                st.caption(f"Last problem: {cam.last_error}")
+
+
+@st.fragment(run_every=REFRESH_S)
+def alert_queue() -> None:
+    queue = alert_store.alerts(con)
+    if queue.empty:
+        st.caption("No alerts.")
+        return None
+    shown = queue[["alert_id", "camera", "started_at", "ended_at", "peak", "severity", "status", "reviewed_by"]]
+    st.dataframe(shown, hide_index=True, width="stretch")
+
+
+alert_param = st.query_params.get("alert")
+if alert_param:
+    st.markdown("[← All cameras](live)")
+    ui.write_notice()
+    if alert_param.isdigit():
+        show_alert(int(alert_param))
+    else:
+        st.error("The link names no alert.")
+    st.stop()
+
+st.title("Live cameras")
+ui.write_notice()
+camera_tiles()
+st.subheader("Alerts")
+alert_queue()
+ids = alert_store.alerts(con)["alert_id"].tolist()
+if ids:
+    pick = st.selectbox("Open an alert", ids, format_func=lambda i: f"#{i}", index=None, key="live_alert_pick")
+    if pick is not None:
+        show_alert(int(pick))
