@@ -3,8 +3,8 @@ neighbourhood or per area of a layer."""
 
 import streamlit as st
 
-from crimeviz.explore import area_maps, charts
-from crimeviz.store import areas, queries
+from crimeviz.explore import area_maps, charts, people
+from crimeviz.store import areas, persons, queries
 from crimeviz.web import area_views, ui
 
 user, con, f = ui.filtered_page("Trends")
@@ -52,3 +52,13 @@ for days, column in zip((28, 365), st.columns(2)):
             "change": st.column_config.NumberColumn("Change", format="%+d"),
         },
     )
+
+if persons.recorded(con):
+    st.subheader("Victims and accused: counts only")
+    st.caption(people.NOTE)
+    role = st.radio("People", list(persons.ROLES), horizontal=True, key="trend_people_role", format_func=str.capitalize)
+    shown = {c: t for c, t in persons.BREAKDOWNS.items() if role == "accused" or c != "relation"}
+    for column, (name, title) in zip(st.columns(len(shown)), shown.items()):
+        table = persons.breakdown(con, f, role, name)
+        column.plotly_chart(people.people_chart(table, title), key=f"trend_people_{name}")
+        column.dataframe(table[["value", "shown"]], hide_index=True, key=f"trend_people_table_{name}")

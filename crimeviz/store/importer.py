@@ -13,12 +13,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from crimeviz.files import file_sha256
-from crimeviz.store import areas, batches, db, safe_csv
+from crimeviz.store import areas, batches, db, persons, safe_csv
 
 REQUIRED = ("lat", "lon", "occurred_at", "offence")
 # case_id: the source's own case number; a row whose case is stored replaces it (see store.batches).
 # status: the case's status; a value in batches.REMOVAL_STATUSES withdraws the case.
 OPTIONAL = ("premises", "neighbourhood", "case_id", "status")
+# Victim/accused age and gender, relation to the victim: stored apart, for aggregate counts only (store.persons).
+OPTIONAL += tuple(persons.FIELDS)
 ALIASES = {"incident_id": "case_id"}  # the field's former name, still accepted
 TEXT_FIELDS = ("offence", "premises", "neighbourhood", "case_id", "status")
 MAX_TEXT = 200  # characters in a text field; longer values are rejected, never stored
@@ -484,6 +486,8 @@ def import_file(
         )
     rows = with_ids(clean, source)
     removals = removal_rows(checked.removals["case_id"], source)
+    people = persons.from_file(frame, mapping).loc[clean.index].reset_index(drop=True)
+    also = persons.writer(rows["id"].to_numpy(), people, removals["id"].to_numpy(), also)
     counts = batches.apply(
         con,
         rows,
@@ -533,6 +537,7 @@ def import_deletions(con, path: Path, case_column: str, source: str, by: str, al
     if cases.empty:
         raise ImportFailed(f"{path.name}: no case ids in column {case_column!r}")
     removals = removal_rows(cases.astype(object), source)
+    also = persons.writer(np.array([], dtype="int64"), pd.DataFrame(), removals["id"].to_numpy(), also)
     counts = batches.apply(
         con, None, removals, source=source, by=by, file_name=path.name, file_sha256=file_sha256(path), also=also
     )
@@ -561,6 +566,9 @@ GUESSES = {
     "case_id": ("case_id", "incident_id", "event_unique_id", "case_number", "incident_number", "report_number"),
     "status": ("status", "case_status", "record_status"),
 }
+
+
+GUESSES |= persons.GUESSES
 
 
 def guess_mapping(columns) -> dict[str, str | None]:
