@@ -9,6 +9,7 @@ from crimeviz.store import batches, counts, importer
 from crimeviz.web import ui
 
 MAX_MB = 200
+SHOWN_BATCHES = 200  # the newest; `python -m crimeviz imports list` gives them all
 
 user = ui.require("data")
 st.title("Data")
@@ -25,7 +26,7 @@ st.caption(
     "Every import is a batch: incidents added, updated (the old version kept), unchanged and removed "
     "(withdrawn cases). An administrator can undo the last batch: the incidents are then exactly as before it."
 )
-imports = batches.table(con)
+imports = batches.table(con, limit=SHOWN_BATCHES)
 st.dataframe(
     imports,
     hide_index=True,
@@ -43,7 +44,8 @@ if user.role == "admin" and last is not None:
     if st.button("Undo last import", key="undo_ask"):
         st.session_state["undo_batch"] = last
     if (batch := st.session_state.get("undo_batch")) is not None:
-        row = imports[imports["batch"] == batch].fillna({"updated": 0, "removed": 0}).iloc[0]
+        listed = imports if batch in set(imports["batch"]) else batches.table(con)
+        row = listed[listed["batch"] == batch].fillna({"updated": 0, "removed": 0}).iloc[0]
         st.warning(
             f"Undo batch {batch} ({ui.plain(row['file_name'] or row['source'])}, {row['imported_at']:%Y-%m-%d %H:%M}, "
             f"by {ui.plain(row['username'] or 'unknown')})? Its {int(row['added']):,} added incidents are deleted; the "

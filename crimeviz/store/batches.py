@@ -279,13 +279,16 @@ def apply(
     return counts
 
 
-def table(con) -> pd.DataFrame:
-    """Every batch, newest first: id, when, source, file, user, counts, and when and by whom it was undone."""
+def table(con, limit: int | None = None) -> pd.DataFrame:
+    """The batches (all, or the newest ``limit``), newest first: id, when, source, file, user, counts,
+    and when and by whom it was undone."""
     ensure(con)
+    tail, params = ("", []) if limit is None else (" LIMIT ?", [int(limit)])
     return con.execute(
         "SELECT import_id AS batch, imported_at, source, file_name, username, "
         "coalesce(added, loaded) AS added, updated, coalesce(unchanged, duplicates) AS unchanged, removed, "
-        "rejected, undone_at, undone_by FROM imports ORDER BY import_id DESC"
+        f"rejected, undone_at, undone_by FROM imports ORDER BY import_id DESC{tail}",
+        params,
     ).df()
 
 
