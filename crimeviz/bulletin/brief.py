@@ -449,7 +449,7 @@ def render(b: Bulletin) -> bytes:
         b.study_cells,
         list(found["cell"]),
         [spikes.SPIKE_COLOUR] * len(found),
-        "Spike cells (purple) and near-repeat chains (dots)",
+        "Spike cells (blue) and near-repeat chains (dots)",
         points=b.chain_points,
     )
     doc.ln(2)
