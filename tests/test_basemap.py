@@ -202,3 +202,11 @@ def test_cli_import_status_and_roles(tmp_path, served, monkeypatch, capsys):
     assert (status["mode"], status["tileset"], status["served"]) == ("local", imported["tileset"], True)
     assert main(["basemap", "url", "http://x.org/{z}/{x}/{y}.png", "--user", "root", "--db", str(path)]) == 2
     assert "not an https tile URL" in capsys.readouterr().err
+    tileset = imported["tileset"]
+    assert main(["basemap", "remove", tileset, "--user", "root", "--db", str(path)]) == 2
+    assert "is on" in capsys.readouterr().err and (served / tileset).exists()
+    assert main(["basemap", "off", "--user", "root", "--db", str(path)]) == 0
+    assert main(["basemap", "remove", tileset, "--user", "root", "--db", str(path)]) == 0
+    capsys.readouterr()
+    assert not (served / tileset).exists()
+    assert main(["basemap", "list", "--db", str(path)]) == 0 and json.loads(capsys.readouterr().out) == []

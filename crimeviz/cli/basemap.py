@@ -3,8 +3,8 @@
 ``import`` writes the raster tiles of an MBTiles or PMTiles file where the app serves them and switches
 them on; ``url`` switches to an internet tile URL (the maps then say that their view goes to that
 server); ``use`` goes back to an imported tile set; ``off`` draws no tiles (the default); ``status`` and
-``list`` show what is on and what is stored. Changes need an administrator (the ``data`` permission)
-and are audited.
+``list`` show what is on and what is stored; ``remove`` deletes a tile set that is not on. Changes need
+an administrator (the ``data`` permission) and are audited.
 """
 
 import json
@@ -42,6 +42,14 @@ def cmd_use(args) -> int:
 
     con, by = _writer(args)
     print(json.dumps(basemap.use_tileset(con, args.tileset, by)))
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from crimeviz.store import basemap
+
+    con, by = _writer(args)
+    print(json.dumps(basemap.remove_tileset(con, args.tileset, by)))
     return 0
 
 
@@ -91,6 +99,12 @@ def add_subcommands(subparsers) -> None:
     db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_use)
+
+    p = subparsers.add_parser("remove", help="delete an imported tile set that is not on, with its tiles")
+    p.add_argument("tileset")
+    db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_remove)
 
     p = subparsers.add_parser("off", help="no basemap tiles (the default)")
     db_arg(p)

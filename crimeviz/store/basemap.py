@@ -383,6 +383,21 @@ def use_tileset(con, tileset: str, by: str) -> dict:
     return {"mode": "local", "tileset": tileset}
 
 
+def remove_tileset(con, tileset: str, by: str) -> dict:
+    """Delete an imported tile set that is not on (its tiles too); audited. BasemapRejected otherwise."""
+    ensure(con)
+    if not con.execute("SELECT count(*) FROM basemap_tilesets WHERE tileset = ?", [tileset]).fetchall()[0][0]:
+        raise BasemapRejected(f"no tile set {tileset!r}; see `python -m crimeviz basemap list`")
+    current = setting(con)
+    if current["mode"] == "local" and current.get("tileset") == tileset:
+        raise BasemapRejected(f"tile set {tileset} is on: use another one or turn the basemap off first")
+    with db.transaction(con):
+        con.execute("DELETE FROM basemap_tilesets WHERE tileset = ?", [tileset])
+        audit.record(con, by, "basemap.remove", "basemap", tileset)
+    shutil.rmtree(basemap_dir() / tileset, ignore_errors=True)
+    return {"removed": tileset}
+
+
 def turn_off(con, by: str) -> dict:
     """No basemap tiles (the default): the maps draw only the data's outlines."""
     ensure(con)
@@ -454,7 +469,7 @@ def _style_url(folder: Path) -> str | None:
     return f"{url}/style.json" if url else None
 
 
-def embedded_tiles(source: TileSource, bounds: tuple[float, float, float, float], max_bytes: int = 6_000_000):
+def embedded_tiles(source: TileSource, bounds: tuple[float, float, float, float], max_bytes: int = 3_000_000):
     """Tiles of a local set covering ``bounds`` (lat_min, lat_max, lon_min, lon_max) as
     ``{"z/x/y": bytes}``, zoom by zoom from the lowest while the total stays under ``max_bytes``
     (a self-contained Leaflet file), and the highest zoom included."""
