@@ -155,6 +155,16 @@ def test_compstat_tables_per_area_of_a_layer(store):
         brief.gather(store, ANALYST, DAY, 7, forecast_method="mc365", layer="wards")
 
 
+def test_a_day_long_after_the_data_still_gets_a_bulletin_without_forecast(store):
+    b = brief.gather(store, ANALYST, date(2022, 2, 1), 7, forecast_method="mc365")
+    assert b.forecast is None and b.forecast_note.startswith("No forecast: the data end on 2021-12-31")
+    assert int(b.windows["current"].iloc[0]) == 0 and "No forecast" in pypdf_text(brief.render(b))
+
+
+def pypdf_text(pdf: bytes) -> str:
+    return "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
 def test_bad_periods_and_dates_are_refused(store):
     with pytest.raises(ValueError, match="period must be 1 to 91 days"):
         brief.gather(store, ANALYST, DAY, 0)

@@ -225,7 +225,10 @@ def gather(
         area_layer=layer,
     )
     if user.may("forecasts"):
-        b.forecast, b.forecast_note = next_day_forecast(con, day, forecast_method)
+        try:
+            b.forecast, b.forecast_note = next_day_forecast(con, day, forecast_method)
+        except ValueError as exc:  # e.g. the data end more than a week before the day
+            b.forecast_note = f"No forecast: {exc}."
     else:
         b.forecast_note = f"Not shown: the {user.role} role may not see forecasts."
     b.near_repeat, b.chains, b.chain_points = near_repeat_series(con, day, period, names)
