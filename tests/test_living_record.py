@@ -340,3 +340,41 @@ def test_data_page_maps_case_id_and_status_and_reports_what_changed(tmp_path, mo
     message = at.success[0].value
     assert "Imported 1 new incidents from second.csv as batch 2 (1 updated" in message and "1 removed" in message
     assert case(con, "C1")[0] == "Robbery" and case(con, "C3") is None
+
+
+def test_folder_sync_records_each_file_in_its_batch_and_skips_it_after(empty_store, tmp_path):
+    from crimeviz.store import sync
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    write(folder, "01.csv", FIRST)
+    write(folder, "02.csv", SECOND)
+    report = sync.sync_folder(empty_store, folder, MAPPING, "root", source="rms")
+    assert [(f["file"], f["batch"]) for f in report.imported] == [("01.csv", 1), ("02.csv", 2)]
+    again = sync.sync_folder(empty_store, folder, MAPPING, "root", source="rms")
+    assert (again.imported, again.skipped) == ([], ["01.csv", "02.csv"])
+    assert sync.files(empty_store)[["file_name", "status", "batch"]].values.tolist() == [
+        ["02.csv", "done", 2],
+        ["01.csv", "done", 1],
+    ]
+
+
+def test_a_file_another_sync_finished_meanwhile_is_rolled_back_and_skipped(empty_store, tmp_path, monkeypatch):
+    from crimeviz.store import sync
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    write(folder, "01.csv", FIRST)
+    sync.sync_folder(empty_store, folder, MAPPING, "root", source="rms")
+    before, version = snapshot(empty_store), db.data_version(empty_store)
+    real, looks = sync.done, []
+
+    def first_look_misses(con, name, digest):  # as if another sync were still importing the file
+        looks.append(name)
+        return False if len(looks) == 1 else real(con, name, digest)
+
+    monkeypatch.setattr(sync, "done", first_look_misses)
+    report = sync.sync_folder(empty_store, folder, MAPPING, "root", source="rms")
+    assert (report.imported, report.skipped, len(looks)) == ([], ["01.csv"], 2)
+    pd.testing.assert_frame_equal(snapshot(empty_store), before)
+    assert len(batches.table(empty_store)) == 1 and db.data_version(empty_store) == version  # no second batch
