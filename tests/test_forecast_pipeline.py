@@ -173,3 +173,39 @@ def test_cli_evaluate_writes_the_issue_json(store, trained, tmp_path, capsys):
     assert report["protocol"]["period"] == "2021-03-15 .. 2021-03-28"
     assert set(report["groups"]["all"]["methods"]) == {"cdna", "mc28", "sepp"}
     assert "PAI" in capsys.readouterr().out
+
+
+def test_cdna_shift_forecasts_are_the_whole_day_split_by_each_cells_shift_share(store, trained):
+    from crimeviz.forecast import shifts
+
+    path, _ = trained
+    night = shifts.by_name("night")
+    with db.connect(store, read_only=True) as con:
+        whole = forecast_for_date(con, date(2021, 3, 20), "all", "cdna", checkpoint_path=path).set_index("cell")
+        parts = [
+            forecast_for_date(con, date(2021, 3, 20), "all", "cdna", checkpoint_path=path, shift=s.name)
+            for s in shifts.configured()
+        ]
+        report = backtest(
+            con,
+            PROTOCOL.test_start,
+            PROTOCOL.test_end,
+            ("cdna", "mc28"),
+            ("all",),
+            checkpoint_path=path,
+            protocol=PROTOCOL,
+            progress=False,
+            shift_list=(night,),
+            resamples=1000,
+        )
+    assert parts[2].attrs["shift"]["name"] == "night"
+    summed = sum(p.set_index("cell")["intensity"] for p in parts)
+    # the three shifts cover the day: their shares add up to one in every cell, but for the small hours
+    # at the two ends of the history (the first morning belongs to a night before it, the last night
+    # reaches into the next morning)
+    assert np.allclose(summed.loc[whole.index], whole["intensity"], rtol=0.03)
+    assert not np.allclose(parts[0].set_index("cell")["intensity"].loc[whole.index], whole["intensity"] / 3, rtol=0.01)
+    group = report["shifts"]["night"]["groups"]["all"]
+    assert group["bootstrap"]["best_baseline"] == {"5%": "mc28", "10%": "mc28"}
+    assert set(group["bootstrap"]["methods"]["cdna"]) == {"5%", "10%"}
+    assert "cdna" in cli.summary_table(report)
