@@ -243,3 +243,17 @@ def test_a_deletions_file_from_the_command_line_withdraws_its_cases(store, drop,
     assert offences(store) == {"C1": "Theft"}
     code, _, err = run(capsys, "imports", "deletions", gone, "--case-id", "Nope", "--source", "drop", "--db", store)
     assert code == 2 and err.startswith("error: column 'Nope' not in the file")
+
+
+def test_imports_history_lists_a_cases_earlier_versions(store, drop, capsys):
+    (drop / "01.csv").write_text(HEADER + "C1,2021-01-01 10:00,Theft,43.7,-79.4,\n")
+    (drop / "02.csv").write_text(HEADER + "C1,2021-01-01 10:00,Robbery,43.7,-79.4,\n")
+    (drop / "03.csv").write_text(HEADER + "C1,,,,,void\n")
+    sync(store, drop, capsys)
+    code, out, _ = run(capsys, "imports", "history", "--source", "drop", "--case", "C1", "--json", "--db", store)
+    versions = json.loads(out)
+    assert code == 0
+    assert [(v["batch"], v["change"], v["offence"]) for v in versions] == [
+        (2, "updated", "Theft"),
+        (3, "removed", "Robbery"),
+    ]

@@ -26,6 +26,18 @@ def cmd_imports_list(args) -> int:
     return 0
 
 
+def cmd_imports_history(args) -> int:
+    from crimeviz.store import db
+
+    con = db.connect(args.db)
+    versions = batches.history(con, args.source, args.case)
+    if args.json:
+        print(versions.to_json(orient="records", date_format="iso"))
+    else:
+        print(versions.to_string(index=False) if len(versions) else f"no earlier versions of case {args.case}")
+    return 0
+
+
 def cmd_imports_undo(args) -> int:
     from crimeviz.store import db
 
@@ -147,6 +159,12 @@ def add_commands(sub, dbsub) -> None:
     p.add_argument("--json", action="store_true")
     db_arg(p)
     p.set_defaults(func=cmd_imports_list)
+    p = isub.add_parser("history", help="earlier versions of one case, with the batch that replaced or removed each")
+    p.add_argument("--source", required=True)
+    p.add_argument("--case", required=True, help="the source's case id")
+    p.add_argument("--json", action="store_true")
+    db_arg(p)
+    p.set_defaults(func=cmd_imports_history)
     p = isub.add_parser(
         "undo", help="undo the last batch (admin): the incidents are restored exactly as they were before it"
     )
