@@ -1,5 +1,6 @@
 """I3D ResNet-50 features: parity with the official extractor, weight loading, the crop modes."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -16,9 +17,14 @@ from crimeviz.cctv.i3d_features import (
     to_clips,
 )
 from crimeviz.cctv.model import WeightsError
+from crimeviz.cli import cctv as cli
+from crimeviz.cli.common import CommandError
 from models.checkpoint import CheckpointError
 from models.i3d import I3DResNet50, load_official_weights
+from models.mgfn import MGFN
 from tests.parity_fill import fill_state_dict, seeded_input
+from tests.test_cctv_pipeline import random_weights  # noqa: F401 (fixture)
+from tests.test_cctv_video import make_clip
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures/parity/i3d_r50.json").read_text())
 PIPELINE = FIXTURE["pipeline"]
@@ -142,3 +148,58 @@ def test_bad_weights_are_refused_in_one_line(official_filled, blank, tmp_path):
         with pytest.raises(WeightsError, match=reason) as caught:
             load_i3d(tmp_path / name)
         assert "\n" not in str(caught.value) and str(tmp_path) not in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def weight_files(official_filled, tmp_path_factory):
+    """(I3D .pth as convert_weights.py writes it, official-format MGFN state dict), both key-seeded, not trained."""
+    folder = tmp_path_factory.mktemp("i3d")
+    state = {k: v for k, v in official_filled.state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, folder / "i3d_r50_kinetics.pth")
+    mgfn = MGFN().state_dict()
+    fill_state_dict(mgfn, FIXTURE["salt"])
+    torch.save(mgfn, folder / "mgfn_ucf.pkl")
+    return folder / "i3d_r50_kinetics.pth", folder / "mgfn_ucf.pkl"
+
+
+def run_cctv(capsys, *argv):
+    parser = argparse.ArgumentParser()
+    cli.add_subcommands(parser.add_subparsers(dest="cctv_command", required=True))
+    args = parser.parse_args([str(a) for a in argv] + ["--threads", "2"])
+    status = args.func(args)
+    return status, json.loads(capsys.readouterr().out)
+
+
+def test_score_command_runs_the_official_detector_on_raw_video(capsys, tmp_path, weight_files):
+    i3d, mgfn = weight_files
+    clip = make_clip(tmp_path / "walk.avi", n_frames=20)
+    out = tmp_path / "scores.json"
+    argv = ["score", clip, "--features", "i3d", "--i3d-weights", i3d, "--weights", mgfn, "--crops", 1, "--json", out]
+    status, summary = run_cctv(capsys, *argv)
+    payload = json.loads(out.read_text())
+    assert status == 0 and summary["n_frames"] == 20 and len(payload["frame_scores"]) == 20
+    assert len(payload["snippet_scores"]) == 1  # one full snippet; the last 4 frames take its score
+    assert payload["model"]["version"].startswith("mgfn-ucf+") and "/i3d-r50-1crop+" in payload["model"]["version"]
+    assert "I3D ResNet-50 features (1 crop)" in payload["model"]["label"]
+    assert payload["timings"]["i3d_s"] > 0
+
+
+def test_score_command_refuses_options_that_do_not_fit(capsys, tmp_path, weight_files, random_weights):
+    i3d, mgfn = weight_files
+    clip = make_clip(tmp_path / "walk.avi", n_frames=20)
+    with pytest.raises(CommandError, match="--features i3d needs --i3d-weights FILE"):
+        run_cctv(capsys, "score", clip, "--features", "i3d", "--weights", mgfn)
+    with pytest.raises(CommandError, match="--i3d-weights is used with --features i3d"):
+        run_cctv(capsys, "score", clip, "--i3d-weights", i3d, "--weights", mgfn)
+    with pytest.raises(WeightsError, match="I3D features need MGFN weights for 2048-d I3D input"):
+        run_cctv(capsys, "score", clip, "--features", "i3d", "--i3d-weights", i3d, "--weights", random_weights)
+    with pytest.raises(WeightsError, match="I3D weights mgfn_ucf.pkl: weights for another model"):
+        run_cctv(capsys, "score", clip, "--features", "i3d", "--i3d-weights", mgfn, "--weights", mgfn)
+
+
+def test_bench_i3d_command_parses_its_options():
+    parser = argparse.ArgumentParser()
+    cli.add_subcommands(parser.add_subparsers(dest="cctv_command", required=True))
+    args = parser.parse_args(["bench-i3d", "--snippets", "2", "--device", "cpu", "--i3d-weights", "w.pth"])
+    assert args.func is cli.cmd_bench_i3d and args.snippets == 2 and str(args.i3d_weights) == "w.pth"
+    assert parser.parse_args(["score", "x.mp4"]).features == "crimeviz"  # the default path is unchanged

@@ -44,6 +44,16 @@ def _weights_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _i3d_args(parser: argparse.ArgumentParser, default: str = "") -> None:
+    parser.add_argument(
+        "--i3d-weights",
+        type=Path,
+        default=None,
+        help="Kinetics-400 I3D ResNet-50 weights as the official extractor loads them (i3d_r50_kinetics.pth, "
+        f"written by its utils/convert_weights.py) {default}".rstrip(),
+    )
+
+
 def _setup(args) -> None:
     import torch
 
@@ -84,6 +94,7 @@ def cmd_score(args) -> int:
         raise CommandError("--threshold must be between 0 and 1")
     start = recording_start(args.start or "")
     features = args.clip.suffix.lower() == ".npy"
+    i3d = _check_i3d_args(args, features)
     if args.pdf and not args.camera:
         raise CommandError("--pdf writes the saved report: give --camera too")
     if args.camera and features:
@@ -102,6 +113,7 @@ def cmd_score(args) -> int:
     if not features:
         video.probe(args.clip, limits)  # a clip that is no video fails before the model loads
     scorer = _load_scorer(args.weights)
+    extraction = _i3d_extraction(args, scorer) if i3d else None
     if features:
         array = evaluation.load_features(args.clip)
         _check_features(args.clip, array.shape, scorer)
@@ -120,7 +132,7 @@ def cmd_score(args) -> int:
             "timings": {},
         }
     else:
-        result = score_clip(args.clip, scorer, limits)
+        result = score_clip(args.clip, scorer, limits) if not i3d else _score_i3d(args.clip, scorer, extraction, limits)
         payload = result.to_dict(args.threshold, start)
         if camera:
             record = report.build_report(
@@ -147,6 +159,46 @@ def cmd_score(args) -> int:
         report_id=payload.get("report_id"),
     )
     print(json.dumps(summary))
+    return 0
+
+
+def _check_i3d_args(args, features: bool) -> bool:
+    """Whether ``score`` computes I3D features; CommandError for options that do not go together."""
+    from crimeviz.cli.common import CommandError
+
+    if args.features != "i3d":
+        if args.i3d_weights:
+            raise CommandError("--i3d-weights is used with --features i3d")
+        return False
+    if features:
+        raise CommandError("--features i3d computes features from a video clip; an .npy already holds features")
+    if not args.i3d_weights:
+        raise CommandError("--features i3d needs --i3d-weights FILE (the official extractor's i3d_r50_kinetics.pth)")
+    return True
+
+
+def _i3d_extraction(args, scorer) -> tuple:
+    """(I3D feature extractor, its version) for ``score --features i3d``; one-line errors for unfit weights."""
+    from crimeviz.cctv.i3d_features import I3DFeatureExtractor, check_official_mgfn, i3d_version, load_i3d
+
+    check_official_mgfn(scorer)
+    return I3DFeatureExtractor(load_i3d(args.i3d_weights), args.crops), i3d_version(args.i3d_weights, args.crops)
+
+
+def _score_i3d(clip: Path, scorer, extraction: tuple, limits):
+    from crimeviz.cctv.i3d_features import score_clip_i3d
+
+    return score_clip_i3d(clip, scorer, *extraction, limits)
+
+
+def cmd_bench_i3d(args) -> int:
+    """Seconds per 16-frame snippet of I3D features, 1 and 10 crops, against CrimeViz's features."""
+    from crimeviz.bench import cctv as bench
+    from crimeviz.bench import i3d
+
+    _setup(args)
+    clip = args.clip or bench.default_clip()
+    print(json.dumps(i3d.run(clip, args.snippets, args.threads, args.i3d_weights, args.device), indent=2))
     return 0
 
 
@@ -232,6 +284,15 @@ def add_subcommands(subparsers) -> None:
         help="when the clip's first frame was recorded (e.g. 2021-06-01T14:02:07): segments get wall-clock times",
     )
     p.add_argument("--pdf", type=Path, default=None, help="also write the saved report as a printable PDF")
+    p.add_argument(
+        "--features",
+        choices=("crimeviz", "i3d"),
+        default="crimeviz",
+        help="snippet features of a video clip: crimeviz (EfficientNet-Lite0 + motion, for CrimeViz checkpoints) "
+        "or i3d (I3D ResNet-50 as the official extractor, for the official MGFN UCF-Crime --weights)",
+    )
+    _i3d_args(p)
+    p.add_argument("--crops", type=int, choices=(10, 1), default=10, help="I3D crops: 10 (official) or 1 (centre)")
     _weights_arg(p)
     _common(p)
     user_args(p)
@@ -276,3 +337,11 @@ def add_subcommands(subparsers) -> None:
     _weights_arg(p)
     _common(p, "DuckDB file, left untouched: report saving is timed in an in-memory store")
     p.set_defaults(func=cmd_bench)
+
+    p = subparsers.add_parser("bench-i3d", help="seconds per snippet of I3D features, 1 and 10 crops (JSON)")
+    p.add_argument("--clip", type=Path, default=None, help="clip to decode (default: as bench)")
+    p.add_argument("--snippets", type=int, default=5, help="snippets timed per mode, after one warm-up")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    _i3d_args(p, "(default: initial weights; the time of a pass does not depend on them)")
+    _common(p, "DuckDB file (not used: the benchmark reads no store)")
+    p.set_defaults(func=cmd_bench_i3d)
