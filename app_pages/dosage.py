@@ -122,8 +122,12 @@ else:
     st.plotly_chart(dosage_views.koper_chart(report), key="dosage_koper")
     st.caption(
         "Koper (1995, Justice Quarterly 12(4)) found that the longer police stayed in a hot spot, the longer "
-        "disorder stayed away after they left, up to about 10–15 minutes; longer stays added little."
+        "disorder stayed away after they left, up to about 10–15 minutes; longer stays added little. The line: "
+        f"the share of visits after which an incident was recorded in the cell within {dosage.FOLLOW_HOURS:g} hours "
+        "(visits whose next hours the data do not cover yet are left out). Recorded crime is rarer than the "
+        "disorder Koper observed: compare bins with many visits only."
     )
+    st.dataframe(report.koper.round({"share": 3, "incident_after_share": 3}), hide_index=True, key="dosage_koper_table")
 
     st.subheader("Per shift")
     st.dataframe(report.shifts, hide_index=True, key="dosage_shifts")

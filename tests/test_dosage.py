@@ -234,3 +234,23 @@ def test_dosage_bench_keeps_the_same_fixes_as_the_fix_by_fix_baseline(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["pings"] == 1200 and result["bad_fixes"] > 0 and result["same_fixes_kept_as_baseline"]
     assert result["filter_s"] > 0 and result["report_s"] > 0
+
+
+def test_the_dwell_table_says_how_often_an_incident_followed_a_visit_within_two_hours():
+    rows = fixes("A", X, range(0, 11)) + fixes("A", Y, range(11, 15)) + fixes("A", Y, range(25, 28))
+    stays = dosage.visits(dosage.intervals(frame(rows)))  # X 16:00-16:11, Y 16:11-16:14, Y 16:25-16:27
+    incidents = pd.DataFrame(
+        {
+            "occurred_at": [T0 + timedelta(hours=2, minutes=10), T0 + timedelta(hours=2, minutes=20)],
+            "cell": [h3.str_to_int(X), h3.str_to_int(Y)],
+        }
+    )
+    after = dosage.incident_after(stays, incidents, until=T0 + timedelta(hours=4, minutes=20))
+    # X: 18:10 is within 2 h of 16:11; Y: 18:20 is 2 h 09 min after 16:11, 1 h 53 min after 16:27
+    assert after.tolist() == [True, False, True]
+    late = dosage.incident_after(stays, incidents, until=T0 + timedelta(hours=2, minutes=12))
+    assert late.tolist() == [True, None, None]  # the store does not reach two hours past 16:14 and 16:27
+    table = dosage.koper_table(stays, after).set_index("dwell")
+    assert table.loc["10–15 min", "incident_after_share"] == 1.0
+    assert table.loc["1–5 min", "followed"] == 2 and table.loc["1–5 min", "incident_after_share"] == 0.5
+    assert np.isnan(table.loc["30+ min", "incident_after_share"])

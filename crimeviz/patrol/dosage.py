@@ -15,7 +15,9 @@ From AVL/GPS pings (``crimeviz.store.avl``) of each unit, in time order:
    disorderly behavior by optimizing patrol time in crime hot spots", Justice Quarterly 12(4),
    649–672, Results) found the time until disorder returned after police left a hot spot grew with
    the length of the stop up to about 10–15 minutes, with diminishing returns beyond: the
-   :func:`koper_table` bins dwell times around that band.
+   :func:`koper_table` bins dwell times around that band and, per bin, gives the share of visits
+   followed by an incident in the cell within ``FOLLOW_HOURS`` (2 h) of leaving (:func:`incident_after`;
+   visits whose next two hours the store does not cover yet are left out of that share).
 4. **Dosage vs crime** (:func:`dosage_vs_crime`): minutes and incidents per cell; a cell is *high
    crime, little presence* when its incidents are in the top fifth of cells with incidents (and above
    their bottom fifth, so that equal counts are never "high") and its minutes in the bottom fifth of
@@ -33,7 +35,7 @@ from crimeviz.geo import join
 from crimeviz.patrol import store as plan_store
 from crimeviz.patrol.plan import Plan
 from crimeviz.patrol.risk import SHIFTS
-from crimeviz.store import areas, avl, queries
+from crimeviz.store import areas, avl, counts, queries
 from crimeviz.store.filters import IncidentFilter
 from crimeviz.store.grid import EARTH_RADIUS_M
 
@@ -41,6 +43,7 @@ MAX_GAP_MIN = 5.0
 MAX_SPEED_KMH = 150.0
 KOPER_BINS = (0, 1, 5, 10, 15, 20, 30, np.inf)
 KOPER_BAND = (10, 15)  # minutes
+FOLLOW_HOURS = 2.0  # how long after a visit an incident in the cell counts as "soon after"
 HIGH, LOW = 0.8, 0.2  # quantiles for "high"/"heavy" and "little"
 CRIME_GAP = "high crime, little presence"
 PRESENCE_GAP = "heavy presence, little crime"
@@ -152,14 +155,42 @@ def visits(spans: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def koper_table(stays: pd.DataFrame) -> pd.DataFrame:
-    """Visits per dwell-time bin (``KOPER_BINS`` minutes): ``dwell``, ``visits``, ``share``, ``koper_band``."""
+def incident_after(stays: pd.DataFrame, incidents: pd.DataFrame, until: datetime, hours: float = FOLLOW_HOURS):
+    """Per visit: whether an incident occurred in its cell within ``hours`` after the unit left (True/False),
+    or None when the incidents known (up to ``until``) do not reach that far. ``incidents``: ``occurred_at``
+    and ``cell`` (integer, the visits' resolution). Koper (1995) measured the time until disorder returned
+    after police left; with recorded crime the question becomes whether an incident followed soon."""
+    times = {cell: np.sort(part.to_numpy("datetime64[us]")) for cell, part in incidents.groupby("cell")["occurred_at"]}
+    horizon = np.timedelta64(int(hours * 3600), "s")
+    out = []
+    for cell, left in zip(stays["cell"], stays["end"].to_numpy("datetime64[us]")):
+        if left + horizon > np.datetime64(until, "us"):
+            out.append(None)
+            continue
+        seen = times.get(cell)
+        i = np.searchsorted(seen, left, side="left") if seen is not None else 0
+        out.append(bool(seen is not None and i < len(seen) and seen[i] <= left + horizon))
+    return pd.Series(out, index=stays.index, dtype=object)
+
+
+def koper_table(stays: pd.DataFrame, after: pd.Series | None = None) -> pd.DataFrame:
+    """Visits per dwell-time bin (``KOPER_BINS`` minutes): ``dwell``, ``visits``, ``share``, ``koper_band``;
+    with ``after`` (:func:`incident_after`), ``followed`` (visits whose next hours are known) and
+    ``incident_after_share`` (the share of those with an incident in the cell within ``FOLLOW_HOURS``)."""
     labels = [f"{lo:g}–{hi:g} min" if np.isfinite(hi) else f"{lo:g}+ min" for lo, hi in zip(KOPER_BINS, KOPER_BINS[1:])]
     binned = pd.cut(stays["minutes"].astype(float), KOPER_BINS, right=False, labels=labels)
     n = binned.value_counts().reindex(labels, fill_value=0)
     total = max(int(n.sum()), 1)
     band = [lo == KOPER_BAND[0] and hi == KOPER_BAND[1] for lo, hi in zip(KOPER_BINS, KOPER_BINS[1:])]
-    return pd.DataFrame({"dwell": labels, "visits": n.to_numpy(), "share": n.to_numpy() / total, "koper_band": band})
+    table = pd.DataFrame({"dwell": labels, "visits": n.to_numpy(), "share": n.to_numpy() / total, "koper_band": band})
+    if after is not None:
+        known = after.notna()
+        followed = binned[known].value_counts().reindex(labels, fill_value=0)
+        hits = binned[known & (after == True)].value_counts().reindex(labels, fill_value=0)  # noqa: E712
+        table["followed"] = followed.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["incident_after_share"] = np.where(followed > 0, hits.to_numpy() / followed.to_numpy(), np.nan)
+    return table
 
 
 def classify(incidents: np.ndarray, minutes: np.ndarray) -> np.ndarray:
@@ -334,7 +365,7 @@ class Dosage:
         return {
             **self.summary(),
             "cells": records(self.cells.round({"minutes": 2, "minutes_per_incident": 2})),
-            "koper": records(self.koper.round({"share": 4})),
+            "koper": records(self.koper.round({"share": 4, "incident_after_share": 4})),
             "shifts": records(self.shifts),
             "layer": self.layer,
             "areas": records(self.areas.round({"minutes": 2})) if self.areas is not None else None,
@@ -362,11 +393,15 @@ def build(
     settings: Settings | None = None,
     plans: list[Plan] = (),
     layer: tuple | None = None,
+    incidents: pd.DataFrame | None = None,
+    until: datetime | None = None,
 ) -> Dosage:
     """A dosage report from ``pings`` (``avl.pings``), incidents per cell at ``settings.res`` (``crime``,
     integer cell → count) and the approved ``plans`` in the period. ``layer`` is ``(name, area names,
     assign, crime)`` where ``assign(lon, lat)`` gives each point's area index (see ``crimeviz.geo.join``)
-    and ``crime`` (or None) the incidents per ``area`` and ``shift``."""
+    and ``crime`` (or None) the incidents per ``area`` and ``shift``. With ``incidents`` (``occurred_at``,
+    ``cell`` at ``settings.res``, known up to ``until``) the dwell-time table says how often an incident
+    followed a visit within ``FOLLOW_HOURS``."""
     settings = settings or Settings()
     kept, bad = drop_bad_fixes(pings, settings.max_speed_kmh)
     spans = intervals(kept, settings.res, settings.max_gap_min)
@@ -381,7 +416,7 @@ def build(
         int(pings["synthetic"].sum()) if "synthetic" in pings else 0,
         dosage_vs_crime(spans, stays, crime),
         stays,
-        koper_table(stays),
+        koper_table(stays, incident_after(stays, incidents, until) if incidents is not None else None),
         shift_table(spans),
     )
     if layer is not None:
@@ -500,4 +535,14 @@ def report(con, start: date, end: date, settings: Settings | None = None, layer:
     )
     pings = avl.pings(con, *window)
     crime = queries.cell_counts(con, IncidentFilter(start, end), settings.res)
-    return build(pings, crime, start, end, settings, approved_plans(con, start, end), area_layer)
+    # incidents up to a day past the period, so visits late on its last day are followed too
+    following = queries.incidents(con, IncidentFilter(start, end + timedelta(days=1)))
+    cells = np.array([h3int.str_to_int(c) for c in following["h3_9"]], dtype=np.int64)
+    if settings.res != 9:
+        cells = np.array([h3int.cell_to_parent(int(c), settings.res) for c in cells], dtype=np.int64)
+    incidents = pd.DataFrame({"occurred_at": following["occurred_at"], "cell": cells})
+    until = datetime.combine(end + timedelta(days=2), datetime.min.time())
+    last = counts.last_incident(con)  # incidents are known up to the last one stored
+    if last is not None:
+        until = min(until, last)
+    return build(pings, crime, start, end, settings, approved_plans(con, start, end), area_layer, incidents, until)

@@ -7,7 +7,7 @@ import pydeck as pdk
 from h3.api import basic_int as h3int
 
 from crimeviz.explore import maps
-from crimeviz.patrol.dosage import BALANCED, CRIME_GAP, KOPER_BAND, PRESENCE_GAP, Dosage
+from crimeviz.patrol.dosage import BALANCED, CRIME_GAP, FOLLOW_HOURS, KOPER_BAND, PRESENCE_GAP, Dosage
 
 CATEGORY_COLOURS = {CRIME_GAP: (215, 25, 28), PRESENCE_GAP: (44, 123, 182)}
 MINUTES_RAMP = [(230, 230, 230), (190, 190, 190), (140, 140, 140), (90, 90, 90)]  # other cells, by minutes
@@ -65,12 +65,27 @@ def koper_chart(report: Dosage) -> go.Figure:
     """Visits per dwell-time bin, Koper's band highlighted."""
     table = report.koper
     colours = ["#d7191c" if band else "#8c8c8c" for band in table["koper_band"]]
-    fig = go.Figure(go.Bar(x=table["dwell"], y=table["visits"], marker_color=colours))
+    fig = go.Figure(go.Bar(x=table["dwell"], y=table["visits"], marker_color=colours, name="visits"))
+    if "incident_after_share" in table:
+        fig.add_trace(
+            go.Scatter(
+                x=table["dwell"],
+                y=table["incident_after_share"] * 100,
+                yaxis="y2",
+                mode="lines+markers",
+                name=f"% followed by an incident within {FOLLOW_HOURS:g} h",
+                line={"color": "#2c7bb6"},
+            )
+        )
+        fig.update_layout(
+            yaxis2={"title": "% with an incident after", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+            legend={"orientation": "h", "y": -0.3},
+        )
     fig.update_layout(
         title=f"Dwell time per visit (red: Koper's {KOPER_BAND[0]}–{KOPER_BAND[1]} minutes)",
         xaxis_title="minutes in the cell per visit",
         yaxis_title="visits",
-        height=320,
+        height=360,
         margin={"l": 40, "r": 10, "t": 50, "b": 40},
     )
     return fig
