@@ -254,7 +254,7 @@ else:
             result, camera, clip_name, sha256, threshold, user.username, note, recording_start=recording_start
         )
         try:
-            report_id = store.save_report(con, record, keyframes)
+            report_id = store.save_report(con, record, keyframes, result.features, scorer.spec.to_dict())
         except ValueError as exc:
             st.error(f"The report was not saved: {exc}.")
         else:

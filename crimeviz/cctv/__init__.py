@@ -19,5 +19,10 @@ DEMO_CLIP = DATA_DIR / "demo_clip.webm"
 
 
 def app_weights() -> Path:
-    """The MGFN weights the CCTV page scores with: ``$CRIMEVIZ_CCTV_WEIGHTS``, else the demo model."""
-    return Path(os.environ.get("CRIMEVIZ_CCTV_WEIGHTS") or DEMO_WEIGHTS)
+    """The MGFN weights the CCTV page scores with: ``$CRIMEVIZ_CCTV_WEIGHTS``, else the registry's
+    promoted version (:mod:`crimeviz.cctv.registry`, read on every call), else the demo model."""
+    if os.environ.get("CRIMEVIZ_CCTV_WEIGHTS"):
+        return Path(os.environ["CRIMEVIZ_CCTV_WEIGHTS"])
+    from crimeviz.cctv.registry import promoted_weights
+
+    return promoted_weights() or DEMO_WEIGHTS

@@ -115,6 +115,7 @@ class ScoreResult:
     model_version: str
     model_label: str
     timings: dict = field(default_factory=dict)
+    features: np.ndarray | None = field(default=None, repr=False)  # (S, F) raw snippet features, kept for retraining
 
     @property
     def fps(self) -> float:
@@ -159,6 +160,7 @@ class FrameScores(NamedTuple):
     snippet_scores: np.ndarray
     frame_scores: np.ndarray
     timings: dict
+    features: np.ndarray | None = None  # (S, F) raw snippet features
 
 
 def score_frames(
@@ -182,7 +184,8 @@ def score_frames(
         if progress:
             progress(min(0.99, n_frames / max(1, expected_frames)))
     decoded = time.perf_counter()
-    snippet_scores = scorer.snippet_scores(np.concatenate(features))
+    features = np.concatenate(features)
+    snippet_scores = scorer.snippet_scores(features)
     scored = time.perf_counter()
     scores = frame_scores(snippet_scores, n_frames, scorer.spec.snippet_len)
     stages = featurizer.timings
@@ -192,7 +195,7 @@ def score_frames(
         "mgfn_s": scored - decoded,
         "total_s": time.perf_counter() - start,
     }
-    return FrameScores(n_frames, snippet_scores, scores, timings)
+    return FrameScores(n_frames, snippet_scores, scores, timings, features)
 
 
 def score_clip(
@@ -207,7 +210,14 @@ def score_clip(
     timings = {**scored.timings, "total_s": time.perf_counter() - start}
     timings["realtime_factor"] = scored.n_frames / info.fps / timings["total_s"]
     return ScoreResult(
-        info, scored.n_frames, scored.snippet_scores, scored.frame_scores, scorer.version, scorer.label, timings
+        info,
+        scored.n_frames,
+        scored.snippet_scores,
+        scored.frame_scores,
+        scorer.version,
+        scorer.label,
+        timings,
+        scored.features,
     )
 
 

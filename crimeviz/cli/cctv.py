@@ -146,7 +146,9 @@ def cmd_score(args) -> int:
                 recording_start=start,
             )
             keyframes = report.keyframe_jpegs(result.info, [s["peak_frame"] for s in record["segments"]])
-            record["report_id"] = payload["report_id"] = store.save_report(con, record, keyframes)
+            record["report_id"] = payload["report_id"] = store.save_report(
+                con, record, keyframes, result.features, scorer.spec and scorer.spec.to_dict()
+            )
             if args.pdf:
                 args.pdf.write_bytes(report.to_pdf(record, keyframes))
     if args.json:
@@ -259,8 +261,218 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _signed_in(args, permission: str):
+    """(connection, user) for a command that changes the store."""
+    from crimeviz.cli.common import authorised
+    from crimeviz.store import db
+
+    con = db.connect(args.db)
+    return con, authorised(con, args, permission)
+
+
+def _label_source(text: str) -> tuple[str, int]:
+    """``ID`` or ``alert:ID`` / ``report:ID`` -> (source, id); a bare ID is a saved review (report)."""
+    from crimeviz.cli.common import CommandError
+
+    source, _, number = text.rpartition(":")
+    source = source.lower() or "report"
+    if source not in ("report", "alert") or not number.isdigit():
+        raise CommandError(f"{text!r}: give a review id (12 or report:12) or an alert id (alert:7)")
+    return source, int(number)
+
+
+def cmd_label(args) -> int:
+    """Labels a saved review or an alert (verdict, type, instrument, severity, corrected bounds); audited."""
+    from crimeviz.cctv import labels
+
+    con, user = _signed_in(args, "cctv")
+    source, source_id = _label_source(args.id)
+    values = {
+        "source": source,
+        "source_id": source_id,
+        "verdict": args.verdict,
+        "event_type": args.type,
+        "instrument": args.instrument,
+        "severity": args.severity,
+        "start_s": args.start_s,
+        "end_s": args.end_s,
+        "note": args.note,
+    }
+    label_id = labels.save_label(con, values, user.username, origin="cli")
+    print(json.dumps({"label_id": label_id, **{k: v for k, v in values.items() if v not in (None, "")}}))
+    return 0
+
+
+def cmd_labels_export(args) -> int:
+    from crimeviz.cctv import labels
+    from crimeviz.cli.common import CommandError
+
+    kind = args.out.suffix.lower().lstrip(".")
+    if kind not in ("csv", "json"):
+        raise CommandError("--out must end in .csv or .json")
+    con, user = _signed_in(args, "cctv")
+    data = labels.export(con, kind, user.username)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(data)
+    print(json.dumps({"exported": str(args.out), "rows": len(labels.export_frame(con))}))
+    return 0
+
+
+def cmd_labels_import(args) -> int:
+    from crimeviz.cctv import labels
+
+    records = labels.read_records(args.file)
+    con, user = _signed_in(args, "cctv")
+    print(json.dumps({"imported": labels.import_records(con, records, user.username)}))
+    return 0
+
+
+def cmd_labels_types(args) -> int:
+    from crimeviz.cctv import labels
+
+    if not args.set:
+        from crimeviz.store import db
+
+        print(json.dumps({"types": labels.event_types(db.connect(args.db))}))
+        return 0
+    con, user = _signed_in(args, "models")
+    print(json.dumps({"types": labels.set_event_types(con, args.set.split(","), user.username)}))
+    return 0
+
+
+def cmd_retrain(args) -> int:
+    """Fine-tunes MGFN and the classification heads on the labels; promoted only if better on held-out clips."""
+    from crimeviz.cctv import retrain
+
+    _setup(args)
+    con, user = _signed_in(args, "models")
+    cfg = retrain.RetrainConfig(
+        iterations=args.iterations, heldout_share=args.heldout_share, min_per_class=args.min_per_class, seed=args.seed
+    )
+    result = retrain.retrain(
+        con, user.username, cfg, log=lambda line: print(line, file=sys.stderr, flush=True), promote=not args.no_promote
+    )
+    if args.json:
+        _write_json(args.json, result.report)
+    print(json.dumps(result.report, indent=2))
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    from crimeviz.cctv import registry
+    from crimeviz.store import db
+
+    frame = registry.versions(db.connect(args.db)).drop(columns=["training"])
+    rows = json.loads(frame.to_json(orient="records", date_format="iso"))
+    for row in rows:
+        row["metrics"] = json.loads(row["metrics"])
+    print(json.dumps({"promoted": registry.promoted_pointer(), "versions": rows}, indent=2))
+    return 0
+
+
+def cmd_models_promote(args) -> int:
+    from crimeviz.cctv import registry
+
+    con, user = _signed_in(args, "models")
+    record = registry.promote(con, args.version, user.username, args.reason or "promoted by an administrator")
+    print(json.dumps({"promoted": record["version_id"], "name": record["name"], "file": record["file"]}))
+    return 0
+
+
+def cmd_models_rollback(args) -> int:
+    from crimeviz.cctv import registry
+
+    con, user = _signed_in(args, "models")
+    record = registry.rollback(con, user.username, args.reason or "")
+    print(json.dumps({"promoted": record["version_id"], "name": record["name"], "file": record["file"]}))
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    """Per-camera threshold for a target number of false alarms per hour, from its dismissed alerts."""
+    from crimeviz.cctv import calibration
+
+    con, user = _signed_in(args, "models")
+    result = calibration.calibrate(
+        con, args.camera, args.target_per_hour, user.username, hours=args.hours, apply=not args.dry_run
+    )
+    print(json.dumps(result))
+    return 0
+
+
+def _add_loop_commands(subparsers) -> None:
+    """label, labels, retrain, models, calibrate."""
+    from crimeviz.cctv import labels, retrain
+    from crimeviz.cli.common import user_args
+
+    p = subparsers.add_parser("label", help="label a saved review or alert: true/false/unsure, type, severity")
+    p.add_argument("id", help="review id (12 or report:12) or alert id (alert:7)")
+    p.add_argument("--verdict", required=True, choices=labels.VERDICTS)
+    p.add_argument("--type", default=None, help="true alarms: the incident type (see `cctv labels types`)")
+    p.add_argument("--instrument", default=None, choices=labels.INSTRUMENTS)
+    p.add_argument("--severity", type=int, default=None, help="true alarms: 1 (minor) to 10 (most severe)")
+    p.add_argument("--start-s", type=float, default=None, help="corrected segment start, seconds into the clip")
+    p.add_argument("--end-s", type=float, default=None, help="corrected segment end, seconds into the clip")
+    p.add_argument("--note", default="")
+    _common(p)
+    user_args(p)
+    p.set_defaults(func=cmd_label)
+
+    labels_parser = subparsers.add_parser("labels", help="labels: export, import, types")
+    sub = labels_parser.add_subparsers(dest="labels_command", required=True)
+    p = sub.add_parser("export", help="every label as CSV or JSON (by the extension of --out); audited")
+    p.add_argument("--out", type=Path, required=True)
+    _common(p)
+    user_args(p)
+    p.set_defaults(func=cmd_labels_export)
+    p = sub.add_parser("import", help="labels from a CSV or JSON export; all rows or none")
+    p.add_argument("file", type=Path)
+    _common(p)
+    user_args(p)
+    p.set_defaults(func=cmd_labels_import)
+    p = sub.add_parser("types", help="the incident types reviewers choose from; --set replaces them (admin)")
+    p.add_argument("--set", default=None, help="comma-separated list, e.g. 'assault,robbery,vandalism'")
+    _common(p)
+    user_args(p)
+    p.set_defaults(func=cmd_labels_types)
+
+    p = subparsers.add_parser("retrain", help="fine-tune MGFN and the classification heads on the labels (admin)")
+    p.add_argument("--json", type=Path, default=None, help="write candidate vs current metrics here")
+    p.add_argument("--iterations", type=int, default=retrain.RetrainConfig.iterations)
+    p.add_argument("--heldout-share", type=float, default=retrain.RetrainConfig.heldout_share)
+    p.add_argument("--min-per-class", type=int, default=retrain.RetrainConfig.min_per_class)
+    p.add_argument("--seed", type=int, default=retrain.RetrainConfig.seed)
+    p.add_argument("--no-promote", action="store_true", help="register the candidate but never promote it")
+    _common(p)
+    user_args(p)
+    p.set_defaults(func=cmd_retrain)
+
+    models_parser = subparsers.add_parser("models", help="the model registry: list, promote, rollback")
+    sub = models_parser.add_subparsers(dest="models_command", required=True)
+    p = sub.add_parser("list", help="every version with its status and held-out metrics")
+    _common(p)
+    p.set_defaults(func=cmd_models_list)
+    for name, func in (("promote", cmd_models_promote), ("rollback", cmd_models_rollback)):
+        p = sub.add_parser(name, help=f"{name} (admin); the app and CLI score with it from their next call")
+        if name == "promote":
+            p.add_argument("version", type=int)
+        p.add_argument("--reason", default="")
+        _common(p)
+        user_args(p)
+        p.set_defaults(func=func)
+
+    p = subparsers.add_parser("calibrate", help="a camera's threshold for a target of false alarms per hour (admin)")
+    p.add_argument("camera")
+    p.add_argument("--target-per-hour", type=float, required=True)
+    p.add_argument("--hours", type=float, default=None, help="hours watched (default: its stored scored footage)")
+    p.add_argument("--dry-run", action="store_true", help="report the threshold without applying it")
+    _common(p)
+    user_args(p)
+    p.set_defaults(func=cmd_calibrate)
+
+
 def add_subcommands(subparsers) -> None:
-    """Registers score, train, evaluate and bench on an ``add_subparsers()`` object."""
+    """Registers score, train, evaluate, bench, label(s), retrain, models and calibrate on ``add_subparsers()``."""
     from crimeviz.cctv import DEMO_WEIGHTS, train
     from crimeviz.cli.common import user_args
 
@@ -345,3 +557,5 @@ def add_subcommands(subparsers) -> None:
     _i3d_args(p, "(default: initial weights; the time of a pass does not depend on them)")
     _common(p, "DuckDB file (not used: the benchmark reads no store)")
     p.set_defaults(func=cmd_bench_i3d)
+
+    _add_loop_commands(subparsers)

@@ -17,7 +17,10 @@ from crimeviz.store import importer
 # Feature packages that register their own subcommands with ``add_subcommands(subparsers)``.
 FEATURE_COMMANDS = {
     "forecast": ("crimeviz.cli.forecast", "next-day hotspot forecasts: train, evaluate, bench"),
-    "cctv": ("crimeviz.cli.cctv", "CCTV review with MGFN: score, train, evaluate, bench"),
+    "cctv": (
+        "crimeviz.cli.cctv",
+        "CCTV review with MGFN: score, label, retrain, models, calibrate, train, evaluate, bench",
+    ),
     "cameras": ("crimeviz.cli.cameras", "live cameras: add, edit, list, remove (credentials never shown)"),
     "streetview": ("crimeviz.cli.streetview", "street-level imagery: DevianceNet scores and training"),
     "patrol": ("crimeviz.cli.patrol", "patrol plans: build, approve, export, review, bench"),
