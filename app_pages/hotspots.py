@@ -5,16 +5,17 @@ import streamlit as st
 
 from crimeviz.explore import area_maps, hotspots, maps
 from crimeviz.store import areas, queries
-from crimeviz.web import area_views, tiles, ui
+from crimeviz.web import area_views, share, tiles, ui
 
 user, con, f = ui.filtered_page("Hotspot statistics")
+ui.link_notes(share.page_state("hotspots", share.hotspot_fields()))  # the settings below in the URL
 st.caption(ui.describe(f))
 
 a, b, c, d = st.columns(4)
-res = a.radio("H3 resolution", [7, 8, 9], index=1, horizontal=True, key="hot_res")
+res = a.radio("H3 resolution", [7, 8, 9], horizontal=True, key="hot_res")
 k = b.selectbox("Neighbourhood (k-ring)", [1, 2, 3], key="hot_k", help="Cells within k steps count as neighbours")
-alpha = c.selectbox("False discovery rate", [0.01, 0.05, 0.10], index=1, key="hot_alpha")
-bandwidth = d.slider("Kernel bandwidth (m)", 200, 3000, 800, 100, key="hot_bw")
+alpha = c.selectbox("False discovery rate", [0.01, 0.05, 0.10], key="hot_alpha")
+bandwidth = d.slider("Kernel bandwidth (m)", 200, 3000, step=100, key="hot_bw")
 test = st.radio(
     "Significance that colours the map",
     ["Normal approximation", "Permutations"],

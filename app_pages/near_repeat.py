@@ -6,7 +6,7 @@ import streamlit as st
 
 from crimeviz import config
 from crimeviz.explore import maps, near_repeat
-from crimeviz.web import tiles, ui
+from crimeviz.web import share, tiles, ui
 
 NEAR_REPEAT_COLOUR = "background-color: rgb(244, 165, 130); font-weight: 600"
 
@@ -26,16 +26,16 @@ def knox(store_path: str, version: int, offence, start, end, d_bands, t_bands, p
     return near_repeat.for_offence(ui.connection(), offence, start, end, d_bands, t_bands, permutations, seed)
 
 
+shared = share.near_repeat_fields(opts["offences"], first, last, (max(first, last - timedelta(days=364)), last))
+ui.link_notes(share.page_state("near_repeat", shared))  # the settings below in the URL
 a, b = st.columns([1, 2])
 offence = a.selectbox("Offence", opts["offences"], key="nr_offence")
-dates = b.date_input(
-    "Dates", (max(first, last - timedelta(days=364)), last), first, last, key="nr_dates", format="YYYY-MM-DD"
-)
+dates = b.date_input("Dates", min_value=first, max_value=last, key="nr_dates", format="YYYY-MM-DD")
 c, d, e, g = st.columns(4)
-d_text = c.text_input("Distance bands (m)", "0,100,200,400", key="nr_distance", help="Edges; each band is [a, b)")
-t_text = d.text_input("Time bands (days)", "0,7,14,28", key="nr_time", help="Whole days; each band is [a, b)")
-permutations = e.selectbox("Permutations", [19, 99, 999], index=1, key="nr_permutations")
-seed = g.number_input("Seed", 0, 2**31 - 1, 1, key="nr_seed", help="The same seed gives the same permutations")
+d_text = c.text_input("Distance bands (m)", key="nr_distance", help="Edges; each band is [a, b)")
+t_text = d.text_input("Time bands (days)", key="nr_time", help="Whole days; each band is [a, b)")
+permutations = e.selectbox("Permutations", [19, 99, 999], key="nr_permutations")
+seed = g.number_input("Seed", 0, 2**31 - 1, key="nr_seed", help="The same seed gives the same permutations")
 if not isinstance(dates, (tuple, list)) or len(dates) != 2:
     st.info("Pick an end date for the date range.")
     st.stop()

@@ -5,7 +5,7 @@ import streamlit as st
 
 from crimeviz.explore import area_maps, charts, people
 from crimeviz.store import areas, persons, queries
-from crimeviz.web import area_views, ui
+from crimeviz.web import area_views, share, ui
 
 user, con, f = ui.filtered_page("Trends")
 st.caption(ui.describe(f))
@@ -13,7 +13,9 @@ if queries.total(con, f) == 0:
     st.warning(ui.NO_MATCH)
     st.stop()
 
-freq = st.radio("Series", ["Daily", "Weekly", "Monthly"], index=1, horizontal=True, key="trend_freq")
+RECORDED = "Neighbourhoods recorded on the incidents"
+ui.link_notes(share.page_state("trends", share.trend_fields([RECORDED, *ui.area_catalogue(con)])))
+freq = st.radio("Series", ["Daily", "Weekly", "Monthly"], horizontal=True, key="trend_freq")
 series = queries.series(con, f, freq[0])
 now, before = int(series["n"].sum()), int(series["n_last_year"].sum())
 c1, c2 = st.columns(2)
@@ -26,7 +28,6 @@ a.plotly_chart(charts.hour_weekday_heatmap(queries.hour_weekday(con, f)), key="t
 b.plotly_chart(charts.seasonal_chart(queries.seasonal(con, f)), key="trend_seasonal")
 st.plotly_chart(charts.offence_mix_chart(queries.offence_mix(con, f)), key="trend_mix")
 
-RECORDED = "Neighbourhoods recorded on the incidents"
 group = st.selectbox(
     "Group by area",
     [RECORDED, *ui.area_catalogue(con)],

@@ -156,3 +156,30 @@ def test_saving_needs_a_page_the_role_may_use():
     analyst = auth.User("a", "A", "analyst")
     assert share.page_of("Map") == ("map", "incidents") and share.page_of("Nowhere") is None
     assert not analyst.may(share.page_of("Patrol plans")[1])
+
+
+@pytest.mark.parametrize(
+    "name, params, state",
+    [
+        (
+            "hotspots",
+            {"res": "7", "k": "2", "fdr": "0.01", "bandwidth": "1200", "test": "Permutations"},
+            {"hot_res": 7, "hot_k": 2, "hot_alpha": 0.01, "hot_bw": 1200, "hot_test": "Permutations"},
+        ),
+        ("trends", {"series": "Monthly", "offence": "Robbery"}, {"trend_freq": "Monthly", "f_offences": ["Robbery"]}),
+        (
+            "near_repeat",
+            {"offence": "Robbery", "dates": "2021-01-01..2021-03-31", "distance": "0,200,400", "seed": "7"},
+            {"nr_offence": "Robbery", "nr_dates": (date(2021, 1, 1), date(2021, 3, 31)), "nr_distance": "0,200,400"},
+        ),
+    ],
+)
+def test_links_restore_the_other_pages_settings(app_db, name, params, state):
+    at = page(name, "analyst")
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception and not at.warning
+    for key, value in state.items():
+        assert at.session_state[key] == value
+    for param, value in params.items():
+        assert at.query_params[param] == value  # the address keeps what the link asked for

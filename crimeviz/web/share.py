@@ -45,8 +45,8 @@ class Field:
     kind: str
     choices: tuple | None = None
     default: Any = None
-    low: date | None = None
-    high: date | None = None
+    low: Any = None  # smallest allowed date or number
+    high: Any = None
     always: bool = False  # published even when equal to the default (the default date range moves with the data)
 
 
@@ -113,10 +113,11 @@ def _typed(field: Field, text: str):
         if not h3.is_valid_cell(text):
             raise ValueError(f"{text!r} is not an H3 cell")
         return text.lower()
-    if field.kind == "int":
-        return int(text)
-    if field.kind == "float":
-        return float(text)
+    if field.kind in ("int", "float"):
+        value = int(text) if field.kind == "int" else float(text)
+        if (field.low is not None and value < field.low) or (field.high is not None and value > field.high):
+            raise ValueError(f"{value} lies outside {field.low} to {field.high}")
+        return value
     return text
 
 
@@ -160,6 +161,16 @@ def sync(group: str, fields: list[Field]) -> list[str]:
         publish(group, fields)  # drop the values that were refused from the address too
         return notes
     publish(group, fields)
+    return notes
+
+
+def page_state(group: str, fields: list[Field]) -> list[str]:
+    """:func:`sync`, then each field's default where the session has no value yet: pages pass no
+    ``index``/``value`` to these widgets (Streamlit refuses a default and a restored value together)."""
+    notes = sync(group, fields)
+    for field in fields:
+        if field.default is not None:
+            st.session_state.setdefault(field.key, field.default)
     return notes
 
 
@@ -301,3 +312,34 @@ def _params(query: str) -> dict[str, list[str]]:
     for key, value in parse_qsl(query, keep_blank_values=True):
         out.setdefault(key, []).append(value)
     return out
+
+
+def hotspot_fields() -> list[Field]:
+    """The Hotspots page's resolution, neighbourhood, false discovery rate, bandwidth and test."""
+    return [
+        Field("hot_res", "res", "int", (7, 8, 9), default=8),
+        Field("hot_k", "k", "int", (1, 2, 3), default=1),
+        Field("hot_alpha", "fdr", "float", (0.01, 0.05, 0.10), default=0.05),
+        Field("hot_bw", "bandwidth", "int", tuple(range(200, 3001, 100)), default=800),
+        Field("hot_test", "test", "str", ("Normal approximation", "Permutations"), default="Normal approximation"),
+    ]
+
+
+def trend_fields(groups: list[str]) -> list[Field]:
+    """The Trends page's series and the grouping of its CompStat tables."""
+    return [
+        Field("trend_freq", "series", "str", ("Daily", "Weekly", "Monthly"), default="Weekly"),
+        Field("trend_group", "group", "str", tuple(groups), default=groups[0]),
+    ]
+
+
+def near_repeat_fields(offences: list[str], first: date, last: date, default_dates) -> list[Field]:
+    """The Near repeats page's offence, dates, bands, permutations and seed."""
+    return [
+        Field("nr_offence", "offence", "str", tuple(offences)),
+        Field("nr_dates", "dates", "dates", default=tuple(default_dates), low=first, high=last, always=True),
+        Field("nr_distance", "distance", "str", default="0,100,200,400"),
+        Field("nr_time", "days", "str", default="0,7,14,28"),
+        Field("nr_permutations", "permutations", "int", (19, 99, 999), default=99),
+        Field("nr_seed", "seed", "int", default=1, low=0, high=2**31 - 1),
+    ]
