@@ -12,11 +12,12 @@ import streamlit as st
 
 from crimeviz.cctv.live import alert_store
 from crimeviz.explore import maps
-from crimeviz.store import audit
+from crimeviz.store import audit, counts
 from crimeviz.web import tiles, ui
 
 REFRESH_S = 2
-STATE_ICONS = {"online": "🟢", "reconnecting": "🟠", "connecting": "🟠", "offline": "🔴"}
+STATE_COLOURS = {"online": "green", "reconnecting": "orange", "connecting": "orange", "offline": "red"}
+NEARBY_M = 300
 ACTIONS = (("acknowledge", "Acknowledge"), ("confirm", "Confirm"), ("dismiss", "Dismiss"))
 
 user = ui.require("cctv")
@@ -39,7 +40,9 @@ def show_alert(alert_id: int) -> None:
         return
     st.subheader(f"Alert #{alert_id}: {ui.plain(row['camera'])}")
     st.text(
-        f"Started {_when(row['started_at'])} · ended {_when(row['ended_at']) if row['ended_at'] else 'still going'}\n"
+        f"Started {_when(row['started_at'])} · "
+        + (f"ended {_when(row['ended_at'])}" if row["ended_at"] else "still going")
+        + "\n"
         f"Peak score {row['peak']:.3f} ({row['severity']}) · threshold {row['threshold']:.2f}\n"
         f"Location {row['lat']:.5f}, {row['lon']:.5f} · status {row['status']}"
         + (f" by {row['reviewed_by']}" if row["reviewed_by"] else "")
@@ -56,7 +59,11 @@ def show_alert(alert_id: int) -> None:
     camera["tooltip"] = [f"{row['camera']} · alert #{alert_id}"]
     layers = [ui.map_context(con)["outline"], maps.marker_layer(camera, "live-alert-camera")]
     view = maps.view_for((row["lat"] - 0.01, row["lat"] + 0.01, row["lon"] - 0.014, row["lon"] + 0.014))
-    st.pydeck_chart(maps.deck(layers, view, tiles.basemap(con), height=260), key=f"live_map_{alert_id}")
+    st.pydeck_chart(maps.deck(layers, view, tiles.basemap(con), height=260), height=260, key=f"live_map_{alert_id}")
+    nearby = counts.incidents_near(con, row["lat"], row["lon"], NEARBY_M)
+    st.caption(f"{len(nearby)} recorded incidents within {NEARBY_M} m of the camera; the most recent:")
+    if not nearby.empty:
+        st.dataframe(nearby.sort_values("occurred_at", ascending=False).head(10), hide_index=True, width="stretch")
     if row["report_pdf"] and Path(row["report_pdf"]).is_file():
         st.download_button(
             "Report (PDF)" + ("" if row["report_complete"] else ", preliminary"),
@@ -89,7 +96,8 @@ def camera_tiles() -> None:
     for i, cam in enumerate(cams.itertuples()):
         with columns[i % 3].container(border=True):
             fps = "" if pd.isna(cam.fps) else f" · {cam.fps:.1f} fps"
-            st.text(f"{STATE_ICONS.get(cam.state, '⚪')} {cam.name}: {cam.state}{fps}")
+            st.badge(cam.state, color=STATE_COLOURS.get(cam.state, "gray"))
+            st.text(f"{cam.name}: {cam.state}{fps}")
             if cam.latest_jpeg is not None and not pd.isna(cam.updated_at):
                 st.image(bytes(cam.latest_jpeg), caption=f"at {_when(cam.updated_at)}")
             if isinstance(cam.curve, str):
