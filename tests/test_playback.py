@@ -135,3 +135,17 @@ def test_map_page_playback_steps_and_pauses(app_db):
     at.button(key="pb_start").click().run()
     assert at.session_state["pb_slider"] == 0 and not at.session_state["pb_playing"]
     assert "Download the playback as an animated GIF (53 frames)" in [b.label for b in at.get("download_button")]
+
+
+def test_map_page_plays_the_areas_of_the_choropleths_layer(app_db):
+    at = page("map")
+    at.session_state["map_layers"] = ["Areas"]
+    at.run()
+    at.toggle(key="pb_on").set_value(True).run()
+    assert [o for o in at.radio(key="pb_kind").options] == ["Hexagons", "Areas"]
+    at.radio(key="pb_kind").set_value("Areas").run()
+    assert not at.exception
+    spec = next(s for s in deck_specs(at) if any(layer["id"] == "playback-areas" for layer in s["layers"]))
+    features = next(layer for layer in spec["layers"] if layer["id"] == "playback-areas")["data"]["features"]
+    assert len(features) > 100 and {"name", "n", "color", "tooltip"} <= set(features[0]["properties"])
+    assert sum(f["properties"]["n"] for f in features) > 0
