@@ -175,13 +175,13 @@ def breakdown(con, f: IncidentFilter, role: str, column: str, min_count: int = M
     if role not in ROLES or column not in BREAKDOWNS:
         raise ValueError(f"role is one of {ROLES} and column one of {tuple(BREAKDOWNS)}")
     ensure(con)
+    # Two reads joined here: on the server profile the incidents are read from the analytics
+    # replica (crimeviz.store.replica), which does not hold the person fields.
     sql, params = where(f)
-    frame = con.execute(
-        f"SELECT coalesce(p.{column}, 'not recorded') AS value, count(*) AS n FROM incident_people p "
-        f"JOIN incidents i ON i.id = p.incident_id WHERE p.role = ? AND i.id IN (SELECT id FROM incidents WHERE {sql}) "
-        "GROUP BY 1",
-        [role, *params],
-    ).df()
+    ids = con.execute(f"SELECT id FROM incidents WHERE {sql}", params).df()["id"]
+    people = con.execute(f"SELECT incident_id, {column} AS value FROM incident_people WHERE role = ?", [role]).df()
+    values = people.loc[people["incident_id"].isin(ids), "value"].fillna("not recorded")
+    frame = values.value_counts().rename_axis("value").reset_index(name="n")
     if column == "age_band":
         order = {label: k for k, (_, _, label) in enumerate(AGE_BANDS)}
         frame = frame.sort_values("value", key=lambda v: v.map(order).fillna(len(order)), ignore_index=True)
