@@ -105,6 +105,8 @@ def test_synthetic_pings_follow_the_plan_and_the_report_finds_its_cells_visited(
     [plan] = report.plans
     assert plan["plan_id"] == approved.plan_id and plan["share_visited"] >= 0.9
     assert plan["minutes_in_plan_cells"] > 5 * plan["minutes_elsewhere"]
+    # once round each beat at the plan's time per cell (±30%), less one 10-minute radio gap per unit
+    assert plan["minutes_in_plan_cells"] == pytest.approx(plan["planned_minutes"], rel=0.3)
     # the 10-minute radio gaps are not counted: presence stays below the patrol time
     assert summary["minutes_present"] < len(approved.beats) * approved.params.patrol_minutes
     assert report.to_json()["plans"][0]["cells"][0]["cell"] in approved.cell_list()

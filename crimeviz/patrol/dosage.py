@@ -436,9 +436,9 @@ def build(
 def synthetic_pings(plan: Plan, seed: int = 0, every_s: int = 30) -> pd.DataFrame:
     """Made-up AVL pings of the plan's units following their beats, for tests and demonstrations.
 
-    Each unit starts at its first cell when the shift begins, stays a plan's time per cell (±30%),
-    drives to the next cell at the plan's travel speed, and loops over its beat for the plan's patrol
-    time; a fix every ``every_s`` seconds, scattered ~30 m around the cell's centre. To exercise the
+    Each unit starts at its first cell when the shift begins, stays a plan's time per cell (±30%) and
+    drives to the next cell at the plan's travel speed, once round its beat (cut at the plan's patrol
+    time); a fix every ``every_s`` seconds, scattered ~30 m around the cell's centre. To exercise the
     filters each unit has one GPS jump (~5 km away for one fix) and one 10-minute radio gap.
     Units are named ``SYN-<plan>-<unit>``."""
     rng = np.random.default_rng(seed)
@@ -451,15 +451,16 @@ def synthetic_pings(plan: Plan, seed: int = 0, every_s: int = 30) -> pd.DataFram
         centres = [h3int.cell_to_latlng(h3int.str_to_int(c)) for c in beat.cells]
         track: list[tuple[float, float, float]] = []  # (minute, lat, lon)
         t, stop = 0.0, 0
-        while t < params.patrol_minutes:
-            lat, lon = centres[stop % len(centres)]
+        while t < params.patrol_minutes and stop < len(centres):
+            lat, lon = centres[stop]
             stay = dwell * rng.uniform(0.7, 1.3)
             track.append((t, lat, lon))
             t += stay
             track.append((t, lat, lon))
-            nxt = centres[(stop + 1) % len(centres)]
-            t += float(distance_km(lat, lon, nxt[0], nxt[1])) / params.speed_kmh * 60
             stop += 1
+            if stop < len(centres):
+                nxt = centres[stop]
+                t += float(distance_km(lat, lon, nxt[0], nxt[1])) / params.speed_kmh * 60
         times = np.arange(0, min(t, params.patrol_minutes), every_s / 60)
         marks = np.array([p[0] for p in track])
         lat = np.interp(times, marks, [p[1] for p in track])
