@@ -262,6 +262,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     importlib.import_module("crimeviz.cli.analyze").add_bench_arguments(p)
     areas_cli = importlib.import_module("crimeviz.cli.areas")
     areas_cli.add_bench_arguments(bsub.add_parser("areas", help=areas_cli.BENCH_HELP))
+    monitor_cli = importlib.import_module("crimeviz.cli.monitor")
+    monitor_cli.add_bench_arguments(bsub.add_parser("monitor", help=monitor_cli.BENCH_HELP))
 
     p = sub.add_parser("monitor", help="watch the live cameras: rolling MGFN scores, alerts, pings, reports")
     importlib.import_module("crimeviz.cli.monitor").add_arguments(p)

@@ -83,3 +83,32 @@ def add_arguments(p) -> None:
     db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_monitor)
+
+
+BENCH_HELP = "live monitoring: snippet, ping and report latency, cameras kept in real time per backend"
+
+
+def cmd_bench_monitor(args) -> int:
+    from crimeviz.bench import monitor as bench
+
+    counts = [int(n) for n in str(args.cameras).split(",") if n.strip()]
+    backends = ["in-process", "ray"] if args.backend == "both" else [args.backend]
+    result = bench.bench_monitor(counts, args.seconds, backends, args.weights, args.threads)
+    text = json.dumps(result, indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def add_bench_arguments(p) -> None:
+    from crimeviz.cctv import DEMO_WEIGHTS
+
+    p.add_argument("--cameras", default="1,2", help="camera counts to try, e.g. 1,2,4 (default 1,2)")
+    p.add_argument("--seconds", type=float, default=40.0, help="how long each run watches (default 40)")
+    p.add_argument("--backend", choices=("in-process", "ray", "both"), default="both")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT")
+    p.add_argument("--weights", type=Path, default=DEMO_WEIGHTS)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for PyTorch (default 1)")
+    p.set_defaults(func=cmd_bench_monitor)
