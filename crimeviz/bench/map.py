@@ -81,8 +81,9 @@ def server_measure(url: str, f: IncidentFilter, res: int, repeats: int) -> dict:
     import psycopg
 
     store = db.connect(url)
+    store.replica.version = store.replica.snapshot = None  # the next refresh copies the tables whole
     t0 = time.perf_counter()
-    store.replica._copy()
+    store.replica.refresh()
     copy = time.perf_counter() - t0
     app = timed(lambda: queries.hex_counts(store, f, res), repeats)
     column = cell_column(res)

@@ -84,13 +84,17 @@ def during_import(location, con, f: IncidentFilter, path: Path, env: dict) -> tu
     return samples, wall
 
 
-def visibility(location, con, repeats: int, env: dict) -> list[float]:
-    """Seconds from a second process's commit to this process seeing the new data version."""
+def visibility(location, con, f: IncidentFilter, repeats: int, env: dict) -> list[float]:
+    """Seconds from a second process committing one new incident to the Map's query here counting it
+    (on the server profile this includes the replica's refresh)."""
     script = (
-        "import sys, time\nfrom crimeviz.store import db\ncon = db.connect(sys.argv[1])\n"
-        "for _ in range(int(sys.argv[2])):\n"
-        "    sys.stdin.readline()\n"
-        "    with db.transaction(con):\n        db.bump_data_version(con)\n"
+        "import sys, time\nimport pandas as pd\nfrom crimeviz.store import db\ncon = db.connect(sys.argv[1])\n"
+        "for i in range(int(sys.argv[2])):\n"
+        "    day = sys.stdin.readline().strip()\n"
+        "    row = pd.DataFrame({'occurred_at': [pd.Timestamp(day)], 'offence': ['Assault'], 'premises': [None],\n"
+        "                        'neighbourhood': [None], 'lat': [43.65 + i * 1e-4], 'lon': [-79.38]})\n"
+        "    row['occurred_at'] = row['occurred_at'].astype('datetime64[us]')\n"
+        "    db.insert_incidents(con, db.with_cells(row, 'bench-visibility'))\n"
         "    print(time.time(), flush=True)\n"
     )
     proc = subprocess.Popen(
@@ -104,10 +108,10 @@ def visibility(location, con, repeats: int, env: dict) -> list[float]:
     delays = []
     try:
         for _ in range(repeats):
-            before = db.data_version(con)
-            proc.stdin.write("\n")
+            before = queries.total(con, f)
+            proc.stdin.write(f"{f.end} 12:00\n")
             proc.stdin.flush()
-            while db.data_version(con) == before:
+            while queries.total(con, f) == before:
                 time.sleep(0.002)
             seen = time.time()
             committed = float(proc.stdout.readline())
@@ -133,7 +137,7 @@ def profile(location, rows: int, repeats: int, work: Path, env: dict) -> dict:
     t0 = time.perf_counter()
     loaded = importer.import_file(con, path, MAPPING, BENCH_USER).loaded
     in_process = time.perf_counter() - t0
-    seen = visibility(location, con, repeats, env)
+    seen = visibility(location, con, f, repeats, env)
     out = {
         "store": db.describe(location),
         "incidents": db.incident_count(con),
