@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from crimeviz.cctv import DEMO_CLIP, app_weights, charts, preview, report, review, store, video
+from crimeviz.cctv import labels as cctv_labels
 from crimeviz.cctv.model import WeightsError, load_scorer
 from crimeviz.files import file_sha256
 from crimeviz.web import ui
@@ -293,6 +294,73 @@ d2.download_button(
     "application/pdf",
     key="cctv_pdf",
 )
+st.subheader("Label this review")
+st.caption(
+    "Labels train the detector and its type, instrument and severity heads (`python -m crimeviz cctv retrain`). "
+    "Type, instrument and severity describe true alarms only."
+)
+if current_label := cctv_labels.label_for(con, "report", int(report_id)):
+    st.caption(
+        f"Labelled {current_label['verdict']} by {html.escape(str(current_label['labelled_by']))}; "
+        "saving again replaces that label."
+    )
+first = record["segments"][0] if record["segments"] else {"start_s": 0.0, "end_s": record["clip"]["duration_s"]}
+with st.form("cctv_label", clear_on_submit=False):
+    l1, l2, l3 = st.columns(3)
+    verdict = l1.radio(
+        "Verdict",
+        cctv_labels.VERDICTS,
+        horizontal=True,
+        key="cctv_label_verdict",
+        format_func={"true": "true alarm", "false": "false alarm", "unsure": "unsure"}.get,
+    )
+    event_type = l2.selectbox("Type", ["", *cctv_labels.event_types(con)], key="cctv_label_type")
+    instrument = l3.selectbox("Instrument", ["", *cctv_labels.INSTRUMENTS], key="cctv_label_instrument")
+    severity = l1.selectbox("Severity (1–10)", ["", *range(1, 11)], key="cctv_label_severity")
+    correct = l2.checkbox("Correct the segment bounds", key="cctv_label_correct")
+    duration = float(record["clip"]["duration_s"])
+    start_s = l2.number_input("Starts (s)", 0.0, duration, float(first["start_s"]), 0.1, key="cctv_label_start")
+    end_s = l3.number_input("Ends (s)", 0.0, duration, min(duration, float(first["end_s"])), 0.1, key="cctv_label_end")
+    label_note = st.text_input("Label note", key="cctv_label_note", max_chars=cctv_labels.MAX_NOTE)
+    labelled = st.form_submit_button("Save label")
+if labelled:
+    true_alarm = verdict == "true"
+    values = {
+        "source": "report",
+        "source_id": int(report_id),
+        "verdict": verdict,
+        "event_type": event_type if true_alarm else None,
+        "instrument": instrument if true_alarm else None,
+        "severity": severity if true_alarm else None,
+        "start_s": start_s if correct else None,
+        "end_s": end_s if correct else None,
+        "note": label_note,
+    }
+    try:
+        cctv_labels.save_label(con, values, user.username, origin="page")
+    except ValueError as exc:
+        st.error(f"The label was not saved: {exc}.")
+    else:
+        st.success(f"Label saved for report #{report_id}.")
+e1, e2 = st.columns(2)
+for column, kind, mime in ((e1, "csv", "text/csv"), (e2, "json", "application/json")):
+    column.download_button(
+        f"Download all labels ({kind.upper()})",
+        lambda kind=kind: cctv_labels.export(con, kind, user.username),
+        f"cctv-cctv_labels.{kind}",
+        mime,
+        key=f"cctv_labels_{kind}",
+    )
+if user.may("models"):
+    with st.expander("Incident types reviewers choose from (administrators)"), st.form("cctv_label_types"):
+        text = st.text_area("One type per line", "\n".join(cctv_labels.event_types(con)), key="cctv_types_text")
+        if st.form_submit_button("Save the type list"):
+            try:
+                cctv_labels.set_event_types(con, text.splitlines(), user.username)
+            except ValueError as exc:
+                st.error(f"The list was not saved: {exc}.")
+            else:
+                st.success("Type list saved.")
 if nearby := review.nearby_incidents(con, user, record["camera"]):
     caption, incidents = nearby
     st.caption(html.escape(caption))

@@ -87,7 +87,7 @@ def test_review_an_upload_and_save_a_report(app_db, clip_bytes):
     assert _reports(app_db) == before + 1
     assert at.selectbox(key="cctv_report_pick").value is not None
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Download JSON", "Download PDF"]
+    assert labels == ["Download JSON", "Download PDF", "Download all labels (CSV)", "Download all labels (JSON)"]
 
 
 def test_a_bad_upload_is_explained_and_nothing_is_saved(app_db, tmp_path):
