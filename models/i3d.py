@@ -20,7 +20,9 @@ uses its key names and order (``conv1``, ``bn1``, ``layer1.0.conv1`` ... ``fc``)
 ``i3d_r50_kinetics.pth`` that its ``utils/convert_weights.py`` writes from the Caffe2
 file loads with :func:`load_official_weights`. That file holds no BatchNorm
 ``num_batches_tracked`` buffers (Caffe2 has none); the loader adds them, as PyTorch's
-own loader does for such files. The official extractor calls ``forward_single`` and
+own loader does for such files. The Caffe2 file itself loads too: :func:`read_caffe2_weights`
+renames its blobs as ``convert_weights.py`` does (:func:`caffe2_name`) and reads the
+pickle with an unpickler that builds numpy arrays only. The official extractor calls ``forward_single`` and
 never the classifier: :meth:`I3DResNet50.forward` returns the pooled 2048-d features
 and :meth:`I3DResNet50.classify` applies ``fc`` for whoever wants Kinetics logits.
 
@@ -32,11 +34,16 @@ global average -> (N, 2048).
 
 from __future__ import annotations
 
+import codecs
 import os
+import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import torch
+from numpy._core import multiarray
 from torch import Tensor, nn
 
 from models.checkpoint import CheckpointError, load_weights, read_checkpoint
@@ -135,27 +142,104 @@ def _with_batch_counters(model: nn.Module, state: Mapping[str, Tensor]) -> dict[
     return out
 
 
+_SUFFIXES = {"weight": "w", "bias": "b", "running_mean": "rm", "running_var": "riv"}
+_BLOCK_KEY = re.compile(r"layer(\d)\.(\d)\.(conv|bn)(\d)\.(\w+)")
+_SHORTCUT_KEY = re.compile(r"layer(\d)\.(\d)\.downsample\.(0|1)\.(\w+)")
+_STEM = {"conv1.weight": "conv1_w", "fc.weight": "pred_w", "fc.bias": "pred_b"}
+
+
+def caffe2_name(key: str) -> str | None:
+    """The video-nonlocal-net Caffe2 blob behind a state-dict key, as the official ``convert_weights.py`` maps them.
+
+    ``layer1.0.conv2.weight`` -> ``res2_0_branch2b_w``, ``layer1.0.bn2.running_var`` ->
+    ``res2_0_branch2b_bn_riv``, ``layer2.0.downsample.1.weight`` -> ``res3_0_branch1_bn_s``,
+    ``bn1.bias`` -> ``res_conv1_bn_b``; None for ``num_batches_tracked``. BatchNorm
+    weights are the Caffe2 scales (``_s``).
+    """
+    if key in _STEM:
+        return _STEM[key]
+    leaf = key.rsplit(".", 1)[-1]
+    if leaf not in _SUFFIXES:
+        return None
+    bn_suffix = "s" if leaf == "weight" else _SUFFIXES[leaf]
+    if key.startswith("bn1."):
+        return f"res_conv1_bn_{bn_suffix}"
+    if match := _BLOCK_KEY.fullmatch(key):
+        layer, block, kind, index, _ = match.groups()
+        branch = f"res{int(layer) + 1}_{block}_branch2{'abc'[int(index) - 1]}"
+        return f"{branch}_bn_{bn_suffix}" if kind == "bn" else f"{branch}_{_SUFFIXES[leaf]}"
+    if match := _SHORTCUT_KEY.fullmatch(key):
+        layer, block, module, _ = match.groups()
+        branch = f"res{int(layer) + 1}_{block}_branch1"
+        return f"{branch}_bn_{bn_suffix}" if module == "1" else f"{branch}_{_SUFFIXES[leaf]}"
+    return None
+
+
+# What a Caffe2 weights pickle may construct: numpy arrays and their dtypes, nothing else.
+_ARRAY_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): multiarray._reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): multiarray._reconstruct,
+    ("numpy.core.multiarray", "scalar"): multiarray.scalar,
+    ("numpy._core.multiarray", "scalar"): multiarray.scalar,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): codecs.encode,
+}
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ARRAY_GLOBALS:
+            return _ARRAY_GLOBALS[(module, name)]
+        raise pickle.UnpicklingError(f"refused global {module}.{name}")
+
+
+def read_caffe2_weights(path: str | os.PathLike) -> dict[str, Tensor]:
+    """State dict from the Kinetics Caffe2 file (``i3d_baseline_32x2_IN_pretrain_400k.pkl``, video-nonlocal-net).
+
+    The renaming of the official ``utils/convert_weights.py`` (:func:`caffe2_name`),
+    without running the file's code: the pickle may construct numpy arrays only.
+    Blobs no key maps to (e.g. ``*_momentum``) are left out, as there. The non-local
+    model's file is refused: the extractor uses the baseline.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path.name}: no such weights file")
+    try:
+        with path.open("rb") as handle:
+            content = _ArraysOnly(handle, encoding="latin1").load()
+    except pickle.UnpicklingError as exc:
+        if "refused global" in str(exc):
+            raise CheckpointError(f"{path.name}: holds Python objects besides arrays, so it is not loaded") from exc
+        raise CheckpointError(f"{path.name}: not a Caffe2 weights file (corrupt or another format)") from exc
+    except Exception as exc:  # a truncated or foreign pickle fails in many ways
+        raise CheckpointError(f"{path.name}: not a Caffe2 weights file ({type(exc).__name__})") from exc
+    blobs = content.get("blobs") if isinstance(content, dict) else None
+    if not isinstance(blobs, dict):
+        raise CheckpointError(f"{path.name}: not a Caffe2 weights file (no 'blobs')")
+    if any(str(name).startswith("nonlocal_") for name in blobs):
+        raise CheckpointError(f"{path.name}: the non-local I3D; the feature extractor uses the baseline I3D weights")
+    state = {}
+    for key in I3DResNet50().state_dict():
+        blob = blobs.get(caffe2_name(key))
+        if isinstance(blob, np.ndarray):
+            state[key] = torch.from_numpy(np.array(blob))
+    return state
+
+
 def load_official_weights(model: I3DResNet50, source: Mapping[str, Tensor] | str | os.PathLike) -> I3DResNet50:
-    """Loads the official extractor's weights (a state dict or its ``.pth``) strictly.
+    """Loads the official extractor's weights strictly: a state dict, its ``.pth``, or the Caffe2 ``.pkl``.
 
     ``module.`` is stripped and missing ``num_batches_tracked`` buffers are added; any
     other missing, extra or mis-shaped tensor raises a one-line
-    :class:`~models.checkpoint.CheckpointError`. The raw Caffe2 ``.pkl`` is refused
-    with the conversion step it needs.
+    :class:`~models.checkpoint.CheckpointError`. A ``.pkl`` is renamed as the
+    official ``convert_weights.py`` does (:func:`read_caffe2_weights`).
     """
     name = "state dict"
     if not isinstance(source, Mapping):
         path = Path(source)
         name = path.name
-        try:
-            source = read_checkpoint(path)
-        except CheckpointError as exc:
-            if path.suffix.lower() == ".pkl" and path.is_file():
-                raise CheckpointError(
-                    f"{name}: a Caffe2 .pkl, not PyTorch weights; convert it first with the official "
-                    "utils/convert_weights.py (it writes i3d_r50_kinetics.pth)"
-                ) from exc
-            raise
+        source = read_caffe2_weights(path) if path.suffix.lower() == ".pkl" else read_checkpoint(path)
     if isinstance(source, Mapping) and isinstance(source.get("state_dict"), Mapping):
         source = source["state_dict"]
     if isinstance(source, Mapping):

@@ -2,6 +2,8 @@
 
 import argparse
 import json
+import pickle
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ from crimeviz.cctv.model import WeightsError
 from crimeviz.cli import cctv as cli
 from crimeviz.cli.common import CommandError
 from models.checkpoint import CheckpointError
-from models.i3d import I3DResNet50, load_official_weights
+from models.i3d import I3DResNet50, caffe2_name, load_official_weights
 from models.mgfn import MGFN
 from tests.parity_fill import fill_state_dict, seeded_input
 from tests.test_cctv_pipeline import random_weights  # noqa: F401 (fixture)
@@ -126,6 +128,31 @@ def test_converted_kinetics_file_loads_without_batch_counters(official_filled, t
     assert torch.equal(again.bn1.running_var, official_filled.bn1.running_var)
 
 
+def caffe2_pickle(state, path):
+    """A weights pickle laid out as video-nonlocal-net's (Python 2 numpy names), optimiser blobs beside the weights."""
+    blobs = {}
+    for key, value in state.items():
+        if name := caffe2_name(key):
+            blobs[name] = value.numpy().copy()
+            blobs[name + "_momentum"] = np.zeros_like(blobs[name])
+    raw = pickle.dumps({"blobs": blobs}, protocol=2)
+    path.write_bytes(raw.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    return path
+
+
+def test_caffe2_blob_names_are_those_of_the_official_converter():
+    names = {key: caffe2_name(key) for key in I3DResNet50().state_dict()}
+    assert {k: v for k, v in names.items() if v} == FIXTURE["caffe2_names"]
+    assert [k for k, v in names.items() if v is None] == [k for k in names if k.endswith("num_batches_tracked")]
+
+
+def test_caffe2_file_loads_as_its_converted_pth(official_filled, tmp_path):
+    path = caffe2_pickle(official_filled.state_dict(), tmp_path / "i3d_baseline_32x2_IN_pretrain_400k.pkl")
+    loaded = load_i3d(path)
+    for (key, ours), theirs in zip(loaded.state_dict().items(), official_filled.state_dict().values(), strict=True):
+        assert torch.equal(ours, theirs), key
+
+
 def test_bad_weights_are_refused_in_one_line(official_filled, blank, tmp_path):
     state = official_filled.state_dict()
     cases = [
@@ -138,11 +165,17 @@ def test_bad_weights_are_refused_in_one_line(official_filled, blank, tmp_path):
             load_official_weights(blank, bad)
         assert "\n" not in str(caught.value)
     (tmp_path / "notes.pth").write_text("not weights\n")
-    (tmp_path / "i3d_baseline_32x2_IN_pretrain_400k.pkl").write_bytes(b"\x80\x02}q\x00.")
+    (tmp_path / "empty.pkl").write_bytes(pickle.dumps({}, protocol=2))
+    (tmp_path / "objects.pkl").write_bytes(pickle.dumps({"blobs": OrderedDict()}, protocol=2))
+    (tmp_path / "nl.pkl").write_bytes(pickle.dumps({"blobs": {"nonlocal_conv3_1_theta_w": np.zeros(1)}}))
+    (tmp_path / "text.pkl").write_text("not weights\n")
     files = [
         ("notes.pth", "I3D weights notes.pth: not a PyTorch checkpoint"),
-        ("i3d_baseline_32x2_IN_pretrain_400k.pkl", "a Caffe2 .pkl, not PyTorch weights; convert it first"),
         ("missing.pth", "I3D weights missing.pth: no such checkpoint file"),
+        ("empty.pkl", r"empty.pkl: not a Caffe2 weights file \(no 'blobs'\)"),
+        ("objects.pkl", "objects.pkl: holds Python objects besides arrays"),
+        ("nl.pkl", "nl.pkl: the non-local I3D; the feature extractor uses the baseline"),
+        ("text.pkl", "text.pkl: not a Caffe2 weights file"),
     ]
     for name, reason in files:
         with pytest.raises(WeightsError, match=reason) as caught:

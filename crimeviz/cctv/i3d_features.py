@@ -82,7 +82,8 @@ def to_clips(views: np.ndarray) -> torch.Tensor:
 
 
 def load_i3d(path: str | os.PathLike) -> I3DResNet50:
-    """The official extractor's Kinetics weights (``i3d_r50_kinetics.pth``) in eval mode.
+    """The official extractor's Kinetics weights in eval mode: ``i3d_r50_kinetics.pth``, or the Caffe2
+    ``i3d_baseline_32x2_IN_pretrain_400k.pkl`` it is converted from.
 
     Raises :class:`WeightsError` with one line naming the file when they do not fit.
     """
