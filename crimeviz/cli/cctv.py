@@ -400,6 +400,20 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_loop_eval(args) -> int:
+    """Labels, calibration, retraining and rollback measured on OpenCV's sample footage (a fresh store in --out)."""
+    from crimeviz.bench import cctv_loop
+
+    _setup(args)
+    result = cctv_loop.run(
+        args.out, args.source_dir, args.iterations, log=lambda line: print(line, file=sys.stderr, flush=True)
+    )
+    if args.json:
+        _write_json(args.json, result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def _add_loop_commands(subparsers) -> None:
     """label, labels, retrain, models, calibrate."""
     from crimeviz.cctv import labels, retrain
@@ -469,6 +483,18 @@ def _add_loop_commands(subparsers) -> None:
     _common(p)
     user_args(p)
     p.set_defaults(func=cmd_calibrate)
+
+    from crimeviz.cctv.train import SOURCE_DIR
+
+    p = subparsers.add_parser(
+        "loop-eval", help="measure labels -> calibration -> retrain -> rollback on sample footage"
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder for the evaluation's own store, clips and registry")
+    p.add_argument("--source-dir", type=Path, default=SOURCE_DIR)
+    p.add_argument("--iterations", type=int, default=retrain.RetrainConfig.iterations)
+    p.add_argument("--json", type=Path, default=None)
+    _common(p)
+    p.set_defaults(func=cmd_loop_eval)
 
 
 def add_subcommands(subparsers) -> None:
