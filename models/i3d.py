@@ -38,6 +38,7 @@ import codecs
 import os
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -239,7 +240,10 @@ def load_official_weights(model: I3DResNet50, source: Mapping[str, Tensor] | str
     if not isinstance(source, Mapping):
         path = Path(source)
         name = path.name
-        source = read_caffe2_weights(path) if path.suffix.lower() == ".pkl" else read_checkpoint(path)
+        caffe2 = (
+            path.suffix.lower() == ".pkl" and path.is_file() and not zipfile.is_zipfile(path)
+        )  # torch files are zips
+        source = read_caffe2_weights(path) if caffe2 else read_checkpoint(path)
     if isinstance(source, Mapping) and isinstance(source.get("state_dict"), Mapping):
         source = source["state_dict"]
     if isinstance(source, Mapping):
