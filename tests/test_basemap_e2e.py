@@ -1,5 +1,5 @@
-"""End to end: the Map draws the unit's own basemap tiles, served by the app, and no request leaves
-localhost; the Patrol dosage page shows synthetic pings labelled as such over the same tiles."""
+"""End to end: the maps draw the unit's own basemap tiles, served by the app, and no request leaves
+localhost."""
 
 import shutil
 import sqlite3
@@ -12,14 +12,10 @@ from PIL import Image
 
 from crimeviz import config
 from crimeviz.access import auth
-from crimeviz.patrol import dosage
-from crimeviz.patrol import store as plans
-from crimeviz.patrol.plan import PlanParams, plan_on_surface
-from crimeviz.store import avl, basemap, db
+from crimeviz.store import basemap, db
 from crimeviz.web import serve
-from tests.e2e_helpers import E2E_PASSWORD, open_page, screenshot, sign_in, wait_for_pixels
+from tests.e2e_helpers import E2E_PASSWORD, sign_in, wait_for_pixels
 from tests.test_basemap import TORONTO, png, xyz_tiles
-from tests.test_patrol_beats import DAY, random_surface
 
 pytestmark = pytest.mark.e2e
 LOCAL = {"127.0.0.1", "localhost"}
@@ -33,8 +29,7 @@ def magenta_pixels(path) -> int:
 
 @pytest.fixture(scope="module")
 def tiled_app(toronto_db, tmp_path_factory):
-    """The app on a store whose basemap is a set of plain magenta tiles, with an approved plan and
-    synthetic pings following it."""
+    """The app on a store whose basemap is a set of plain magenta tiles."""
     work = tmp_path_factory.mktemp("basemap-e2e")
     folder = config.ROOT / "static" / "basemap" / f"e2e-{uuid.uuid4().hex[:8]}"
     store, secrets = work / "store.duckdb", work / "secrets.toml"
@@ -55,11 +50,6 @@ def tiled_app(toronto_db, tmp_path_factory):
         mp.setenv("CRIMEVIZ_BASEMAP_DIR", str(folder))
         auth.add_user(con, "e2e-admin", E2E_PASSWORD, "admin")
         basemap.import_tiles(con, tiles, "e2e-admin")
-        plan = plan_on_surface(PlanParams(DAY, units=3, max_cells=5), random_surface(2), created_by="insp.test")
-        saved = plans.save_plan(con, plan, "insp.test")
-        approved = plans.set_status(con, saved.plan_id, "approved", "supt.test", four_eyes=True)
-        pings = dosage.synthetic_pings(approved)
-        avl.save_synthetic(con, pings, dosage.synthetic_source(approved.plan_id), "e2e-admin", {})
     con.close()
     env = {"CRIMEVIZ_SECRETS": str(secrets), "CRIMEVIZ_BASEMAP_DIR": str(folder)}
     proc, url = serve.start(store, work / "streamlit.log", env=env)
@@ -73,7 +63,7 @@ def tiled_app(toronto_db, tmp_path_factory):
 def test_the_map_draws_the_units_tiles_and_nothing_leaves_localhost(tiled_app, browser_page):
     requests = []
     browser_page.on("request", lambda r: requests.append(r.url))
-    sign_in(browser_page, tiled_app, "admin")
+    sign_in(browser_page, tiled_app, "admin")  # the Map: an administrator's first page
     chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
     chart.wait_for(timeout=60_000)
     shot = wait_for_pixels(chart, "basemap-map", magenta_pixels, at_least=20_000)
@@ -86,13 +76,3 @@ def test_the_map_draws_the_units_tiles_and_nothing_leaves_localhost(tiled_app, b
         if urlparse(u).scheme in ("http", "https", "ws", "wss") and urlparse(u).hostname not in LOCAL
     ]
     assert not outside, outside
-
-
-def test_the_dosage_page_labels_synthetic_pings(tiled_app, browser_page):
-    sign_in(browser_page, tiled_app, "admin")
-    open_page(browser_page, "Forecasts & patrol", "Patrol dosage")
-    browser_page.get_by_text("are synthetic").first.wait_for(timeout=60_000)
-    chart = browser_page.locator('[data-testid="stDeckGlJsonChart"]').first
-    wait_for_pixels(chart, "dosage-map", magenta_pixels, at_least=5_000)
-    screenshot(browser_page, "dosage-page", full_page=True)
-    assert browser_page.get_by_text("planned cells visited").count() >= 1
