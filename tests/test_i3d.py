@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from crimeviz.cctv import store
 from crimeviz.cctv.i3d_features import (
     CROP,
     I3DFeatureExtractor,
@@ -21,10 +22,12 @@ from crimeviz.cctv.i3d_features import (
 from crimeviz.cctv.model import WeightsError
 from crimeviz.cli import cctv as cli
 from crimeviz.cli.common import CommandError
+from crimeviz.store import db
 from models.checkpoint import CheckpointError
 from models.i3d import I3DResNet50, caffe2_name, load_official_weights
 from models.mgfn import MGFN
 from tests.parity_fill import fill_state_dict, seeded_input
+from tests.test_cctv_cli import store_path  # noqa: F401 (fixture)
 from tests.test_cctv_pipeline import random_weights  # noqa: F401 (fixture)
 from tests.test_cctv_video import make_clip
 
@@ -203,14 +206,22 @@ def run_cctv(capsys, *argv):
     return status, json.loads(capsys.readouterr().out)
 
 
-def test_score_command_runs_the_official_detector_on_raw_video(capsys, tmp_path, weight_files):
+def test_score_command_runs_the_official_detector_on_raw_video_and_saves_the_review(
+    capsys, tmp_path, weight_files, store_path
+):
     i3d, mgfn = weight_files
     clip = make_clip(tmp_path / "walk.avi", n_frames=20)
     out = tmp_path / "scores.json"
     argv = ["score", clip, "--features", "i3d", "--i3d-weights", i3d, "--weights", mgfn, "--crops", 1, "--json", out]
-    status, summary = run_cctv(capsys, *argv)
+    status, summary = run_cctv(
+        capsys, *argv, "--camera", "Gate", "--threshold", 0.01, "--db", store_path, "--user", "rev"
+    )
     payload = json.loads(out.read_text())
     assert status == 0 and summary["n_frames"] == 20 and len(payload["frame_scores"]) == 20
+    con = db.connect(store_path)
+    record, _ = store.load_report(con, summary["report_id"])
+    con.close()
+    assert record["model"]["version"] == payload["model"]["version"] and record["camera"]["name"] == "Gate"
     assert len(payload["snippet_scores"]) == 1  # one full snippet; the last 4 frames take its score
     assert payload["model"]["version"].startswith("mgfn-ucf+") and "/i3d-r50-1crop+" in payload["model"]["version"]
     assert "I3D ResNet-50 features (1 crop)" in payload["model"]["label"]
