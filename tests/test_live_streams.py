@@ -215,3 +215,34 @@ def test_garbage_from_the_camera_is_survived():
     finally:
         listener.close()
         thread.join(timeout=5)
+
+
+def test_a_restarted_monitor_finishes_the_interrupted_alert_and_sends_its_ping_once(tmp_path):
+    """A monitor killed during an alert left it open with its ping undelivered; the next one (here on a
+    file looped as a demo camera, a calm scene) closes it where it was last seen, completes its
+    report, delivers the ping once, and opens no second alert."""
+    import time
+
+    from crimeviz.cctv.live import monitor
+    from crimeviz.cctv.live.alerts import AlertTracker
+    from crimeviz.cctv.model import load_scorer
+
+    con = db.connect(tmp_path / "store.duckdb")
+    clip = anomaly_clip(tmp_path / "calm.avi", normal_s=6.0, black_s=0.0, after_s=0.0)
+    cameras.add(con, cameras.CameraConfig("Yard", clip.as_uri(), 43.65, -79.38, detect_fps=5.0), "boss")
+    cfg = cameras.get(con, "yard")
+    alert_store.ensure_tables(con)
+    with WebhookReceiver() as hook:
+        settings = notify.Settings(webhooks=(hook.url,), webhook_secret=SECRET)
+        now = time.time()
+        seg = AlertTracker(0.5, 1).update(now - 30, now - 27, 0.97)[0].segment
+        alert_id = alert_store.open_alert(con, cfg, seg, ("demo", "synthetic demo"), settings.targets(), now - 27)
+        mon = monitor.Monitor(con, load_scorer(), [cfg], settings, media_dir=tmp_path / "alerts")
+        summary = mon.run(6)
+        received = list(hook.received)
+    assert summary["cameras"][0]["frames"] >= 20 and summary["cameras"][0]["error"] is None
+    assert alert_store.alerts(con)["alert_id"].tolist() == [alert_id]
+    row = alert_store.alert(con, alert_id)
+    assert row["ended_at"] is not None and abs(row["ended_at"].timestamp() - (now - 27)) < 0.01
+    assert row["report_complete"] and Path(row["report_pdf"]).is_file()
+    assert [json.loads(body)["alert_id"] for _, _, body in received] == [alert_id]

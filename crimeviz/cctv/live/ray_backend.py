@@ -111,6 +111,7 @@ class RayBackend:
             init(address)
         actor = ray.remote(ScorerActor).options(num_cpus=num_cpus, max_concurrency=1000)
         self.actor = actor.remote(str(Path(scorer_path)), context, max_batch, max_wait_s)
+        ray.get(self.actor.stats.remote())  # ready (model loaded) before the first snippet is timed
 
     def score(self, camera: str, features: np.ndarray) -> float:
         return self.ray.get(self.actor.score.remote(camera, np.asarray(features, np.float32)))
