@@ -218,8 +218,11 @@ def test_promotion_and_rollback_switch_the_weights_the_app_scores_with(con, tmp_
     registry.promote(con, first, "admin")
     assert current.get() == app_weights() == registry.registry_dir() / registry.version(con, first)["file"]
     assert current.get() and len(loads) == 1  # cached while nothing changes
+    held = registry.PromotedScorer(current)  # what the live monitor holds: follows the promoted version
+    assert held.name.startswith("first-")
     registry.promote(con, second, "admin")
     assert current.get().name.startswith("second-") and len(loads) == 2
+    assert held.name.startswith("second-")
     registry.rollback(con, "admin")
     assert registry.promoted_id(con) == first and current.get().name.startswith("first-")
     statuses = dict(registry.versions(con)[["version_id", "status"]].itertuples(index=False))

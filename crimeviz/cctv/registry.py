@@ -243,3 +243,16 @@ class CurrentScorer:
             if key != self._key:
                 self._scorer, self._key = self.loader(path), key
             return self._scorer
+
+
+class PromotedScorer:
+    """Stands in for a :class:`crimeviz.cctv.model.Scorer` and forwards every attribute to
+    ``current.get()``, so code that holds one scorer (the live monitor's backend) scores with the
+    promoted version from its next snippet on. Versions made by retraining keep the feature recipe,
+    so features computed before a promotion remain valid after it."""
+
+    def __init__(self, current: CurrentScorer):
+        self.__dict__["_current"] = current
+
+    def __getattr__(self, name):
+        return getattr(self._current.get(), name)

@@ -285,8 +285,8 @@ def cmd_label(args) -> int:
     """Labels a saved review or an alert (verdict, type, instrument, severity, corrected bounds); audited."""
     from crimeviz.cctv import labels
 
-    con, user = _signed_in(args, "cctv")
     source, source_id = _label_source(args.id)
+    con, user = _signed_in(args, "cctv")
     values = {
         "source": source,
         "source_id": source_id,

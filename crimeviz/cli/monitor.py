@@ -41,12 +41,18 @@ def cmd_monitor(args) -> int:
         smtp_port=int(args.smtp.split(":")[1]) if args.smtp and ":" in args.smtp else None,
         public_url=args.public_url,
     )
-    scorer = load_scorer(args.weights)
+    if args.weights is None:  # the promoted registry version, followed while running (promote/rollback)
+        from crimeviz.cctv import app_weights, registry
+
+        scorer = registry.PromotedScorer(registry.CurrentScorer())
+    else:
+        scorer = load_scorer(args.weights)
     backend = None
     if args.backend == "ray":
         from crimeviz.cctv.live import ray_backend
 
-        backend = ray_backend.RayBackend(scorer_path=args.weights, address=args.ray_address)
+        path = args.weights or app_weights()  # a Ray actor keeps the version it started with
+        backend = ray_backend.RayBackend(scorer_path=path, address=args.ray_address)
     mon = monitor.Monitor(con, scorer, chosen, settings, backend=backend, stride=args.stride, by=user.username)
 
     def stop(signum, frame):
@@ -63,7 +69,6 @@ def cmd_monitor(args) -> int:
 
 
 def add_arguments(p) -> None:
-    from crimeviz.cctv import DEMO_WEIGHTS
     from crimeviz.cli.common import db_arg, user_args
 
     p.add_argument("--camera", action="append", default=None, metavar="NAME", help="watch this camera (repeatable)")
@@ -78,7 +83,13 @@ def add_arguments(p) -> None:
     p.add_argument("--stride", type=int, default=8, help="frames between snippet windows (16 long; default 8)")
     p.add_argument("--backend", choices=("in-process", "ray"), default="in-process", help="where snippets are scored")
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default $RAY_ADDRESS, else a local one)")
-    p.add_argument("--weights", type=Path, default=DEMO_WEIGHTS, help="MGFN checkpoint (default: the demo model)")
+    p.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="MGFN checkpoint (default: $CRIMEVIZ_CCTV_WEIGHTS, else the registry's promoted version, followed "
+        "after a promotion or rollback without a restart, else the demo model)",
+    )
     p.add_argument("--threads", type=int, default=1, help="CPU threads for PyTorch (default 1)")
     db_arg(p)
     user_args(p)
