@@ -14,12 +14,13 @@ from crimeviz.cctv import store
 from crimeviz.cctv.i3d_features import (
     CROP,
     I3DFeatureExtractor,
+    LiveI3DScorer,
     crop_views,
     load_i3d,
     scale_frame,
     to_clips,
 )
-from crimeviz.cctv.model import WeightsError
+from crimeviz.cctv.model import Scorer, WeightsError
 from crimeviz.cli import cctv as cli
 from crimeviz.cli.common import CommandError
 from crimeviz.store import db
@@ -247,3 +248,16 @@ def test_bench_i3d_command_parses_its_options():
     args = parser.parse_args(["bench-i3d", "--snippets", "2", "--device", "cpu", "--i3d-weights", "w.pth"])
     assert args.func is cli.cmd_bench_i3d and args.snippets == 2 and str(args.i3d_weights) == "w.pth"
     assert parser.parse_args(["score", "x.mp4"]).features == "crimeviz"  # the default path is unchanged
+
+
+def test_live_scorer_scores_a_snippet_from_the_official_centre_crop_features(official_filled):
+    mgfn = MGFN().eval()
+    state = mgfn.state_dict()
+    fill_state_dict(state, FIXTURE["salt"])
+    mgfn.load_state_dict(state)
+    scorer = Scorer(mgfn, "mgfn-ucf+test", "key-seeded weights for a test: the score means nothing")
+    live = LiveI3DScorer(scorer, I3DFeatureExtractor(official_filled, crops=1))
+    score = live.push(list(fixture_frames(16)[..., ::-1]))
+    official = np.array(PIPELINE["oversample"]["features_snippet0_crop2"], np.float32)[None, None]
+    assert score == pytest.approx(float(scorer.snippet_scores(official)[0]), abs=1e-5)
+    assert len(live.window) == 1
