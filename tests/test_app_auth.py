@@ -69,11 +69,12 @@ def test_navigation_lists_only_what_the_role_may_use():
         "Emerging hot spots",
         "Bulletin",
         "Areas",
+        "Saved views",
         "Street view",
         "Forecast",
     ]
     assert titles("reviewer") == ["CCTV review"]
-    assert titles("commander") == titles("analyst") + ["Patrol plans"]
+    assert titles("commander") == titles("analyst") + ["Patrol plans", "Patrol dosage"]
     assert "Data" not in titles("commander") and "Users & audit" not in titles("commander")
     assert set(titles("admin")) == {title for _, _, title, _, _ in navigation.PAGES}
 
