@@ -294,7 +294,9 @@ class CompactDeck(pdk.Deck):
 def deck(layers: list, view: pdk.ViewState, basemap="none", height: int = 600) -> pdk.Deck:
     """A Deck with no external requests unless ``basemap == "carto"`` (token-free CARTO) or an internet
     tile URL an administrator enabled. With a stored basemap (``store.basemap.TileSource``) the map
-    draws its MapLibre style, raster tiles the app serves itself, under the deck.gl layers."""
+    draws its MapLibre style, raster tiles the app serves itself, under the deck.gl layers (a deck.gl
+    TileLayer would need a JavaScript ``renderSubLayers`` function to make its BitmapLayers, and the JSON
+    pydeck sends cannot carry one: Streamlit's converter allows no function calls in expressions)."""
     kwargs = {"map_provider": None}
     if basemap == "carto":
         kwargs = {"map_provider": "carto", "map_style": CARTO_LIGHT}
