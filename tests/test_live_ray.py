@@ -56,8 +56,11 @@ def test_ray_scorer_batches_cameras_and_matches_in_process_scores(ray_cluster, r
         for t in threads:
             t.join(timeout=60)
         stats = backend.stats()
+        frames = rng.integers(0, 255, (2, 160, 224, 3), dtype=np.uint8)
+        embedded = backend.embed("gate", frames)
     finally:
         backend.close()
     for camera in features:
         assert got[camera] == pytest.approx(expected[camera], abs=1e-5)
     assert stats["scored"] == 10 and stats["batches"] < 10  # snippets of both cameras shared forward passes
+    assert embedded == pytest.approx(scorer.embed(frames), abs=1e-4)  # the feature actor's backbone is the product's

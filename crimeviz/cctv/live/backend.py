@@ -105,6 +105,10 @@ class InProcessBackend:
         self.contexts = ContextScorer(scorer, context)
         self._lock = threading.Lock()
 
+    def embed(self, camera: str, frames: np.ndarray) -> np.ndarray:
+        """(N, h, w, 3) prepared frames -> (N, 1280) backbone features, in the calling thread."""
+        return self.scorer.embed(frames)
+
     def score(self, camera: str, features: np.ndarray) -> float:
         with self._lock:
             return self.contexts.score_batch([(camera, features)])[0]

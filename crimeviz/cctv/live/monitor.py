@@ -145,7 +145,7 @@ class CameraWorker:
     def __init__(self, cfg: CameraConfig, monitor: Monitor):
         self.cfg, self.monitor = cfg, monitor
         self.con = monitor.con.cursor()
-        self.features = LiveFeatures(monitor.scorer.spec, monitor.scorer.embed)
+        self.features = LiveFeatures(monitor.scorer.spec, partial(monitor.backend.embed, cfg.name))
         self.reader: StreamReader | None = None
         self.curve: deque[tuple[float, float]] = deque(maxlen=int(CURVE_SECONDS * cfg.detect_fps / monitor.stride) + 1)
         self.snippets = 0

@@ -1,12 +1,16 @@
-"""Snippet scoring on Ray: one shared scorer actor batches snippets from every camera.
+"""Snippet features and scoring on Ray: feature actors run the backbone, one shared scorer actor batches.
 
-Camera threads send each snippet's features to a Ray actor
-(:class:`ScorerActor`, an asyncio actor) that waits at most ``max_wait_s`` for
+Camera threads (decoding is FFmpeg's own process per camera; the motion gate and motion
+statistics cost milliseconds) send the few frames a snippet's appearance needs to a
+feature actor (:class:`FeatureActor`, the EfficientNet-Lite0 backbone; cameras are spread
+over ``feature_actors`` of them) and the snippet's features to the scorer.
+
+The scorer (:class:`ScorerActor`, an asyncio actor) waits at most ``max_wait_s`` for
 snippets of other cameras, then scores up to ``max_batch`` of them in one MGFN pass
 (:class:`backend.ContextScorer`; which requests go together is
-:class:`backend.PendingRequests`, tested without Ray). The actor asks for an explicit
-share of a CPU (``num_cpus``): on a two-core machine an actor that asks for a whole
-core can wait for one forever.
+:class:`backend.PendingRequests`, tested without Ray). Every actor asks for an explicit
+share of a CPU (``num_cpus``, ``feature_cpus``): on a two-core machine an actor that asks
+for a whole core can wait for one forever.
 
 ``ray.init()`` starts a local one-node cluster unless ``address`` (or ``$RAY_ADDRESS``)
 names a cluster to join. Ray docs: "Actors", "AsyncIO / Concurrency for Actors",
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +95,24 @@ def init(address: str | None = None, num_cpus: int | None = None) -> None:
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, **options)
 
 
+class FeatureActor:
+    """The frozen EfficientNet-Lite0 backbone: prepared frames -> pooled features (the costly part of a snippet)."""
+
+    def __init__(self):
+        import torch
+
+        from crimeviz.cctv.features import backbone_embedder, load_backbone
+
+        torch.set_num_threads(1)
+        self.embed_frames = backbone_embedder(load_backbone())
+
+    def embed(self, frames: np.ndarray) -> np.ndarray:
+        return self.embed_frames(frames)
+
+    def ready(self) -> bool:
+        return True
+
+
 class RayBackend:
     """The monitor's scoring backend on Ray (same interface as :class:`backend.InProcessBackend`)."""
 
@@ -103,6 +126,8 @@ class RayBackend:
         max_batch: int = 16,
         max_wait_s: float = 0.01,
         context: int = 16,
+        feature_actors: int = 1,
+        feature_cpus: float = 0.5,
     ):
         import ray
 
@@ -111,7 +136,15 @@ class RayBackend:
             init(address)
         actor = ray.remote(ScorerActor).options(num_cpus=num_cpus, max_concurrency=1000)
         self.actor = actor.remote(str(Path(scorer_path)), context, max_batch, max_wait_s)
-        ray.get(self.actor.stats.remote())  # ready (model loaded) before the first snippet is timed
+        features = ray.remote(FeatureActor).options(num_cpus=feature_cpus)
+        self.embedders = [features.remote() for _ in range(max(1, feature_actors))]
+        # ready (models loaded) before the first snippet is timed
+        ray.get([self.actor.stats.remote()] + [e.ready.remote() for e in self.embedders])
+
+    def embed(self, camera: str, frames: np.ndarray) -> np.ndarray:
+        """Backbone features computed by the camera's feature actor (cameras spread over the actors)."""
+        actor = self.embedders[zlib.crc32(camera.encode()) % len(self.embedders)]
+        return self.ray.get(actor.embed.remote(np.ascontiguousarray(frames)))
 
     def score(self, camera: str, features: np.ndarray) -> float:
         return self.ray.get(self.actor.score.remote(camera, np.asarray(features, np.float32)))
@@ -123,4 +156,5 @@ class RayBackend:
         return self.ray.get(self.actor.stats.remote())
 
     def close(self) -> None:
-        self.ray.kill(self.actor)
+        for actor in [self.actor, *self.embedders]:
+            self.ray.kill(actor)
