@@ -181,3 +181,16 @@ def test_reviewing_an_alert_is_audited_and_checked(camera_store):
         alert_store.review(con, alert_id, "delete", "", "rev")
     with pytest.raises(ValueError, match="no alert"):
         alert_store.review(con, 999, "dismiss", "", "rev")
+
+
+def test_a_still_window_reuses_the_appearance_and_skips_the_backbone(scorer):  # noqa: F811
+    from crimeviz.cctv.live.snippets import LiveFeatures, Window
+
+    rng = np.random.default_rng(3)
+    frames = [Frame(i, float(i), rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)) for i in range(17)]
+    features = LiveFeatures(scorer.spec, scorer.embed)
+    moving = features(Window(tuple(frames[1:]), frames[0], moving=True))
+    still = features(Window(tuple(frames[1:]), frames[0], moving=False))
+    assert (features.backbone_runs, features.reused) == (1, 1)
+    assert np.array_equal(moving, still)  # same frames: reusing the appearance changes nothing
+    assert moving.shape == (scorer.spec.dim,)
