@@ -16,7 +16,13 @@ from crimeviz.store import audit, counts
 from crimeviz.web import tiles, ui
 
 REFRESH_S = 2
-STATE_COLOURS = {"online": "green", "reconnecting": "orange", "connecting": "orange", "offline": "red"}
+STATE_COLOURS = {
+    "online": "green",
+    "reconnecting": "orange",
+    "connecting": "orange",
+    "offline": "red",
+    "off schedule": "blue",
+}
 NEARBY_M = 300
 ACTIONS = (("acknowledge", "Acknowledge"), ("confirm", "Confirm"), ("dismiss", "Dismiss"))
 

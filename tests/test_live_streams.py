@@ -246,3 +246,22 @@ def test_a_restarted_monitor_finishes_the_interrupted_alert_and_sends_its_ping_o
     assert row["ended_at"] is not None and abs(row["ended_at"].timestamp() - (now - 27)) < 0.01
     assert row["report_complete"] and Path(row["report_pdf"]).is_file()
     assert [json.loads(body)["alert_id"] for _, _, body in received] == [alert_id]
+
+
+def test_a_camera_outside_its_schedule_is_not_watched(tmp_path):
+    from datetime import datetime, timedelta
+
+    from crimeviz.cctv.live import monitor
+    from crimeviz.cctv.model import load_scorer
+
+    con = db.connect(tmp_path / "store.duckdb")
+    clip = anomaly_clip(tmp_path / "calm.avi", normal_s=3.0, black_s=0.0, after_s=0.0)
+    later = datetime.now() + timedelta(hours=2)
+    schedule = f"{later:%H}:00-{(later + timedelta(hours=1)):%H}:00"
+    cameras.add(con, cameras.CameraConfig("Night", clip.as_uri(), 43.65, -79.38, schedule=schedule), "boss")
+    cameras.add(con, cameras.CameraConfig("Off", clip.as_uri(), 43.65, -79.38, enabled=False), "boss")
+    chosen = monitor.watched(cameras.all_cameras(con), None)
+    assert [c.name for c in chosen] == ["Night"]  # disabled cameras are left out
+    summary = monitor.Monitor(con, load_scorer(), chosen, media_dir=tmp_path / "alerts").run(2)
+    assert summary["cameras"][0]["state"] == "off schedule" and summary["cameras"][0]["frames"] == 0
+    assert alert_store.camera_status(con).set_index("name").loc["Night", "state"] == "off schedule"

@@ -1,6 +1,6 @@
 """``python -m crimeviz monitor``: watch the live cameras until stopped (or ``--for`` seconds).
 
-Runs every enabled camera within its schedule (or those named with ``--camera``),
+Runs every enabled camera (or those named with ``--camera``), each within its schedule,
 writes alerts, clips, snapshots and reports, pings the configured webhooks and
 e-mail addresses (``$CRIMEVIZ_ALERT_WEBHOOKS``, ``$CRIMEVIZ_WEBHOOK_SECRET``,
 ``$CRIMEVIZ_ALERT_EMAIL``, ``$CRIMEVIZ_SMTP_HOST``/``PORT``/``FROM``; options override
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import signal
-from datetime import datetime
 from pathlib import Path
 
 
@@ -31,7 +30,7 @@ def cmd_monitor(args) -> int:
     con = db.connect(args.db)
     user = authorised(con, args, "cctv")
     cameras.ensure_tables(con)
-    chosen = monitor.watched(cameras.all_cameras(con), args.camera, datetime.now())
+    chosen = monitor.watched(cameras.all_cameras(con), args.camera)
     if not chosen:
         raise CommandError("no live camera to watch: add one with `python -m crimeviz cameras add`, or enable one")
     settings = notify.Settings.from_env(

@@ -27,12 +27,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from crimeviz.cctv.cameras import CameraConfig, connect_url, redact
+from crimeviz.cctv.cameras import CameraConfig, connect_url, in_schedule, redact
 from crimeviz.cctv.live import alert_store, alerts_dir, live_report, notify
 from crimeviz.cctv.live.alerts import ALERT, AlertTracker, Segment
 from crimeviz.cctv.live.motion import MotionGate
@@ -48,6 +49,13 @@ GAP_RESET_S = 2.0  # frames further apart than this start new windows (after a r
 # context, and over one or two snippets (far shorter than any training video) the demo model scores ~1.
 WARMUP_SNIPPETS = 3
 SNAPSHOT = "snapshot.jpg"
+SCHEDULE_CHECK_S = 5.0  # how often a camera with a schedule checks whether it should be watched
+OFF_SCHEDULE = "off schedule"
+
+
+def _off_schedule(reader) -> dict:
+    frames = reader.frames if reader else 0
+    return {"state": OFF_SCHEDULE, "fps": 0.0, "frames": frames, "dropped": 0, "reconnects": 0}
 
 
 def percentile(values, q: float) -> float | None:
@@ -153,12 +161,15 @@ class CameraWorker:
         self.recordings: dict[int, Recording] = {}
         self.thread = threading.Thread(target=self._guarded_run, daemon=True, name=f"camera-{cfg.name}")
         self.error: str | None = None
+        self.off_schedule = False
 
     def start(self) -> None:
         self.thread.start()
 
     def status(self) -> dict:
         reader = self.reader.status() if self.reader else {"state": "stopped", "frames": 0, "fps": 0.0}
+        if self.off_schedule:
+            reader = _off_schedule(self.reader)
         return {
             "name": self.cfg.name,
             "state": reader["state"],
@@ -172,9 +183,19 @@ class CameraWorker:
             "error": self.error,
         }
 
+    def _in_schedule(self) -> bool:
+        return in_schedule(self.cfg.schedule, datetime.now().time())
+
     def _guarded_run(self) -> None:
+        stop = self.monitor.stop_event
         try:
-            self._run()
+            while not stop.is_set():
+                self.off_schedule = not self._in_schedule()
+                if not self.off_schedule:
+                    self._run()  # until stopped, or until the schedule ends
+                else:
+                    self.monitor.status_writer.put(self.cfg.camera_id, _off_schedule(self.reader), None, [], None)
+                    stop.wait(SCHEDULE_CHECK_S)
         except Exception as exc:  # one camera's failure must not stop the others; it is reported
             self.error = redact(f"{type(exc).__name__}: {exc}", self.cfg)
 
@@ -197,9 +218,13 @@ class CameraWorker:
         if tracker.current is not None:  # an alert interrupted by a stop: continue it
             seg = tracker.current
             self.recordings[seg.alert_id] = Recording(seg, self._folder(seg.alert_id), None, time.time())
-        last_frame_at, last_status = None, 0.0
+        last_frame_at, last_status, last_check = None, 0.0, time.monotonic()
         try:
             while not stop.is_set():
+                if time.monotonic() - last_check > SCHEDULE_CHECK_S:
+                    last_check = time.monotonic()
+                    if not self._in_schedule():
+                        break
                 frame = self.reader.read(0.25)
                 now = time.time()
                 if frame is None:
@@ -473,8 +498,9 @@ class Monitor:
         }
 
 
-def watched(cameras: list[CameraConfig], names: list[str] | None, moment) -> list[CameraConfig]:
-    """The cameras to run: those named (any state), else every enabled one within its schedule."""
+def watched(cameras: list[CameraConfig], names: list[str] | None) -> list[CameraConfig]:
+    """The cameras to run: those named (enabled or not), else every enabled one; each is watched
+    within its schedule (outside it, its state is ``off schedule``)."""
     if names:
         wanted = {n.lower() for n in names}
         chosen = [c for c in cameras if c.name.lower() in wanted]
@@ -482,4 +508,4 @@ def watched(cameras: list[CameraConfig], names: list[str] | None, moment) -> lis
         if missing:
             raise ValueError(f"no live camera named {sorted(missing)[0]!r}")
         return chosen
-    return [c for c in cameras if c.watched_at(moment)]
+    return [c for c in cameras if c.enabled]
