@@ -84,6 +84,9 @@ def test_gif_has_a_frame_per_step_and_the_export_is_audited(small_store):
     data = playback.export(small_store, "ana", pb, shapes, "gif", 4.0, "March", "filter")
     gif = Image.open(io.BytesIO(data))
     assert gif.n_frames == 14 and gif.info["duration"] == 250
+    gif.seek(0)
+    pixels = {tuple(p) for p in np.asarray(gif.convert("RGB")).reshape(-1, 3)}
+    assert {tuple(c[:3]) for c in pb.colours(pb.breaks)} <= pixels  # the class colours exactly
     entry = audit.entries(small_store, action="map.export.playback_gif")
     assert len(entry) == 1 and entry.iloc[0]["username"] == "ana"
     assert json.loads(entry.iloc[0]["detail"])["steps"] == 14
