@@ -151,6 +151,17 @@ def test_a_bad_archive_is_refused_with_one_line_and_nothing_stored(empty_store, 
     assert audit.entries(empty_store, action="basemap.").empty
 
 
+def test_tiles_beyond_the_room_the_app_serves_are_refused(empty_store, served, tmp_path, monkeypatch):
+    first = basemap.import_tiles(empty_store, make_mbtiles(tmp_path / "city.mbtiles"), "root")
+    monkeypatch.setattr(basemap, "MAX_BYTES", first["bytes"] + 100)  # room for one such set
+    again = basemap.import_tiles(empty_store, tmp_path / "city.mbtiles", "root")  # replaces itself: fits
+    assert again["tileset"] == first["tileset"]
+    other = make_mbtiles(tmp_path / "other.mbtiles", tiles=list(xyz_tiles((9, 10))))
+    with pytest.raises(basemap.BasemapRejected, match="room left"):
+        basemap.import_tiles(empty_store, other, "root")
+    assert len(basemap.tilesets(empty_store)) == 1
+
+
 def test_an_internet_tile_url_needs_https_and_placeholders_and_comes_with_a_notice(empty_store, served):
     for bad in ("http://tiles.example.org/{z}/{x}/{y}.png", "https://tiles.example.org/tile.png", "javascript:1"):
         with pytest.raises(basemap.BasemapRejected, match="not an https tile URL"):

@@ -237,6 +237,18 @@ def _read_pmtiles(path: Path):
     return meta, tiles()
 
 
+def folder_bytes(folder: Path, but: Path | None = None) -> int:
+    """Bytes of the files under ``folder`` (0 if absent), leaving out those under ``but``."""
+    if not folder.exists():
+        return 0
+    skip = but.resolve() if but is not None else None
+    return sum(
+        f.stat().st_size
+        for f in folder.rglob("*")
+        if f.is_file() and not (skip is not None and f.resolve().is_relative_to(skip))
+    )
+
+
 def _tileset_id(digest: str) -> str:
     return f"ts-{digest[:16]}"
 
@@ -268,6 +280,7 @@ def import_tiles(con, path: Path, by: str) -> dict:
     staging = basemap_dir() / f".{tileset}-{uuid.uuid4().hex[:8]}"
     count = size = 0
     zooms, xs, ys = set(), {}, {}
+    room = MAX_BYTES - folder_bytes(basemap_dir(), but=target)  # the same file again replaces its set
     try:
         for z, x, y, data in tiles:
             _check_tile(z, x, y, data, fmt, path.name)
@@ -275,10 +288,10 @@ def import_tiles(con, path: Path, by: str) -> dict:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{y}.{fmt}").write_bytes(data)
             count, size = count + 1, size + len(data)
-            if size > MAX_BYTES:
+            if size > room:
                 raise BasemapRejected(
-                    f"{path.name}: over {MAX_BYTES // 1024**2} MB of tiles; the app serves at most 1 GB "
-                    "(export fewer zoom levels or a smaller area)"
+                    f"{path.name}: over {room // 1024**2} MB of tiles, the room left of the {MAX_BYTES // 1024**2} MB "
+                    "the app serves (export fewer zoom levels or a smaller area, or remove an unused tile set)"
                 )
             zooms.add(z)
             xs.setdefault(z, []).append(x)
