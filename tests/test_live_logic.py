@@ -194,3 +194,50 @@ def test_a_still_window_reuses_the_appearance_and_skips_the_backbone(scorer):  #
     assert (features.backbone_runs, features.reused) == (1, 1)
     assert np.array_equal(moving, still)  # same frames: reusing the appearance changes nothing
     assert moving.shape == (scorer.spec.dim,)
+
+
+def _alert_with_media(con, cfg, folder, start, status=None, size=1000):
+    seg = AlertTracker(0.5, 1).update(start, start + 3, 0.9)[0].segment
+    alert_id = alert_store.open_alert(con, cfg, seg, ("m", "label"), [], start + 3)
+    seg.alert_id, seg.end = alert_id, start + 3
+    alert_store.update_alert(con, seg)
+    media = folder / f"alert-{alert_id}"
+    media.mkdir()
+    (media / "clip.mp4").write_bytes(b"\0" * size)
+    (media / "snapshot.jpg").write_bytes(b"\0" * 10)
+    (media / "report.json").write_text("{}")
+    alert_store.set_files(con, alert_id, clip=str(media / "clip.mp4"), report_json=str(media / "report.json"))
+    if status:
+        alert_store.review(con, alert_id, status, "", "rev")
+    return alert_id, media
+
+
+def test_media_retention_by_class_and_budget_keeps_confirmed_alerts_until_released(camera_store, tmp_path):
+    from datetime import datetime
+
+    from crimeviz.cctv.live import retention
+
+    con, cfg = camera_store
+    now = datetime(2026, 6, 30, 12, 0)
+    day = 86400
+    t0 = now.timestamp()
+    old_alert, old_media = _alert_with_media(con, cfg, tmp_path, t0 - 40 * day)
+    confirmed, confirmed_media = _alert_with_media(con, cfg, tmp_path, t0 - 41 * day, status="confirm")
+    dismissed, dismissed_media = _alert_with_media(con, cfg, tmp_path, t0 - 5 * day, status="dismiss")
+    recent_a, recent_a_media = _alert_with_media(con, cfg, tmp_path, t0 - 2 * day, size=5000)
+    recent_b, recent_b_media = _alert_with_media(con, cfg, tmp_path, t0 - 1 * day, size=5000)
+    days = {"alert": 30, "detection": 7, "dismissed": 3}
+    result = retention.purge(con, "admin", now=now, days=days, budget_bytes=7000)
+    assert result["purged_retention"] == 2 and result["purged_budget"] == 1  # old alert + dismissed; then recent_a
+    assert not (old_media / "clip.mp4").exists() and (old_media / "report.json").exists()
+    assert not (dismissed_media / "snapshot.jpg").exists() and not (recent_a_media / "clip.mp4").exists()
+    assert (confirmed_media / "clip.mp4").exists() and (recent_b_media / "clip.mp4").exists()
+    assert alert_store.alert(con, old_alert)["clip"] is None
+    assert alert_store.alert(con, old_alert)["media_purged_at"] == now
+    with pytest.raises(ValueError, match="not confirmed"):
+        retention.release(con, recent_b, "admin")
+    retention.release(con, confirmed, "admin")
+    assert retention.purge(con, "admin", now=now, days=days)["purged_retention"] == 1
+    assert not (confirmed_media / "clip.mp4").exists()
+    assert len(audit.entries(con, action="cctv.alert.purge")) == 4
+    assert audit.entries(con, action="cctv.alert.release")["username"].tolist() == ["admin"]

@@ -1,4 +1,5 @@
-"""``python -m crimeviz cameras add|edit|list|remove``: the live camera registry.
+"""``python -m crimeviz cameras add|edit|list|remove|purge-media|release-alert``: the live camera registry
+and the retention of its alerts' media.
 
 Changes sign in with ``--user`` and need the ``cameras`` permission (administrators);
 every change is audited. Credentials given in the URL (``rtsp://user:pw@host/…``) are
@@ -120,6 +121,29 @@ def cmd_remove(args) -> int:
     return 0
 
 
+def cmd_purge_media(args) -> int:
+    from crimeviz.cctv.live import retention
+    from crimeviz.cli.common import authorised
+    from crimeviz.store import db
+
+    con = db.connect(args.db)
+    user = authorised(con, args, "cameras")
+    print(json.dumps(retention.purge(con, user.username, budget_bytes=retention.disk_budget_bytes())))
+    return 0
+
+
+def cmd_release_alert(args) -> int:
+    from crimeviz.cctv.live import retention
+    from crimeviz.cli.common import authorised
+    from crimeviz.store import db
+
+    con = db.connect(args.db)
+    user = authorised(con, args, "cameras")
+    retention.release(con, args.alert_id, user.username)
+    print(json.dumps({"released": args.alert_id}))
+    return 0
+
+
 def _setting_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--url", default=None, help="rtsp://, http(s):// (MJPEG/HLS) or a video file looped as a demo camera"
@@ -169,6 +193,21 @@ def add_subcommands(subparsers) -> None:
     p = subparsers.add_parser("list", help="live cameras and their settings (JSON; credentials never shown)")
     db_arg(p)
     p.set_defaults(func=cmd_list)
+
+    p = subparsers.add_parser(
+        "purge-media",
+        help="delete alert clips and snapshots past their class's retention ($CRIMEVIZ_ALERT_RETENTION) or "
+        "beyond the disk budget ($CRIMEVIZ_ALERT_DISK_MB); confirmed alerts are kept until released (admin)",
+    )
+    db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_purge_media)
+
+    p = subparsers.add_parser("release-alert", help="let a confirmed alert's media be purged (admin)")
+    p.add_argument("alert_id", type=int)
+    db_arg(p)
+    user_args(p)
+    p.set_defaults(func=cmd_release_alert)
 
     p = subparsers.add_parser("remove", help="remove a live camera without reports or alerts (admin)")
     p.add_argument("name")

@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS cctv_alerts (
     report_pdf      VARCHAR,
     report_complete BOOLEAN NOT NULL,
     curve           VARCHAR NOT NULL,
+    released_by     VARCHAR,
+    media_purged_at TIMESTAMP,
     UNIQUE (camera_id, started_at)
 );
 CREATE TABLE IF NOT EXISTS cctv_alert_pings (
@@ -254,6 +256,8 @@ _ALERT_COLUMNS = (
     "report_pdf",
     "report_complete",
     "curve",
+    "released_by",
+    "media_purged_at",
 )
 
 

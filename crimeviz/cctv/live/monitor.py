@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from crimeviz.cctv.cameras import CameraConfig, connect_url, in_schedule, redact
-from crimeviz.cctv.live import alert_store, alerts_dir, live_report, notify
+from crimeviz.cctv.live import alert_store, alerts_dir, live_report, notify, retention
 from crimeviz.cctv.live.alerts import ALERT, AlertTracker, Segment
 from crimeviz.cctv.live.motion import MotionGate
 from crimeviz.cctv.live.recorder import ClipWriter, FrameBuffer, jpeg
@@ -49,6 +49,7 @@ GAP_RESET_S = 2.0  # frames further apart than this start new windows (after a r
 # context, and over one or two snippets (far shorter than any training video) the demo model scores ~1.
 WARMUP_SNIPPETS = 3
 SNAPSHOT = "snapshot.jpg"
+HOUSEKEEPING_S = 3600.0  # the monitor purges alert media this often (and once when it starts)
 SCHEDULE_CHECK_S = 5.0  # how often a camera with a schedule checks whether it should be watched
 OFF_SCHEDULE = "off schedule"
 
@@ -97,8 +98,9 @@ class StatusWriter:
     """Writes the cameras' latest state (``cctv_camera_status``) at most every ``every_s`` seconds, all cameras in
     one transaction, from its own thread: a write opens the shared store, which takes longer than scoring."""
 
-    def __init__(self, con, every_s: float = STATUS_EVERY_S):
-        self.con, self.every_s = con, every_s
+    def __init__(self, con, every_s: float = STATUS_EVERY_S, housekeeping: Callable[[], None] | None = None):
+        self.con, self.every_s, self.housekeeping = con, every_s, housekeeping
+        self.last_housekeeping: float | None = None
         self.latest: dict[int, tuple] = {}
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
@@ -124,6 +126,10 @@ class StatusWriter:
     def _run(self) -> None:
         while not self.stop_event.wait(self.every_s):
             self.flush()
+            due = self.last_housekeeping is None or time.monotonic() - self.last_housekeeping > HOUSEKEEPING_S
+            if self.housekeeping and due:
+                self.last_housekeeping = time.monotonic()
+                self.housekeeping()
 
 
 class Reporter:
@@ -431,12 +437,20 @@ class Monitor:
         self.reader_options = reader_options or {}
         self.latencies = Latencies()
         self.opened: dict[int, float] = {}
+        self.housekeeping_error: str | None = None
         self.stop_event = threading.Event()
         self.reporter_con = con.cursor()
         self.reporter = Reporter(self.reporter_con, self.latencies)
-        self.status_writer = StatusWriter(con.cursor())
+        self.status_writer = StatusWriter(con.cursor(), housekeeping=self._purge_media)
         self.notifier = notify.Notifier(con.cursor(), self.settings, self._delivered)
         self.workers = [CameraWorker(c, self) for c in cameras]
+
+    def _purge_media(self) -> None:
+        """Alert media past their retention or beyond the disk budget go (:mod:`retention`), hourly."""
+        try:
+            retention.purge(self.status_writer.con, self.by, budget_bytes=retention.disk_budget_bytes())
+        except (OSError, ValueError) as exc:
+            self.housekeeping_error = str(exc)
 
     def _delivered(self, alert_id: int, channel: str, target: str, at: float) -> None:
         opened = self.opened.get(alert_id)
