@@ -111,6 +111,7 @@ def test_blackout_on_an_mjpeg_camera_raises_an_alert_with_clip_report_webhook_an
     assert not notify.verify("another secret", headers["x-crimeviz-signature"], body)
     payload = json.loads(body)
     assert payload["alert_id"] == alert["id"] and payload["camera"] == "Gate"
+    assert payload["units"] == []  # no approved patrol plan on duty in this store
     assert payload["link"] == f"http://cctv.example/live?alert={alert['id']}"
     assert len(mails) == 1 and mails[0][1] == ["duty@example.org"]
     mail = email.message_from_string(mails[0][2], policy=email.policy.default)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import signal
+from functools import partial
 from pathlib import Path
 
 
@@ -24,6 +25,7 @@ def cmd_monitor(args) -> int:
     from crimeviz.cctv.live import monitor, notify
     from crimeviz.cctv.model import load_scorer
     from crimeviz.cli.common import CommandError, authorised
+    from crimeviz.patrol import nearest
     from crimeviz.store import db
 
     torch.set_num_threads(max(1, args.threads))
@@ -52,7 +54,16 @@ def cmd_monitor(args) -> int:
 
         path = args.weights or app_weights()  # a Ray actor keeps the version it started with
         backend = ray_backend.RayBackend(scorer_path=path, address=args.ray_address)
-    mon = monitor.Monitor(con, scorer, chosen, settings, backend=backend, stride=args.stride, by=user.username)
+    mon = monitor.Monitor(
+        con,
+        scorer,
+        chosen,
+        settings,
+        backend=backend,
+        stride=args.stride,
+        by=user.username,
+        nearby_units=partial(nearest.units_near, con.cursor()),
+    )
 
     def stop(signum, frame):
         mon.stop_event.set()

@@ -326,9 +326,15 @@ class CameraWorker:
     def _message(self, seg: Segment) -> dict:
         """What the pings of ``seg`` say (built here, so a ping needs no read of the store)."""
         cfg = self.cfg
-        return notify.payload(
+        content = notify.payload(
             seg.alert_id, cfg.name, cfg.lat, cfg.lon, seg.start, seg.peak, seg.severity, self.monitor.model[0]
         )
+        if self.monitor.nearby_units is not None:
+            try:
+                content["units"] = self.monitor.nearby_units(cfg.lat, cfg.lon, datetime.now())
+            except Exception as exc:  # the ping goes out without units rather than not at all
+                content["units_error"] = f"{type(exc).__name__}: {exc}"[:200]
+        return content
 
     def _start_clip(self, rec: Recording, buffer: FrameBuffer) -> None:
         part = 1 + len(list(rec.folder.glob("clip*.mp4"))) if rec.folder.exists() else 1
@@ -419,6 +425,7 @@ class Monitor:
         stride: int = 8,
         reader_options: dict | None = None,
         by: str = alert_store.MONITOR_USER,
+        nearby_units: Callable[[float, float, datetime], list[dict]] | None = None,
     ):
         from crimeviz.cctv.cameras import ensure_tables
         from crimeviz.cctv.live.backend import InProcessBackend
@@ -428,6 +435,7 @@ class Monitor:
         ensure_tables(con)
         alert_store.ensure_tables(con)
         self.con, self.scorer, self.by = con, scorer, by
+        self.nearby_units = nearby_units
         self.model = (scorer.version, scorer.label)
         self.snippet_len = snippet_len or scorer.spec.snippet_len
         self.stride = stride

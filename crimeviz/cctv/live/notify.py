@@ -144,10 +144,14 @@ def send_email(to: str, payload: dict, settings: Settings) -> None:
     mail["Subject"] = f"CCTV alert #{payload['alert_id']} at {payload['camera']}"
     mail["From"], mail["To"] = settings.smtp_from, to
     mail["Message-ID"] = f"<crimeviz-alert-{payload['alert_id']}@{settings.smtp_from.split('@')[-1]}>"
+    units = "".join(
+        f"Unit {u['unit']} ({u['shift']}) patrols {u['distance_m']} m away.\n" for u in payload.get("units", [])
+    )
     mail.set_content(
         f"Anomaly at camera {payload['camera']} ({payload['lat']:.5f}, {payload['lon']:.5f})\n"
         f"Started {payload['start']}, peak score {payload['peak']:.3f} ({payload['severity']}).\n"
-        f"Model {payload['model']} (see its training label in the report).\n\n"
+        f"Model {payload['model']} (see its training label in the report).\n"
+        f"{units}\n"
         f"Clip, snapshot and map: {payload['link']}\n"
     )
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_s) as smtp:
