@@ -234,8 +234,13 @@ def test_score_command_refuses_options_that_do_not_fit(capsys, tmp_path, weight_
     clip = make_clip(tmp_path / "walk.avi", n_frames=20)
     with pytest.raises(CommandError, match="--features i3d needs --i3d-weights FILE"):
         run_cctv(capsys, "score", clip, "--features", "i3d", "--weights", mgfn)
-    with pytest.raises(CommandError, match="--i3d-weights is used with --features i3d"):
+    with pytest.raises(CommandError, match="--i3d-weights and --device are used with --features i3d"):
         run_cctv(capsys, "score", clip, "--i3d-weights", i3d, "--weights", mgfn)
+    if not torch.cuda.is_available():
+        with pytest.raises(CommandError, match="--device cuda: no CUDA GPU is visible to PyTorch here"):
+            run_cctv(capsys, "score", clip, "--features", "i3d", "--i3d-weights", i3d, "--device", "cuda")
+    with pytest.raises(CommandError, match="--device tpu: give cpu or cuda"):
+        run_cctv(capsys, "score", clip, "--features", "i3d", "--i3d-weights", i3d, "--device", "tpu")
     with pytest.raises(WeightsError, match="I3D features need MGFN weights for 2048-d I3D input"):
         run_cctv(capsys, "score", clip, "--features", "i3d", "--i3d-weights", i3d, "--weights", random_weights)
     with pytest.raises(WeightsError, match="I3D weights mgfn_ucf.pkl: weights for another model"):

@@ -169,9 +169,10 @@ def _check_i3d_args(args, features: bool) -> bool:
     from crimeviz.cli.common import CommandError
 
     if args.features != "i3d":
-        if args.i3d_weights:
-            raise CommandError("--i3d-weights is used with --features i3d")
+        if args.i3d_weights or args.device != "cpu":
+            raise CommandError("--i3d-weights and --device are used with --features i3d")
         return False
+    _device(args.device)
     if features:
         raise CommandError("--features i3d computes features from a video clip; an .npy already holds features")
     if not args.i3d_weights:
@@ -184,7 +185,20 @@ def _i3d_extraction(args, scorer) -> tuple:
     from crimeviz.cctv.i3d_features import I3DFeatureExtractor, check_official_mgfn, i3d_version, load_i3d
 
     check_official_mgfn(scorer)
-    return I3DFeatureExtractor(load_i3d(args.i3d_weights), args.crops), i3d_version(args.i3d_weights, args.crops)
+    extractor = I3DFeatureExtractor(load_i3d(args.i3d_weights), args.crops, _device(args.device))
+    return extractor, i3d_version(args.i3d_weights, args.crops)
+
+
+def _device(name: str) -> str:
+    """``name`` if PyTorch can run there (cpu, or cuda with a visible GPU); else CommandError."""
+    import torch
+
+    from crimeviz.cli.common import CommandError
+
+    if name == "cpu" or (name.split(":")[0] == "cuda" and torch.cuda.is_available()):
+        return name
+    reason = "no CUDA GPU is visible to PyTorch here" if name.startswith("cuda") else "give cpu or cuda"
+    raise CommandError(f"--device {name}: {reason}")
 
 
 def _score_i3d(clip: Path, scorer, extraction: tuple, limits):
@@ -200,7 +214,7 @@ def cmd_bench_i3d(args) -> int:
 
     _setup(args)
     clip = args.clip or bench.default_clip()
-    print(json.dumps(i3d.run(clip, args.snippets, args.threads, args.i3d_weights, args.device), indent=2))
+    print(json.dumps(i3d.run(clip, args.snippets, args.threads, args.i3d_weights, _device(args.device)), indent=2))
     return 0
 
 
@@ -531,6 +545,7 @@ def add_subcommands(subparsers) -> None:
     )
     _i3d_args(p)
     p.add_argument("--crops", type=int, choices=(10, 1), default=10, help="I3D crops: 10 (official) or 1 (centre)")
+    p.add_argument("--device", default="cpu", help="where I3D runs: cpu (default) or cuda")
     _weights_arg(p)
     _common(p)
     user_args(p)
