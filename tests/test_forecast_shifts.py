@@ -194,3 +194,18 @@ def test_bootstrap_table_and_verdicts_read_the_backtest_json():
         assert len(table) == len(block["groups"]["all"]["methods"])
         assert all(s.startswith("CDNA (trained checkpoint) is") for s in views.bootstrap_verdicts(block, "all"))
     assert views.shift_result(result, "late") is None and views.shift_result(result, None) is result
+
+
+def test_evaluate_command_checks_shifts_and_resamples(tmp_path, capsys):
+    from crimeviz.cli import forecast as cli
+
+    assert [s.name for s in cli._shifts("each")] == ["day", "evening", "night"]
+    assert [s.name for s in cli._shifts("night, day")] == ["night", "day"] and cli._shifts("none") == ()
+    with pytest.raises(ValueError, match="unknown shift 'late'"):
+        cli._shifts("late")
+    store = tmp_path / "s.duckdb"
+    db.connect(store).close()
+    assert cli.main(["evaluate", "--db", str(store), "--methods", "mc7", "--resamples", "500"]) == 2
+    assert "at least 1000" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--db", str(store), "--methods", "mc7", "--shifts", "late"]) == 2
+    assert "unknown shift 'late'" in capsys.readouterr().err
