@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from crimeviz.cctv.live import alert_store
+from crimeviz.cctv import cameras
+from crimeviz.cctv.live import alert_store, motion
 from crimeviz.explore import maps
 from crimeviz.store import audit, counts
 from crimeviz.web import tiles, ui
@@ -124,6 +125,72 @@ def alert_queue() -> None:
     st.dataframe(shown, hide_index=True, width="stretch")
 
 
+def camera_settings() -> None:
+    """Add or change a live camera (administrators); masks and zones are previewed on its latest frame."""
+    configs = {c.name: c for c in cameras.all_cameras(con)}
+    pick = st.selectbox("Camera", ["New camera", *configs], key="live_cam_pick")
+    cfg = configs.get(pick)
+    frames = alert_store.camera_status(con).set_index("name")["latest_jpeg"] if configs else {}
+    latest = frames.get(pick) if cfg is not None else None
+    if latest is not None and not pd.isna(latest):
+        preview = motion.areas_preview(bytes(latest), cfg.masks, [p for _, p in cfg.zones])
+        if preview:
+            st.image(preview, caption="Latest frame: masks shaded red (ignored), zones outlined green (watched)")
+    d = cfg or cameras.CameraConfig("new", "rtsp://", 43.6532, -79.3832)
+    with st.form(f"live_cam_form_{pick}"):
+        name = st.text_input("Name", "" if cfg is None else d.name, max_chars=100)
+        url = st.text_input(
+            "Stream URL: rtsp://, http(s):// or a video file on the server", "" if cfg is None else d.url
+        )
+        secret = st.text_input("User and password (user:password; empty keeps what is stored)", type="password")
+        left, right = st.columns(2)
+        lat = left.number_input("Latitude", -90.0, 90.0, float(d.lat), format="%.6f")
+        lon = right.number_input("Longitude", -180.0, 180.0, float(d.lon), format="%.6f")
+        fps = left.number_input("Frames analysed per second", 0.5, 30.0, float(d.detect_fps))
+        schedule = right.text_input("Schedule (HH:MM-HH:MM; empty: always)", d.schedule or "")
+        threshold = left.slider("Alert threshold", 0.05, 0.95, float(d.threshold), 0.05)
+        hysteresis = right.number_input("Median of the last N snippets", 1, 15, int(d.hysteresis_n))
+        min_duration = left.number_input("Minimum duration before a ping (s)", 0.0, 600.0, float(d.min_duration_s))
+        cooldown = right.number_input("Cooldown (s)", 0.0, 3600.0, float(d.cooldown_s))
+        pre = left.number_input("Clip before the alert (s)", 0.0, 60.0, float(d.pre_capture_s))
+        post = right.number_input("Clip after the alert (s)", 0.0, 60.0, float(d.post_capture_s))
+        enabled = st.checkbox("Enabled", d.enabled)
+        masks = st.text_area("Motion masks: one polygon per line, x,y as fractions", cameras.polygons_text(d.masks))
+        zones = st.text_area("Zones: one per line, 'name: x,y x,y x,y'", cameras.zones_text(d.zones))
+        saved = st.form_submit_button("Save camera")
+    if not saved:
+        return
+    try:
+        stored_url, in_url = cameras.split_credentials(url) if url.strip() else ("", None)
+        settings = {
+            "name": name.strip(),
+            "url": stored_url,
+            "lat": lat,
+            "lon": lon,
+            "detect_fps": float(fps),
+            "schedule": schedule.strip() or None,
+            "threshold": float(threshold),
+            "hysteresis_n": int(hysteresis),
+            "min_duration_s": float(min_duration),
+            "cooldown_s": float(cooldown),
+            "pre_capture_s": float(pre),
+            "post_capture_s": float(post),
+            "enabled": enabled,
+            "masks": cameras.parse_polygons(masks, "masks"),
+            "zones": cameras.parse_zones(zones),
+        }
+        if secret or in_url:
+            settings["credentials"] = secret or in_url
+        if cfg is None:
+            cameras.add(con, cameras.CameraConfig(**settings), user.username)
+        else:
+            cameras.edit(con, cfg.name, user.username, **settings)
+    except ValueError as exc:
+        st.error(f"Camera not saved: {exc}.")
+    else:
+        ui.rerun_after_write(f"Camera {name.strip()} saved.")
+
+
 alert_param = st.query_params.get("alert")
 if alert_param:
     st.markdown("[← All cameras](live)")
@@ -139,6 +206,8 @@ ui.write_notice()
 camera_tiles()
 st.subheader("Alerts")
 alert_queue()
+if user.may("cameras") and st.toggle("Camera settings (administrators)", key="live_cam_settings"):
+    camera_settings()
 ids = alert_store.alerts(con)["alert_id"].tolist()
 if ids:
     pick = st.selectbox("Open an alert", ids, format_func=lambda i: f"#{i}", index=None, key="live_alert_pick")

@@ -33,7 +33,11 @@ def live_app(toronto_db, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CRIMEVIZ_SECRETS", str(secrets))
         auth.add_user(con, "e2e-reviewer", E2E_PASSWORD, "reviewer")
-    cameras.add(con, cameras.CameraConfig("North gate", "rtsp://127.0.0.1:9/cam", 43.6532, -79.3832), "boss")
+        auth.add_user(con, "e2e-admin", E2E_PASSWORD, "admin")
+    mask = (((0.0, 0.0), (0.35, 0.0), (0.35, 0.3), (0.0, 0.3)),)
+    zone = (("door", ((0.3, 0.25), (0.7, 0.25), (0.7, 0.75), (0.3, 0.75))),)
+    north = cameras.CameraConfig("North gate", "rtsp://127.0.0.1:9/cam", 43.6532, -79.3832, masks=mask, zones=zone)
+    cameras.add(con, north, "boss")
     cfg = cameras.get(con, "north gate")
     alert_store.ensure_tables(con)
     now = time.time()
@@ -68,3 +72,21 @@ def test_reviewer_opens_the_alert_link_and_confirms_it(live_app, browser_page, t
     wait_for_script(page)
     screenshot(page, "live-alert-confirmed")
     assert page.get_by_text("status confirmed by e2e-reviewer").count() >= 1
+
+
+def test_an_administrator_sees_masks_and_zones_on_the_latest_frame(live_app, browser_page):
+    url, _ = live_app
+    page = browser_page
+    sign_in(page, url, "admin", path="live")
+    page.get_by_text("Camera settings (administrators)").click()
+    wait_for_script(page)
+    page.get_by_label("Camera", exact=True).click()
+    page.get_by_role("option", name="North gate").click()
+    wait_for_script(page)
+    page.get_by_text("masks shaded red").wait_for(timeout=60_000)
+    assert (
+        page.get_by_label("Motion masks: one polygon per line, x,y as fractions").input_value()
+        == "0,0 0.35,0 0.35,0.3 0,0.3"
+    )
+    page.get_by_text("masks shaded red").scroll_into_view_if_needed()
+    screenshot(page, "live-camera-settings")

@@ -241,3 +241,14 @@ def test_media_retention_by_class_and_budget_keeps_confirmed_alerts_until_releas
     assert not (confirmed_media / "clip.mp4").exists()
     assert len(audit.entries(con, action="cctv.alert.purge")) == 4
     assert audit.entries(con, action="cctv.alert.release")["username"].tolist() == ["admin"]
+
+
+def test_masks_are_shaded_red_and_zones_outlined_green():
+    from crimeviz.cctv.live.motion import draw_areas
+
+    image = np.full((60, 80, 3), 100, np.uint8)
+    out = draw_areas(image, masks=[[(0, 0), (0.4, 0), (0.4, 1), (0, 1)]], zones=[[(0.6, 0.2), (0.9, 0.2), (0.9, 0.8)]])
+    b, g, r = out[30, 10].astype(int)
+    assert r > 130 and b < 90  # inside the mask
+    assert out[30, round(0.9 * 79)][1] > 150  # on the zone's right (vertical) edge
+    assert (out[55, 75] == image[55, 75]).all()  # elsewhere untouched

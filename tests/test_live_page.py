@@ -80,3 +80,50 @@ def test_analysts_may_not_see_live_cameras(live_alert):
     at = page("analyst").run()
     assert [e.value for e in at.error] == ["Access denied: the analyst role may not use cctv."]
     assert not at.dataframe
+
+
+def _field(widgets, label_start):
+    return next(w for w in widgets if w.label.startswith(label_start))
+
+
+def settings_page() -> AppTest:
+    at = page("admin").run()
+    at.toggle(key="live_cam_settings").set_value(True).run()
+    return at
+
+
+def test_an_administrator_adds_a_camera_and_draws_its_mask(live_alert, app_db):
+    at = settings_page()
+    _field(at.text_input, "Name").input("Loading bay")
+    _field(at.text_input, "Stream URL").input("rtsp://viewer:s3cret-pw@127.0.0.1:8554/bay")
+    _field(at.text_area, "Motion masks").input("0,0 0.3,0 0.3,0.2")
+    _field(at.text_area, "Zones").input("door: 0.5,0.5 1,0.5 1,1")
+    next(b for b in at.button if b.label == "Save camera").click().run()
+    assert not at.exception and not at.error
+    con = db.connect(app_db)
+    try:
+        bay = cameras.get(con, "loading bay")
+        trail = audit.entries(con, action="cameras.add").to_json()
+    finally:
+        con.close()
+    assert bay.url == "rtsp://127.0.0.1:8554/bay" and bay.credentials == "viewer:s3cret-pw"
+    assert bay.masks == (((0.0, 0.0), (0.3, 0.0), (0.3, 0.2)),) and bay.zones[0][0] == "door"
+    assert "s3cret" not in trail
+    # a bad polygon: one line naming the setting, nothing stored
+    at.selectbox(key="live_cam_pick").set_value("Loading bay").run()
+    _field(at.text_area, "Motion masks").input("0,0 2,0 1,1")
+    next(b for b in at.button if b.label == "Save camera").click().run()
+    assert [e.value for e in at.error][-1].startswith("Camera not saved: masks: points are x,y fractions")
+
+
+def test_the_latest_frame_shows_masks_and_zones(live_alert):
+    at = settings_page()
+    at.selectbox(key="live_cam_pick").set_value("Yard <b>&</b> Gate").run()
+    assert not at.exception
+    assert len(at.get("image")) == 2  # the tile and the settings' preview
+    assert not at.error
+
+
+def test_reviewers_do_not_see_camera_settings(live_alert):
+    at = page("reviewer").run()
+    assert not at.toggle and not [b for b in at.button if b.label == "Save camera"]

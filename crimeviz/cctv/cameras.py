@@ -221,6 +221,31 @@ def parse_polygon(text: str, key: str = "masks") -> Polygon:
     return points
 
 
+def parse_polygons(text: str, key: str = "masks") -> tuple[Polygon, ...]:
+    """One polygon per line (``x,y x,y x,y``); blank lines are skipped."""
+    return tuple(parse_polygon(line, key) for line in text.splitlines() if line.strip())
+
+
+def parse_zones(text: str) -> tuple[tuple[str, Polygon], ...]:
+    """One zone per line: ``name: x,y x,y x,y``."""
+    zones = []
+    for line in text.splitlines():
+        if line.strip():
+            name, sep, points = line.partition(":")
+            if not sep or not name.strip():
+                raise CameraConfigError("zones: write each zone as 'name: x,y x,y x,y' on its own line")
+            zones.append((name.strip(), parse_polygon(points, "zones")))
+    return tuple(zones)
+
+
+def polygons_text(polygons) -> str:
+    return "\n".join(" ".join(f"{x:g},{y:g}" for x, y in p) for p in polygons)
+
+
+def zones_text(zones) -> str:
+    return "\n".join(f"{name}: " + " ".join(f"{x:g},{y:g}" for x, y in p) for name, p in zones)
+
+
 def parse_schedule(schedule: str | None) -> tuple[time, time] | None:
     """``"22:00-06:00"`` -> (22:00, 06:00); None (always) for an empty schedule."""
     if not schedule:

@@ -65,3 +65,27 @@ class MotionGate:
         share = float(changed.sum()) / self.n_watched
         self.moving = share >= self.min_area
         return share
+
+
+def draw_areas(image: np.ndarray, masks: Sequence[Polygon] = (), zones: Sequence[Polygon] = ()) -> np.ndarray:
+    """A copy of a BGR frame with masks shaded red and zones outlined green (what the gate ignores / watches)."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    scale = np.array([width - 1, height - 1], dtype=np.float64)
+    shade = out.copy()
+    for polygon in masks:
+        points = np.round(np.asarray(polygon, dtype=np.float64) * scale).astype(np.int32)
+        cv2.fillPoly(shade, [points], (40, 40, 220))
+    out = cv2.addWeighted(shade, 0.45, out, 0.55, 0)
+    for polygon in zones:
+        points = np.round(np.asarray(polygon, dtype=np.float64) * scale).astype(np.int32)
+        cv2.polylines(out, [points], True, (60, 200, 60), max(1, width // 160))
+    return out
+
+
+def areas_preview(jpeg: bytes, masks: Sequence[Polygon] = (), zones: Sequence[Polygon] = ()) -> bytes | None:
+    """The camera's latest frame (JPEG) with its masks and zones drawn on it, as JPEG; None if it does not decode."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    return cv2.imencode(".jpg", draw_areas(image, masks, zones), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
