@@ -88,14 +88,19 @@ def test_ten_crops_match_the_official_oversampling_order_and_values():
     np.testing.assert_array_equal(crop_views(scaled, 1)[0], views[2])  # the live mode is the official centre crop
 
 
-def test_one_crop_features_of_decoded_frames_match_the_official_extractor(official_filled):
-    bgr = fixture_frames(17)[..., ::-1]  # OpenCV's order; the 17th frame starts a snippet that never completes
+def test_live_one_crop_features_and_score_match_the_official_extractor(official_filled, filled_mgfn):
+    """Live scoring of 16 decoded frames: the centre-crop features of the official extractor, and MGFN's score of them."""
+    scorer = Scorer(filled_mgfn, "mgfn-ucf+test", "key-seeded weights for a test: the score means nothing")
     extractor = I3DFeatureExtractor(official_filled, crops=1)
-    features, n_frames = extractor.features(iter(bgr))
-    assert features.shape == (1, 1, 2048) and n_frames == 17
+    live = LiveI3DScorer(scorer, extractor)
+    score = live.push(list(fixture_frames(16)[..., ::-1]))  # OpenCV's BGR order
+    features = live.window[-1]
+    assert features.shape == (1, 2048) and len(live.window) == 1
     expected = PIPELINE["oversample"]["features_snippet0_crop2"]  # the centre crop of the 10
-    np.testing.assert_allclose(features[0, 0], expected, atol=1e-4, rtol=0)
-    assert features[0, 0].sum() == pytest.approx(PIPELINE["center_crop"]["per_snippet"][0]["sum"], abs=1e-2)
+    np.testing.assert_allclose(features[0], expected, atol=1e-4, rtol=0)
+    assert features[0].sum() == pytest.approx(PIPELINE["center_crop"]["per_snippet"][0]["sum"], abs=1e-2)
+    official = np.array(expected, np.float32)[None, None]
+    assert score == pytest.approx(float(scorer.snippet_scores(official)[0]), abs=1e-5)
     assert extractor.timings["i3d_s"] > 0 and extractor.timings["preprocess_s"] > 0
 
 
@@ -138,7 +143,8 @@ def caffe2_pickle(state, path):
     for key, value in state.items():
         if name := caffe2_name(key):
             blobs[name] = value.numpy().copy()
-            blobs[name + "_momentum"] = np.zeros_like(blobs[name])
+            if key.startswith(("conv1.", "fc.")):  # a few optimiser blobs, as the real file has beside each weight
+                blobs[name + "_momentum"] = np.zeros_like(blobs[name])
     raw = pickle.dumps({"blobs": blobs}, protocol=2)
     path.write_bytes(raw.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
     return path
@@ -188,14 +194,22 @@ def test_bad_weights_are_refused_in_one_line(official_filled, blank, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def weight_files(official_filled, tmp_path_factory):
+def filled_mgfn():
+    """MGFN in the UCF-Crime configuration with key-seeded weights (not trained), eval mode."""
+    mgfn = MGFN().eval()
+    state = mgfn.state_dict()
+    fill_state_dict(state, FIXTURE["salt"])
+    mgfn.load_state_dict(state)
+    return mgfn
+
+
+@pytest.fixture(scope="module")
+def weight_files(official_filled, filled_mgfn, tmp_path_factory):
     """(I3D .pth as convert_weights.py writes it, official-format MGFN state dict), both key-seeded, not trained."""
     folder = tmp_path_factory.mktemp("i3d")
     state = {k: v for k, v in official_filled.state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.save(state, folder / "i3d_r50_kinetics.pth")
-    mgfn = MGFN().state_dict()
-    fill_state_dict(mgfn, FIXTURE["salt"])
-    torch.save(mgfn, folder / "mgfn_ucf.pkl")
+    torch.save(filled_mgfn.state_dict(), folder / "mgfn_ucf.pkl")
     return folder / "i3d_r50_kinetics.pth", folder / "mgfn_ucf.pkl"
 
 
@@ -253,16 +267,3 @@ def test_bench_i3d_command_parses_its_options():
     args = parser.parse_args(["bench-i3d", "--snippets", "2", "--device", "cpu", "--i3d-weights", "w.pth"])
     assert args.func is cli.cmd_bench_i3d and args.snippets == 2 and str(args.i3d_weights) == "w.pth"
     assert parser.parse_args(["score", "x.mp4"]).features == "crimeviz"  # the default path is unchanged
-
-
-def test_live_scorer_scores_a_snippet_from_the_official_centre_crop_features(official_filled):
-    mgfn = MGFN().eval()
-    state = mgfn.state_dict()
-    fill_state_dict(state, FIXTURE["salt"])
-    mgfn.load_state_dict(state)
-    scorer = Scorer(mgfn, "mgfn-ucf+test", "key-seeded weights for a test: the score means nothing")
-    live = LiveI3DScorer(scorer, I3DFeatureExtractor(official_filled, crops=1))
-    score = live.push(list(fixture_frames(16)[..., ::-1]))
-    official = np.array(PIPELINE["oversample"]["features_snippet0_crop2"], np.float32)[None, None]
-    assert score == pytest.approx(float(scorer.snippet_scores(official)[0]), abs=1e-5)
-    assert len(live.window) == 1
