@@ -64,7 +64,8 @@ def add_subcommands(subparsers) -> None:
     evaluate.add_argument(
         "--tune",
         action="store_true",
-        help="choose kernel/ProMap settings on the validation year instead of the defaults",
+        help="choose kernel, ProMap and self-exciting settings and the ensemble's weights on the validation year "
+        "instead of the defaults",
     )
     evaluate.add_argument(
         "--shifts",

@@ -25,9 +25,13 @@ LEVEL = 0.95
 COVERAGES = (0.05, 0.10)
 
 
+CANDIDATES = ("selfexc", "ensemble")  # built to beat the baselines: compared with them, never one of them
+
+
 def learned(method: str) -> bool:
-    """Methods fitted by gradient descent on the training years (CDNA and its variants)."""
-    return method.startswith("cdna")
+    """Methods put up against the baselines: CDNA and its variants (fitted by gradient descent on
+    the training years) and the :data:`CANDIDATES` (:mod:`crimeviz.forecast.blend`)."""
+    return method.startswith("cdna") or method in CANDIDATES
 
 
 def daily_pai(scores: np.ndarray, counts: np.ndarray, areas: np.ndarray, coverage: float) -> np.ndarray:

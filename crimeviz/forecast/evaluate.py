@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from crimeviz.forecast import baselines, bootstrap, checkpoint, metrics, shifts
+from crimeviz.forecast import baselines, blend, bootstrap, checkpoint, metrics, shifts
 from crimeviz.forecast.frames import ALL, History, cells_with_incidents, grid_mapping, load_history, offences
 from crimeviz.forecast.predict import METHODS, load_forecaster, method_intensities
 from crimeviz.forecast.protocol import PROTOCOL, Protocol
@@ -58,16 +58,18 @@ def backtest(
     if start <= protocol.train_end:
         raise ValueError(f"the backtest must start after the training period (ends {protocol.train_end})")
     mapping = grid_mapping(cells_with_incidents(con, res, before=protocol.train_end + timedelta(days=1)), res)
-    forecaster = load_forecaster(checkpoint_path) if "cdna" in methods else None
+    forecaster = load_forecaster(checkpoint_path) if {"cdna", "ensemble"} & set(methods) else None
     names = forecaster.meta["offences"] if forecaster else offences(con)
     history = load_history(con, mapping, end, offence_names=names)
     targets = np.arange(history.index(start), history.index(end) + 1)
     areas = mapping.areas_km2
-    cdna, cdna_seconds = None, 0.0
+    cdna, cdna_seconds, cdna_val = None, 0.0, None
     if forecaster is not None:
         began = time.perf_counter()
         cdna = forecaster.intensities(history, targets)
         cdna_seconds = time.perf_counter() - began
+        if tune and "ensemble" in methods:  # the ensemble's weights are chosen on the validation year
+            cdna_val = forecaster.intensities(history, validation_rows(history, protocol))
     out = {
         "protocol": protocol.describe()
         | {
@@ -98,6 +100,7 @@ def backtest(
         tune,
         progress,
         resamples,
+        cdna_val,
     )
     if shift_list:
         out["protocol"]["shift_day"] = "an incident belongs to the day its shift began (03:00 is the previous night)"
@@ -105,12 +108,13 @@ def backtest(
     train_rows = history.index(protocol.train_end) + 1
     for shift in shift_list:
         shifted = shifts.load_shift_history(con, mapping, shift, end, history.start, names)
-        scale = None
+        scale, scale_val = None, None
         if cdna is not None:
             share = {
                 g: shifts.shift_share(history.group(g)[:train_rows], shifted.group(g)[:train_rows]) for g in groups
             }
             scale = (cdna, share)
+            scale_val = None if cdna_val is None else (cdna_val, share)
         out["shifts"][shift.name] = shift.as_dict() | {
             "groups": _evaluate_groups(
                 shifted,
@@ -124,16 +128,20 @@ def backtest(
                 tune,
                 progress,
                 resamples,
+                scale_val,
             )
         }
     return out
 
 
-def _evaluate_groups(history, targets, groups, methods, names, cdna, cdna_seconds, protocol, tune, progress, resamples):
+def _evaluate_groups(
+    history, targets, groups, methods, names, cdna, cdna_seconds, protocol, tune, progress, resamples, cdna_val=None
+):
     """``{group: {"incidents", "methods", "bootstrap", "baseline_params", "tuning", "diagnostics"}}``.
 
     ``cdna`` is the ``(days, offences, cells)`` CDNA forecast, or for a shift ``(forecast,
-    {group: per-cell shift share})``.
+    {group: per-cell shift share})``; ``cdna_val`` the same for the validation year (for the
+    ensemble's weights, with ``tune``).
     """
     areas = history.mapping.areas_km2
     result = {}
@@ -141,19 +149,14 @@ def _evaluate_groups(history, targets, groups, methods, names, cdna, cdna_second
         counts = history.group(group)[targets]
         tuning = tune_baselines(history, protocol, group) if tune else None
         chosen = {name: _without_score(row) for name, row in tuning["best"].items()} if tune else {}
-        reports, per_day = {}, {}
+        if tune and "ensemble" in methods:
+            tuning["ensemble"] = tune_ensemble(history, protocol, group, _group_cdna(cdna_val, group, names), chosen)
+            chosen["ensemble"] = _without_score(tuning["ensemble"]["best"])
+        reports, per_day, lams = {}, {}, {}
         for method in methods:
             began = time.perf_counter()
-            if method == "cdna":
-                day_lam, share = cdna if isinstance(cdna, tuple) else (cdna, None)
-                lam = day_lam.sum(axis=1) if group == ALL else day_lam[:, names.index(group)]
-                lam = lam if share is None else lam * share[group]
-                seconds = cdna_seconds
-            else:
-                lam = method_intensities(
-                    method, history, targets, group, train_end=protocol.train_end, options=chosen.get(method)
-                )
-                seconds = time.perf_counter() - began
+            lam = _forecast(method, lams, history, targets, group, names, cdna, chosen, protocol)
+            seconds = cdna_seconds if method == "cdna" else time.perf_counter() - began
             reports[method] = (
                 {"label": METHODS[method]} | method_report(lam, counts, areas) | {"seconds": round(seconds, 2)}
             )
@@ -178,6 +181,55 @@ def _evaluate_groups(history, targets, groups, methods, names, cdna, cdna_second
     return result
 
 
+def _forecast(method, lams, history, targets, group, names, cdna, chosen, protocol) -> np.ndarray:
+    """A method's intensities on the target days, kept in ``lams`` (the ensemble reuses its components')."""
+    if method not in lams:
+        if method == "cdna":
+            lams[method] = _group_cdna(cdna, group, names)
+        elif method == "ensemble":
+            weights = chosen.get("ensemble", blend.ENSEMBLE_DEFAULTS)
+            parts = {
+                m: _forecast(m, lams, history, targets, group, names, cdna, chosen, protocol)
+                for m, w in weights.items()
+                if w
+            }
+            lams[method] = blend.combine(parts, weights)
+        else:
+            lams[method] = method_intensities(
+                method, history, targets, group, train_end=protocol.train_end, options=chosen.get(method)
+            )
+    return lams[method]
+
+
+def _group_cdna(cdna, group: str, names: list[str]) -> np.ndarray:
+    """One group's CDNA forecast from ``(days, offences, cells)``, or ``(that, shift shares)`` on a shift."""
+    day_lam, share = cdna if isinstance(cdna, tuple) else (cdna, None)
+    lam = day_lam.sum(axis=1) if group == ALL else day_lam[:, names.index(group)]
+    return lam if share is None else lam * share[group]
+
+
+def validation_rows(history: History, protocol: Protocol = PROTOCOL) -> np.ndarray:
+    """History rows of the validation year."""
+    return np.arange(history.index(protocol.val_start), history.index(protocol.val_end) + 1)
+
+
+def tune_ensemble(history: History, protocol: Protocol, group: str, cdna_val: np.ndarray, chosen: dict) -> dict:
+    """The ensemble's weights chosen on the validation year (:func:`blend.tune_ensemble`).
+
+    ``cdna_val`` is CDNA's forecast of the validation days for ``group``; the baselines use the
+    settings in ``chosen`` (from :func:`tune_baselines`). Nothing after the validation year is read.
+    """
+    rows = validation_rows(history, protocol)
+    seen = History(history.mapping, history.offences, history.start, history.counts[: rows.max() + 1])
+    parts = {
+        name: cdna_val
+        if name == "cdna"
+        else method_intensities(name, seen, rows, group, train_end=protocol.train_end, options=chosen.get(name))
+        for name in blend.ENSEMBLE_COMPONENTS
+    }
+    return blend.tune_ensemble(parts, seen.group(group)[rows], history.mapping.areas_km2)
+
+
 def baseline_params() -> dict:
     """The default baseline settings (see :mod:`baselines`)."""
 
@@ -192,6 +244,8 @@ def baseline_params() -> dict:
         "retro_kde": defaults(baselines.retrospective_hotspot),
         "promap": defaults(baselines.promap),
         "sepp": "EM fit on the training period, parameters then fixed",
+        "selfexc": dict(blend.SELFEXC_DEFAULTS),
+        "ensemble": dict(blend.ENSEMBLE_DEFAULTS),
     }
 
 
@@ -200,7 +254,7 @@ def _without_score(row: dict) -> dict:
 
 
 def tune_baselines(history: History, protocol: Protocol = PROTOCOL, group: str = ALL) -> dict:
-    """Grid search of the kernel and ProMap settings on the validation year (mean PAI at 5% and 10%)."""
+    """Grid search of the kernel, ProMap and self-exciting settings on the validation year (mean PAI at 5% and 10%)."""
     targets = np.arange(history.index(protocol.val_start), history.index(protocol.val_end) + 1)
     counts = history.group(group)
     areas = history.mapping.areas_km2
@@ -218,5 +272,6 @@ def tune_baselines(history: History, protocol: Protocol = PROTOCOL, group: str =
         for weeks in PROMAP_GRID["weeks"]:
             lam = baselines.promap(counts, targets, history.mapping, distance, weeks)
             table["promap"].append({"max_distance": distance, "weeks": weeks, "score": score(lam)})
+    table["selfexc"] = blend.tune_self_exciting(counts, targets, history.mapping)["table"]
     best = {name: max(rows, key=lambda r: r["score"]) for name, rows in table.items()}
     return {"criterion": "mean of validation PAI at 5% and 10%", "best": best, "table": table}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crimeviz.forecast import baselines, checkpoint, shifts
+from crimeviz.forecast import baselines, blend, checkpoint, shifts
 from crimeviz.forecast.frames import (
     ALL,
     GridMapping,
@@ -31,6 +31,8 @@ METHODS = {  # short names: the method select, the legends and the backtest tabl
     "retro_kde": "Quartic-kernel hotspot",  # retrospective
     "promap": "ProMap (prospective)",  # Bowers, Johnson & Pease 2004
     "sepp": "Grid SEPP",  # self-exciting point process, Mohler et al. 2015
+    "selfexc": "Self-exciting, moving background",  # blend.self_exciting, Mohler et al. 2011
+    "ensemble": "Ensemble: CDNA + baselines",  # blend.tune_ensemble, weights chosen on 2020
 }
 
 
@@ -80,7 +82,8 @@ def method_intensities(
 
     Every method uses only the days up to ``lead`` days before a target; the SEPP
     is fitted on the history up to ``train_end`` and then applied causally.
-    ``options`` overrides the keyword defaults of ``retro_kde`` and ``promap``.
+    ``options`` overrides the keyword defaults of ``retro_kde``, ``promap`` and ``selfexc``, and
+    for ``ensemble`` gives the weight of each component (default :data:`blend.ENSEMBLE_DEFAULTS`).
     """
     options = options or {}
     if method not in METHODS:
@@ -91,6 +94,14 @@ def method_intensities(
         lam = forecaster.intensities(history, targets, lead)
         names = history.offences
         return lam.sum(axis=1) if offence_group == ALL else lam[:, names.index(offence_group)]
+    if method == "ensemble":
+        weights = options or blend.ENSEMBLE_DEFAULTS
+        parts = {
+            name: method_intensities(name, history, targets, offence_group, lead, forecaster, train_end)
+            for name, weight in weights.items()
+            if weight
+        }
+        return blend.combine(parts, weights)
     counts = history.group(offence_group)
     known = targets - lead + 1  # a baseline forecasts as if the first unknown day were the target
     if method == "persistence":
@@ -101,6 +112,8 @@ def method_intensities(
         return baselines.retrospective_hotspot(counts, known, history.mapping, **options)
     if method == "promap":
         return baselines.promap(counts, known, history.mapping, **options)
+    if method == "selfexc":
+        return blend.self_exciting(counts, known, history.mapping, **options)
     return fit_sepp(history, offence_group, train_end).intensity(counts, known)
 
 
@@ -180,6 +193,8 @@ def forecast_for_date(
     Baselines cover the store's grid (:func:`store_grid`); CDNA covers its checkpoint's
     (default: the app's).
     """
+    if method == "ensemble":
+        return _ensemble_for_date(con, day, offence_group, res, checkpoint_path, shift)
     data_until, lead = _data_until(con, day)
     forecaster = None
     if method == "cdna":
@@ -212,6 +227,29 @@ def forecast_for_date(
         commit = forecaster.meta["code_version"].get("git_commit") or "unknown commit"
         frame.attrs["checkpoint"] = f"{checkpoint_path.name} ({commit[:7]})"
         frame.attrs["unseen"] = unseen_by(forecaster, con, day)
+    return frame
+
+
+def _ensemble_for_date(con, day, offence_group, res, checkpoint_path, shift) -> pd.DataFrame:
+    """The ensemble over the store's grid: each component's :func:`forecast_for_date`, weighted.
+
+    CDNA adds nothing in cells outside its checkpoint's grid; on a shift each component is
+    forecast as it would be alone (baselines on the shift's counts, CDNA scaled by shift share).
+    """
+    cells = store_grid(con, res, day).hex()
+    total = pd.Series(0.0, index=cells)
+    attrs = {}
+    for name, weight in blend.ENSEMBLE_DEFAULTS.items():
+        if not weight:
+            continue
+        part = forecast_for_date(con, day, offence_group, name, res, checkpoint_path, shift)
+        total = total.add(weight * part.set_index("cell")["intensity"].reindex(cells, fill_value=0.0))
+        attrs = part.attrs | attrs if name == "cdna" else attrs | part.attrs
+    order = np.argsort(-total.to_numpy(), kind="stable")
+    frame = pd.DataFrame(
+        {"cell": total.index[order], "intensity": total.to_numpy()[order], "rank": np.arange(1, len(order) + 1)}
+    )
+    frame.attrs = attrs | {"method": "ensemble", "weights": dict(blend.ENSEMBLE_DEFAULTS)}
     return frame
 
 
