@@ -20,7 +20,8 @@ CURVE_HEIGHT = 40
 
 
 def build(alert: dict, camera, curve: list[tuple[float, float]], model: tuple[str, str], complete: bool) -> dict:
-    """The report record. ``alert``: alert_id, start, end, peak, peak_at, severity (epoch seconds)."""
+    """The report record. ``alert``: alert_id, start, end, peak, peak_at (epoch seconds), severity, and the
+    names of its ``clips`` and ``snapshot`` in the report's folder."""
 
     def iso(t):
         return None if t is None else datetime.fromtimestamp(t).isoformat(timespec="milliseconds")
@@ -37,7 +38,7 @@ def build(alert: dict, camera, curve: list[tuple[float, float]], model: tuple[st
         "severity": alert["severity"],
         "threshold": camera.threshold,
         "model": {"version": model[0], "label": model[1]},
-        "clip": alert.get("clip"),
+        "clips": alert.get("clips", []),
         "snapshot": alert.get("snapshot"),
         "curve": [[iso(t), round(float(s), 4)] for t, s in curve],
     }
@@ -97,9 +98,9 @@ def to_pdf(record: dict, keyframes: list[tuple[str, bytes]]) -> bytes:
     if keyframes:
         pdf.heading("Key frames")
         pdf.image_row([j for _, j in keyframes], [c for c, _ in keyframes])
-    if record.get("clip"):
+    if record.get("clips"):
         pdf.ln(2)
-        pdf.paragraph(f"Clip: {record['clip']}", 9)
+        pdf.paragraph(f"Clip files beside this report: {', '.join(record['clips'])}", 9)
     return pdf.to_bytes()
 
 

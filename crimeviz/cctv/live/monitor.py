@@ -165,6 +165,7 @@ class CameraWorker:
         self.snippets = 0
         self.level: float | None = None
         self.recordings: dict[int, Recording] = {}
+        self.keyframes: dict[int, list[tuple[str, bytes]]] = {}  # kept past a recording, for a reopened alert
         self.thread = threading.Thread(target=self._guarded_run, daemon=True, name=f"camera-{cfg.name}")
         self.error: str | None = None
         self.off_schedule = False
@@ -308,9 +309,11 @@ class CameraWorker:
             self._start_clip(rec, buffer)
         elif kind == "reopen":
             rec = self.recordings.get(seg.alert_id) or Recording(seg, self._folder(seg.alert_id), None, time.time())
+            rec.keyframes = rec.keyframes or self.keyframes.get(seg.alert_id, [])
             self.recordings[seg.alert_id] = rec
             if rec.writer is None:
                 self._start_clip(rec, buffer)
+            self._snapshot(rec, window)
             alert_store.update_alert(self.con, seg)
         elif kind == "peak" and seg.alert_id in self.recordings:
             self._snapshot(self.recordings[seg.alert_id], window)
@@ -356,6 +359,7 @@ class CameraWorker:
         path.with_name(SNAPSHOT + ".part").replace(path)
         caption = time.strftime("%H:%M:%S", time.localtime(frame.at)) + f" · {rec.segment.peak:.3f}"
         rec.keyframes = (rec.keyframes + [(caption, data)])[-3:]
+        self.keyframes[rec.segment.alert_id] = rec.keyframes
 
     def _record(self, frame) -> None:
         for alert_id in list(self.recordings):
@@ -378,7 +382,11 @@ class CameraWorker:
         start = seg.start - self.cfg.pre_capture_s
         end = (seg.end if seg.end is not None else time.time()) + self.cfg.post_capture_s
         curve = [(t, s) for t, s in self.curve if start <= t <= end]
-        clip = rec.folder / "clip.mp4"
+        clips = (
+            sorted((p.name for p in rec.folder.glob("clip*.mp4")), key=lambda n: (len(n), n))
+            if rec.folder.is_dir()
+            else []
+        )
         alert = {
             "alert_id": seg.alert_id,
             "start": seg.start,
@@ -386,8 +394,8 @@ class CameraWorker:
             "peak": seg.peak,
             "peak_at": seg.peak_at,
             "severity": seg.severity,
-            "clip": str(clip) if clip.exists() else None,
-            "snapshot": str(rec.folder / "snapshot.jpg") if (rec.folder / "snapshot.jpg").exists() else None,
+            "clips": clips,
+            "snapshot": SNAPSHOT if (rec.folder / SNAPSHOT).exists() else None,
         }
         keyframes = list(rec.keyframes)
         opened = monitor.opened.get(seg.alert_id)
