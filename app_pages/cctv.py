@@ -294,6 +294,12 @@ d2.download_button(
     "application/pdf",
     key="cctv_pdf",
 )
+
+
+def _or_dash(value) -> str:
+    return str(value) or "—"
+
+
 st.subheader("Label this review")
 st.caption(
     "Labels train the detector and its type, instrument and severity heads (`python -m crimeviz cctv retrain`). "
@@ -314,13 +320,15 @@ with st.form("cctv_label", clear_on_submit=False):
         key="cctv_label_verdict",
         format_func={"true": "true alarm", "false": "false alarm", "unsure": "unsure"}.get,
     )
-    event_type = l2.selectbox("Type", ["", *cctv_labels.event_types(con)], key="cctv_label_type")
-    instrument = l3.selectbox("Instrument", ["", *cctv_labels.INSTRUMENTS], key="cctv_label_instrument")
-    severity = l1.selectbox("Severity (1–10)", ["", *range(1, 11)], key="cctv_label_severity")
-    correct = l2.checkbox("Correct the segment bounds", key="cctv_label_correct")
+    event_type = l2.selectbox("Type", ["", *cctv_labels.event_types(con)], key="cctv_label_type", format_func=_or_dash)
+    instrument = l3.selectbox(
+        "Instrument", ["", *cctv_labels.INSTRUMENTS], key="cctv_label_instrument", format_func=_or_dash
+    )
+    severity = l1.selectbox("Severity (1–10)", ["", *range(1, 11)], key="cctv_label_severity", format_func=_or_dash)
     duration = float(record["clip"]["duration_s"])
     start_s = l2.number_input("Starts (s)", 0.0, duration, float(first["start_s"]), 0.1, key="cctv_label_start")
     end_s = l3.number_input("Ends (s)", 0.0, duration, min(duration, float(first["end_s"])), 0.1, key="cctv_label_end")
+    correct = st.checkbox("Correct the segment bounds to these times", key="cctv_label_correct")
     label_note = st.text_input("Label note", key="cctv_label_note", max_chars=cctv_labels.MAX_NOTE)
     labelled = st.form_submit_button("Save label")
 if labelled:
