@@ -31,8 +31,8 @@ METHODS = {  # short names: the method select, the legends and the backtest tabl
     "retro_kde": "Quartic-kernel hotspot",  # retrospective
     "promap": "ProMap (prospective)",  # Bowers, Johnson & Pease 2004
     "sepp": "Grid SEPP",  # self-exciting point process, Mohler et al. 2015
-    "selfexc": "Self-exciting, moving background",  # blend.self_exciting, Mohler et al. 2011
-    "ensemble": "Ensemble: CDNA + baselines",  # blend.tune_ensemble, weights chosen on 2020
+    "selfexc": "Self-exciting hotspot",  # blend.self_exciting, Mohler et al. 2011
+    "ensemble": "Ensemble (CDNA + baselines)",  # blend.tune_ensemble, weights chosen on 2020
 }
 
 
