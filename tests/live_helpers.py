@@ -181,3 +181,48 @@ def wait_until(condition, timeout: float, step: float = 0.1) -> bool:
             return True
         time.sleep(step)
     return condition()
+
+
+class MultipartCamera:
+    """An HTTP MJPEG camera written here (multipart/x-mixed-replace), frame by frame at ``fps``.
+
+    ``frames(i)`` gives the i-th frame as a BGR image or as raw bytes (sent as a part as they are:
+    garbage), so a test can change the resolution or corrupt the stream while it flows.
+    """
+
+    def __init__(self, frames, fps: float = 10.0):
+        camera = self
+        self.sent = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace;boundary=frame")
+                self.end_headers()
+                try:
+                    while not camera.stopped.is_set():
+                        item = frames(camera.sent)
+                        data = item if isinstance(item, bytes) else cv2.imencode(".jpg", item)[1].tobytes()
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n")
+                        self.wfile.write(f"Content-Length: {len(data)}\r\n\r\n".encode() + data + b"\r\n")
+                        camera.sent += 1
+                        time.sleep(1 / fps)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.stopped = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/cam.mjpg"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.server.shutdown()
+        self.server.server_close()

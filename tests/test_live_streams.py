@@ -16,6 +16,8 @@ import threading
 from functools import partial
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from crimeviz.access import auth
@@ -27,6 +29,7 @@ from tests.live_helpers import (
     ROOT,
     VTEST,
     MjpegServer,
+    MultipartCamera,
     RtspServer,
     SmtpReceiver,
     WebhookReceiver,
@@ -266,3 +269,30 @@ def test_a_camera_outside_its_schedule_is_not_watched(tmp_path):
     summary = monitor.Monitor(con, load_scorer(), chosen, media_dir=tmp_path / "alerts").run(2)
     assert summary["cameras"][0]["state"] == "off schedule" and summary["cameras"][0]["frames"] == 0
     assert alert_store.camera_status(con).set_index("name").loc["Night", "state"] == "off schedule"
+
+
+def _pattern(size, i):
+    image = np.zeros((size[1], size[0], 3), np.uint8)
+    cv2.circle(image, ((i * 7) % size[0], size[1] // 2), max(4, size[1] // 8), (255, 255, 255), -1)
+    return image
+
+
+def test_a_stream_that_changes_resolution_and_sends_garbage_mid_stream_keeps_coming():
+    """320×240, then 200×150, then a part of random bytes, then 320×240 again, all on one connection."""
+    rng = np.random.default_rng(5)
+
+    def frames(i):
+        if i < 20:
+            return _pattern((320, 240), i)
+        if i == 40:
+            return b"\xff\xd8" + rng.bytes(5000)
+        return _pattern((200, 150), i) if i < 40 else _pattern((320, 240), i)
+
+    with MultipartCamera(frames) as camera:
+        reader = StreamReader(camera.url, 10, (160, 120), stall_s=3, backoff_s=0.1)
+        with reader:
+            assert wait_until(lambda: camera.sent > 55, 20)
+            got = frames_arrive(reader, 200, 2)
+            # every frame after the change and after the garbage came through, on the first connection
+            assert reader.frames >= 50 and reader.reconnects == 0 and reader.state == ONLINE
+        assert all(f.image.shape == (120, 160, 3) for f in got)
