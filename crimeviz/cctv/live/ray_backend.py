@@ -83,6 +83,7 @@ def init(address: str | None = None, num_cpus: int | None = None) -> None:
 
     from crimeviz import config
 
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline: no usage report leaves the machine
     address = address or os.environ.get("RAY_ADDRESS")
     options = {}
     if not address:
