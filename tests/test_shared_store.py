@@ -274,3 +274,50 @@ def test_the_app_says_when_the_server_is_down_and_recovers(monkeypatch):
         assert not at.exception and not at.error
     finally:
         cluster.stop()
+
+
+def test_the_replica_follows_changes_by_change_even_when_commits_come_late(pg_cluster):
+    """Server profile: after the first whole copy the replica fetches only changed rows, and a
+    transaction that started first but commits after a refresh is still picked up."""
+    import psycopg
+
+    from crimeviz.store import queries
+    from crimeviz.store.filters import IncidentFilter
+    from tests.conftest import incident_rows
+
+    url = pg_cluster.create_database("late_commits")
+    con = db.connect(url)
+    rows = incident_rows([("2021-03-01 08:00", "Assault", 43.6532, -79.3832)])
+    db.insert_incidents(con, db.with_cells(rows, "hand"))
+    every = IncidentFilter(pd.Timestamp("2000-01-01").date(), pd.Timestamp("2100-01-01").date())
+    assert queries.total(con, every) == 1 and con.replica.whole_copies == 1
+
+    def new_incident(pg, lat):
+        pg.execute(
+            "INSERT INTO incidents SELECT id + %s, occurred_at, offence, premises, neighbourhood, %s, lon, h3_7, h3_8, "
+            "h3_9, source FROM incidents LIMIT 1",
+            [int(lat * 1e6), lat],
+        )
+
+    def bump(pg):
+        pg.execute("UPDATE store_state SET data_version = data_version + 1")
+
+    early, late = psycopg.connect(url), psycopg.connect(url, autocommit=True)
+    try:
+        new_incident(early, 43.70)  # its transaction id is taken first …
+        with late.transaction():
+            new_incident(late, 43.71)  # … this one commits first
+            bump(late)
+        assert queries.total(con, every) == 2
+        bump(early)
+        early.commit()  # the early transaction commits after that refresh
+        assert queries.total(con, every) == 3
+        late.execute("DELETE FROM incidents WHERE lat = 43.71")
+        bump(late)
+        assert queries.total(con, every) == 2
+    finally:
+        early.close()
+        late.close()
+    assert con.replica.whole_copies == 1 and con.replica.change_copies == 3
+    con.close()
+    pg_cluster.drop_database("late_commits")

@@ -331,6 +331,12 @@ class FileStore:
     def cursor(self):
         return self
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         """Let go of this process's idle reader now (the store stays usable: it reopens on demand)."""
         with self._mutex:

@@ -24,7 +24,8 @@ from crimeviz.store import engine
 TABLES = ("incidents", "incident_areas", "areas", "area_layers")
 LOGGED = {"incidents": "id", "incident_areas": "incident_id"}  # fetched by change; the rest whole
 UNSIGNED = {"incidents": ("h3_7", "h3_8", "h3_9")}  # stored signed in PostgreSQL, unsigned in DuckDB
-WHOLE_COPY_SHARE = 0.3  # more changed ids than this share of the rows: copy the table whole
+WHOLE_COPY_SHARE = 0.3  # more changed ids than this share of the rows (and than WHOLE_COPY_MIN): copy it whole
+WHOLE_COPY_MIN = 10_000
 
 CHANGE_LOG = """
 CREATE TABLE IF NOT EXISTS replica_changes (
@@ -158,7 +159,9 @@ class Replica:
                 continue
             ids = log.loc[log["tbl"] == table, "id"]
             rows = self._con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if table in have else 0
-            whole = table not in have or ids.isna().any() or ids.nunique() > WHOLE_COPY_SHARE * max(rows, 1)
+            whole = (
+                table not in have or ids.isna().any() or ids.nunique() > max(WHOLE_COPY_MIN, WHOLE_COPY_SHARE * rows)
+            )
             changed[table] = None if whole else ids.dropna().astype("int64").unique().tolist()
         return changed
 

@@ -201,6 +201,12 @@ class ServerStore:
     def cursor(self):
         return self
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         self._drop_connection()
 
