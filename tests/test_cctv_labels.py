@@ -237,6 +237,7 @@ def test_calibrated_threshold_keeps_at_most_the_target_rate_and_never_goes_lower
     assert calibration.calibrated_threshold(peaks, hours=1, target_per_hour=0, current=0.5) == pytest.approx(0.901)
     assert calibration.calibrated_threshold(peaks, hours=10, target_per_hour=1, current=0.5) == 0.5
     assert calibration.calibrated_threshold([0.3], hours=1, target_per_hour=0, current=0.5) == 0.5
+    assert calibration.calibrated_threshold([0.995], hours=1, target_per_hour=0, current=0.5) == calibration.CEILING
 
 
 def test_calibration_uses_the_cameras_false_reviews_and_names_missed_true_ones(con):
@@ -304,6 +305,7 @@ def test_retraining_promotes_a_better_candidate_and_says_where_labels_are_too_fe
     assert report["heads"]["instrument"]["trained"] is False  # no instrument was labelled
     assert cand["instrument"] == {"note": retrain.NOT_ENOUGH}
     assert cand["event_type"]["clips"] >= 1
+    assert cur["event_type"] == {"note": "this version has no classification heads"}
     version = registry.version(con, result.version_id)
     assert version["training"]["cameras"] == ["Gate", "Yard"] and "frame AUC" in version["card"]
     heads = retrain.read_heads(version["path"])

@@ -135,6 +135,12 @@ def calibrate(
         "confirmed_missed_after": sum(before <= p < after for p in true_peaks),
         "applied": False,
     }
+    left = sum(p >= after for p in false_peaks)
+    if left > math.floor(target_per_hour * hours + 1e-9):
+        result["note"] = (
+            f"the target cannot be met: {left} false alarm(s) peak at or above {CEILING}, the highest threshold "
+            "a camera takes; the model itself must learn them (label them and retrain)"
+        )
     if not apply:
         return result
     live = cameras.get(con, camera_id=camera_id)

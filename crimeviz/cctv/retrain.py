@@ -413,6 +413,10 @@ def evaluate(scorer: Scorer, heads: dict, heldout: list[Item], threshold: float 
         for c in sorted(hours)
     }
     confirmed = [i for i in heldout if i.verdict == "true" and i.snippet_labels.any()]
+    if not heads:
+        for name in (*HEADS, "severity"):
+            out[name] = {"note": "this version has no classification heads"}
+        return out
     for name in HEADS:
         head = heads.get(name)
         if head is None:
