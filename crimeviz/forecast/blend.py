@@ -5,13 +5,13 @@
   The background ``K365`` is the quartic-kernel density of the last 365 days
   (:func:`~crimeviz.forecast.baselines.retrospective_hotspot`); the second term is the temporal
   triggering of Mohler et al. (2011, "Self-exciting point process modeling of crime", JASA 106,
-  §2, eq. 2–3: ``g(t) = θ ω e^{−ω t}``) kept within the cell, on daily counts. Unlike the grid
+  the exponential triggering function ``g(t) = θ ω e^{−ω t}``) kept within the cell, on daily counts. Unlike the grid
   SEPP baseline, whose background is constant, the background moves with the last year.
   ``a`` (the triggered share) and ``h`` (half-life, days) are chosen on the validation year.
 - ``ensemble``: a convex combination of CDNA and the strong baselines (365-day count, kernel
   hotspot, grid SEPP, ``selfexc``), weights on a simplex grid chosen on the validation year
-  (stacking, Wolpert 1992; Breiman 1996, "Stacked regressions", §3, non-negative weights, here
-  summing to one so the daily level stays that of the components).
+  (stacking, Wolpert 1992, "Stacked generalization"; Breiman 1996, "Stacked regressions", with
+  non-negative weights, here summing to one so the daily level stays that of the components).
 
 Both choices maximise the mean of the validation year's mean daily PAI at 5% and 10%
 (:func:`validation_score`), the criterion :func:`crimeviz.forecast.evaluate.tune_baselines`
