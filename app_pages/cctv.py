@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from crimeviz.cctv import DEMO_CLIP, app_weights, charts, preview, report, review, store, video
+from crimeviz.cctv import DEMO_CLIP, app_weights, charts, preview, registry, report, review, store, video
 from crimeviz.cctv import labels as cctv_labels
 from crimeviz.cctv.model import WeightsError, load_scorer
 from crimeviz.files import file_sha256
@@ -143,6 +143,20 @@ except WeightsError as exc:
     )
     st.stop()
 st.warning(f"**Model {html.escape(scorer.version)}.** {html.escape(scorer.label)}", icon=":material/warning:")
+if user.may("models") and not (model_versions := registry.summary(con)).empty:
+    with st.expander("Model versions (administrators)"):
+        st.dataframe(model_versions, hide_index=True, key="cctv_model_versions")
+        m1, m2 = st.columns(2)
+        chosen = m1.selectbox("Version", model_versions["version"].tolist(), key="cctv_model_pick")
+        try:
+            if m1.button("Promote this version", key="cctv_model_promote"):
+                registry.promote(con, int(chosen), user.username, "promoted on the CCTV page")
+                st.rerun()
+            if m2.button("Roll back to the previous version", key="cctv_model_rollback"):
+                registry.rollback(con, user.username, "rolled back on the CCTV page")
+                st.rerun()
+        except ValueError as exc:
+            st.error(f"Nothing changed: {exc}.")
 if note := review.model_note(scorer):
     st.caption(note)
 

@@ -53,3 +53,38 @@ def test_a_reviewer_labels_a_saved_review_and_a_bad_label_is_explained(labelled_
     row = _rows(labelled_store, "SELECT verdict, event_type, instrument, severity, start_s, end_s FROM cctv_labels")
     assert row == [("true", "robbery", "knife", 7, 1.0, 3.0)]
     assert not any(e.label.startswith("Incident types") for e in at.expander)  # administrators only
+
+
+def test_an_administrator_promotes_and_rolls_back_model_versions_on_the_page(labelled_store, tmp_path):
+    import numpy as np
+    import torch
+
+    from crimeviz.cctv import registry
+    from crimeviz.cctv.features import MOTION_STATS, FeatureSpec
+    from crimeviz.cctv.model import save_checkpoint
+    from models.mgfn import MGFN
+
+    spec, k = FeatureSpec(), len(MOTION_STATS)
+    con = db.connect(labelled_store)
+    ids = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        path = tmp_path / f"w{seed}.pt"
+        save_checkpoint(path, MGFN.small(spec.dim), {}, spec, np.zeros(k), np.ones(k), f"w{seed}", "Random.", {})
+        ids.append(registry.register(con, path, f"w{seed}", "admin", {}, {"frame_auc": 0.5 + seed / 10}, "# w\n"))
+    registry.promote(con, ids[0], "admin")
+    con.close()
+    assert not page("reviewer").run().expander  # reviewers see no registry
+    at = page("admin").run()
+    assert not at.exception
+    assert [e.label for e in at.expander][0] == "Model versions (administrators)"
+    table = at.dataframe[0].value
+    assert table["held-out frame AUC"].tolist() == [0.6, 0.5] and table["status"].tolist() == ["candidate", "promoted"]
+    at.selectbox(key="cctv_model_pick").set_value(ids[1])
+    at.button(key="cctv_model_promote").click()
+    at.run()
+    assert not at.exception and "Model w1+" in at.warning[0].value  # the page now scores with the promoted version
+    at.button(key="cctv_model_rollback").click()
+    at.run()
+    assert "Model w0+" in at.warning[0].value
+    assert _rows(labelled_store, "SELECT status FROM cctv_models ORDER BY version_id") == [("promoted",), ("retired",)]

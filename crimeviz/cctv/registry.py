@@ -158,6 +158,23 @@ def version(con, version_id: int) -> dict | None:
     return out
 
 
+def summary(con) -> pd.DataFrame:
+    """One row per version for a table: id, name, status, created, by, held-out frame AUC and false alarms/hour."""
+    frame = versions(con)
+    metrics = frame["metrics"].map(json.loads)
+    return pd.DataFrame(
+        {
+            "version": frame["version_id"],
+            "name": frame["name"],
+            "status": frame["status"],
+            "created": frame["created_at"],
+            "by": frame["created_by"],
+            "held-out frame AUC": metrics.map(lambda m: m.get("frame_auc")),
+            "false alarms / camera-hour": metrics.map(lambda m: m.get("false_alarms_per_hour")),
+        }
+    )
+
+
 def promoted_id(con) -> int | None:
     ensure_tables(con)
     rows = con.execute("SELECT version_id FROM cctv_models WHERE status = 'promoted'").fetchall()
