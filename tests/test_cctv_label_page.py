@@ -1,6 +1,5 @@
 """The label form under a saved review on the CCTV page (Streamlit's AppTest)."""
 
-import duckdb
 import pytest
 
 from crimeviz.cctv import store as cctv_store
@@ -21,7 +20,7 @@ def labelled_store(tmp_path, monkeypatch):
 
 
 def _rows(path, sql):
-    con = duckdb.connect(str(path), read_only=True)
+    con = db.connect(path)
     try:
         return con.execute(sql).fetchall()
     finally:

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import cv2
-import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -36,7 +35,7 @@ def page(role: str = "admin") -> AppTest:
 
 
 def _reports(app_db) -> int:
-    con = duckdb.connect(str(app_db))
+    con = db.connect(app_db)  # the store's own protocol: the page's reader may still hold the file
     try:
         return con.execute("SELECT count(*) FROM cctv_reports").fetchall()[0][0]
     finally:
