@@ -252,3 +252,14 @@ def test_masks_are_shaded_red_and_zones_outlined_green():
     assert r > 130 and b < 90  # inside the mask
     assert out[30, round(0.9 * 79)][1] > 150  # on the zone's right (vertical) edge
     assert (out[55, 75] == image[55, 75]).all()  # elsewhere untouched
+
+
+def test_the_report_map_counts_the_incidents_around_the_camera(small_store):
+    import h3
+
+    from crimeviz.cctv.live import live_report
+
+    counts = live_report.location_counts(small_store, 43.6532, -79.3832)
+    assert len(counts) == 61  # the camera's cell and four rings around it
+    assert counts[h3.latlng_to_cell(43.6532, -79.3832, 9)] == 4 and sum(counts.values()) == 4  # the Annex is too far
+    assert live_report.location_map(43.6532, -79.3832, counts)[:8] == b"\x89PNG\r\n\x1a\n"

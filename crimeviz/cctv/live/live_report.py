@@ -9,12 +9,18 @@ sees half a report.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from datetime import datetime
 from pathlib import Path
 
+import h3
+import numpy as np
+
 from crimeviz.explore import pdf as document
+from crimeviz.store import queries
+from crimeviz.store.filters import IncidentFilter
 
 CURVE_HEIGHT = 40
 
@@ -42,6 +48,45 @@ def build(alert: dict, camera, curve: list[tuple[float, float]], model: tuple[st
         "snapshot": alert.get("snapshot"),
         "curve": [[iso(t), round(float(s), 4)] for t, s in curve],
     }
+
+
+MAP_RES, MAP_RING = 9, 4  # H3 cells about 350 m across, four rings around the camera's (about 1.5 km)
+
+
+def location_counts(con, lat: float, lon: float) -> dict[str, int]:
+    """Recorded incidents per H3 cell (res 9, hex) within four rings of the camera's cell, over the whole store."""
+    cells = h3.grid_disk(h3.latlng_to_cell(lat, lon, MAP_RES), MAP_RING)
+    opts = queries.options(con)
+    if opts["first_date"] is None:
+        return {c: 0 for c in cells}
+    counts = queries.cell_counts(con, IncidentFilter(opts["first_date"], opts["last_date"]), MAP_RES)
+    return {c: int(counts.get(h3.str_to_int(c), 0)) for c in cells}
+
+
+def location_map(lat: float, lon: float, counts: dict[str, int]) -> bytes:
+    """A PNG of the cells around the camera shaded by their incident count, the camera as a red star."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    cells = list(counts)
+    polygons = [[(x, y) for y, x in h3.cell_to_boundary(c)] for c in cells]
+    values = np.array([counts[c] for c in cells], dtype=float)
+    fig, ax = plt.subplots(figsize=(4.2, 3.6))
+    collection = PolyCollection(polygons, array=values, cmap="Reds", edgecolors="white", linewidths=0.6)
+    ax.add_collection(collection)
+    ax.plot([lon], [lat], marker="*", markersize=16, color="#1f4e99", markeredgecolor="white")
+    ax.autoscale_view()
+    ax.set_aspect(1 / max(np.cos(np.radians(lat)), 1e-6))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.colorbar(collection, ax=ax, shrink=0.8, label="recorded incidents per cell")
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return out.getvalue()
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -74,8 +119,8 @@ def _curve(pdf: document.Document, curve: list[tuple[float, float]], threshold: 
     pdf.set_y(y0 + h + 7)
 
 
-def to_pdf(record: dict, keyframes: list[tuple[str, bytes]]) -> bytes:
-    """Header, model label, times, location, curve, key frames (caption, JPEG)."""
+def to_pdf(record: dict, keyframes: list[tuple[str, bytes]], place: bytes | None = None) -> bytes:
+    """Header, model label, times, location (``place``: :func:`location_map`), curve, key frames (caption, JPEG)."""
     title = f"CCTV alert #{record['alert_id']} ({record['status']})"
     pdf = document.Document(title, "CrimeViz monitor", font_dir=document.DEJAVU)
     pdf.heading(title, 16)
@@ -98,16 +143,21 @@ def to_pdf(record: dict, keyframes: list[tuple[str, bytes]]) -> bytes:
     if keyframes:
         pdf.heading("Key frames")
         pdf.image_row([j for _, j in keyframes], [c for c, _ in keyframes])
+    if place:
+        pdf.heading("Location: the camera (star) and the incidents recorded around it")
+        pdf.image(place, w=95)
     if record.get("clips"):
         pdf.ln(2)
         pdf.paragraph(f"Clip files beside this report: {', '.join(record['clips'])}", 9)
     return pdf.to_bytes()
 
 
-def write(folder: Path, record: dict, keyframes: list[tuple[str, bytes]]) -> tuple[Path, Path]:
+def write(
+    folder: Path, record: dict, keyframes: list[tuple[str, bytes]], place: bytes | None = None
+) -> tuple[Path, Path]:
     """Writes ``report.json`` and ``report.pdf`` in ``folder``; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     json_path, pdf_path = folder / "report.json", folder / "report.pdf"
-    _write(pdf_path, to_pdf(record, keyframes))
+    _write(pdf_path, to_pdf(record, keyframes, place))
     _write(json_path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode())
     return json_path, pdf_path

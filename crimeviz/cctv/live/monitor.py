@@ -169,6 +169,8 @@ class CameraWorker:
         self.thread = threading.Thread(target=self._guarded_run, daemon=True, name=f"camera-{cfg.name}")
         self.error: str | None = None
         self.off_schedule = False
+        self.place: bytes | None = None
+        self.place_error: str | None = None
 
     def start(self) -> None:
         self.thread.start()
@@ -225,6 +227,7 @@ class CameraWorker:
         if tracker.current is not None:  # an alert interrupted by a stop: continue it
             seg = tracker.current
             self.recordings[seg.alert_id] = Recording(seg, self._folder(seg.alert_id), None, time.time())
+        self.monitor.reporter.submit(self._place)  # drawn before any alert needs it
         last_frame_at, last_status, last_check = None, 0.0, time.monotonic()
         try:
             while not stop.is_set():
@@ -326,6 +329,16 @@ class CameraWorker:
             if seg.alert_id in self.recordings and self.recordings[seg.alert_id].writer is None:
                 self._finish(seg.alert_id)
 
+    def _place(self) -> bytes | None:
+        """The report's location map, drawn once per camera (in the report thread) and kept."""
+        if self.place is None:
+            try:
+                counts = live_report.location_counts(self.monitor.reporter_con, self.cfg.lat, self.cfg.lon)
+                self.place = live_report.location_map(self.cfg.lat, self.cfg.lon, counts)
+            except Exception as exc:  # a report without its map is better than none
+                self.place, self.place_error = b"", f"{type(exc).__name__}: {exc}"
+        return self.place or None
+
     def _message(self, seg: Segment) -> dict:
         """What the pings of ``seg`` say (built here, so a ping needs no read of the store)."""
         cfg = self.cfg
@@ -403,7 +416,7 @@ class CameraWorker:
 
         def job():
             record = live_report.build(alert, cfg, curve, monitor.model, complete)
-            json_path, pdf_path = live_report.write(rec.folder, record, keyframes)
+            json_path, pdf_path = live_report.write(rec.folder, record, keyframes, self._place())
             if not complete and opened is not None:  # ready: the files are in place
                 monitor.latencies.add("report", time.time() - opened)
             alert_store.set_files(
