@@ -320,3 +320,30 @@ def test_retraining_with_too_few_labels_says_so_and_registers_nothing_new(con, r
     assert not result.promoted and retrain.NOT_ENOUGH in result.report["reason"]
     assert len(registry.versions(con)) == 1  # the baseline only
     assert json.loads(registry.versions(con).iloc[0]["training"])["note"].startswith("the weights in use")
+
+
+def test_a_labelled_alert_has_its_clip_decoded_once_and_its_segment_marked(con, random_weights, tmp_path):
+    from crimeviz.cctv import cameras
+    from crimeviz.cctv.live import alert_store
+    from crimeviz.cctv.live.alerts import Segment
+    from crimeviz.cctv.model import load_scorer
+    from tests.test_cctv_video import make_clip
+
+    clip = make_clip(tmp_path / "alert.avi", n_frames=64, event=(16, 40))  # 6.4 s at 10 fps
+    cameras.add(con, cameras.CameraConfig("Door", f"file://{clip}", 43.6, -79.4, pre_capture_s=1.6), "admin")
+    cfg = cameras.get(con, name="Door")
+    start = datetime(2026, 1, 1, 12).timestamp()
+    seg = Segment(start, start + 2.4, 0.9, start + 1.0, "alert")
+    alert_id = alert_store.open_alert(con, cfg, seg, ("v", "label"), [], start)
+    seg.alert_id, seg.end = alert_id, start + 2.4
+    alert_store.update_alert(con, seg)
+    alert_store.set_files(con, alert_id, clip=str(clip))
+    labels.save_label(con, {"source": "alert", "source_id": alert_id, "verdict": "true"}, "rev")
+    scorer = load_scorer(random_weights)
+    items, counts = retrain.labelled_items(con, scorer)
+    assert counts["alert_clips_decoded"] == 1 and len(items) == 1
+    item = items[0]
+    assert item.features.shape == (4, SPEC.dim) and item.snippet_s == pytest.approx(1.6)
+    assert item.snippet_labels.tolist() == [0, 1, 1, 0]  # the segment: 1.6 s (pre-capture) to 4.0 s
+    _, counts = retrain.labelled_items(con, scorer)
+    assert counts["alert_clips_decoded"] == 0  # stored the first time

@@ -1,8 +1,9 @@
 """Retraining from reviewers' labels: MGFN fine-tuned with weak labels, classification heads, a promotion gate.
 
 Data (:func:`labelled_items`): every labelled report or alert whose snippet features
-were stored at scoring time (:mod:`crimeviz.cctv.snippet_store`); ``unsure`` labels
-are left out. Items are split per verdict into training and held-out sets by a hash
+were stored at scoring time (:mod:`crimeviz.cctv.snippet_store`); a labelled alert
+whose features are not stored has its recorded clip decoded once and its features
+stored (:func:`alert_clip_features`); ``unsure`` labels are left out. Items are split per verdict into training and held-out sets by a hash
 of their id (:func:`split`), so a rerun holds out the same clips.
 
 Detector (:func:`fine_tune`): the current MGFN, fine-tuned with video-level (weak)
@@ -121,27 +122,53 @@ def _alerted_spans(con, source: str, source_id: int) -> tuple[float, list[tuple[
             "SELECT threshold, segments FROM cctv_reports WHERE report_id = ?", [source_id]
         ).fetchall()[0]
         return threshold, [(s["start_s"], s["end_s"]) for s in json.loads(segments)]
-    threshold, started, ended = con.execute(
-        "SELECT threshold, started_at, ended_at FROM cctv_alerts WHERE alert_id = ?", [source_id]
+    threshold, started, ended, seen, pre = con.execute(
+        """SELECT a.threshold, a.started_at, a.ended_at, a.last_seen_at, coalesce(s.pre_capture_s, 0)
+           FROM cctv_alerts a LEFT JOIN camera_streams s USING (camera_id) WHERE a.alert_id = ?""",
+        [source_id],
     ).fetchall()[0]
-    return threshold, []
+    # an alert's clip starts pre_capture_s before the segment (crimeviz.cctv.live.monitor)
+    return threshold, [(pre, pre + ((ended or seen) - started).total_seconds())]
+
+
+def alert_clip_features(con, alert_id: int, scorer: Scorer) -> bool:
+    """Decodes a labelled alert's recorded clip once and stores its snippet features; False without a clip."""
+    from crimeviz.cctv.scoring import score_clip
+
+    rows = con.execute("SELECT clip, camera_id FROM cctv_alerts WHERE alert_id = ?", [alert_id]).fetchall()
+    if not rows or not rows[0][0] or not Path(rows[0][0]).is_file():
+        return False
+    result = score_clip(rows[0][0], scorer)
+    snippet_s = scorer.spec.snippet_len / result.fps
+    snippet_store.save(
+        con, "alert", alert_id, rows[0][1], result.features, snippet_s, scorer.version, scorer.spec.to_dict()
+    )
+    return True
 
 
 def _missing(value) -> bool:
     return value is None or bool(pd.isna(value))
 
 
-def labelled_items(con, log: Callable[[str], None] = lambda _: None) -> tuple[list[Item], dict]:
-    """Labelled clips with stored features (``unsure`` left out), and counts of what was skipped."""
+def labelled_items(con, scorer: Scorer | None = None) -> tuple[list[Item], dict]:
+    """Labelled clips with stored features (``unsure`` left out), and counts of what was skipped.
+
+    A labelled alert without stored features has its recorded clip decoded once (with ``scorer``'s
+    feature recipe) and its features stored, so the next retraining decodes nothing.
+    """
     from crimeviz.cctv import labels
 
     frame = labels.labels(con)
-    items, skipped = [], {"unsure": 0, "no_stored_features": 0}
+    items, skipped = [], {"unsure": 0, "no_stored_features": 0, "alert_clips_decoded": 0}
     for row in frame.itertuples(index=False):
         if row.verdict == "unsure":
             skipped["unsure"] += 1
             continue
         stored = snippet_store.load(con, row.source, row.source_id)
+        alert = row.source == "alert" and scorer is not None
+        if stored is None and alert and alert_clip_features(con, int(row.source_id), scorer):
+            skipped["alert_clips_decoded"] += 1
+            stored = snippet_store.load(con, row.source, row.source_id)
         if stored is None:
             skipped["no_stored_features"] += 1
             continue
@@ -537,7 +564,7 @@ def retrain(
         raise ValueError("the promoted weights score I3D features only; retraining needs CrimeViz weights")
     checkpoint = read_checkpoint(parent["path"])
     overrides = dict(checkpoint["mgfn_overrides"])
-    items, skipped = labelled_items(con)
+    items, skipped = labelled_items(con, scorer)
     train, heldout = split(items, cfg.heldout_share, cfg.seed)
     report: dict = {
         "current": {"version_id": parent["version_id"], "name": parent["name"]},
