@@ -497,18 +497,33 @@ def compare(current: dict, candidate: dict, min_auc_gain: float = 0.0) -> tuple[
     return ok, reasons
 
 
+def _cell(metrics: dict | None) -> str:
+    """One head's held-out result as words for the model card."""
+    metrics = metrics or {}
+    if "note" in metrics:
+        return metrics["note"]
+    if "mae" in metrics:
+        return f"MAE {metrics['mae']} on {metrics['clips']} clips"
+    text = f"accuracy {metrics.get('accuracy')}, macro-F1 {metrics.get('macro_f1')} on {metrics.get('clips')} clips"
+    short = metrics.get(NOT_ENOUGH)
+    return text + (f"; {NOT_ENOUGH}: {', '.join(short)}" if short else "")
+
+
 def model_card(
     name: str, parent: dict, training: dict, current: dict, candidate: dict, promoted: bool, why: list
 ) -> str:
+    bags = training["bags"]
     lines = [
         f"# {name}",
         "",
         f"Fine-tuned from model version {parent['version_id']} ({parent['name']}) on reviewers' labels "
-        f"stored in CrimeViz, with video-level labels only (see crimeviz/cctv/retrain.py).",
+        "stored in CrimeViz, with video-level labels only (crimeviz/cctv/retrain.py). It has seen only the "
+        "labelled footage named here and what its parent saw (see the parent's card).",
         "",
-        f"- labelled clips used for training: {training['train_clips']} ({training['bags']})",
+        f"- labelled clips used for training: {training['train_clips']} ({bags['abnormal']} abnormal, "
+        f"{bags['hard_normal']} hard normal and {bags['camera_normal']} normal bags)",
         f"- cameras: {', '.join(training['cameras'])}",
-        f"- labels dated {training['labels_from']} to {training['labels_to']}",
+        f"- labels dated {training['labels_from'][:19]} to {training['labels_to'][:19]}",
         f"- held-out labelled clips: {candidate['clips']}",
         "",
         "| held-out metric | current | candidate |",
@@ -516,8 +531,8 @@ def model_card(
         f"| frame AUC | {current['frame_auc']} | {candidate['frame_auc']} |",
         f"| false alarms per camera-hour | {current['false_alarms_per_hour']} | {candidate['false_alarms_per_hour']} |",
     ]
-    for name_ in (*HEADS, "severity"):
-        lines.append(f"| {name_} | {json.dumps(current.get(name_))} | {json.dumps(candidate.get(name_))} |")
+    for head in (*HEADS, "severity"):
+        lines.append(f"| {head.replace('_', ' ')} | {_cell(current.get(head))} | {_cell(candidate.get(head))} |")
     lines += ["", f"Promoted: {'yes' if promoted else 'no'} — " + "; ".join(why), ""]
     return "\n".join(lines)
 
