@@ -6,7 +6,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from crimeviz.cctv import DEMO_CLIP, app_weights, charts, preview, registry, report, review, store, video
+from crimeviz.cctv import (
+    DEMO_CLIP,
+    app_weights,
+    calibration,
+    charts,
+    preview,
+    registry,
+    report,
+    review,
+    store,
+    video,
+)
 from crimeviz.cctv import labels as cctv_labels
 from crimeviz.cctv.model import WeightsError, load_scorer
 from crimeviz.files import file_sha256
@@ -221,11 +232,12 @@ threshold = st.slider(
     "Alert threshold",
     review.THRESHOLD_MIN,
     review.THRESHOLD_MAX,
-    0.5,
+    calibration.current_threshold(con, camera["camera_id"]) if camera else 0.5,
     review.THRESHOLD_STEP,
     format="%.3f",
     key="cctv_threshold",
-    help="Frames scoring at or above this form alert segments (gaps under 1 s merged).",
+    help="Frames scoring at or above this form alert segments (gaps under 1 s merged). It starts at the "
+    "camera's threshold (calibrated from its dismissed alarms with `cctv calibrate`), else 0.5.",
 )
 segments = result.segments(threshold)
 labels = review.segment_labels(segments, recording_start)

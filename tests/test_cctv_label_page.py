@@ -28,8 +28,16 @@ def _rows(path, sql):
 
 
 def test_a_reviewer_labels_a_saved_review_and_a_bad_label_is_explained(labelled_store, clip_bytes):  # noqa: F811
+    from crimeviz.cctv import calibration
+
+    con = db.connect(labelled_store)
+    calibration.ensure_tables(con)
+    with db.transaction(con):  # as `cctv calibrate` leaves it
+        con.execute("INSERT INTO cctv_camera_thresholds VALUES (1, 0.25, 0.5, 1.0, 2.0, 3, 'admin', current_timestamp)")
+    con.close()
     at = page("reviewer").run()
     at.file_uploader(key="cctv_upload").set_value(("walk.avi", clip_bytes, "video/x-msvideo")).run()
+    assert at.slider(key="cctv_threshold").value == 0.25  # the camera's calibrated threshold
     next(b for b in at.button if b.label == "Save report for Yard").click()
     at.run()
     assert not at.exception and "Saved report" in at.success[0].value
