@@ -14,6 +14,7 @@ from crimeviz.cctv import (
     preview,
     registry,
     report,
+    retrain,
     review,
     store,
     video,
@@ -24,6 +25,11 @@ from crimeviz.files import file_sha256
 from crimeviz.web import ui
 
 TORONTO = (43.6532, -79.3832)
+
+
+@st.cache_resource(show_spinner=False)
+def _heads(path: str, mtime_ns: int) -> dict:
+    return retrain.read_heads(Path(path))
 
 
 @st.cache_resource(show_spinner="Loading the anomaly model…")
@@ -257,6 +263,15 @@ with left:
     st.markdown(f"**Alert segments** ({len(segments)})")
     if segments:
         st.dataframe(review.segments_table(segments, recording_start), hide_index=True, key="cctv_segments")
+        if result.features is not None:
+            heads = _heads(str(weights), weights.stat().st_mtime_ns)
+            snippet_s = scorer.spec.snippet_len / result.fps
+            classes = retrain.classify_segments(scorer, heads, result.features, snippet_s, segments)
+            st.dataframe(classes, hide_index=True, key="cctv_classes")
+            st.caption(
+                "Type, instrument and severity from the model's classification heads (`cctv retrain`); "
+                "“not enough labelled examples” where too few labels trained one."
+            )
     else:
         st.caption(review.no_alert_note(result, threshold))
 with right:

@@ -16,7 +16,7 @@ import torch
 
 from crimeviz.cctv import calibration, labels, registry, retrain, snippet_store, store
 from crimeviz.cctv.features import MOTION_STATS, FeatureSpec
-from crimeviz.cctv.model import save_checkpoint
+from crimeviz.cctv.model import load_scorer, save_checkpoint
 from crimeviz.store import db
 from models.mgfn import MGFN
 
@@ -310,6 +310,16 @@ def test_retraining_promotes_a_better_candidate_and_says_where_labels_are_too_fe
     assert version["training"]["cameras"] == ["Gate", "Yard"] and "frame AUC" in version["card"]
     heads = retrain.read_heads(version["path"])
     assert heads["event_type"]["classes"] == ["assault", "robbery"]
+    from types import SimpleNamespace
+
+    scorer = load_scorer(version["path"])
+    features = clip_features(np.random.default_rng(9), 32, (10, 14))
+    segments = [SimpleNamespace(start_s=10.0, end_s=14.0)]
+    table = retrain.classify_segments(scorer, heads, features, 1.0, segments)
+    assert table.iloc[0]["event type"] in ("assault", "robbery") and table.iloc[0]["instrument"] == retrain.NOT_ENOUGH
+    assert 1 <= int(table.iloc[0]["severity"]) <= 10
+    plain = retrain.classify_segments(scorer, {}, features, 1.0, segments)
+    assert set(plain.iloc[0][["event type", "instrument", "severity"]]) == {retrain.NOT_ENOUGH}
 
 
 def test_retraining_with_too_few_labels_says_so_and_registers_nothing_new(con, random_weights, monkeypatch):

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -397,6 +398,17 @@ def classify(scorer: Scorer, heads: dict, item: Item) -> dict:
         NOT_ENOUGH if head is None else int(np.clip(np.rint(head["coef"].numpy() @ z + head["intercept"]), 1, 10))
     )
     return out
+
+
+def classify_segments(scorer: Scorer, heads: dict, features: np.ndarray, snippet_s: float, segments) -> pd.DataFrame:
+    """One row per alert segment (objects with ``start_s``/``end_s``) of a scored clip: the heads' type,
+    instrument and severity, or "not enough labelled examples" where no head could be trained."""
+    rows = []
+    for number, segment in enumerate(segments, 1):
+        mask = _snippet_mask(len(features), snippet_s, [(segment.start_s, segment.end_s)])
+        guess = classify(scorer, heads, SimpleNamespace(features=features, snippet_labels=mask))
+        rows.append({"#": number, **{k.replace("_", " "): v for k, v in guess.items()}})
+    return pd.DataFrame(rows, columns=["#", "event type", "instrument", "severity"]).astype(str)
 
 
 def read_heads(path: Path) -> dict:
