@@ -80,7 +80,8 @@ def incident_points(con, unjoined_to: str | None = None) -> pd.DataFrame:
     if unjoined_to is None:
         return con.execute("SELECT id, lon, lat FROM incidents").df()
     return con.execute(
-        "SELECT id, lon, lat FROM incidents WHERE id NOT IN (SELECT incident_id FROM incident_areas WHERE layer = ?)",
+        "SELECT i.id, i.lon, i.lat FROM incidents i WHERE NOT EXISTS "
+        "(SELECT 1 FROM incident_areas a WHERE a.incident_id = i.id AND a.layer = ?)",
         [unjoined_to],
     ).df()
 
