@@ -73,7 +73,7 @@ def test_navigation_lists_only_what_the_role_may_use():
         "Street view",
         "Forecast",
     ]
-    assert titles("reviewer") == ["CCTV review"]
+    assert titles("reviewer") == ["CCTV review", "Live cameras"]
     assert titles("commander") == titles("analyst") + ["Patrol plans", "Patrol dosage"]
     assert "Data" not in titles("commander") and "Users & audit" not in titles("commander")
     assert set(titles("admin")) == {title for _, _, title, _, _ in navigation.PAGES}
