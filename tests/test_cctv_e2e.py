@@ -30,7 +30,7 @@ def test_upload_demo_clip_review_jump_and_save(app_url, browser_page):
     open_cctv(browser_page)
     assert browser_page.get_by_text("synthetic anomalies").count() >= 1  # the model's label is on screen
 
-    browser_page.get_by_label("Name").first.fill("E2E corner camera")
+    browser_page.locator("[data-testid=\"stMain\"]").get_by_label("Name").first.fill("E2E corner camera")
     browser_page.get_by_role("button", name="Add camera").click()
     browser_page.get_by_text("E2E corner camera").first.wait_for(timeout=60_000)
     wait_for_script(browser_page)

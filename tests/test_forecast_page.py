@@ -22,7 +22,7 @@ def test_forecast_page_shows_tomorrow_from_the_committed_checkpoint(app_db):
     solid = [h for h in hexes if h["color"][3] == 220]
     assert metric(at, "Cells flagged") == f"{len(solid)} of 840"
     assert "checkpoint toronto_h3r8.pt" in at.caption[0].value
-    assert len(at.get("plotly_chart")) == 2 and len(at.dataframe) == 1
+    assert len(at.get("plotly_chart")) == 2 and len(at.dataframe) == 2  # the backtest and its bootstrap
 
 
 def test_past_day_shows_actual_outcome_and_baselines_work(app_db):
