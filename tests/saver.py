@@ -40,10 +40,17 @@ class Narrated:
 
     @contextmanager
     def transaction(self):
-        with self.con.transaction():
-            self.say("BEGIN TRANSACTION")
-            yield self
-        self.say("COMMIT")
+        """The store's transaction, narrated at the outermost level only (an audited write nests)."""
+        self.depth = getattr(self, "depth", 0) + 1
+        try:
+            with self.con.transaction():
+                if self.depth == 1:
+                    self.say("BEGIN TRANSACTION")
+                yield self
+        finally:
+            self.depth -= 1
+        if self.depth == 0:
+            self.say("COMMIT")
 
     def say(self, head: str) -> None:
         print(head, flush=True)

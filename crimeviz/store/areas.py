@@ -332,8 +332,5 @@ def scratch_store(con, path: Path):
     """A new store at ``path`` holding a copy of ``con``'s incidents (and nothing else): benchmarks
     write layers there, never into the analyst's store or its audit trail."""
     scratch = db.connect(path)
-    incidents = con.execute("SELECT * FROM incidents").df()
-    scratch.register("copied_incidents", incidents)
-    scratch.execute("INSERT INTO incidents SELECT * FROM copied_incidents")
-    scratch.unregister("copied_incidents")
+    db.insert_frame(scratch, "incidents", con.execute("SELECT * FROM incidents").df())
     return scratch
