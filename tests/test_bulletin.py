@@ -214,3 +214,24 @@ def test_cli_errors_are_one_line(capsys, cli_store, tmp_path, argv, message):
     code = cli.main(["bulletin", *argv, "--out", str(out), "--db", str(cli_store)])
     stdout, err = capsys.readouterr()
     assert code == 2 and stdout == "" and err.count("\n") == 1 and message in err and not out.exists()
+
+
+def test_live_camera_alerts_of_the_period_are_listed(store):
+    """Alerts the live monitor raised in the period are in section 7 (those before it are not)."""
+    from crimeviz.cctv.live import alert_store
+
+    alert_store.ensure_tables(store)
+    camera_id = store.execute("SELECT camera_id FROM cameras WHERE name = 'Yonge & Dundas'").fetchall()[0][0]
+    with db.transaction(store):
+        for started, peak in ((datetime(2021, 9, 22, 23, 15), 0.87), (datetime(2021, 9, 1, 2, 0), 0.95)):
+            store.execute(
+                "INSERT INTO cctv_alerts (camera_id, started_at, ended_at, last_seen_at, peak, peak_at, severity, "
+                "status, note, lat, lon, threshold, model_version, model_label, report_complete, curve) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'alert', 'confirmed', '', 43.6561, -79.3802, 0.5, 'v', 'm', TRUE, '[]')",
+                [camera_id, started, started + timedelta(seconds=20), started, peak, started],
+            )
+    pdf, b = brief.export(store, ADMIN, DAY, 7, forecast_method="mc365")
+    assert b.live["peak"].tolist() == [0.87]
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "Live camera alerts that started in the period:" in text and "22 Sep 23:15:00" in text
+    assert "01 Sep" not in text

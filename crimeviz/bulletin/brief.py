@@ -5,7 +5,8 @@ precinct (Bratton & Malinowski 2008, "Police performance management in practice:
 to the next level", *Policing* 2(3), 259-265). The bulletin does that per neighbourhood and adds
 what the app computes: Gi* hot spots of the last 28 days (``explore.hotspots``), the forecast of
 the next day (``forecast.predict``), near-repeat chains (``explore.near_repeat``), spikes
-(``explore.spikes``) and the CCTV reviews of the period that raised alerts (``cctv.store``).
+(``explore.spikes``), the CCTV reviews of the period that raised alerts (``cctv.store``) and the
+live camera alerts that started in it (``cctv.live.alert_store``).
 
 Sections the reader's role may not see (forecasts, CCTV) say so instead of showing data. Making a
 bulletin is an export: it needs the ``incidents`` permission and is audited (``bulletin.export``).
@@ -62,6 +63,7 @@ class Bulletin:
     spike_areas: pd.DataFrame | None = None
     spike_layer: str | None = None
     cctv: pd.DataFrame | None = None
+    live: pd.DataFrame | None = None  # live camera alerts that started in the period
     cctv_note: str = ""
     area_layer: str | None = None  # None: the neighbourhoods recorded on the incidents
 
@@ -179,6 +181,15 @@ def cctv_alerts(con, day: date, period: int) -> pd.DataFrame:
     return reports[inside].reset_index(drop=True)
 
 
+def live_alerts(con, day: date, period: int) -> pd.DataFrame:
+    """Live camera alerts (``cctv.live.alert_store``) that started in the period, newest first."""
+    from crimeviz.cctv.live import alert_store
+
+    found = alert_store.alerts(con, limit=100_000)
+    started = pd.to_datetime(found["started_at"]).dt.date
+    return found[(started >= day - timedelta(days=period - 1)) & (started <= day)].reset_index(drop=True)
+
+
 def area_change(con, day: date, days: int, layer: str | None) -> pd.DataFrame:
     """CompStat per area: the ``TOP`` busiest areas of ``layer`` (``store.areas.compstat``), or of the
     neighbourhoods recorded on the incidents when ``layer`` is None (``queries.neighbourhood_change``),
@@ -248,6 +259,7 @@ def gather(
         )
     if user.may("cctv"):
         b.cctv = cctv_alerts(con, day, period)
+        b.live = live_alerts(con, day, period)
     else:
         b.cctv_note = f"Not shown: the {user.role} role may not see CCTV reviews."
     return b
@@ -480,6 +492,25 @@ def render(b: Bulletin) -> bytes:
             ],
             [14, 36, 24, 44, 20, 20, 22],
         )
+    if b.live is not None:
+        doc.paragraph("Live camera alerts that started in the period:" if len(b.live) else "No live camera alert.", 9)
+        if len(b.live):
+            doc.data_table(
+                ["Alert", "Camera", "Started", "Ended", "Peak score", "Severity", "Review"],
+                [
+                    (
+                        int(r.alert_id),
+                        r.camera,
+                        f"{pd.Timestamp(r.started_at):%d %b %H:%M:%S}",
+                        "open" if pd.isna(r.ended_at) else f"{pd.Timestamp(r.ended_at):%H:%M:%S}",
+                        f"{r.peak:.2f}",
+                        r.severity,
+                        r.status,
+                    )
+                    for r in b.live.itertuples()
+                ],
+                [14, 36, 28, 20, 20, 22, 40],
+            )
     return doc.to_bytes()
 
 
@@ -497,6 +528,7 @@ def export(
         "spike_cells": int(b.spike_cells["spike"].sum()),
         "forecast": None if b.forecast is None else b.forecast.attrs.get("method"),
         "cctv_alerts": None if b.cctv is None else len(b.cctv),
+        "live_alerts": None if b.live is None else len(b.live),
         "bytes": len(pdf),
     }
     audit.record(con, user.username, "bulletin.export", "bulletin", str(day), detail)
