@@ -9,32 +9,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from crimeviz.access import auth
+from crimeviz.bench.store import incident_file
 from crimeviz.store import db, engine
 from tests.pg_cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a long test password"
 MAPPING = "lat=Latitude,lon=Longitude,occurred_at=Date,offence=Type"
-
-
-def incident_file(path: Path, rows: int, seed: int) -> Path:
-    """``rows`` distinct incidents around Toronto in 2023, as a CSV an RMS might export."""
-    rng = np.random.default_rng(seed)
-    when = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24 * 60, rows), unit="min")
-    pd.DataFrame(
-        {
-            "Date": when.strftime("%Y-%m-%d %H:%M"),
-            "Type": rng.choice(["Assault", "Robbery", "Auto Theft"], rows),
-            "Latitude": rng.uniform(43.60, 43.80, rows).round(6),
-            "Longitude": rng.uniform(-79.55, -79.25, rows).round(6),
-        }
-    ).to_csv(path, index=False)
-    return path
 
 
 def environment(**extra) -> dict:

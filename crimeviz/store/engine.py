@@ -158,10 +158,27 @@ class _Lock:
         return False
 
 
+class Handle:
+    """What both profiles' stores share with a DuckDB connection beyond ``execute``: ``sql``, a
+    ``cursor`` (the handle itself: it is safe across threads) and use as a context manager."""
+
+    def sql(self, sql: str, params=None):
+        return self.execute(sql, params)
+
+    def cursor(self):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 _PINNED = threading.local()  # {resolved path: the writer connection this thread holds}
 
 
-class FileStore:
+class FileStore(Handle):
     """The embedded profile: a DuckDB file that this process opens only while it uses it.
 
     Thread-safe; use :func:`shared` to get the one instance per file in this process. ``execute``
@@ -313,9 +330,6 @@ class FileStore:
         finally:
             self._done_reading(cursor)
 
-    def sql(self, sql: str, params=None):
-        return self.execute(sql, params)
-
     def register(self, name: str, frame) -> None:
         self._writer("register a table").register(name, frame)
 
@@ -327,15 +341,6 @@ class FileStore:
         if pinned is None:
             raise RuntimeError(f"{what} only inside `with db.transaction(con):`")
         return pinned
-
-    def cursor(self):
-        return self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         """Let go of this process's idle reader now (the store stays usable: it reopens on demand)."""

@@ -95,7 +95,7 @@ def _result(cursor) -> engine.Result:
     return engine.Result(pa.Table.from_arrays(arrays, names=names))
 
 
-class ServerStore:
+class ServerStore(engine.Handle):
     """A PostgreSQL store: one connection per thread, transactions pinned to their thread."""
 
     profile = "server"
@@ -175,9 +175,6 @@ class ServerStore:
                         f"lost the connection to the database server {self.where}; try again when it is back"
                     ) from None
 
-    def sql(self, sql: str, params=None):
-        return self.execute(sql, params)
-
     def copy_frame(self, table: str, frame: pd.DataFrame) -> None:
         """Stream ``frame`` into ``table`` with COPY (inside the caller's transaction)."""
         buffer = io.StringIO()
@@ -197,15 +194,6 @@ class ServerStore:
 
     def unregister(self, name: str) -> None:
         self.execute(f"DROP TABLE IF EXISTS {name}")
-
-    def cursor(self):
-        return self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         self._drop_connection()
