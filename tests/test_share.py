@@ -198,3 +198,19 @@ def test_a_patrol_link_restores_date_shift_resolution_and_units(app_db):
     at.run()
     assert not at.exception and at.session_state["patrol_units"] == 10
     assert any("units" in w.value for w in at.warning)
+
+
+def test_an_address_the_browser_had_not_yet_updated_does_not_undo_a_change(app_db):
+    """Two quick changes: the second rerun may leave the browser with the address of the run before
+    the first; that echo of this session's own earlier address must not take the first change back."""
+    at = page("map").run()
+    at.radio(key="map_res").set_value(9).run()
+    stale = dict(at.query_params)
+    assert stale["res"] == "9"
+    at.radio(key="map_res").set_value(7).run()
+    assert at.query_params["res"] == "7"
+    at.query_params.clear()
+    at.query_params.update(stale)
+    at.multiselect(key="f_offences").set_value(["Robbery"]).run()
+    assert not at.exception and at.session_state["map_res"] == 7
+    assert at.query_params["res"] == "7" and at.query_params["offence"] == "Robbery"

@@ -23,11 +23,14 @@ from urllib.parse import parse_qsl, urlencode
 
 import h3
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from crimeviz.access import auth
 from crimeviz.store import saved_views
 
 PUBLISHED = "_share_published"
+EARLIER = "_share_earlier"  # every address this session published, per group
+EARLIER_KEPT = 200
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,9 @@ def sync(group: str, fields: list[Field]) -> list[str]:
     in_url = url_state(fields, params)
     published = st.session_state.setdefault(PUBLISHED, {})
     notes = []
-    if in_url and in_url != published.get(group):
+    # An address this session published before is the browser's echo of an older run (it had not
+    # applied the newest address when the next widget change left), not a link: the widgets win.
+    if in_url and in_url != published.get(group) and _frozen(in_url) not in _earlier(group):
         for field in fields:
             if field.param not in in_url:
                 _set_default(field)
@@ -194,7 +199,27 @@ def publish(group: str, fields: list[Field]) -> None:
                 st.query_params[param] = strings if len(strings) > 1 or _is_list(fields, param) else strings[0]
         elif param in st.query_params:
             del st.query_params[param]
-    st.session_state.setdefault(PUBLISHED, {})[group] = {p: s for p, s in state.items() if s}
+    now = {p: s for p, s in state.items() if s}
+    st.session_state.setdefault(PUBLISHED, {})[group] = now
+    earlier = _earlier(group)
+    earlier.append(_frozen(now))
+    del earlier[:-EARLIER_KEPT]
+
+
+def _earlier(group: str) -> list:
+    """The addresses this session published for ``group`` on the page it is on, oldest first (a
+    move to another page, e.g. a saved view's link, starts afresh: its address is a link)."""
+    ctx = get_script_run_ctx()
+    page = ctx.page_script_hash if ctx is not None else ""
+    earlier = st.session_state.setdefault(EARLIER, {})
+    if earlier.get("page") != page:
+        earlier.clear()
+        earlier["page"] = page
+    return earlier.setdefault(group, [])
+
+
+def _frozen(state: dict[str, list[str]]) -> tuple:
+    return tuple(sorted((param, tuple(strings)) for param, strings in state.items()))
 
 
 def params_differ(param: str, strings: list[str]) -> bool:
