@@ -10,7 +10,7 @@ from crimeviz.patrol import export, review, session, store, views
 from crimeviz.patrol.plan import MINUTES_PER_CELL, PlanParams, risk_for
 from crimeviz.patrol.risk import SHIFTS, Shift, source_label, sources
 from crimeviz.store import audit, grid, queries
-from crimeviz.web import area_views, share, tiles, ui
+from crimeviz.web import area_views, tiles, ui
 
 st.title("Patrol plans")
 user = ui.require("patrol")
@@ -21,13 +21,6 @@ if opts["first_date"] is None:
     st.stop()
 store_path, version = str(config.db_path()), ui.data_version(con)
 state = st.session_state
-saved_ids = [int(i) for i in store.list_plans(con)["plan_id"]]
-ui.link_notes(  # date, shift, resolution, units and the chosen saved plan in the URL
-    share.page_state(
-        "patrol",
-        share.patrol_fields(opts["first_date"], opts["last_date"] + timedelta(days=1), list(SHIFTS), saved_ids),
-    )
-)
 four_eyes = config.four_eyes()
 
 
@@ -66,8 +59,14 @@ def settings() -> PlanParams | None:
     session.restore_settings(state)
     with st.sidebar:
         st.header("Plan settings")
-        day = st.date_input("Date", min_value=opts["first_date"], format="YYYY-MM-DD", key="patrol_date")
-        name = st.selectbox("Shift", list(SHIFTS), key="patrol_shift", format_func=str.title)
+        day = st.date_input(
+            "Date",
+            opts["last_date"] + timedelta(days=1),
+            min_value=opts["first_date"],
+            format="YYYY-MM-DD",
+            key="patrol_date",
+        )
+        name = st.selectbox("Shift", list(SHIFTS), index=1, key="patrol_shift", format_func=str.title)
         a, b = st.columns(2)
         start = a.number_input("Starts at (hour)", 0, 23, SHIFTS[name].start, key=f"patrol_start_{name}")
         hours = b.number_input("Hours", 1, 24, SHIFTS[name].hours, key=f"patrol_hours_{name}")
@@ -77,7 +76,7 @@ def settings() -> PlanParams | None:
         res = st.radio(
             "H3 resolution", [9, 8], horizontal=True, key="patrol_res", help="9 ≈ 0.11 km² per cell, 8 ≈ 0.74 km²"
         )
-        units = st.number_input("Units", 0, 200, key="patrol_units")
+        units = st.number_input("Units", 0, 200, 10, key="patrol_units")
         a, b = st.columns(2)
         patrol = a.number_input("Patrol minutes per unit", 0, 720, 240, 15, key="patrol_minutes")
         per_cell = b.number_input("Minutes per cell", 1, 240, int(MINUTES_PER_CELL[res]), key=f"patrol_per_cell_{res}")

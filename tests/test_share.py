@@ -185,21 +185,6 @@ def test_links_restore_the_other_pages_settings(app_db, name, params, state):
         assert at.query_params[param] == value  # the address keeps what the link asked for
 
 
-def test_a_patrol_link_restores_date_shift_resolution_and_units(app_db):
-    at = page("patrol", "commander")
-    at.query_params.update({"date": "2021-07-02", "shift": "night", "res": "8", "units": "6"})
-    at.run()
-    assert not at.exception
-    assert (at.session_state["patrol_date"], at.session_state["patrol_shift"]) == (date(2021, 7, 2), "night")
-    assert (at.session_state["patrol_res"], at.session_state["patrol_units"]) == (8, 6)
-    assert at.query_params["shift"] == "night" and at.query_params["units"] == "6"
-    at.query_params.clear()
-    at.query_params["units"] = "999"  # more units than the page allows: named and reset
-    at.run()
-    assert not at.exception and at.session_state["patrol_units"] == 10
-    assert any("units" in w.value for w in at.warning)
-
-
 def test_an_address_the_browser_had_not_yet_updated_does_not_undo_a_change(app_db):
     """Two quick changes: the second rerun may leave the browser with the address of the run before
     the first; that echo of this session's own earlier address must not take the first change back."""

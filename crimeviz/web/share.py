@@ -368,14 +368,3 @@ def near_repeat_fields(offences: list[str], first: date, last: date, default_dat
         Field("nr_permutations", "permutations", "int", (19, 99, 999), default=99),
         Field("nr_seed", "seed", "int", default=1, low=0, high=2**31 - 1),
     ]
-
-
-def patrol_fields(first: date, next_day: date, shifts: list[str], plans: list[int]) -> list[Field]:
-    """The Patrol page's date, shift, resolution, units and chosen saved plan."""
-    return [
-        Field("patrol_date", "date", "date", default=next_day, low=first, always=True),
-        Field("patrol_shift", "shift", "str", tuple(shifts), default=shifts[1]),
-        Field("patrol_res", "res", "int", (9, 8), default=9),
-        Field("patrol_units", "units", "int", default=10, low=0, high=200),
-        Field("patrol_open_id", "plan", "int", tuple(plans)),
-    ]
