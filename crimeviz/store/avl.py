@@ -50,16 +50,7 @@ def ensure(con) -> None:
 
 def parse_mapping(text: str) -> dict[str, str]:
     """``unit=COL,time=COL,lat=COL,lon=COL`` → {field: column}; ImportFailed naming a bad entry."""
-    mapping = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, column = part.partition("=")
-        name, column = name.strip(), column.strip()
-        if not sep or not column:
-            raise ImportFailed(f"mapping entry {part!r} is not FIELD=COLUMN")
-        if name not in FIELDS:
-            raise ImportFailed(f"unknown mapping field {name!r}; fields are {', '.join(FIELDS)}")
-        mapping[name] = column
-    return mapping
+    return importer.field_mapping(text, FIELDS)
 
 
 def guess_mapping(columns) -> dict[str, str | None]:

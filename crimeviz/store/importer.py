@@ -171,19 +171,25 @@ class ImportResult:
         }
 
 
-def parse_mapping(text: str) -> dict[str, str]:
-    """``lat=Y,lon=X,...`` → {field: column}; checks the field names and required fields."""
+def field_mapping(text: str, fields, aliases: dict[str, str] | None = None) -> dict[str, str]:
+    """``FIELD=COLUMN,…`` → {field: column} for the given ``fields`` (``aliases``: other names for
+    them); ImportFailed naming a malformed entry or an unknown field."""
     mapping = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, column = part.partition("=")
         name, column = name.strip(), column.strip()
         if not sep or not column:
             raise ImportFailed(f"mapping entry {part!r} is not FIELD=COLUMN")
-        name = ALIASES.get(name, name)
-        if name not in REQUIRED + OPTIONAL:
-            raise ImportFailed(f"unknown mapping field {name!r}; fields are {', '.join(REQUIRED + OPTIONAL)}")
+        name = (aliases or {}).get(name, name)
+        if name not in fields:
+            raise ImportFailed(f"unknown mapping field {name!r}; fields are {', '.join(fields)}")
         mapping[name] = column
-    return check_mapping(mapping)
+    return mapping
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """``lat=Y,lon=X,...`` → {field: column}; checks the field names and required fields."""
+    return check_mapping(field_mapping(text, REQUIRED + OPTIONAL, ALIASES))
 
 
 def check_mapping(mapping: dict[str, str], columns=None) -> dict[str, str]:
