@@ -90,29 +90,11 @@ def _when(segment: dict, name: str) -> str:
 
 def _curve(pdf: document.Document, scores: np.ndarray, fps: float, threshold: float, segments: list[dict]) -> None:
     """The per-frame score curve drawn with vector lines, segments shaded, threshold dashed."""
-    x0, y0, w, h = pdf.l_margin + 8, pdf.get_y() + 2, pdf.epw - 8, 45
     n = len(scores)
-    pdf.set_fill_color(255, 220, 220)
-    for s in segments:
-        pdf.rect(x0 + w * s["start_frame"] / n, y0, w * (s["end_frame"] - s["start_frame"]) / n, h, style="F")
-    pdf.set_draw_color(120, 120, 120)
-    pdf.set_line_width(0.2)
-    pdf.rect(x0, y0, w, h)
     step = max(1, n // 800)  # at most ~800 points: sharp when printed, small file
-    points = [(x0 + w * i / max(1, n - 1), y0 + h * (1 - float(scores[i]))) for i in range(0, n, step)]
-    pdf.set_draw_color(31, 119, 180)
-    pdf.set_line_width(0.4)
-    pdf.polyline(points)
-    pdf.set_draw_color(200, 0, 0)
-    pdf.set_dash_pattern(dash=1.5, gap=1)
-    pdf.line(x0, y0 + h * (1 - threshold), x0 + w, y0 + h * (1 - threshold))
-    pdf.set_dash_pattern()
-    pdf.font(7)
-    for value in (0, 0.5, 1):
-        pdf.text(pdf.l_margin, y0 + h * (1 - value) + 1, f"{value:g}")
-    pdf.text(x0, y0 + h + 4, "0 s")
-    pdf.text(x0 + w - 12, y0 + h + 4, f"{n / fps:.1f} s")
-    pdf.set_y(y0 + h + 7)
+    points = [(i / max(1, n - 1), scores[i]) for i in range(0, n, step)]
+    spans = [(s["start_frame"] / n, (s["end_frame"] - s["start_frame"]) / n) for s in segments]
+    pdf.score_curve(points, threshold, ("0 s", f"{n / fps:.1f} s"), spans)
 
 
 def to_pdf(report: dict, keyframes: list[bytes]) -> bytes:

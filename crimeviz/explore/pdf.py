@@ -109,5 +109,38 @@ class Document(FPDF):
                 bottom = max(bottom, top + info.rendered_height + 6)
             self.set_y(bottom)
 
+    def score_curve(
+        self,
+        points: Sequence[tuple[float, float]],
+        threshold: float,
+        times: tuple[str, str] | None,
+        spans: Sequence[tuple[float, float]] = (),
+        height: float = 45,
+    ) -> None:
+        """An anomaly-score curve in vector lines: ``points`` as (share of the time axis, score 0–1),
+        ``spans`` (start share, width share) shaded, the threshold dashed, ``times`` under the ends."""
+        x0, y0, w, h = self.l_margin + 8, self.get_y() + 2, self.epw - 8, height
+        self.set_fill_color(255, 220, 220)
+        for start, width in spans:
+            self.rect(x0 + w * start, y0, w * width, h, style="F")
+        self.set_draw_color(120, 120, 120)
+        self.set_line_width(0.2)
+        self.rect(x0, y0, w, h)
+        if len(points) >= 2:
+            self.set_draw_color(31, 119, 180)
+            self.set_line_width(0.4)
+            self.polyline([(x0 + w * x, y0 + h * (1 - float(y))) for x, y in points])
+        self.set_draw_color(200, 0, 0)
+        self.set_dash_pattern(dash=1.5, gap=1)
+        self.line(x0, y0 + h * (1 - threshold), x0 + w, y0 + h * (1 - threshold))
+        self.set_dash_pattern()
+        self.font(7)
+        for value in (0, 0.5, 1):
+            self.text(self.l_margin, y0 + h * (1 - value) + 1, f"{value:g}")
+        if times is not None:
+            self.text(x0, y0 + h + 4, times[0])
+            self.text(x0 + w - 12, y0 + h + 4, times[1])
+        self.set_y(y0 + h + 7)
+
     def to_bytes(self) -> bytes:
         return bytes(self.output())

@@ -96,27 +96,13 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _curve(pdf: document.Document, curve: list[tuple[float, float]], threshold: float) -> None:
-    x0, y0, w, h = pdf.l_margin + 8, pdf.get_y() + 2, pdf.epw - 8, CURVE_HEIGHT
-    pdf.set_draw_color(120, 120, 120)
-    pdf.set_line_width(0.2)
-    pdf.rect(x0, y0, w, h)
+    times = None
+    points = []
     if len(curve) >= 2:
         t0, t1 = curve[0][0], max(curve[-1][0], curve[0][0] + 1e-6)
-        points = [(x0 + w * (t - t0) / (t1 - t0), y0 + h * (1 - float(s))) for t, s in curve]
-        pdf.set_draw_color(31, 119, 180)
-        pdf.set_line_width(0.4)
-        pdf.polyline(points)
-        pdf.font(7)
-        pdf.text(x0, y0 + h + 4, datetime.fromtimestamp(t0).strftime("%H:%M:%S"))
-        pdf.text(x0 + w - 12, y0 + h + 4, datetime.fromtimestamp(t1).strftime("%H:%M:%S"))
-    pdf.set_draw_color(200, 0, 0)
-    pdf.set_dash_pattern(dash=1.5, gap=1)
-    pdf.line(x0, y0 + h * (1 - threshold), x0 + w, y0 + h * (1 - threshold))
-    pdf.set_dash_pattern()
-    pdf.font(7)
-    for value in (0, 0.5, 1):
-        pdf.text(pdf.l_margin, y0 + h * (1 - value) + 1, f"{value:g}")
-    pdf.set_y(y0 + h + 7)
+        points = [((t - t0) / (t1 - t0), s) for t, s in curve]
+        times = tuple(datetime.fromtimestamp(t).strftime("%H:%M:%S") for t in (t0, t1))
+    pdf.score_curve(points, threshold, times, height=CURVE_HEIGHT)
 
 
 def to_pdf(record: dict, keyframes: list[tuple[str, bytes]], place: bytes | None = None) -> bytes:
