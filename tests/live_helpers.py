@@ -106,12 +106,14 @@ class MjpegServer(_Process):
 
 
 class RtspServer(_Process):
-    """A GStreamer RTSP server with a moving test pattern at ``self.url``."""
+    """A GStreamer RTSP server with a moving test pattern at ``self.url`` (``credentials``: "user:password" it asks
+    clients for)."""
 
-    def __init__(self, port: int | None = None, size: tuple[int, int] = (320, 240)):
+    def __init__(self, port: int | None = None, size: tuple[int, int] = (320, 240), credentials: str | None = None):
         self.port = port or free_port()
         self.url = f"rtsp://127.0.0.1:{self.port}/cam"
         cmd = ["/usr/bin/python3", str(ROOT / "tests" / "rtsp_server.py"), str(self.port), f"{size[0]}x{size[1]}"]
+        cmd += [credentials] if credentials else []
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         line = self.proc.stdout.readline().decode().strip()
         if line != "ready":

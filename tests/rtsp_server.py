@@ -1,11 +1,12 @@
 """A GStreamer RTSP server for the live-camera tests, run by Debian's /usr/bin/python3 (python3-gi).
 
-    /usr/bin/python3 tests/rtsp_server.py PORT [WIDTHxHEIGHT]
+    /usr/bin/python3 tests/rtsp_server.py PORT [WIDTHxHEIGHT [USER:PASSWORD]]
 
 Serves rtsp://127.0.0.1:PORT/cam: a moving test pattern at 10 fps as RTP/JPEG. Raw
 frames get explicit I420 caps before ``jpegenc ! rtpjpegpay``; without them the
 payloader negotiates a format clients cannot set up and they time out. Prints
-``ready`` once listening; stopped by its PID.
+``ready`` once listening; stopped by its PID. With USER:PASSWORD, clients must
+authenticate (RTSP Basic authentication; others get 401).
 """
 
 import sys
@@ -28,6 +29,18 @@ factory.set_launch(
     "format=I420 ! jpegenc quality=80 ! rtpjpegpay name=pay0 pt=96 )"
 )
 factory.set_shared(True)
+if len(sys.argv) > 3:
+    user, _, password = sys.argv[3].partition(":")
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "viewer")
+    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+    server.set_auth(auth)
+    permissions = GstRtspServer.RTSPPermissions()
+    permissions.add_role_from_structure(
+        Gst.Structure.new_from_string("viewer, media.factory.access=true, media.factory.construct=true")
+    )
+    factory.set_permissions(permissions)
 server.get_mount_points().add_factory("/cam", factory)
 if server.attach(None) == 0:
     sys.exit(f"cannot listen on port {port}")

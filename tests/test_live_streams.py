@@ -3,6 +3,7 @@
 Every server a test starts is stopped by it (by PID, in ``with`` blocks).
 """
 
+import contextlib
 import email
 import email.policy
 import json
@@ -168,6 +169,37 @@ def test_a_camera_that_never_connects_goes_offline_without_showing_its_password(
     with reader:
         assert wait_until(lambda: reader.state == OFFLINE, 8)
         assert reader.frames == 0 and reader.last_error and "topsecret42" not in reader.last_error
+
+
+def _ffmpeg_children(pid: int) -> list[str]:
+    """The command lines of ``pid``'s FFmpeg children, as every local user can read them."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "stat").read_text().split(") ")[1].split()[1] == str(pid):
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if "ffmpeg" in cmdline:
+                    out.append(cmdline)
+    return out
+
+
+def test_rtsp_credentials_reach_the_camera_but_never_a_command_line():
+    with RtspServer(credentials="viewer:topsecret42") as server:
+        good = cameras.CameraConfig("Gate", server.url, 43.6, -79.4, credentials="viewer:topsecret42")
+        reader = StreamReader(cameras.connect_url(good), 5, (160, 120), redact=partial(cameras.redact, cfg=good))
+        with reader:
+            assert wait_until(lambda: _ffmpeg_children(os.getpid()), 5)
+            commands = _ffmpeg_children(os.getpid())
+            assert "concat" in commands[0] and "topsecret42" not in " ".join(commands)
+            assert frames_arrive(reader, 3, 15)[-1].image.shape == (120, 160, 3)
+            assert reader._url_dir is None  # the private URL file is gone once FFmpeg has read it
+        bad = cameras.CameraConfig("Gate", server.url, 43.6, -79.4, credentials="viewer:wrongguess9")
+        reader = StreamReader(
+            cameras.connect_url(bad), 5, (160, 120), redact=partial(cameras.redact, cfg=bad), backoff_s=0.1
+        )
+        with reader:
+            assert wait_until(lambda: reader.last_error is not None, 10)
+            assert reader.frames == 0 and "401" in reader.last_error and "wrongguess9" not in reader.last_error
 
 
 def test_resolution_change_keeps_the_analysis_size(tmp_path):

@@ -20,13 +20,17 @@ and counted (``dropped``) rather than memory growing (Frigate's ``skipped_fps``)
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -54,21 +58,48 @@ def ffmpeg_binary() -> str:
     return path
 
 
-def ffmpeg_command(url: str, fps: float, size: tuple[int, int], is_file: bool, timeout_s: float = 5.0) -> list[str]:
-    """The FFmpeg command line that turns ``url`` into raw BGR frames on stdout."""
+def ffmpeg_command(
+    url: str, fps: float, size: tuple[int, int], is_file: bool, timeout_s: float = 5.0, url_file: Path | None = None
+) -> list[str]:
+    """The FFmpeg command line that turns ``url`` into raw BGR frames on stdout.
+
+    With ``url_file``, the URL and its input options are written to that file (see
+    :func:`write_url_file`) and FFmpeg's concat demuxer reads them from it, so a URL's
+    credentials never appear on the command line (``/proc/PID/cmdline`` is readable by
+    every local user).
+    """
     width, height = size
     cmd = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-fflags", "+discardcorrupt+genpts"]
     if is_file:
-        cmd += ["-re", "-stream_loop", "-1"]
+        cmd += ["-re", "-stream_loop", "-1", "-i", url]
     else:
         cmd += ["-protocol_whitelist", PROTOCOLS, "-use_wallclock_as_timestamps", "1"]
         micro = str(int(timeout_s * 1_000_000))
-        if url.lower().startswith("rtsp"):
-            cmd += ["-rtsp_transport", "tcp", "-timeout", micro]
+        options = (
+            {"rtsp_transport": "tcp", "timeout": micro} if url.lower().startswith("rtsp") else {"rw_timeout": micro}
+        )
+        if url_file is None:
+            cmd += [arg for key, value in options.items() for arg in (f"-{key}", value)] + ["-i", url]
         else:
-            cmd += ["-rw_timeout", micro]
-    cmd += ["-i", url, "-an", "-sn", "-dn", "-vf", f"fps={fps:g},scale={width}:{height}", "-pix_fmt", "bgr24"]
+            write_url_file(url_file, url, options)
+            cmd += ["-f", "concat", "-safe", "0", "-i", str(url_file)]
+    cmd += ["-an", "-sn", "-dn", "-vf", f"fps={fps:g},scale={width}:{height}", "-pix_fmt", "bgr24"]
     return cmd + ["-f", "rawvideo", "pipe:1"]
+
+
+def has_credentials(url: str) -> bool:
+    return "@" in urlsplit(url).netloc
+
+
+def write_url_file(path: Path, url: str, options: dict[str, str]) -> None:
+    """An ffconcat script (readable by its owner only) naming ``url`` with its input ``options``."""
+    if any(ord(c) < 32 for c in url):
+        raise ValueError("a camera URL cannot hold control characters")
+    quoted = "'" + url.replace("'", "'\\''") + "'"
+    lines = ["ffconcat version 1.0", f"file {quoted}", *(f"option {k} {v}" for k, v in options.items())]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 class StreamReader:
@@ -113,6 +144,7 @@ class StreamReader:
         self._arrivals: deque[float] = deque(maxlen=int(fps * 10) + 2)
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._url_dir: str | None = None
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> StreamReader:
@@ -169,8 +201,19 @@ class StreamReader:
 
     # -- reader thread ----------------------------------------------------------------
     def _spawn(self) -> subprocess.Popen:
-        cmd = ffmpeg_command(self.url, self.fps, self.size, self.is_file, timeout_s=self.stall_s)
+        """FFmpeg for one connection; a URL with credentials goes through a private file that is removed as soon
+        as FFmpeg has read it (first frame) or has ended (:meth:`_forget_url_file`)."""
+        url_file = None
+        if not self.is_file and has_credentials(self.url):
+            self._url_dir = tempfile.mkdtemp(prefix="crimeviz-camera-")
+            url_file = Path(self._url_dir) / "input.ffconcat"
+        cmd = ffmpeg_command(self.url, self.fps, self.size, self.is_file, timeout_s=self.stall_s, url_file=url_file)
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def _forget_url_file(self) -> None:
+        if self._url_dir is not None:
+            shutil.rmtree(self._url_dir, ignore_errors=True)
+            self._url_dir = None
 
     def _run(self) -> None:
         width, height = self.size
@@ -193,11 +236,14 @@ class StreamReader:
                 if previous is None or data != previous:
                     self._last_change = self._last_frame_mono
                 previous = data
+                if not got_any:
+                    self._forget_url_file()
                 got_any = True
                 self.state = ONLINE
                 self.failures = 0
                 self._push(Frame(self.frames, now, np.frombuffer(data, np.uint8).reshape(height, width, 3)))
             _end(proc, drain)
+            self._forget_url_file()
             if self._stop.is_set():
                 break
             reason = self._kill_reason or (self.redact(errors[-1]) if errors else "the stream ended")
