@@ -3,14 +3,26 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
+from crimeviz.cctv.live import alert_map
 from crimeviz.explore import area_maps, charts, exports, leaflet, maps, selection
 from crimeviz.store import grid, queries
 from crimeviz.web import area_views, overlays, playback, share, tiles, ui
 
 MAX_POINTS = 5_000
 SPIKES = "Spikes (last 7 days)"
+ALERTS = "CCTV alerts"
 
-LAYERS = ["Hexagons", "Areas", "Heatmap", "Points", "Neighbourhoods", "Street-view deviance", "CCTV reports", SPIKES]
+LAYERS = [
+    "Hexagons",
+    "Areas",
+    "Heatmap",
+    "Points",
+    "Neighbourhoods",
+    "Street-view deviance",
+    "CCTV reports",
+    ALERTS,
+    SPIKES,
+]
 DEFAULT_LAYERS = ["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"]
 
 user, con, f = ui.filtered_page("Incident map")
@@ -18,6 +30,9 @@ SHARED = share.map_fields(LAYERS, DEFAULT_LAYERS)  # resolution, layers, cell an
 ui.link_notes(share.sync("map", SHARED))
 st.session_state.setdefault("map_res", 8)
 st.session_state.setdefault("map_layers", DEFAULT_LAYERS)
+for field in SHARED:
+    if field.key.startswith("map_alert_"):
+        st.session_state.setdefault(field.key, field.default)
 
 left, right = st.columns([2, 3])
 res = left.radio(
@@ -34,6 +49,33 @@ shown = right.multiselect(
     help="Areas: a choropleth of the areas of a layer (beats, divisions, wards), instead of or under the hexagons.",
 )
 area_map = area_views.choropleth(con, f) if "Areas" in shown else None
+live_alerts = alert_map.alerts_for_map(con, f.start, f.end) if ALERTS in shown else None
+kept, alert_markers, alert_legend = None, None, []
+if live_alerts is not None and not live_alerts.empty:
+    a1, a2, a3, a4 = st.columns([3, 2, 2, 2])
+    types = a1.multiselect(
+        "CCTV alert types",
+        sorted(set(live_alerts["type"]) | set(st.session_state["map_alert_types"])),
+        key="map_alert_types",
+        placeholder="All types",
+        help="The type a reviewer labelled the alert with; unlabelled: nobody has labelled it yet.",
+    )
+    lowest = a2.slider(
+        "Lowest alert severity",
+        1,
+        10,
+        key="map_alert_severity",
+        help="The reviewer's rating, 1–10. At 1 every alert shows, unrated ones too; above 1 only alerts rated this or more.",
+    )
+    classes = a3.multiselect(
+        "Detection",
+        alert_map.CLASSES,
+        key="map_alert_classes",
+        help="alert: the score passed the camera's alert threshold; detection: only its detection threshold.",
+    )
+    colour_by = a4.radio("Colour alerts by", overlays.ALERT_COLOURINGS, key="map_alert_colour", horizontal=True)
+    kept = alert_map.keep(overlays.colour_alerts(live_alerts, colour_by), types, lowest, classes)
+    alert_markers, alert_legend = overlays.alert_layer(con, kept, f)
 
 counts = queries.hex_counts(con, f, res)
 st.caption(ui.describe(f))
@@ -90,6 +132,8 @@ extra = {
 for name, build in extra.items():
     if name in shown and (layer := build()) is not None:
         layers.append(layer)
+if alert_markers is not None:
+    layers.append(alert_markers)
 if spike_view:
     layers += spike_view[0]
 if cell:
@@ -118,6 +162,23 @@ with tab_deck:
         )
     if spike_view:
         st.caption(spike_view[1])
+    if live_alerts is not None and live_alerts.empty:
+        st.caption("CCTV alerts: no live camera alert started in these dates.")
+    elif kept is not None:
+        if alert_legend:
+            st.markdown(maps.legend_html(alert_legend, f"CCTV alerts by {colour_by}"), unsafe_allow_html=True)
+        st.caption(f"CCTV alerts: {len(kept):,} of the {len(live_alerts):,} that started in these dates.")
+        columns = ["alert_id", "camera", "started_at", "peak", "detection", "type", "instrument", "severity", "status"]
+        st.dataframe(
+            kept.loc[:, columns + (["link"] if user.may("cctv") else [])],  # the alert's page is for CCTV reviewers
+            hide_index=True,
+            width="stretch",
+            key="map_alert_table",
+            column_config={
+                "peak": st.column_config.NumberColumn(format="%.2f"),
+                "link": st.column_config.LinkColumn("page", display_text="open"),
+            },
+        )
     if "Points" in shown and total > MAX_POINTS:
         st.caption(f"Points: a sample of {MAX_POINTS:,} of the {total:,} incidents.")
     if not online:

@@ -1,8 +1,11 @@
-"""Extra Map page layers from the other workflows: street-view deviance scores and CCTV reports."""
+"""Extra Map page layers from the other workflows: street-view deviance scores, CCTV reports and live alerts."""
 
+import numpy as np
+import pandas as pd
 import pydeck as pdk
 
 from crimeviz.cctv import store as cctv_store
+from crimeviz.cctv.live import alert_map
 from crimeviz.explore import maps
 from crimeviz.store import counts
 from crimeviz.store.filters import IncidentFilter
@@ -25,12 +28,10 @@ def cctv_layer(con, f: IncidentFilter) -> pdk.Layer | None:
     reports = cctv_store.reports_for_map(con)
     if reports.empty:
         return None
-    nearby = [
-        len(counts.incidents_near(con, lat, lon, NEARBY_M, f.start, f.end))
-        for lat, lon in zip(reports["lat"], reports["lon"])
-    ]
     shown = reports.assign(
-        nearby=nearby, when=reports["created_at"].astype(str).str[:16], peak_text=reports["peak"].map("{:.2f}".format)
+        nearby=nearby(con, reports, f),
+        when=reports["created_at"].astype(str).str[:16],
+        peak_text=reports["peak"].map("{:.2f}".format),
     )
     reports["tooltip"] = maps.tooltip_rows(
         shown,
@@ -45,6 +46,104 @@ def cctv_layer(con, f: IncidentFilter) -> pdk.Layer | None:
     )
     reports["color"] = [[40, 40, 200, 230]] * len(reports)
     return maps.marker_layer(reports, "cctv-reports")
+
+
+def nearby(con, places: pd.DataFrame, f: IncidentFilter) -> list[int]:
+    """Incidents within ``NEARBY_M`` of each row's ``lat``/``lon`` in the filter's dates (one query per place)."""
+    found: dict[tuple[float, float], int] = {}
+    for place in zip(places["lat"], places["lon"]):
+        if place not in found:
+            found[place] = len(counts.incidents_near(con, *place, NEARBY_M, f.start, f.end))
+    return [found[place] for place in zip(places["lat"], places["lon"])]
+
+
+# A live alert's colour: by its label's type (a qualitative palette, ColorBrewer "Paired", in the order
+# of the types found) or by the label's severity (the incident ramp spread over 1–10); alerts without
+# a type or rating in grey tones.
+ALERT_COLOURINGS = ("type", "severity")
+NOT_RATED = "true alarm, not rated"
+TYPE_PALETTE = [
+    (31, 120, 180),
+    (227, 26, 28),
+    (51, 160, 44),
+    (255, 127, 0),
+    (106, 61, 154),
+    (177, 89, 40),
+    (166, 206, 227),
+    (251, 154, 153),
+    (178, 223, 138),
+    (253, 191, 111),
+    (202, 178, 214),
+    (255, 255, 153),
+]
+GREYS = {
+    alert_map.UNLABELLED: (150, 150, 150),
+    alert_map.FALSE_ALARM: (200, 200, 200),
+    alert_map.UNSURE: (110, 110, 140),
+    alert_map.NO_TYPE: (60, 60, 60),
+    NOT_RATED: (60, 60, 60),
+}
+SEVERITY_RAMP = [
+    tuple(int(round(np.interp(s, np.linspace(1, 10, len(maps.RAMP)), [c[i] for c in maps.RAMP]))) for i in range(3))
+    for s in range(1, 11)
+]
+
+
+def _severity_key(severity, kind: str) -> str:
+    if not pd.isna(severity):
+        return f"severity {int(severity)}"
+    return kind if kind in (alert_map.UNLABELLED, alert_map.FALSE_ALARM, alert_map.UNSURE) else NOT_RATED
+
+
+def colour_alerts(alerts: pd.DataFrame, by: str) -> pd.DataFrame:
+    """``alerts`` (:func:`alert_map.alerts_for_map`) with a ``color`` and the ``key`` the legend names it by,
+    coloured ``by`` "type" or "severity"; colour the alerts before filtering them, so a type keeps its colour."""
+    if by == "severity":
+        keys = [_severity_key(s, t) for s, t in zip(alerts["severity"], alerts["type"])]
+        palette = {f"severity {s}": rgb for s, rgb in enumerate(SEVERITY_RAMP, 1)} | GREYS
+    else:
+        keys = list(alerts["type"])
+        named = sorted({k for k in keys if k not in GREYS})
+        palette = {k: TYPE_PALETTE[i % len(TYPE_PALETTE)] for i, k in enumerate(named)} | GREYS
+    return alerts.assign(key=keys, color=[[*palette[k], 230] for k in keys])
+
+
+def _legend_order(key: str) -> tuple:
+    return (key in GREYS, int(key.split()[1]) if key.startswith("severity ") else 0, key)
+
+
+def alert_layer(con, alerts: pd.DataFrame, f: IncidentFilter) -> tuple[pdk.Layer | None, list[tuple[str, str]]]:
+    """Coloured alerts (:func:`colour_alerts`) as markers with a plain-text tooltip, and the legend's items
+    (None and none for no alerts)."""
+    if alerts.empty:
+        return None, []
+    shown = alerts.assign(
+        when=alerts["started_at"].astype(str).str[:19],
+        peak_text=alerts["peak"].map("{:.2f}".format),
+        rated=alerts["severity"].map(lambda s: "not rated" if pd.isna(s) else f"{int(s)} of 10"),
+        gear=alerts["instrument"].fillna("—"),
+        nearby=nearby(con, alerts, f),
+    )
+    frame = alerts.assign(
+        tooltip=maps.tooltip_rows(
+            shown,
+            {
+                "Live CCTV alert": "alert_id",
+                "Camera": "camera",
+                "Started": "when",
+                "Peak anomaly score": "peak_text",
+                "Detection": "detection",
+                "Type": "type",
+                "Instrument": "gear",
+                "Severity": "rated",
+                "Review": "status",
+                f"Incidents within {NEARBY_M} m (filter dates)": "nearby",
+            },
+        )
+    )
+    colours = dict(zip(frame["key"], frame["color"]))
+    legend = [(k, "rgb({},{},{})".format(*colours[k][:3])) for k in sorted(colours, key=_legend_order)]
+    return maps.marker_layer(frame, "cctv-live-alerts"), legend
 
 
 def spike_view(con, f: IncidentFilter, res: int, names: dict[str, str], layer: str | None = None):

@@ -26,7 +26,9 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from crimeviz.access import auth
+from crimeviz.cctv.live import alert_map
 from crimeviz.store import saved_views
+from crimeviz.web import overlays
 
 PUBLISHED = "_share_published"
 EARLIER = "_share_earlier"  # every address this session published, per group
@@ -252,7 +254,8 @@ def notes_message(notes: list[str]) -> str | None:
 
 
 def map_fields(layers: list[str], default_layers: list[str]) -> list[Field]:
-    """The Map's resolution, layers, chosen cell and playback (on, step, frame)."""
+    """The Map's resolution, layers, chosen cell, playback (on, step, frame) and the live alerts' filters
+    (types, lowest severity, detection classes) and colouring."""
     return [
         Field("map_res", "res", "int", (7, 8, 9), default=8),
         Field("map_layers", "layers", "list", tuple(layers), default=list(default_layers)),
@@ -260,6 +263,12 @@ def map_fields(layers: list[str], default_layers: list[str]) -> list[Field]:
         Field("pb_on", "playback", "bool", default=False),
         Field("pb_step", "step", "str", ("day", "week"), default="day"),
         Field("pb_slider", "frame", "int", default=0),
+        Field("map_alert_types", "alert_type", "list", default=[]),
+        Field("map_alert_severity", "alert_severity", "int", default=1, low=1, high=10),
+        Field("map_alert_classes", "alert_class", "list", alert_map.CLASSES, default=list(alert_map.CLASSES)),
+        Field(
+            "map_alert_colour", "alert_colour", "str", overlays.ALERT_COLOURINGS, default=overlays.ALERT_COLOURINGS[0]
+        ),
     ]
 
 

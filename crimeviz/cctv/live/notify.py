@@ -94,8 +94,13 @@ class Settings:
         return [("webhook", url) for url in self.webhooks] + [("email", to) for to in self.email_to]
 
 
+def alert_path(alert_id: int) -> str:
+    """The app's address of one alert's page (laid out for a phone), from the app's root."""
+    return f"/live?alert={int(alert_id)}"
+
+
 def alert_link(settings: Settings, alert_id: int) -> str:
-    return f"{settings.public_url.rstrip('/')}/live?alert={alert_id}"
+    return settings.public_url.rstrip("/") + alert_path(alert_id)
 
 
 def payload(alert_id: int, camera: str, lat: float, lon: float, start: float, peak: float, severity: str, model: str):
