@@ -52,7 +52,7 @@ area_map = area_views.choropleth(con, f) if "Areas" in shown else None
 live_alerts = alert_map.alerts_for_map(con, f.start, f.end) if ALERTS in shown else None
 kept, alert_markers, alert_legend = None, None, []
 if live_alerts is not None and not live_alerts.empty:
-    a1, a2, a3, a4 = st.columns([3, 2, 2, 2])
+    a1, a2, a3, a4 = st.columns([3, 2, 3, 2])
     types = a1.multiselect(
         "CCTV alert types",
         sorted(set(live_alerts["type"]) | set(st.session_state["map_alert_types"])),
@@ -175,7 +175,11 @@ with tab_deck:
             width="stretch",
             key="map_alert_table",
             column_config={
+                "alert_id": "alert",
+                "started_at": "started",
                 "peak": st.column_config.NumberColumn(format="%.2f"),
+                "severity": "severity (1–10)",
+                "status": "review",
                 "link": st.column_config.LinkColumn("page", display_text="open"),
             },
         )

@@ -141,19 +141,26 @@ def count_layer(
 DEVIANCE_COLOURS = {1: (26, 150, 65), 2: (166, 217, 106), 3: (254, 224, 139), 4: (253, 174, 97), 5: (215, 25, 28)}
 
 
-def marker_layer(frame: pd.DataFrame, layer_id: str, colour_column: str = "color") -> pdk.Layer:
-    """Round markers (``lat``, ``lon``, a colour and a ``tooltip`` per row), e.g. cameras or scored places."""
+def marker_layer(
+    frame: pd.DataFrame,
+    layer_id: str,
+    colour_column: str = "color",
+    outline: tuple[int, ...] = (255, 255, 255, 230),
+    min_pixels: int = 5,
+) -> pdk.Layer:
+    """Round markers (``lat``, ``lon``, a colour and a ``tooltip`` per row), e.g. cameras or scored places,
+    at least ``min_pixels`` in radius."""
     return pdk.Layer(
         "ScatterplotLayer",
         frame[["lat", "lon", colour_column, "tooltip"]],
         id=layer_id,
         get_position=["lon", "lat"],
         get_fill_color=colour_column,
-        get_line_color=[255, 255, 255, 230],
+        get_line_color=list(outline),
         stroked=True,
         line_width_min_pixels=1.5,
         get_radius=60,
-        radius_min_pixels=5,
+        radius_min_pixels=min_pixels,
         radius_max_pixels=14,
         pickable=True,
     )

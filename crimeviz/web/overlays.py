@@ -58,8 +58,8 @@ def nearby(con, places: pd.DataFrame, f: IncidentFilter) -> list[int]:
 
 
 # A live alert's colour: by its label's type (a qualitative palette, ColorBrewer "Paired", in the order
-# of the types found) or by the label's severity (the incident ramp spread over 1–10); alerts without
-# a type or rating in grey tones.
+# of the types found) or by the label's severity (:data:`SEVERITY_RAMP`); alerts without a type or rating
+# in grey tones. Dark outlines set them apart from the other markers.
 ALERT_COLOURINGS = ("type", "severity")
 NOT_RATED = "true alarm, not rated"
 TYPE_PALETTE = [
@@ -83,8 +83,11 @@ GREYS = {
     alert_map.NO_TYPE: (60, 60, 60),
     NOT_RATED: (60, 60, 60),
 }
+# ColorBrewer "Purples" from its 4th class to its darkest, spread over severities 1–10: apart from the
+# hexagons' yellow-to-red.
+PURPLES = [(188, 189, 220), (158, 154, 200), (128, 125, 186), (106, 81, 163), (84, 39, 143), (63, 0, 125)]
 SEVERITY_RAMP = [
-    tuple(int(round(np.interp(s, np.linspace(1, 10, len(maps.RAMP)), [c[i] for c in maps.RAMP]))) for i in range(3))
+    tuple(int(round(np.interp(s, np.linspace(1, 10, len(PURPLES)), [c[i] for c in PURPLES]))) for i in range(3))
     for s in range(1, 11)
 ]
 
@@ -143,7 +146,7 @@ def alert_layer(con, alerts: pd.DataFrame, f: IncidentFilter) -> tuple[pdk.Layer
     )
     colours = dict(zip(frame["key"], frame["color"]))
     legend = [(k, "rgb({},{},{})".format(*colours[k][:3])) for k in sorted(colours, key=_legend_order)]
-    return maps.marker_layer(frame, "cctv-live-alerts"), legend
+    return maps.marker_layer(frame, "cctv-live-alerts", outline=(20, 20, 20, 255), min_pixels=7), legend
 
 
 def spike_view(con, f: IncidentFilter, res: int, names: dict[str, str], layer: str | None = None):
