@@ -2,16 +2,18 @@
 
 The page only reads what ``python -m crimeviz monitor`` writes. ``?alert=ID`` opens one
 alert on its own, laid out for a phone (the link every ping carries): snapshot, clip,
-location, time, and the buttons to acknowledge, confirm or dismiss it with a note.
+location, time, the promoted model's classification (type, instrument, severity), and the
+buttons to acknowledge, confirm or dismiss it with a note.
 """
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from crimeviz.cctv import cameras
-from crimeviz.cctv.live import alert_store, motion
+from crimeviz.cctv.live import alert_store, live_report, motion
 from crimeviz.explore import maps
 from crimeviz.store import audit, counts
 from crimeviz.web import tiles, ui
@@ -54,6 +56,7 @@ def show_alert(alert_id: int) -> None:
         f"Location {row['lat']:.5f}, {row['lon']:.5f} · status {row['status']}"
         + (f" by {row['reviewed_by']}" if row["reviewed_by"] else "")
     )
+    st.text(f"Classification: {live_report.classification_text(row['classification'])}")
     st.caption(f"Model {row['model_version']}: {row['model_label']}")
     if row["snapshot"] and Path(row["snapshot"]).is_file():
         st.image(Path(row["snapshot"]).read_bytes(), caption="Snapshot at the peak")
@@ -121,7 +124,10 @@ def alert_queue() -> None:
     if queue.empty:
         st.caption("No alerts.")
         return None
-    shown = queue[["alert_id", "camera", "started_at", "ended_at", "peak", "severity", "status", "reviewed_by"]]
+    shown = queue[["alert_id", "camera", "started_at", "ended_at", "peak", "severity", "status", "reviewed_by"]].copy()
+    shown["classification"] = [
+        live_report.classification_text(json.loads(c) if isinstance(c, str) else None) for c in queue["classification"]
+    ]
     st.dataframe(shown, hide_index=True, width="stretch")
 
 

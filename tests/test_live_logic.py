@@ -243,6 +243,51 @@ def test_media_retention_by_class_and_budget_keeps_confirmed_alerts_until_releas
     assert audit.entries(con, action="cctv.alert.release")["username"].tolist() == ["admin"]
 
 
+def test_a_labelled_alert_keeps_its_media_past_retention_until_released(camera_store, tmp_path):
+    from datetime import datetime
+
+    from crimeviz.cctv import labels
+    from crimeviz.cctv.live import retention
+
+    con, cfg = camera_store
+    now = datetime(2026, 6, 30, 12, 0)
+    t0 = now.timestamp()
+    labelled, labelled_media = _alert_with_media(con, cfg, tmp_path, t0 - 40 * 86400, status="dismiss")
+    plain, plain_media = _alert_with_media(con, cfg, tmp_path, t0 - 39 * 86400, status="dismiss")
+    labels.save_label(con, {"source": "alert", "source_id": labelled, "verdict": "false"}, "rev")
+    days = {"alert": 30, "detection": 7, "dismissed": 3}
+    assert retention.purge(con, "admin", now=now, days=days, budget_bytes=0)["purged_retention"] == 1
+    assert (labelled_media / "clip.mp4").exists() and not (plain_media / "clip.mp4").exists()
+    assert alert_store.alert(con, labelled)["clip"] is not None
+    with pytest.raises(ValueError, match="not confirmed nor labelled"):
+        retention.release(con, plain, "admin")
+    retention.release(con, labelled, "admin")
+    assert retention.purge(con, "admin", now=now, days=days)["purged_retention"] == 1
+    assert not (labelled_media / "clip.mp4").exists() and (labelled_media / "report.json").exists()
+
+
+def test_feature_history_keeps_recent_windows_and_what_an_alert_holds():
+    from crimeviz.cctv.live.snippets import FeatureHistory
+
+    history = FeatureHistory(keep_s=10.0)
+    for i in range(40):  # a window every second, two seconds long (half overlapping), for 40 s
+        history.add(float(i), i + 2.0, np.full(3, i, np.float32))
+        if i == 12:
+            history.hold(7, since=8.0)
+        if i == 20:
+            history.hold(7, since=8.0, until=25.0)
+    assert history.windows[0][0] == 41 - 10  # the hold lapsed: windows starting in the last 10 s are kept
+    history = FeatureHistory(keep_s=10.0)
+    for i in range(30):
+        history.add(float(i), i + 2.0, np.full(3, i, np.float32))
+        if i == 12:
+            history.hold(7, since=8.0)
+    assert history.windows[0][0] == 8.0  # held since 8 s while the alert lasts
+    features, first = history.snippets(8.5, 20.0)
+    assert first == 9.0 and features[:, 0].tolist() == [9, 12, 15, 18]  # back to back: each after the last ended
+    assert history.snippets(31.0, 40.0) is None
+
+
 def test_masks_are_shaded_red_and_zones_outlined_green():
     from crimeviz.cctv.live.motion import draw_areas
 

@@ -1,9 +1,10 @@
 """Retraining from reviewers' labels: MGFN fine-tuned with weak labels, classification heads, a promotion gate.
 
 Data (:func:`labelled_items`): every labelled report or alert whose snippet features
-were stored at scoring time (:mod:`crimeviz.cctv.snippet_store`); a labelled alert
-whose features are not stored has its recorded clip decoded once and its features
-stored (:func:`alert_clip_features`); ``unsure`` labels are left out. Items are split per verdict into training and held-out sets by a hash
+were stored at scoring time (:mod:`crimeviz.cctv.snippet_store`; the live monitor stores
+an alert's when it closes); a labelled alert without them (raised before the monitor
+stored features, or interrupted by a restart) has its recorded clip decoded once and its
+features stored (:func:`alert_clip_features`); ``unsure`` labels are left out. Items are split per verdict into training and held-out sets by a hash
 of their id (:func:`split`), so a rerun holds out the same clips.
 
 Detector (:func:`fine_tune`): the current MGFN, fine-tuned with video-level (weak)
@@ -27,6 +28,10 @@ segments, :func:`crimeviz.cctv.scoring.alert_segments`, that touch no confirmed
 frame), and for the heads accuracy, macro-F1 and severity MAE. The candidate is
 promoted only if its AUC is higher, it raises no more false alarms per hour, and,
 when the current model has heads, its type macro-F1 is not lower.
+
+Live alerts (:func:`classify_alert`): the promoted version's heads classify each alert's
+segment from the snippet features the monitor kept; with no heads promoted, the alert
+says so (:data:`NO_MODEL`) rather than guess.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -55,6 +61,7 @@ from models.mgfn import MGFN, append_magnitude, mgfn_loss
 
 WINDOW = 16  # snippets per training bag, the demo model's training videos
 NOT_ENOUGH = "not enough labelled examples"
+NO_MODEL = "no classification model promoted"
 HEADS = ("event_type", "instrument")
 
 
@@ -414,6 +421,42 @@ def classify_segments(scorer: Scorer, heads: dict, features: np.ndarray, snippet
 def read_heads(path: Path) -> dict:
     checkpoint = read_checkpoint(path)
     return checkpoint.get("heads", {}) if isinstance(checkpoint, dict) else {}
+
+
+class PromotedHeads:
+    """The promoted registry version's scorer and classification heads, loaded again only when the promoted
+    file changes (a promotion or rollback reaches the monitor without a restart)."""
+
+    def __init__(self):
+        self._key: str | None = None
+        self._value: tuple[dict, Scorer, dict] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> tuple[dict, Scorer, dict] | None:
+        """(registry pointer, scorer, heads), or None when no promoted version has heads."""
+        pointer = registry.promoted_pointer()
+        if pointer is None or not Path(pointer["path"]).is_file():
+            return None
+        with self._lock:
+            if pointer["path"] != self._key:
+                heads = read_heads(Path(pointer["path"]))
+                self._value = (pointer, load_scorer(pointer["path"]), heads) if heads else None
+                self._key = pointer["path"]
+            return self._value
+
+
+def classify_alert(promoted: PromotedHeads, features: np.ndarray, snippet_s: float, span: tuple[float, float]) -> dict:
+    """An alert's type, instrument and severity from the promoted heads over ``span`` (seconds from the first
+    snippet's start), with the version that said so; :data:`NO_MODEL` when no promoted version has heads."""
+    current = promoted.get()
+    if current is None:
+        return {"note": NO_MODEL}
+    pointer, scorer, heads = current
+    mask = _snippet_mask(len(features), snippet_s, [span])
+    if not mask.any():
+        return {"note": "no snippet of the segment was kept"}
+    guess = classify(scorer, heads, SimpleNamespace(features=features, snippet_labels=mask))
+    return {"model_version": pointer["version_id"], "model": pointer["name"], **guess}
 
 
 def evaluate(scorer: Scorer, heads: dict, heldout: list[Item], threshold: float | None = None) -> dict:

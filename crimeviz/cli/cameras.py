@@ -197,13 +197,14 @@ def add_subcommands(subparsers) -> None:
     p = subparsers.add_parser(
         "purge-media",
         help="delete alert clips and snapshots past their class's retention ($CRIMEVIZ_ALERT_RETENTION) or "
-        "beyond the disk budget ($CRIMEVIZ_ALERT_DISK_MB); confirmed alerts are kept until released (admin)",
+        "beyond the disk budget ($CRIMEVIZ_ALERT_DISK_MB); confirmed and labelled alerts are kept until released "
+        "(admin)",
     )
     db_arg(p)
     user_args(p)
     p.set_defaults(func=cmd_purge_media)
 
-    p = subparsers.add_parser("release-alert", help="let a confirmed alert's media be purged (admin)")
+    p = subparsers.add_parser("release-alert", help="let a confirmed or labelled alert's media be purged (admin)")
     p.add_argument("alert_id", type=int)
     db_arg(p)
     user_args(p)

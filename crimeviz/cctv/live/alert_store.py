@@ -1,8 +1,9 @@
 """Live alerts, their pings and each camera's latest state in the store (bound parameters only).
 
 - ``cctv_alerts``: one row per alert segment (a review item: start, end, peak, severity,
-  the camera's location, clip, snapshot and report files, the score curve), unique per
-  camera and start, so a segment written twice (a restarted monitor) stays one row.
+  the camera's location, clip, snapshot and report files, the score curve, the promoted
+  model's classification as JSON), unique per camera and start, so a segment written
+  twice (a restarted monitor) stays one row.
 - ``cctv_alert_pings``: the outbox. Pings are written in the transaction that makes a
   segment an alert, and marked when delivered; a monitor that stops before delivering
   sends them when it starts again, and receivers get the same delivery id twice at most
@@ -22,7 +23,7 @@ import pandas as pd
 
 from crimeviz.cctv.live.alerts import Segment
 from crimeviz.store import audit
-from crimeviz.store.db import ensure_schema, transaction
+from crimeviz.store.db import column_names, ensure_schema, transaction
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS cctv_alert_seq;
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS cctv_alerts (
     curve           VARCHAR NOT NULL,
     released_by     VARCHAR,
     media_purged_at TIMESTAMP,
+    classification  VARCHAR,
     UNIQUE (camera_id, started_at)
 );
 CREATE TABLE IF NOT EXISTS cctv_alert_pings (
@@ -83,6 +85,8 @@ STATUSES = ("new", "acknowledged", "confirmed", "dismissed")
 REVIEW_ACTIONS = {"acknowledge": "acknowledged", "confirm": "confirmed", "dismiss": "dismissed"}
 MAX_NOTE = 5000
 MONITOR_USER = "monitor"
+# Stores made before alerts were classified gain the column on first use.
+_CLASSIFICATION = "ALTER TABLE cctv_alerts ADD COLUMN IF NOT EXISTS classification VARCHAR"
 
 
 def ensure_tables(con) -> None:
@@ -91,6 +95,9 @@ def ensure_tables(con) -> None:
 
     cameras.ensure_tables(con)
     ensure_schema(con, SCHEMA, TABLES)
+    if "classification" not in column_names(con, "cctv_alerts"):
+        with transaction(con):
+            con.execute(_CLASSIFICATION)
 
 
 def when(epoch: float | None) -> datetime | None:
@@ -174,11 +181,13 @@ def update_alert(
             audit.record(con, by, "cctv.alert.close", "cctv_alert", seg.alert_id, {"peak": round(seg.peak, 4)})
 
 
-FILE_COLUMNS = ("clip", "snapshot", "report_json", "report_pdf", "report_complete", "curve")
+FILE_COLUMNS = ("clip", "snapshot", "report_json", "report_pdf", "report_complete", "curve", "classification")
+_JSON_COLUMNS = ("curve", "classification")
 
 
 def set_files(con, alert_id: int, **files) -> None:
-    """Records an alert's clip, snapshot, report files, report state and curve (keys of ``FILE_COLUMNS``)."""
+    """Records an alert's clip, snapshot, report files, report state, curve and classification (keys of
+    ``FILE_COLUMNS``)."""
     with transaction(con):
         _set_files(con, alert_id, files)
 
@@ -187,7 +196,7 @@ def _set_files(con, alert_id: int, files: dict) -> None:
     unknown = set(files) - set(FILE_COLUMNS)
     if unknown:
         raise ValueError(f"no alert column {sorted(unknown)[0]}")
-    values = {k: json.dumps(v) if k == "curve" else v for k, v in files.items()}
+    values = {k: json.dumps(v) if k in _JSON_COLUMNS else v for k, v in files.items()}
     con.execute(
         f"UPDATE cctv_alerts SET {', '.join(k + ' = ?' for k in values)} WHERE alert_id = ?",
         [*values.values(), alert_id],
@@ -258,6 +267,7 @@ _ALERT_COLUMNS = (
     "curve",
     "released_by",
     "media_purged_at",
+    "classification",
 )
 
 
@@ -273,15 +283,17 @@ def alert(con, alert_id: int) -> dict | None:
         return None
     out = dict(zip((*_ALERT_COLUMNS, "camera"), rows[0]))
     out["curve"] = json.loads(out["curve"])
+    out["classification"] = json.loads(out["classification"]) if out["classification"] else None
     return out
 
 
 def alerts(con, status: str | None = None, limit: int = 200) -> pd.DataFrame:
-    """Alerts newest first (optionally of one status), with the camera's name; no curves."""
+    """Alerts newest first (optionally of one status), with the camera's name and classification (JSON text);
+    no curves."""
     ensure_tables(con)
     return con.execute(
         """SELECT a.alert_id, c.name AS camera, a.started_at, a.ended_at, a.peak, a.severity, a.status, a.note,
-                  a.reviewed_by, a.lat, a.lon, a.report_complete
+                  a.reviewed_by, a.lat, a.lon, a.report_complete, a.classification
            FROM cctv_alerts a JOIN cameras c USING (camera_id)
            WHERE ? IS NULL OR a.status = ? ORDER BY a.started_at DESC, a.alert_id DESC LIMIT ?""",
         [status, status, int(limit)],

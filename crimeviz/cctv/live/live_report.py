@@ -1,7 +1,8 @@
 """The report of a live alert, as JSON and a printable PDF, written as soon as the alert opens.
 
 A preliminary report (camera, location, start time, peak so far, curve so far, the
-snapshot, the model and its training label) is written when the alert opens; the
+snapshot, the model and its training label, the promoted classification heads' type,
+instrument and severity, :func:`crimeviz.cctv.retrain.classify_alert`) is written when the alert opens; the
 same files are rewritten, ``complete``, when the segment ends and its clip is
 finished. Files are replaced whole (written aside, then renamed), so a reader never
 sees half a report.
@@ -26,8 +27,8 @@ CURVE_HEIGHT = 40
 
 
 def build(alert: dict, camera, curve: list[tuple[float, float]], model: tuple[str, str], complete: bool) -> dict:
-    """The report record. ``alert``: alert_id, start, end, peak, peak_at (epoch seconds), severity, and the
-    names of its ``clips`` and ``snapshot`` in the report's folder."""
+    """The report record. ``alert``: alert_id, start, end, peak, peak_at (epoch seconds), severity, the
+    names of its ``clips`` and ``snapshot`` in the report's folder, and its ``classification``."""
 
     def iso(t):
         return None if t is None else datetime.fromtimestamp(t).isoformat(timespec="milliseconds")
@@ -46,8 +47,23 @@ def build(alert: dict, camera, curve: list[tuple[float, float]], model: tuple[st
         "model": {"version": model[0], "label": model[1]},
         "clips": alert.get("clips", []),
         "snapshot": alert.get("snapshot"),
+        "classification": alert.get("classification"),
         "curve": [[iso(t), round(float(s), 4)] for t, s in curve],
     }
+
+
+def classification_text(classification: dict | None) -> str:
+    """One line for a report, the Live queue or an alert's page."""
+    if not classification:
+        return "not classified yet"
+    if "note" in classification:
+        return classification["note"]
+    return (
+        f"type {classification['event_type']} · instrument {classification['instrument']} · "
+        f"severity {classification['severity']}"
+        + (" (1–10)" if isinstance(classification["severity"], int) else "")
+        + f" · model version {classification['model_version']}"
+    )
 
 
 MAP_RES, MAP_RING = 9, 4  # H3 cells about 350 m across, four rings around the camera's (about 1.5 km)
@@ -119,6 +135,7 @@ def to_pdf(record: dict, keyframes: list[tuple[str, bytes]], place: bytes | None
         f"Severity: {record['severity']} · peak {record['peak']:.3f} at {(record['peak_at'] or '').replace('T', ' ')} "
         f"· threshold {record['threshold']:.2f}"
     )
+    pdf.paragraph(f"Classification: {classification_text(record.get('classification'))}")
     pdf.set_text_color(150, 60, 0)
     pdf.paragraph(f"Model {record['model']['version']}: {record['model']['label']}", 9)
     pdf.set_text_color(0, 0, 0)

@@ -7,7 +7,10 @@ turns the scores into alert segments (:mod:`alerts`). When a segment opens, the 
 starts (pre-capture included), the snapshot is saved, the preliminary report is
 queued to a report thread and the pings to the notifier thread, so scoring never
 waits for a PDF or a receiver. When it ends, the clip is finished ``post_capture_s``
-later and the report rewritten complete.
+later and the report rewritten complete. With each report, the report thread stores
+the snippet features the camera scored over the clip (:mod:`crimeviz.cctv.snippet_store`,
+so retraining decodes no clip) and classifies the segment with the promoted model's
+heads (:func:`crimeviz.cctv.retrain.classify_alert`).
 
 Restart safety: alert rows are unique per camera and start, each camera continues
 from its last segment (an interrupted one is resumed or closed, one ended within the
@@ -33,12 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
+from crimeviz.cctv import retrain, snippet_store
 from crimeviz.cctv.cameras import CameraConfig, connect_url, in_schedule, redact
 from crimeviz.cctv.live import alert_store, alerts_dir, live_report, notify, retention
 from crimeviz.cctv.live.alerts import ALERT, AlertTracker, Segment
 from crimeviz.cctv.live.motion import MotionGate
 from crimeviz.cctv.live.recorder import ClipWriter, FrameBuffer, jpeg
-from crimeviz.cctv.live.snippets import LiveFeatures, SnippetWindows
+from crimeviz.cctv.live.snippets import FeatureHistory, LiveFeatures, SnippetWindows
 from crimeviz.cctv.live.source import StreamReader
 from crimeviz.cctv.model import Scorer
 
@@ -160,6 +164,7 @@ class CameraWorker:
         self.cfg, self.monitor = cfg, monitor
         self.con = monitor.con.cursor()
         self.features = LiveFeatures(monitor.scorer.spec, partial(monitor.backend.embed, cfg.name))
+        self.history = FeatureHistory()  # the scored windows' features
         self.reader: StreamReader | None = None
         self.curve: deque[tuple[float, float]] = deque(maxlen=int(CURVE_SECONDS * cfg.detect_fps / monitor.stride) + 1)
         self.snippets = 0
@@ -254,7 +259,9 @@ class CameraWorker:
                         self._publish(None)
                         last_status = now
                     continue
-                score = self.monitor.backend.score(cfg.name, self.features(window))
+                features = self.features(window)
+                self.history.add(window.start, window.end, features)
+                score = self.monitor.backend.score(cfg.name, features)
                 self.level = None
                 self.curve.append(((window.start + window.end) / 2, round(score, 4)))
                 warm = self.snippets >= WARMUP_SNIPPETS
@@ -303,6 +310,7 @@ class CameraWorker:
                 },
             )
             monitor.opened[seg.alert_id] = opened
+            self._hold(seg)
             if seg.severity == ALERT:
                 monitor.notifier.enqueue(seg.alert_id, self._message(seg))
             rec = Recording(seg, self._folder(seg.alert_id), None, opened)
@@ -314,6 +322,7 @@ class CameraWorker:
             rec = self.recordings.get(seg.alert_id) or Recording(seg, self._folder(seg.alert_id), None, time.time())
             rec.keyframes = rec.keyframes or self.keyframes.get(seg.alert_id, [])
             self.recordings[seg.alert_id] = rec
+            self._hold(seg)
             if rec.writer is None:
                 self._start_clip(rec, buffer)
             self._snapshot(rec, window)
@@ -326,8 +335,43 @@ class CameraWorker:
             monitor.notifier.enqueue(seg.alert_id, self._message(seg))
         elif kind == "close":
             alert_store.update_alert(self.con, seg, by=monitor.by)
+            self._hold(seg)
             if seg.alert_id in self.recordings and self.recordings[seg.alert_id].writer is None:
                 self._finish(seg.alert_id)
+
+    def _hold(self, seg: Segment) -> None:
+        """Keeps the camera's window features from the alert's clip start on while the alert lasts, and after it
+        ends for as long as it may reopen or its clip runs on (cooldown and post-capture)."""
+        cfg = self.cfg
+        until = None if seg.end is None else seg.end + cfg.cooldown_s + cfg.post_capture_s
+        self.history.hold(seg.alert_id, seg.start - cfg.pre_capture_s, until)
+
+    def _snippets(self, seg: Segment, end: float) -> tuple[np.ndarray, float, tuple[float, float]] | None:
+        """The snippet features scored over the alert's clip (pre-capture through ``end``), their length in seconds
+        and the segment's span in seconds from the first one; None when they do not reach back to the clip's start
+        (a monitor restarted during the alert)."""
+        since = seg.start - self.cfg.pre_capture_s
+        snippet_s = self.monitor.snippet_len / self.cfg.detect_fps
+        kept = self.history.snippets(since, end)
+        if kept is None or kept[1] > since + snippet_s:
+            return None
+        features, first = kept
+        return features, snippet_s, (seg.start - first, (seg.end or seg.last_above) - first)
+
+    def _keep_snippets(self, alert_id: int, snippets) -> dict:
+        """In the report thread: stores the alert's snippet features and returns its classification."""
+        monitor = self.monitor
+        if snippets is None:
+            return {"note": "the alert's snippets were not kept (the monitor restarted during it)"}
+        features, snippet_s, span = snippets
+        try:
+            spec = {**monitor.scorer.spec.to_dict(), "snippet_len": monitor.snippet_len}
+            snippet_store.save(
+                monitor.reporter_con, "alert", alert_id, self.cfg.camera_id, features, snippet_s, monitor.model[0], spec
+            )
+            return retrain.classify_alert(monitor.heads, features, snippet_s, span)
+        except Exception as exc:  # the report goes out without a classification rather than not at all
+            return {"note": f"not classified: {type(exc).__name__}: {exc}"[:300]}
 
     def _place(self) -> bytes | None:
         """The report's location map, drawn once per camera (in the report thread) and kept."""
@@ -413,8 +457,10 @@ class CameraWorker:
         keyframes = list(rec.keyframes)
         opened = monitor.opened.get(seg.alert_id)
         cfg, con = self.cfg, monitor.reporter_con
+        snippets = self._snippets(seg, end)
 
         def job():
+            alert["classification"] = self._keep_snippets(seg.alert_id, snippets)
             record = live_report.build(alert, cfg, curve, monitor.model, complete)
             json_path, pdf_path = live_report.write(rec.folder, record, keyframes, self._place())
             if not complete and opened is not None:  # ready: the files are in place
@@ -426,6 +472,7 @@ class CameraWorker:
                 report_pdf=str(pdf_path),
                 report_complete=complete,
                 curve=curve,
+                classification=alert["classification"],
             )
 
         monitor.reporter.submit(job)
@@ -470,6 +517,7 @@ class Monitor:
         self.stop_event = threading.Event()
         self.reporter_con = con.cursor()
         self.reporter = Reporter(self.reporter_con, self.latencies)
+        self.heads = retrain.PromotedHeads()
         self.status_writer = StatusWriter(con.cursor(), housekeeping=self._purge_media)
         self.notifier = notify.Notifier(con.cursor(), self.settings, self._delivered)
         self.workers = [CameraWorker(c, self) for c in cameras]

@@ -3,8 +3,9 @@
 Each alert's clips and snapshot are kept for the days of its class (``CRIMEVIZ_ALERT_RETENTION``,
 e.g. ``alert=30,detection=7,dismissed=3``: a dismissed alert's class is ``dismissed``,
 otherwise its severity), then deleted; while the folders together exceed the disk budget
-(``CRIMEVIZ_ALERT_DISK_MB``), the oldest deletable ones go first. Reports stay. A confirmed alert's media
-are kept until an administrator releases them (:func:`release`). The alert rows stay (the
+(``CRIMEVIZ_ALERT_DISK_MB``), the oldest deletable ones go first. Reports stay. The media of a
+confirmed alert, and of one a reviewer labelled (:mod:`crimeviz.cctv.labels`: training data), are kept
+until an administrator releases them (:func:`release`). The alert rows stay (the
 record of what happened); their ``media_purged_at`` says when the files went. Every
 deletion and release is audited.
 """
@@ -15,6 +16,7 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from crimeviz.cctv import labels
 from crimeviz.cctv.live import alert_store
 from crimeviz.store import audit
 from crimeviz.store.db import transaction
@@ -63,12 +65,15 @@ def purge(
     now = now or datetime.now()
     days = days or retention_days()
     alert_store.ensure_tables(con)
+    labels.ensure_tables(con)
     rows = con.execute(
-        """SELECT alert_id, started_at, ended_at, severity, status, released_by, clip, snapshot, report_json
-           FROM cctv_alerts WHERE media_purged_at IS NULL AND ended_at IS NOT NULL ORDER BY started_at"""
+        """SELECT alert_id, started_at, ended_at, severity, status, released_by, clip, snapshot, report_json,
+                  EXISTS (SELECT 1 FROM cctv_labels l WHERE l.source = 'alert' AND l.source_id = a.alert_id)
+                      AS labelled
+           FROM cctv_alerts a WHERE media_purged_at IS NULL AND ended_at IS NOT NULL ORDER BY started_at"""
     ).df()
-    keep_confirmed = (rows["status"] == "confirmed") & rows["released_by"].isna()
-    candidates = rows[~keep_confirmed]
+    held = ((rows["status"] == "confirmed") | rows["labelled"].astype(bool)) & rows["released_by"].isna()
+    candidates = rows[~held]
     expired, rest = [], []
     for row in candidates.to_dict("records"):
         kind = "dismissed" if row["status"] == "dismissed" else row["severity"]
@@ -98,12 +103,19 @@ def purge(
 
 
 def release(con, alert_id: int, by: str) -> None:
-    """Lets a confirmed alert's media be purged like any other (an administrator's decision; audited)."""
+    """Lets a confirmed or labelled alert's media be purged like any other (an administrator's decision; audited)."""
+    labels.ensure_tables(con)
     with transaction(con):
-        rows = con.execute("SELECT status FROM cctv_alerts WHERE alert_id = ?", [alert_id]).fetchall()
+        rows = con.execute(
+            """SELECT status, EXISTS (SELECT 1 FROM cctv_labels l WHERE l.source = 'alert' AND l.source_id = ?)
+               FROM cctv_alerts WHERE alert_id = ?""",
+            [alert_id, alert_id],
+        ).fetchall()
         if not rows:
             raise ValueError(f"no alert with id {alert_id}")
-        if rows[0][0] != "confirmed":
-            raise ValueError(f"alert {alert_id} is not confirmed; only confirmed alerts are held")
+        if rows[0][0] != "confirmed" and not rows[0][1]:
+            raise ValueError(
+                f"alert {alert_id} is not confirmed nor labelled; only confirmed or labelled alerts are held"
+            )
         con.execute("UPDATE cctv_alerts SET released_by = ? WHERE alert_id = ?", [by, alert_id])
         audit.record(con, by, "cctv.alert.release", "cctv_alert", alert_id)

@@ -9,13 +9,17 @@ EfficientNet-Lite0 appearance on a few frames plus motion statistics over the wi
 and the frame before it. When the motion gate saw nothing move in a window, the
 backbone is skipped and the camera's last appearance vector stands in (nothing in
 the picture changed); the motion statistics, which are cheap, are always computed.
+
+The monitor keeps each scored window's features with its span (:class:`FeatureHistory`),
+so an alert's snippets are stored as they were scored (:mod:`crimeviz.cctv.snippet_store`)
+and retraining decodes no clip again.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,6 +67,41 @@ class SnippetWindows:
         items = list(self.frames)[-self.snippet_len :]
         previous = self.frames[0][0] if len(self.frames) > self.snippet_len else None
         return Window(tuple(f for f, _ in items), previous, any(m for _, m in items))
+
+
+KEEP_S = 120.0  # window features kept per camera when no alert holds them: more than any pre-capture (60 s at most)
+
+
+@dataclass
+class FeatureHistory:
+    """A camera's recent window features with their spans (epoch seconds): the last ``keep_s`` seconds, and every
+    window since ``since`` of each hold (an alert's clip start) until the hold's ``until`` has passed."""
+
+    keep_s: float = KEEP_S
+    windows: deque[tuple[float, float, np.ndarray]] = field(default_factory=deque)
+    holds: dict[int, tuple[float, float | None]] = field(default_factory=dict)
+
+    def add(self, start: float, end: float, features: np.ndarray) -> None:
+        self.windows.append((start, end, features))
+        self.holds = {k: (s, u) for k, (s, u) in self.holds.items() if u is None or u >= end}
+        floor = min([end - self.keep_s, *(s for s, _ in self.holds.values())])
+        while self.windows and self.windows[0][0] < floor:
+            self.windows.popleft()
+
+    def hold(self, key: int, since: float, until: float | None = None) -> None:
+        """Keeps the windows from ``since`` on, until a window ends after ``until`` (None: until held again)."""
+        self.holds[key] = (since, until)
+
+    def snippets(self, since: float, until: float) -> tuple[np.ndarray, float] | None:
+        """(S, F) features of back-to-back windows (each starting after the one before ended) starting from
+        ``since`` through ``until``, and the first one's start; None when none starts there."""
+        chosen, first, last_end = [], None, float("-inf")
+        for start, end, features in self.windows:
+            if since <= start <= until and start > last_end:
+                chosen.append(features)
+                first = start if first is None else first
+                last_end = end
+        return (np.stack(chosen), first) if chosen else None
 
 
 class LiveFeatures:
