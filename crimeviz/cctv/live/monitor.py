@@ -229,9 +229,10 @@ class CameraWorker:
             cfg.cooldown_s,
             alert_store.last_segment(self.con, cfg.camera_id),
         )
-        if tracker.current is not None:  # an alert interrupted by a stop: continue it
+        if tracker.current is not None:  # an alert interrupted by a crash: continue it, in a new clip part
             seg = tracker.current
             self.recordings[seg.alert_id] = Recording(seg, self._folder(seg.alert_id), None, time.time())
+            self._start_clip(self.recordings[seg.alert_id], buffer)
         self.monitor.reporter.submit(self._place)  # drawn before any alert needs it
         last_frame_at, last_status, last_check = None, 0.0, time.monotonic()
         try:

@@ -44,7 +44,10 @@ class FrameBuffer:
 
 
 class ClipWriter:
-    """An MP4 clip being written by FFmpeg from raw frames; ``close()`` finishes it."""
+    """An MP4 clip being written by FFmpeg from raw frames; ``close()`` finishes it.
+
+    Fragmented MP4 in half-second fragments, flushed as written: the clip of a monitor killed
+    mid-alert plays up to its last fragment."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float):
         self.path = Path(path)
@@ -71,12 +74,18 @@ class ClipWriter:
             "libx264",
             "-preset",
             "veryfast",
+            "-tune",
+            "zerolatency",  # frames leave the encoder at once: a killed monitor loses at most one fragment
             "-pix_fmt",
             "yuv420p",
             "-g",
             str(max(1, int(round(fps * 2)))),
             "-movflags",
             "+frag_keyframe+empty_moov+default_base_moof",
+            "-frag_duration",
+            "500000",
+            "-flush_packets",
+            "1",
             str(self.path),
         ]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
