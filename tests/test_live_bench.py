@@ -10,11 +10,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_bench_monitor_reports_latencies_and_real_time_per_backend():
-    result = bench.bench_monitor([1], 8, ["in-process"], DEMO_WEIGHTS)
+def test_bench_monitor_reports_latencies_deliveries_and_real_time_per_backend():
+    result = bench.bench_monitor([1], 12, ["in-process"], DEMO_WEIGHTS, black_at=3.0)
     run = result["runs"][0]
     assert (run["backend"], run["cameras"]) == ("in-process", 1)
     assert run["snippets_per_camera"][0] >= 2 and run["latency_s"]["snippet_p50"] > 0
-    assert run["alerts"] == 0 and run["webhooks_received"] == 0  # the blackout comes 12 s into the clip
+    # the blackout 3 s into the clip raises an alert; both receivers got its ping
+    assert run["alerts"] >= 1 and run["webhooks_received"] >= 1 and run["emails_received"] >= 1, run
+    assert 0 < run["delivery_s"]["webhook_p95"] < 60 and 0 < run["delivery_s"]["email_p95"] < 60
     assert result["max_realtime_cameras"] == {"in-process": 1 if run["realtime"] else 0}
     assert result["targets"] == {"snippet_p95_s": 0.2, "ping_p95_s": 1.0, "report_p95_s": 3.0}

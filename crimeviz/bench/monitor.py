@@ -2,11 +2,13 @@
 
 Each camera is the sample clip with a blackout painted in (``cctv.synthetic``, an anomaly the
 demo model was trained on), looped in real time by FFmpeg as a demo camera, so every camera
-raises alerts. A local HTTP receiver takes the signed webhooks. Measured per run:
+raises alerts. A local HTTP receiver takes the signed webhooks and a local SMTP server
+(``aiosmtpd``) the e-mails. Measured per run:
 
 - ``snippet_p50``/``snippet_p95``: from a snippet's last frame arriving to its score and alert
   decision made (target p95 ≤ 0.2 s on CPU with the product features);
-- ``ping_p95``: alert opened → webhook delivered (target ≤ 1 s);
+- ``ping_p95``: alert opened → webhook or e-mail handed over (the monitor's clock, target ≤ 1 s),
+  and ``delivery_s``: alert opened → message arrived, per channel, as each receiver saw it;
 - ``report_p95``: alert opened → preliminary report (JSON + PDF) written (target ≤ 3 s);
 - ``realtime``: every camera scored at least 90% of the snippets its stream held, dropped no
   frame, and kept the p95 snippet latency under the time between two snippets.
@@ -16,6 +18,10 @@ raises alerts. A local HTTP receiver takes the signed webhooks. Measured per run
 
 from __future__ import annotations
 
+import email
+import json
+import re
+import socket
 import tempfile
 import threading
 import time
@@ -57,28 +63,51 @@ def anomaly_clip(path: Path, seconds: float = 30.0, black_at: float = 12.0, blac
     return path
 
 
-class _Receiver:
-    def __init__(self):
-        self.received = 0
-        receiver = self
+class _Receivers:
+    """A webhook receiver and an SMTP server on 127.0.0.1, keeping each alert's arrival times per channel."""
 
-        class Handler(BaseHTTPRequestHandler):
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.arrivals: dict[str, list[tuple[int, float]]] = {"webhook": [], "email": []}
+        arrivals = self.arrivals
+
+        class Hook(BaseHTTPRequestHandler):
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                arrivals["webhook"].append((int(json.loads(body)["alert_id"]), time.time()))
                 self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Mail:
+            async def handle_DATA(self, server, session, envelope):
+                subject = email.message_from_bytes(envelope.content)["Subject"] or ""
+                arrivals["email"].append((int(re.search(r"#(\d+)", subject).group(1)), time.time()))
+                return "250 OK"
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        with socket.socket() as probe:  # aiosmtpd checks it is up by connecting to the port it was given
+            probe.bind(("127.0.0.1", 0))
+            self.smtp_port = probe.getsockname()[1]
+        self.smtp = Controller(Mail(), hostname="127.0.0.1", port=self.smtp_port)
+        self.smtp.start()
+
+    def delivery(self, opened: dict[int, float]) -> dict:
+        """p95 of alert opened → arrival per channel (None without arrivals)."""
+        return {
+            f"{channel}_p95": monitor.percentile([at - opened[i] for i, at in got if i in opened], 95)
+            for channel, got in self.arrivals.items()
+        }
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+        self.smtp.stop()
 
 
 def run_once(n_cameras: int, seconds: float, backend_name: str, weights: Path, folder: Path, clip: Path) -> dict:
@@ -89,14 +118,20 @@ def run_once(n_cameras: int, seconds: float, backend_name: str, weights: Path, f
         cfg = cameras.CameraConfig(f"bench-{i}", clip.resolve().as_uri(), 43.6532, -79.3832, detect_fps=FPS)
         cameras.add(con, cfg, "bench")
         configs.append(cameras.get(con, cfg.name))
-    receiver = _Receiver()
-    settings = notify.Settings(webhooks=(receiver.url,), webhook_secret="bench")
+    receivers = _Receivers()
+    settings = notify.Settings(
+        webhooks=(receivers.url,),
+        webhook_secret="bench",
+        email_to=("duty@example.org",),
+        smtp_host="127.0.0.1",
+        smtp_port=receivers.smtp_port,
+    )
     scorer = load_scorer(weights)
     backend = None
     if backend_name == "ray":
         from crimeviz.cctv.live.ray_backend import RayBackend
 
-        backend = RayBackend(weights)
+        backend = RayBackend(weights, cameras=n_cameras)  # camera actors started before the run is timed
     try:
         mon = monitor.Monitor(
             con, scorer, configs, settings, backend=backend, stride=STRIDE, media_dir=folder / "alerts"
@@ -105,7 +140,7 @@ def run_once(n_cameras: int, seconds: float, backend_name: str, weights: Path, f
         summary = mon.run(seconds)
         elapsed = time.time() - started
     finally:
-        receiver.close()
+        receivers.close()
         con.close()
     expected = max(1, int((elapsed * FPS - scorer.spec.snippet_len) / STRIDE))
     latency = summary["latency_s"]
@@ -119,14 +154,21 @@ def run_once(n_cameras: int, seconds: float, backend_name: str, weights: Path, f
         "snippets_per_camera": [c["snippets"] for c in summary["cameras"]],
         "gated_per_camera": [c["gated"] for c in summary["cameras"]],
         "alerts": len(summary["alerts"]),
-        "webhooks_received": receiver.received,
+        "webhooks_received": len(receivers.arrivals["webhook"]),
+        "emails_received": len(receivers.arrivals["email"]),
         "latency_s": latency,
+        "delivery_s": receivers.delivery(mon.opened),
         "realtime": realtime,
     }
 
 
 def bench_monitor(
-    camera_counts: list[int], seconds: float, backends: list[str], weights: Path, threads: int = 1
+    camera_counts: list[int],
+    seconds: float,
+    backends: list[str],
+    weights: Path,
+    threads: int = 1,
+    black_at: float = 12.0,
 ) -> dict:
     import torch
 
@@ -134,7 +176,7 @@ def bench_monitor(
     runs = []
     with tempfile.TemporaryDirectory(prefix="crimeviz-bench-monitor-") as tmp:
         folder = Path(tmp)
-        clip = anomaly_clip(folder / "camera.avi")
+        clip = anomaly_clip(folder / "camera.avi", black_at=black_at)
         for backend in backends:
             for n in sorted(camera_counts):
                 runs.append(run_once(n, seconds, backend, weights, folder, clip))
