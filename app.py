@@ -32,5 +32,6 @@ with ui.store_errors():
         st.stop()
     with ui.timed_run(user):
         page = st.navigation(sections, position="top")
+        share.follow_page()
         share.save_box(con, user, page.title)
         page.run()

@@ -7,10 +7,10 @@ import streamlit as st
 from crimeviz import config
 from crimeviz.explore import area_maps, maps
 from crimeviz.patrol import export, review, session, store, views
-from crimeviz.patrol.plan import MINUTES_PER_CELL, PlanParams, risk_for
+from crimeviz.patrol.plan import PlanParams, risk_for
 from crimeviz.patrol.risk import SHIFTS, Shift, source_label, sources
 from crimeviz.store import audit, grid, queries
-from crimeviz.web import area_views, tiles, ui
+from crimeviz.web import area_views, patrol_links, tiles, ui
 
 st.title("Patrol plans")
 user = ui.require("patrol")
@@ -22,6 +22,9 @@ if opts["first_date"] is None:
 store_path, version = str(config.db_path()), ui.data_version(con)
 state = st.session_state
 four_eyes = config.four_eyes()
+saved = store.list_plans(con)
+saved_ids = [int(i) for i in saved["plan_id"]]
+ui.link_notes(patrol_links.page_state(con, opts, saved_ids, ui.area_catalogue(con)))  # settings and plan in the URL
 
 
 @st.cache_data(show_spinner="Computing the risk surface…", max_entries=16)
@@ -56,35 +59,26 @@ def area_settings() -> tuple[str | None, list[str], bool]:
 
 def settings() -> PlanParams | None:
     """The sidebar's plan settings; None (with the reason shown) when they cannot be used."""
-    session.restore_settings(state)
-    with st.sidebar:
+    with st.sidebar:  # the widgets' defaults: patrol_links
         st.header("Plan settings")
-        day = st.date_input(
-            "Date",
-            opts["last_date"] + timedelta(days=1),
-            min_value=opts["first_date"],
-            format="YYYY-MM-DD",
-            key="patrol_date",
-        )
-        name = st.selectbox("Shift", list(SHIFTS), index=1, key="patrol_shift", format_func=str.title)
+        day = st.date_input("Date", min_value=opts["first_date"], format="YYYY-MM-DD", key="patrol_date")
+        name = st.selectbox("Shift", list(SHIFTS), key="patrol_shift", format_func=str.title)
         a, b = st.columns(2)
-        start = a.number_input("Starts at (hour)", 0, 23, SHIFTS[name].start, key=f"patrol_start_{name}")
-        hours = b.number_input("Hours", 1, 24, SHIFTS[name].hours, key=f"patrol_hours_{name}")
-        source = st.selectbox(
-            "Risk from", sources(), index=len(sources()) - 1, key="patrol_source", format_func=source_label
-        )
+        start = a.number_input("Starts at (hour)", 0, 23, key=f"patrol_start_{name}")
+        hours = b.number_input("Hours", 1, 24, key=f"patrol_hours_{name}")
+        source = st.selectbox("Risk from", sources(), key="patrol_source", format_func=source_label)
         res = st.radio(
             "H3 resolution", [9, 8], horizontal=True, key="patrol_res", help="9 ≈ 0.11 km² per cell, 8 ≈ 0.74 km²"
         )
-        units = st.number_input("Units", 0, 200, 10, key="patrol_units")
+        units = st.number_input("Units", 0, 200, key="patrol_units")
         a, b = st.columns(2)
-        patrol = a.number_input("Patrol minutes per unit", 0, 720, 240, 15, key="patrol_minutes")
-        per_cell = b.number_input("Minutes per cell", 1, 240, int(MINUTES_PER_CELL[res]), key=f"patrol_per_cell_{res}")
-        max_cells = a.number_input("Max cells per unit", 1, 200, 20, key="patrol_max_cells")
-        max_area = b.number_input("Max km² per unit (0: none)", 0.0, 100.0, 0.0, 0.5, key="patrol_max_area")
-        speed = st.number_input("Travel speed (km/h)", 1, 80, 20, key="patrol_speed")
+        patrol = a.number_input("Patrol minutes per unit", 0, 720, step=15, key="patrol_minutes")
+        per_cell = b.number_input("Minutes per cell", 1, 240, key=f"patrol_per_cell_{res}")
+        max_cells = a.number_input("Max cells per unit", 1, 200, key="patrol_max_cells")
+        max_area = b.number_input("Max km² per unit (0: none)", 0.0, 100.0, step=0.5, key="patrol_max_area")
+        speed = st.number_input("Travel speed (km/h)", 1, 80, key="patrol_speed")
         with st.expander("Offence priorities"):
-            weights = tuple((o, st.number_input(o, 0.0, 10.0, 1.0, 0.5, key=f"patrol_w_{o}")) for o in opts["offences"])
+            weights = tuple((o, st.number_input(o, 0.0, 10.0, step=0.5, key=f"patrol_w_{o}")) for o in opts["offences"])
         with st.expander("Excluded areas"):
             hoods = st.multiselect("Neighbourhoods", opts["neighbourhoods"], key="patrol_ex_hoods")
             typed = st.text_area("H3 cells (hex, one per line)", key="patrol_ex_cells")
@@ -132,11 +126,11 @@ if params is not None:
         session.update_plan(state, con, params, user.username, new, rebuild)
     except ValueError as exc:
         st.error(f"No plan: {exc}.")
+    patrol_links.publish_plan(saved_ids)
 
 tab_plan, tab_saved, tab_review = st.tabs(["Plan", "Saved plans", "Review"])
 
 with tab_saved:
-    saved = store.list_plans(con)
     if saved.empty:
         st.info("No plans saved yet: build one and press *Save draft*.")
     else:
@@ -182,7 +176,7 @@ with tab_plan:
                 f"The plan's risk surface cannot be recomputed ({exc}); the plan can be viewed and "
                 "exported but not edited."
             )
-        show_risk = st.toggle("Show the risk surface", value=False, key="patrol_show_risk", disabled=risk is None)
+        show_risk = st.toggle("Show the risk surface", key="patrol_show_risk", disabled=risk is None)
         kept, catalogue = plan.params, ui.area_catalogue(con)
         area_outline = []
         if kept.by_area and kept.area_layer in catalogue:  # the areas the plan keeps to

@@ -179,3 +179,56 @@ def test_only_commanders_and_admins_may_plan(app_db):
     assert not denied.exception
     assert denied.error[0].value.startswith("Access denied")
     assert not denied.get("deck_gl_json_chart")
+
+
+def test_a_patrol_link_restores_the_settings_and_builds_their_plan(app_db):
+    at = patrol_page()
+    link = {"date": "2021-07-02", "shift": "night", "start": "22", "res": "8", "units": "6", "minutes": "300"}
+    at.query_params.update({**link, "priority.Robbery": "3", "risk_surface": "1"})
+    at.run()
+    assert not at.exception and not at.warning
+    assert (at.session_state["patrol_date"], at.session_state["patrol_shift"]) == (date(2021, 7, 2), "night")
+    assert (at.session_state["patrol_start_night"], at.session_state["patrol_res"]) == (22, 8)
+    assert (at.session_state["patrol_units"], at.session_state["patrol_minutes"]) == (6, 300)
+    assert at.number_input(key="patrol_w_Robbery").value == 3.0 and at.toggle(key="patrol_show_risk").value
+    assert metric(at, "Units") == "6" and "Fri 02 Jul 2021 · night 22:00–06:00" in at.subheader[0].value
+    for param, value in {**link, "priority.Robbery": "3", "risk_surface": "1"}.items():
+        assert at.query_params[param] == value  # the address keeps what the link asked for
+
+
+def test_a_patrol_link_with_values_the_page_does_not_offer_names_and_resets_them(app_db):
+    at = patrol_page()
+    at.query_params.update({"units": "999", "shift": "dusk", "plan": "12345"})
+    at.run()
+    assert not at.exception and at.session_state["patrol_units"] == 10
+    assert at.session_state["patrol_shift"] == "evening" and metric(at, "Units") == "10"
+    note = at.warning[0].value
+    assert "units: 999 lies outside 0 to 200" in note and "shift: dusk not offered" in note and "plan: 12345" in note
+    assert "units" not in at.query_params and "plan" not in at.query_params
+
+
+def test_changing_a_patrol_setting_updates_the_address(page):
+    assert page.query_params["units"] == "4" and page.query_params["res"] == "8"
+    assert "shift" not in page.query_params  # the default shift stays out of the address
+    page.number_input(key="patrol_units").set_value(7)
+    page.selectbox(key="patrol_shift").set_value("night")
+    page.run()
+    assert (page.query_params["units"], page.query_params["shift"]) == ("7", "night")
+    page.number_input(key="patrol_hours_night").set_value(6).run()
+    assert page.query_params["hours"] == "6" and not page.exception
+
+
+def test_a_saved_plan_is_in_the_address_and_a_link_to_it_opens_it(page):
+    assert "plan" not in page.query_params  # an unsaved plan has no number to link to
+    page.button(key="patrol_save").click().run()
+    plan_id = int(page.subheader[0].value.split("#")[1].split(" ")[0])
+    assert page.query_params["plan"] == str(plan_id)
+    colleague = patrol_page()
+    colleague.session_state["user"] = auth.User("test-second", "Second commander", "commander")
+    colleague.query_params.update(page.query_params)
+    colleague.run()
+    assert not colleague.exception and not colleague.warning
+    assert colleague.subheader[0].value.startswith(f"Plan #{plan_id} ") and metric(colleague, "Units") == "4"
+    assert colleague.radio(key="patrol_res").value == 8
+    page.button(key="patrol_build").click().run()  # a new, unsaved plan: no plan in the address
+    assert "plan" not in page.query_params and page.query_params["units"] == "4"

@@ -2,6 +2,8 @@
 
 - The plan settings are remembered, so that they survive a visit to another page (Streamlit
   forgets the values of widgets that a run does not draw).
+- The saved plan on screen is named under ``LINKED`` for share links; a link naming another saved
+  plan opens it.
 - The plan on screen is built from the settings or opened from the store; once the settings
   change it is *stale*: still shown, but it can be neither saved nor approved.
 - Save, approve and reopen, with the four-eyes rule (see :func:`crimeviz.patrol.store.set_status`),
@@ -22,6 +24,7 @@ from crimeviz.patrol.plan import Plan, PlanParams, area_zones, assign_cell, buil
 from crimeviz.patrol.risk import PlanError, RiskSurface
 
 PLAN, NOTICE, REMEMBERED, CLICKED = "patrol_plan", "patrol_notice", "patrol_settings", "patrol_clicked"
+LINKED = "patrol_linked"
 SETTINGS = (
     "patrol_date",
     "patrol_shift",
@@ -37,6 +40,7 @@ SETTINGS = (
     "patrol_area_layer",
     "patrol_areas",
     "patrol_one_area",
+    "patrol_show_risk",
 )
 SETTINGS_PER_CHOICE = ("patrol_start_", "patrol_hours_", "patrol_per_cell_", "patrol_w_")  # + shift, res, offence
 
@@ -128,6 +132,22 @@ def open_plan(state: MutableMapping, con, plan_id: int, offences: list[str], sou
         state["patrol_source"] = p.source
     if p.area_layer:
         state["patrol_area_layer"] = p.area_layer
+
+
+def link_plan(state: MutableMapping) -> None:
+    """Name the saved plan on screen under ``LINKED`` (none: no plan, or one never saved)."""
+    plan = state.get(PLAN)
+    if plan is not None and plan.plan_id is not None:
+        state[LINKED] = plan.plan_id
+    else:
+        state.pop(LINKED, None)
+
+
+def open_linked(state: MutableMapping, con, offences: list[str], sources: list[str]) -> None:
+    """Open the saved plan named under ``LINKED`` (by a link) unless it is the one on screen."""
+    wanted, plan = state.get(LINKED), state.get(PLAN)
+    if wanted is not None and (plan is None or plan.plan_id != wanted):
+        open_plan(state, con, wanted, offences, sources)
 
 
 def approval_barrier(con, plan: Plan, by: str, four_eyes: bool, stale: bool) -> str | None:

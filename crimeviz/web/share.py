@@ -208,16 +208,23 @@ def publish(group: str, fields: list[Field]) -> None:
     del earlier[:-EARLIER_KEPT]
 
 
-def _earlier(group: str) -> list:
-    """The addresses this session published for ``group`` on the page it is on, oldest first (a
-    move to another page, e.g. a saved view's link, starts afresh: its address is a link)."""
+def follow_page() -> dict:
+    """The addresses this session published on the page of this run, per group; forgotten when the
+    run is on another page than the last (the app calls it on every run, so a return to a page, e.g.
+    by a saved view's link, is a move whose address is a link even if the page between published nothing)."""
     ctx = get_script_run_ctx()
     page = ctx.page_script_hash if ctx is not None else ""
     earlier = st.session_state.setdefault(EARLIER, {})
     if earlier.get("page") != page:
         earlier.clear()
         earlier["page"] = page
-    return earlier.setdefault(group, [])
+    return earlier
+
+
+def _earlier(group: str) -> list:
+    """The addresses this session published for ``group`` on the page it is on, oldest first (a
+    move to another page starts afresh: :func:`follow_page`)."""
+    return follow_page().setdefault(group, [])
 
 
 def _frozen(state: dict[str, list[str]]) -> tuple:
