@@ -14,7 +14,7 @@ from crimeviz.cctv import store
 from crimeviz.cctv.i3d_features import (
     CROP,
     I3DFeatureExtractor,
-    LiveI3DScorer,
+    LiveI3DFeatures,
     crop_views,
     load_i3d,
     scale_frame,
@@ -89,19 +89,31 @@ def test_ten_crops_match_the_official_oversampling_order_and_values():
 
 
 def test_live_one_crop_features_and_score_match_the_official_extractor(official_filled, filled_mgfn):
-    """Live scoring of 16 decoded frames: the centre-crop features of the official extractor, and MGFN's score of them."""
+    """The monitor's I3D stage on a window of 16 decoded frames: the centre-crop features of the official
+    extractor, reused while nothing moves, and MGFN's score of them through the monitor's scorer."""
+    from crimeviz.cctv.live.backend import ContextScorer
+    from crimeviz.cctv.live.snippets import Window
+    from crimeviz.cctv.live.source import Frame
+
     scorer = Scorer(filled_mgfn, "mgfn-ucf+test", "key-seeded weights for a test: the score means nothing")
     extractor = I3DFeatureExtractor(official_filled, crops=1)
-    live = LiveI3DScorer(scorer, extractor)
-    score = live.push(list(fixture_frames(16)[..., ::-1]))  # OpenCV's BGR order
-    features = live.window[-1]
-    assert features.shape == (1, 2048) and len(live.window) == 1
+    live = LiveI3DFeatures(extractor)
+    frames = tuple(Frame(i, float(i), image) for i, image in enumerate(fixture_frames(16)[..., ::-1]))  # BGR
+    features = live(Window(frames, None, moving=True))
     expected = PIPELINE["oversample"]["features_snippet0_crop2"]  # the centre crop of the 10
-    np.testing.assert_allclose(features[0], expected, atol=1e-4, rtol=0)
-    assert features[0].sum() == pytest.approx(PIPELINE["center_crop"]["per_snippet"][0]["sum"], abs=1e-2)
+    assert features.shape == (2048,)
+    np.testing.assert_allclose(features, expected, atol=1e-4, rtol=0)
+    assert features.sum() == pytest.approx(PIPELINE["center_crop"]["per_snippet"][0]["sum"], abs=1e-2)
+    score = ContextScorer(scorer).score_batch([("gate", features)])[0]
     official = np.array(expected, np.float32)[None, None]
     assert score == pytest.approx(float(scorer.snippet_scores(official)[0]), abs=1e-5)
     assert extractor.timings["i3d_s"] > 0 and extractor.timings["preprocess_s"] > 0
+    still = live(Window(frames[::-1], None, moving=False))  # a still window keeps the last features
+    assert still is features and (live.backbone_runs, live.reused) == (1, 1)
+    with pytest.raises(ValueError, match="16 frames"):
+        live(Window(frames[:8], None, moving=True))
+    with pytest.raises(ValueError, match="1-crop"):
+        LiveI3DFeatures(I3DFeatureExtractor(official_filled, crops=10))
 
 
 def test_tiny_clip_gives_one_2048_vector_per_clip_and_kinetics_logits():

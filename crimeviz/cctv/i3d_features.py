@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -205,19 +204,27 @@ def score_clip_i3d(
     return ScoreResult(info, n_frames, snippet_scores, scores, f"{scorer.version}/{extractor_version}", label, timings)
 
 
-class LiveI3DScorer:
-    """Scores each 16-frame snippet as soon as it exists, with I3D features (1 crop for live use).
+class LiveI3DFeatures:
+    """The live monitor's feature stage on the official path: a camera's window of 16 frames -> (2048,) centre-crop
+    I3D features (``monitor --features i3d``; MGFN then sees the camera's last snippets as for CrimeViz features).
 
-    As :class:`scoring.LiveScorer`, MGFN sees the last ``context`` snippets.
+    A window in which the motion gate saw nothing move keeps the camera's last features (nothing in the
+    picture changed), so a still scene costs no I3D pass; ``backbone_runs`` and ``reused`` count both.
     """
 
-    def __init__(self, scorer: Scorer, extractor: I3DFeatureExtractor, context: int = 16):
-        check_official_mgfn(scorer)
-        self.scorer = scorer
+    def __init__(self, extractor: I3DFeatureExtractor):
+        if extractor.crops != 1:
+            raise ValueError("live monitoring uses the 1-crop mode of the I3D extractor")
         self.extractor = extractor
-        self.window: deque[np.ndarray] = deque(maxlen=context)
+        self.last: np.ndarray | None = None
+        self.backbone_runs = self.reused = 0
 
-    def push(self, frames: list[np.ndarray]) -> float:
-        """16 decoded BGR frames -> the anomaly score of their snippet."""
-        self.window.append(self.extractor.snippet_bgr(frames))
-        return float(self.scorer.snippet_scores(np.stack(self.window))[-1])
+    def __call__(self, window) -> np.ndarray:
+        if len(window.frames) != SNIPPET_LEN:
+            raise ValueError(f"I3D snippets are {SNIPPET_LEN} frames, not {len(window.frames)}")
+        if window.moving or self.last is None:
+            self.last = self.extractor.snippet_bgr([f.image for f in window.frames])[0]
+            self.backbone_runs += 1
+        else:
+            self.reused += 1
+        return self.last
