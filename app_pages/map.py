@@ -11,6 +11,19 @@ from crimeviz.web import area_views, overlays, playback, share, tiles, ui
 MAX_POINTS = 5_000
 SPIKES = "Spikes (last 7 days)"
 ALERTS = "CCTV alerts"
+ALERT_COLUMNS = [
+    "alert_id",
+    "camera",
+    "started_at",
+    "peak",
+    "detection",
+    "type",
+    "instrument",
+    "severity",
+    "by",
+    "model",
+    "status",
+]
 
 LAYERS = [
     "Hexagons",
@@ -168,9 +181,10 @@ with tab_deck:
         if alert_legend:
             st.markdown(maps.legend_html(alert_legend, f"CCTV alerts by {colour_by}"), unsafe_allow_html=True)
         st.caption(f"CCTV alerts: {len(kept):,} of the {len(live_alerts):,} that started in these dates.")
-        columns = ["alert_id", "camera", "started_at", "peak", "detection", "type", "instrument", "severity", "status"]
         st.dataframe(
-            kept.loc[:, columns + (["link"] if user.may("cctv") else [])],  # the alert's page is for CCTV reviewers
+            kept.loc[
+                :, ALERT_COLUMNS + (["link"] if user.may("cctv") else [])
+            ],  # the alert's page is for CCTV reviewers
             hide_index=True,
             width="stretch",
             key="map_alert_table",
@@ -179,6 +193,7 @@ with tab_deck:
                 "started_at": "started",
                 "peak": st.column_config.NumberColumn(format="%.2f"),
                 "severity": "severity (1–10)",
+                "model": "model's classification",
                 "status": "review",
                 "link": st.column_config.LinkColumn("page", display_text="open"),
             },

@@ -1,5 +1,5 @@
-"""Live CCTV alerts on the Map: read with their camera's place and label, filtered by type, severity and
-detection class, kept in the share link, and camera names shown as text."""
+"""Live CCTV alerts on the Map: read with their camera's place, label and the model's classification, filtered
+by type, severity and detection class, kept in the share link, and camera names shown as text."""
 
 import json
 import shutil
@@ -8,7 +8,7 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from crimeviz.cctv import cameras, labels
+from crimeviz.cctv import cameras, labels, retrain
 from crimeviz.cctv.live import alert_map, alert_store
 from crimeviz.cctv.live.alerts import Segment
 from crimeviz.store import db
@@ -35,7 +35,8 @@ def label(con, alert_id: int, verdict: str, **fields) -> None:
 
 @pytest.fixture(scope="module")
 def june(app_db) -> dict[str, int]:
-    """Four alerts in June 2021 at two cameras (one named with HTML) and one in July, labelled by a reviewer."""
+    """Six alerts in June 2021 at two cameras (one named with HTML) and one in July: labelled by a reviewer,
+    classified by the model (one it could not classify), or neither."""
     con = db.connect(app_db)
     cameras.add(con, cameras.CameraConfig(GATE, "rtsp://127.0.0.1:9/gate", 43.6561, -79.3802), "boss")
     cameras.add(con, cameras.CameraConfig(LANE, "rtsp://127.0.0.1:9/lane", 43.6487, -79.3716), "boss")
@@ -46,8 +47,19 @@ def june(app_db) -> dict[str, int]:
         "vandalism": store_alert(con, lane, datetime(2021, 6, 10, 14), 0.81),
         "false": store_alert(con, lane, datetime(2021, 6, 12, 9), 0.72),
         "unlabelled": store_alert(con, gate, datetime(2021, 6, 30, 23, 30), 0.55, "detection"),
+        "classified": store_alert(con, lane, datetime(2021, 6, 15, 1), 0.9),
+        "abstained": store_alert(con, lane, datetime(2021, 6, 16, 1), 0.7),
         "july": store_alert(con, gate, datetime(2021, 7, 1, 0, 10), 0.9),
     }
+    said = {"model_version": 3, "model": "retrained"}
+    alert_store.set_files(
+        con, ids["classified"], classification={**said, "event_type": "robbery", "instrument": "knife", "severity": 7}
+    )
+    unsure = dict.fromkeys(("event_type", "instrument", "severity"), retrain.NOT_ENOUGH)
+    alert_store.set_files(con, ids["abstained"], classification={**said, **unsure})
+    alert_store.set_files(  # the reviewer's label outranks the model
+        con, ids["robbery"], classification={**said, "event_type": "vandalism", "instrument": "none", "severity": 2}
+    )
     label(con, ids["robbery"], "true", event_type="robbery", instrument="knife", severity=8)
     label(con, ids["vandalism"], "true", event_type="vandalism", severity=3)
     label(con, ids["false"], "false")
@@ -66,14 +78,30 @@ def test_alerts_of_the_dates_come_with_their_place_label_review_and_page(june, a
     con = db.connect(app_db)
     found = ours(alert_map.alerts_for_map(con, *JUNE), june)
     con.close()
-    assert set(found) == {"robbery", "vandalism", "false", "unlabelled"}  # July's is outside the dates
+    assert set(found) == {"robbery", "vandalism", "false", "unlabelled", "classified", "abstained"}  # not July's
     robbery = found["robbery"]
     assert (robbery.camera, robbery.lat, robbery.lon) == (GATE, 43.6561, -79.3802)
-    assert (robbery.type, robbery.instrument, robbery.severity) == ("robbery", "knife", 8)
+    assert (robbery.type, robbery.instrument, robbery.severity, robbery.by) == ("robbery", "knife", 8, "reviewer")
+    assert robbery.model.startswith("type vandalism")  # what the model said, beside the reviewer's word
     assert (robbery.detection, robbery.status, robbery.peak) == ("alert", "confirmed", 0.95)
     assert robbery.link == f"/live?alert={june['robbery']}"
     assert (found["false"].type, found["unlabelled"].type) == (alert_map.FALSE_ALARM, alert_map.UNLABELLED)
     assert found["unlabelled"].detection == "detection" and pd.isna(found["unlabelled"].severity)
+    assert pd.isna(found["unlabelled"].by) and pd.isna(found["unlabelled"].model)
+    classified = found["classified"]
+    assert (classified.type, classified.instrument, classified.severity, classified.by) == (
+        "robbery",
+        "knife",
+        7,
+        "model",
+    )
+    abstained = found["abstained"]
+    assert abstained.type == alert_map.UNLABELLED and pd.isna(abstained.instrument)
+    assert (
+        pd.isna(abstained.by)
+        and pd.isna(abstained.severity)
+        and abstained.model.startswith(f"type {retrain.NOT_ENOUGH}")
+    )
 
 
 def test_alerts_are_kept_by_type_lowest_severity_and_detection_class(june, app_db):
@@ -84,11 +112,12 @@ def test_alerts_are_kept_by_type_lowest_severity_and_detection_class(june, app_d
     def kept(types, lowest, classes):
         return set(ours(alert_map.keep(everything, types, lowest, classes), june))
 
-    assert kept([], 1, alert_map.CLASSES) == {"robbery", "vandalism", "false", "unlabelled"}
-    assert kept(["robbery"], 1, alert_map.CLASSES) == {"robbery"}
-    assert kept([alert_map.UNLABELLED, "vandalism"], 1, alert_map.CLASSES) == {"vandalism", "unlabelled"}
-    assert kept([], 3, alert_map.CLASSES) == {"robbery", "vandalism"}  # unrated alerts leave above 1
-    assert kept([], 5, alert_map.CLASSES) == {"robbery"}
+    assert kept([], 1, alert_map.CLASSES) == {"robbery", "vandalism", "false", "unlabelled", "classified", "abstained"}
+    assert kept(["robbery"], 1, alert_map.CLASSES) == {"robbery", "classified"}
+    assert kept([alert_map.UNLABELLED, "vandalism"], 1, alert_map.CLASSES) == {"vandalism", "unlabelled", "abstained"}
+    assert kept([], 3, alert_map.CLASSES) == {"robbery", "vandalism", "classified"}  # unrated alerts leave above 1
+    assert kept([], 5, alert_map.CLASSES) == {"robbery", "classified"}
+    assert kept([], 8, alert_map.CLASSES) == {"robbery"}
     assert kept([], 1, ["detection"]) == {"unlabelled"}
 
 
@@ -130,25 +159,28 @@ def shown(at, ids: dict[str, int]) -> set[str]:
 def test_the_map_layer_shows_the_alerts_and_its_filters_narrow_them(june, app_db):
     at = map_with_alerts()
     assert not at.exception
-    assert shown(at, june) == {"robbery", "vandalism", "false", "unlabelled"}
+    assert shown(at, june) == {"robbery", "vandalism", "false", "unlabelled", "classified", "abstained"}
     at.multiselect(key="map_alert_types").set_value(["robbery"]).run()
-    assert shown(at, june) == {"robbery"}
+    assert shown(at, june) == {"robbery", "classified"}
     at.multiselect(key="map_alert_types").set_value([]).run()
-    at.slider(key="map_alert_severity").set_value(5).run()
+    at.slider(key="map_alert_severity").set_value(8).run()
     assert shown(at, june) == {"robbery"}
     at.slider(key="map_alert_severity").set_value(1)
     at.multiselect(key="map_alert_classes").set_value(["detection"]).run()
     assert shown(at, june) == {"unlabelled"}
     tip = markers(at)[june["unlabelled"]]
     assert "Type: unlabelled" in tip and "Severity: not rated" in tip and "Detection: detection" in tip
+    at.multiselect(key="map_alert_classes").set_value(["alert"]).run()
+    tip = markers(at)[june["classified"]]
+    assert "Type: robbery" in tip and "Severity: 7 of 10" in tip and "Type and severity by: model" in tip
 
 
 def test_alert_tooltips_and_table_keep_an_html_camera_name_as_text(june, app_db):
-    at = map_with_alerts(map_alert_types=["robbery"])
+    at = map_with_alerts(map_alert_types=["robbery"], map_alert_severity=8)
     tip = markers(at)[june["robbery"]]
     assert tip.startswith(f"Live CCTV alert: {june['robbery']}\nCamera: {GATE}\nStarted: 2021-06-03 22:00:00\n")
     assert "Peak anomaly score: 0.95" in tip and "Type: robbery" in tip and "Instrument: knife" in tip
-    assert "Severity: 8 of 10" in tip and "Review: confirmed" in tip
+    assert "Severity: 8 of 10" in tip and "Type and severity by: reviewer" in tip and "Review: confirmed" in tip
     # deck.gl shows a "text" tooltip with innerText, and the table's cells are text: never HTML.
     assert json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip) == {"text": "{tooltip}"}
     assert at.dataframe[0].value["camera"].tolist() == [GATE]
@@ -156,9 +188,9 @@ def test_alert_tooltips_and_table_keep_an_html_camera_name_as_text(june, app_db)
 
 
 def test_the_alert_page_link_is_listed_for_cctv_reviewers_only(june, app_db):
-    admin = map_with_alerts(map_alert_types=["robbery"])
+    admin = map_with_alerts(map_alert_types=["robbery"], map_alert_severity=8)
     assert admin.dataframe[0].value["link"].tolist() == [f"/live?alert={june['robbery']}"]
-    analyst = map_with_alerts("analyst", map_alert_types=["robbery"])
+    analyst = map_with_alerts("analyst", map_alert_types=["robbery"], map_alert_severity=8)
     assert not analyst.exception and "link" not in analyst.dataframe[0].value.columns
     assert analyst.dataframe[0].value["alert_id"].tolist() == [june["robbery"]]
 
@@ -182,7 +214,7 @@ def test_the_alert_layer_and_its_filters_travel_in_the_share_link(june, app_db):
     assert colleague.session_state["map_alert_severity"] == 3
     assert colleague.session_state["map_alert_classes"] == ["alert"]
     assert colleague.radio(key="map_alert_colour").value == "severity"
-    assert markers(colleague) == drawn and shown(colleague, june) == {"robbery", "vandalism"}
+    assert markers(colleague) == drawn and shown(colleague, june) == {"robbery", "vandalism", "classified"}
     assert "CCTV alerts by severity" in colleague.markdown[-1].value or any(
         "CCTV alerts by severity" in m.value for m in colleague.markdown
     )

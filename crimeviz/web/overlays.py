@@ -125,6 +125,8 @@ def alert_layer(con, alerts: pd.DataFrame, f: IncidentFilter) -> tuple[pdk.Layer
         peak_text=alerts["peak"].map("{:.2f}".format),
         rated=alerts["severity"].map(lambda s: "not rated" if pd.isna(s) else f"{int(s)} of 10"),
         gear=alerts["instrument"].fillna("—"),
+        said_by=alerts["by"].fillna("—"),
+        model_text=alerts["model"].fillna("—"),
         nearby=nearby(con, alerts, f),
     )
     frame = alerts.assign(
@@ -139,6 +141,8 @@ def alert_layer(con, alerts: pd.DataFrame, f: IncidentFilter) -> tuple[pdk.Layer
                 "Type": "type",
                 "Instrument": "gear",
                 "Severity": "rated",
+                "Type and severity by": "said_by",
+                "Model's classification": "model_text",
                 "Review": "status",
                 f"Incidents within {NEARBY_M} m (filter dates)": "nearby",
             },
