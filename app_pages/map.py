@@ -21,8 +21,8 @@ ALERT_COLUMNS = [
     "instrument",
     "severity",
     "by",
-    "model",
     "status",
+    "model",
 ]
 
 LAYERS = [
