@@ -1,7 +1,5 @@
 """Patrol plans: beats and routes for a shift's units, saved and approved, then reviewed against what happened."""
 
-from datetime import timedelta
-
 import streamlit as st
 
 from crimeviz import config
@@ -278,12 +276,10 @@ with tab_review:
         except ValueError as exc:
             st.info(f"Not reviewed: {exc}.")
     st.markdown("**Plans over a period** (built with the sidebar settings for every day)")
-    last = opts["last_date"] - timedelta(days=1)
     period = st.date_input(
         "Period",
-        (last - timedelta(days=27), last),
         min_value=opts["first_date"],
-        max_value=last,
+        max_value=patrol_links.review_days(opts)[1],
         format="YYYY-MM-DD",
         key="patrol_review_period",
     )

@@ -184,15 +184,17 @@ def test_only_commanders_and_admins_may_plan(app_db):
 def test_a_patrol_link_restores_the_settings_and_builds_their_plan(app_db):
     at = patrol_page()
     link = {"date": "2021-07-02", "shift": "night", "start": "22", "res": "8", "units": "6", "minutes": "300"}
-    at.query_params.update({**link, "priority.Robbery": "3", "risk_surface": "1"})
+    link |= {"priority.Robbery": "3", "risk_surface": "1", "review": "2021-12-01..2021-12-03"}
+    at.query_params.update(link)
     at.run()
     assert not at.exception and not at.warning
     assert (at.session_state["patrol_date"], at.session_state["patrol_shift"]) == (date(2021, 7, 2), "night")
     assert (at.session_state["patrol_start_night"], at.session_state["patrol_res"]) == (22, 8)
     assert (at.session_state["patrol_units"], at.session_state["patrol_minutes"]) == (6, 300)
     assert at.number_input(key="patrol_w_Robbery").value == 3.0 and at.toggle(key="patrol_show_risk").value
+    assert at.date_input(key="patrol_review_period").value == (date(2021, 12, 1), date(2021, 12, 3))
     assert metric(at, "Units") == "6" and "Fri 02 Jul 2021 · night 22:00–06:00" in at.subheader[0].value
-    for param, value in {**link, "priority.Robbery": "3", "risk_surface": "1"}.items():
+    for param, value in link.items():
         assert at.query_params[param] == value  # the address keeps what the link asked for
 
 

@@ -41,6 +41,7 @@ SETTINGS = (
     "patrol_areas",
     "patrol_one_area",
     "patrol_show_risk",
+    "patrol_review_period",
 )
 SETTINGS_PER_CHOICE = ("patrol_start_", "patrol_hours_", "patrol_per_cell_", "patrol_w_")  # + shift, res, offence
 

@@ -30,14 +30,20 @@ def plan_fields(plan_ids: list[int]) -> list[Field]:
     return [Field(session.LINKED, "plan", "int", tuple(plan_ids))]
 
 
-def settings_fields(
-    first: date, next_day: date, offences: list[str], neighbourhoods: list[str], layers: list[str]
-) -> list[Field]:
+def review_days(opts: dict) -> tuple[date, date]:
+    """The period reviewed by default: four weeks up to the last day a plan can be reviewed (the day
+    before the data's last: a night shift ends the next day)."""
+    last = opts["last_date"] - timedelta(days=1)
+    return last - timedelta(days=27), last
+
+
+def settings_fields(opts: dict, layers: list[str]) -> list[Field]:
     """Date, shift, risk source, resolution, units and their limits, offence priorities, exclusions,
-    area layer, one area per unit, and whether the risk surface is drawn."""
+    area layer, one area per unit, whether the risk surface is drawn, and the period reviewed."""
     names, risk_sources = list(SHIFTS), sources()
+    first, offences, period = opts["first_date"], opts["offences"], review_days(opts)
     return [
-        Field("patrol_date", "date", "date", default=next_day, low=first, always=True),
+        Field("patrol_date", "date", "date", default=opts["last_date"] + timedelta(days=1), low=first, always=True),
         Field("patrol_shift", "shift", "str", tuple(names), default=names[1]),
         Field("patrol_source", "source", "str", tuple(risk_sources), default=risk_sources[-1]),
         Field("patrol_res", "res", "int", (9, 8), default=9),
@@ -47,11 +53,12 @@ def settings_fields(
         Field("patrol_max_area", "max_km2", "float", default=0.0, low=0.0, high=100.0),
         Field("patrol_speed", "speed", "int", default=20, low=1, high=80),
         *(Field(f"patrol_w_{o}", f"priority.{o}", "float", default=1.0, low=0.0, high=10.0) for o in offences),
-        Field("patrol_ex_hoods", "exclude", "list", tuple(neighbourhoods), default=[]),
+        Field("patrol_ex_hoods", "exclude", "list", tuple(opts["neighbourhoods"]), default=[]),
         Field("patrol_ex_cells", "exclude_cells", "str", default=""),
         Field("patrol_area_layer", "layer", "str", tuple(layers), default=layers[0] if layers else None),
         Field("patrol_one_area", "one_area", "bool", default=False),
         Field("patrol_show_risk", "risk_surface", "bool", default=False),
+        Field("patrol_review_period", "review", "dates", default=period, low=first, high=period[1]),
     ]
 
 
@@ -73,9 +80,7 @@ def page_state(con, opts: dict, plan_ids: list[int], catalogue: dict[str, list[s
     session.link_plan(state)
     notes = share.sync(PLAN_GROUP, plan_fields(plan_ids))
     session.open_linked(state, con, opts["offences"], sources())
-    first, next_day = opts["first_date"], opts["last_date"] + timedelta(days=1)
-    fields = settings_fields(first, next_day, opts["offences"], opts["neighbourhoods"], list(catalogue))
-    notes += share.page_state(SETTINGS_GROUP, fields)
+    notes += share.page_state(SETTINGS_GROUP, settings_fields(opts, list(catalogue)))
     areas = catalogue.get(state.get("patrol_area_layer"), [])
     notes += share.page_state(CHOICES_GROUP, choice_fields(state["patrol_shift"], state["patrol_res"], areas))
     return notes
