@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -66,6 +67,18 @@ def anomaly_clip(path: Path, normal_s: float = 4.0, black_s: float = 3.0, after_
         writer.write(frame)
     writer.release()
     return path
+
+
+def clip_stream(path) -> tuple[int, int]:
+    """(width, frames) of a clip's video stream, frames counted by decoding it (``ffprobe -count_frames``)."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames,width", "-of", "json"]
+        + [str(path)],
+        capture_output=True,
+        text=True,
+    )
+    stream = json.loads(probe.stdout)["streams"][0]
+    return stream["width"], int(stream["nb_read_frames"])
 
 
 class _Process:

@@ -1,11 +1,32 @@
-"""The Ray backend: a shared scorer actor batching snippets of several cameras; one cluster per session."""
+"""The Ray backend: a camera actor per camera, a shared scorer actor batching snippets of several cameras; one
+cluster per session."""
 
+import contextlib
+import json
+import os
+import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from crimeviz.cctv import DEMO_WEIGHTS, cameras
+from crimeviz.cctv.live import alert_store, notify
 from crimeviz.cctv.live.backend import ContextScorer, PendingRequests
+from crimeviz.cctv.live.monitor import Monitor
+from crimeviz.cctv.live.source import OFFLINE
+from crimeviz.cctv.model import load_scorer
+from crimeviz.store import db
+from tests.live_helpers import (
+    VTEST,
+    MjpegServer,
+    WebhookReceiver,
+    anomaly_clip,
+    clip_stream,
+    free_port,
+    wait_until,
+)
 from tests.test_cctv_pipeline import random_weights, scorer  # noqa: F401 (fixtures)
 
 ray = pytest.importorskip("ray")
@@ -47,7 +68,7 @@ def test_ray_scorer_batches_cameras_and_matches_in_process_scores(ray_cluster, r
     def camera_thread(camera):
         for i in range(5):
             barrier.wait()
-            got[camera].append(backend.score(camera, features[camera][i]))
+            got[camera].append(ray.get(backend.actor.score.remote(camera, features[camera][i])))
 
     threads = [threading.Thread(target=camera_thread, args=(c,)) for c in features]
     try:
@@ -57,10 +78,73 @@ def test_ray_scorer_batches_cameras_and_matches_in_process_scores(ray_cluster, r
             t.join(timeout=60)
         stats = backend.stats()
         frames = rng.integers(0, 255, (2, 160, 224, 3), dtype=np.uint8)
-        embedded = backend.embed("gate", frames)
+        embedded = ray.get(backend.embedders[0].embed.remote(frames))
     finally:
         backend.close()
     for camera in features:
         assert got[camera] == pytest.approx(expected[camera], abs=1e-5)
     assert stats["scored"] == 10 and stats["batches"] < 10  # snippets of both cameras shared forward passes
     assert embedded == pytest.approx(scorer.embed(frames), abs=1e-4)  # the feature actor's backbone is the product's
+
+
+def _decoders(url: str) -> dict[int, int]:
+    """{pid: parent pid} of the FFmpeg processes decoding ``url`` (reading it with ``-i``)."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            if entry.name.isdigit() and f"\0-i\0{url}\0".encode() in (entry / "cmdline").read_bytes():
+                out[int(entry.name)] = int((entry / "stat").read_text().split(") ")[1].split()[1])
+    return out
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None or not VTEST.exists(), reason="needs ffmpeg and opencv-doc")
+def test_cameras_run_in_their_own_actors_and_a_dead_one_does_not_stop_the_others_alerts(ray_cluster, tmp_path):
+    con = db.connect(tmp_path / "store.duckdb")
+    clip = anomaly_clip(tmp_path / "gate.avi", normal_s=5.0)
+    with MjpegServer(clip) as server, WebhookReceiver() as hook:
+        gate = cameras.CameraConfig(
+            "Gate", server.url, 43.6532, -79.3832, detect_fps=10.0, pre_capture_s=1.0, post_capture_s=1.0
+        )
+        dead = cameras.CameraConfig("Back door", f"rtsp://127.0.0.1:{free_port()}/cam", 43.6, -79.4)
+        for cfg in (gate, dead):
+            cameras.add(con, cfg, "boss")
+        configs = [cameras.get(con, "gate"), cameras.get(con, "back door")]
+        from crimeviz.cctv.live.ray_backend import RayBackend
+
+        backend = RayBackend(DEMO_WEIGHTS, num_cpus=0.5, feature_cpus=0.5, camera_cpus=0.25, cameras=1)
+        mon = Monitor(
+            con,
+            load_scorer(DEMO_WEIGHTS),
+            configs,
+            notify.Settings(webhooks=(hook.url,), webhook_secret="s"),
+            backend=backend,
+            media_dir=tmp_path / "alerts",
+            reader_options={"connect_timeout_s": 2, "backoff_s": 0.1, "offline_after": 2},
+        ).start()
+        worker, dead_worker = mon.workers
+        try:
+            assert wait_until(lambda: _decoders(server.url), 60), "the camera actor never started its reader"
+            decoders = _decoders(server.url)
+            assert wait_until(lambda: worker.status()["pid"] is not None, 30)
+            actor_pid = worker.status()["pid"]
+            assert actor_pid != os.getpid() and list(decoders.values()) == [actor_pid]  # FFmpeg is the actor's child
+            assert wait_until(lambda: dead_worker.status()["state"] == OFFLINE, 60), dead_worker.status()
+            assert dead_worker.status()["pid"] not in (None, os.getpid(), actor_pid)  # its own actor
+            assert wait_until(lambda: mon.opened, 90), (worker.status(), mon.latencies.summary())
+            assert wait_until(lambda: hook.received, 30)
+        finally:
+            mon.stop()
+        assert not any(pid in _decoders(server.url) for pid in decoders)  # stopped with the camera
+    summary = mon.summary()
+    statuses = {c["name"]: c for c in summary["cameras"]}
+    assert statuses["Gate"]["snippets"] >= 4 and statuses["Gate"]["frames"] > 50 and statuses["Gate"]["error"] is None
+    assert statuses["Back door"]["frames"] == 0 and statuses["Back door"]["error"] is None
+    assert [a["camera"] for a in summary["alerts"]] == ["Gate"]
+    alert = summary["alerts"][0]
+    assert json.loads(hook.received[0][2])["alert_id"] == alert["id"]
+    # the clip is made in the monitor from the frames the actor sent: pre-capture and blackout at 10 fps
+    width, frames = clip_stream(alert["clip"])
+    assert width == 320 and frames >= 20
+    assert (tmp_path / "alerts" / f"alert-{alert['id']}" / "snapshot.jpg").read_bytes()[:2] == b"\xff\xd8"
+    assert alert_store.alert(con, alert["id"])["severity"] == "alert"
+    con.close()

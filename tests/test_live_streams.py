@@ -35,6 +35,7 @@ from tests.live_helpers import (
     SmtpReceiver,
     WebhookReceiver,
     anomaly_clip,
+    clip_stream,
     free_port,
     wait_until,
 )
@@ -99,14 +100,8 @@ def test_blackout_on_an_mjpeg_camera_raises_an_alert_with_clip_report_webhook_an
     assert report["status"] == "complete" and report["camera"]["name"] == "Gate"
     assert report["model"]["label"] and report["curve"]
     assert Path(alert["report"]).read_bytes()[:5] == b"%PDF-"
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames,width", "-of", "json"]
-        + [alert["clip"]],
-        capture_output=True,
-        text=True,
-    )
-    stream = json.loads(probe.stdout)["streams"][0]
-    assert stream["width"] == 320 and int(stream["nb_read_frames"]) >= 30  # pre + blackout + post at 10 fps
+    width, frames = clip_stream(alert["clip"])
+    assert width == 320 and frames >= 30  # pre + blackout + post at 10 fps
     assert (tmp_path / "alerts" / f"alert-{alert['id']}" / "snapshot.jpg").read_bytes()[:2] == b"\xff\xd8"
     # the ping: one signed webhook, one e-mail, both naming the alert and linking to its page
     assert len(received) == 1

@@ -53,7 +53,7 @@ def cmd_monitor(args) -> int:
         from crimeviz.cctv.live import ray_backend
 
         path = args.weights or app_weights()  # a Ray actor keeps the version it started with
-        backend = ray_backend.RayBackend(scorer_path=path, address=args.ray_address)
+        backend = ray_backend.RayBackend(scorer_path=path, address=args.ray_address, cameras=len(chosen))
     mon = monitor.Monitor(
         con,
         scorer,

@@ -2,8 +2,10 @@
 
 One small unit per responsibility, after Frigate NVR (``frigate/video``, ``frigate/motion``,
 ``frigate/review``): ``source`` (an FFmpeg reader with a watchdog), ``motion`` (a masked
-motion gate), ``snippets`` (overlapping windows and their features), ``backend`` (MGFN
-scoring in-process, batched across cameras), ``alerts`` (hysteresis, minimum duration,
+motion gate), ``snippets`` (overlapping windows and their features), ``camera`` (one
+camera's pipeline: reader, gate, windows, features, score), ``backend`` (MGFN scoring
+in-process, batched across cameras; ``ray_backend``: each camera's pipeline in its own Ray
+actor, one shared batching scorer), ``alerts`` (hysteresis, minimum duration,
 cooldown), ``recorder`` (pre/post-capture clips, snapshots), ``live_report`` (JSON and
 PDF), ``notify`` (signed webhooks and e-mail from an outbox), ``alert_store`` (the rows),
 and ``monitor``, which runs them per camera.

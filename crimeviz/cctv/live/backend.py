@@ -7,17 +7,23 @@ one MGFN gives that context. :class:`ContextScorer` scores requests from many ca
 in one forward pass per context length (cameras warm up to the full length within a
 context's worth of snippets, after which every request shares one batch); it is plain
 Python, so the batching is tested without Ray. :class:`InProcessBackend` serves one
-process's cameras; ``ray_backend`` puts the same scorer in a Ray actor.
+process's cameras, each camera's pipeline (:mod:`camera`) running in the monitor's camera
+thread; ``ray_backend`` puts each camera's pipeline in a Ray actor and the same scorer in a
+shared one. A backend's ``pipeline(…)`` gives the monitor a camera's frames and scored windows.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from functools import partial
 
 import numpy as np
 import torch
 
+from crimeviz.cctv.cameras import CameraConfig
+from crimeviz.cctv.features import FeatureSpec
+from crimeviz.cctv.live.camera import CameraPipeline
 from crimeviz.cctv.model import Scorer
 from models.mgfn import append_magnitude
 
@@ -104,6 +110,12 @@ class InProcessBackend:
         self.scorer = scorer
         self.contexts = ContextScorer(scorer, context)
         self._lock = threading.Lock()
+
+    def pipeline(
+        self, cfg: CameraConfig, spec: FeatureSpec, snippet_len: int, stride: int, reader_options: dict | None = None
+    ) -> CameraPipeline:
+        """The camera's pipeline, run by the monitor's camera thread."""
+        return CameraPipeline(cfg, spec, snippet_len, stride, partial(self.embed, cfg.name), self.score, reader_options)
 
     def embed(self, camera: str, frames: np.ndarray) -> np.ndarray:
         """(N, h, w, 3) prepared frames -> (N, 1280) backbone features, in the calling thread."""

@@ -1,8 +1,9 @@
 """The live monitor: every watched camera from stream to alert, ping and report.
 
-Per camera a thread (:class:`CameraWorker`) reads frames (:mod:`source`), passes them
-through the motion gate (:mod:`motion`), cuts overlapping windows (:mod:`snippets`),
-has them scored (:mod:`backend`), stores the camera's state and rolling scores, and
+Per camera a thread (:class:`CameraWorker`) reads the camera's pipeline (:mod:`camera`:
+the stream, the motion gate, overlapping windows and their scores; run in that thread by
+the in-process backend, in a Ray actor per camera by ``ray_backend``): it keeps each
+frame for clips, stores the camera's state and rolling scores, and
 turns the scores into alert segments (:mod:`alerts`). When a segment opens, the clip
 starts (pre-capture included), the snapshot is saved, the preliminary report is
 queued to a report thread and the pings to the notifier thread, so scoring never
@@ -31,24 +32,21 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from crimeviz.cctv import retrain, snippet_store
-from crimeviz.cctv.cameras import CameraConfig, connect_url, in_schedule, redact
+from crimeviz.cctv.cameras import CameraConfig, in_schedule, redact
 from crimeviz.cctv.live import alert_store, alerts_dir, live_report, notify, retention
 from crimeviz.cctv.live.alerts import ALERT, AlertTracker, Segment
-from crimeviz.cctv.live.motion import MotionGate
+from crimeviz.cctv.live.camera import Scored
 from crimeviz.cctv.live.recorder import ClipWriter, FrameBuffer, jpeg
-from crimeviz.cctv.live.snippets import FeatureHistory, LiveFeatures, SnippetWindows
-from crimeviz.cctv.live.source import StreamReader
+from crimeviz.cctv.live.snippets import FeatureHistory
 from crimeviz.cctv.model import Scorer
 
 CURVE_SECONDS = 120  # rolling scores kept for the Live page's tiles
 STATUS_EVERY_S = 1.0  # state written at least this often while no snippet is scored
-GAP_RESET_S = 2.0  # frames further apart than this start new windows (after a reconnection)
 # Scores of a context this short are not compared with the threshold: MGFN's glance block attends over the
 # context, and over one or two snippets (far shorter than any training video) the demo model scores ~1.
 WARMUP_SNIPPETS = 3
@@ -58,8 +56,8 @@ SCHEDULE_CHECK_S = 5.0  # how often a camera with a schedule checks whether it s
 OFF_SCHEDULE = "off schedule"
 
 
-def _off_schedule(reader) -> dict:
-    frames = reader.frames if reader else 0
+def _off_schedule(pipeline) -> dict:
+    frames = pipeline.frames if pipeline else 0
     return {"state": OFF_SCHEDULE, "fps": 0.0, "frames": frames, "dropped": 0, "reconnects": 0}
 
 
@@ -163,9 +161,8 @@ class CameraWorker:
     def __init__(self, cfg: CameraConfig, monitor: Monitor):
         self.cfg, self.monitor = cfg, monitor
         self.con = monitor.con.cursor()
-        self.features = LiveFeatures(monitor.scorer.spec, partial(monitor.backend.embed, cfg.name))
-        self.history = FeatureHistory()  # the scored windows' features
-        self.reader: StreamReader | None = None
+        self.pipeline = None  # the camera's frames and scored windows (:mod:`camera`), while it is watched
+        self.history = FeatureHistory()  # the scored windows' features, here whichever process computed them
         self.curve: deque[tuple[float, float]] = deque(maxlen=int(CURVE_SECONDS * cfg.detect_fps / monitor.stride) + 1)
         self.snippets = 0
         self.level: float | None = None
@@ -181,19 +178,20 @@ class CameraWorker:
         self.thread.start()
 
     def status(self) -> dict:
-        reader = self.reader.status() if self.reader else {"state": "stopped", "frames": 0, "fps": 0.0}
-        if self.off_schedule:
-            reader = _off_schedule(self.reader)
+        """The camera's state as its pipeline reports it (from its actor, on Ray) and the snippets scored."""
+        camera = self.pipeline.status() if self.pipeline else {"state": "stopped", "frames": 0, "fps": 0.0}
+        reader = _off_schedule(self.pipeline) if self.off_schedule else camera
         return {
             "name": self.cfg.name,
             "state": reader["state"],
             "frames": reader["frames"],
             "fps": reader["fps"],
             "snippets": self.snippets,
-            "backbone_runs": self.features.backbone_runs,
-            "gated": self.features.reused,
+            "backbone_runs": camera.get("backbone_runs", 0),
+            "gated": camera.get("gated", 0),
             "dropped": reader.get("dropped", 0),
             "reconnects": reader.get("reconnects", 0),
+            "pid": camera.get("pid"),
             "error": self.error,
         }
 
@@ -208,19 +206,16 @@ class CameraWorker:
                 if not self.off_schedule:
                     self._run()  # until stopped, or until the schedule ends
                 else:
-                    self.monitor.status_writer.put(self.cfg.camera_id, _off_schedule(self.reader), None, [], None)
+                    self.monitor.status_writer.put(self.cfg.camera_id, _off_schedule(self.pipeline), None, [], None)
                     stop.wait(SCHEDULE_CHECK_S)
         except Exception as exc:  # one camera's failure must not stop the others; it is reported
             self.error = redact(f"{type(exc).__name__}: {exc}", self.cfg)
 
     def _run(self) -> None:
-        cfg, stop = self.cfg, self.monitor.stop_event
-        size = (cfg.detect_width, cfg.detect_height)
-        self.reader = StreamReader(
-            connect_url(cfg), cfg.detect_fps, size, cfg.is_file, partial(redact, cfg=cfg), **self.monitor.reader_options
+        cfg, stop, monitor = self.cfg, self.monitor.stop_event, self.monitor
+        self.pipeline = monitor.backend.pipeline(
+            cfg, monitor.scorer.spec, monitor.snippet_len, monitor.stride, monitor.reader_options
         ).start()
-        gate = MotionGate([list(p) for p in cfg.masks], [list(p) for _, p in cfg.zones])
-        windows = SnippetWindows(self.monitor.snippet_len, self.monitor.stride)
         buffer = FrameBuffer(cfg.pre_capture_s + self.monitor.snippet_len / cfg.detect_fps + 1, cfg.detect_fps)
         tracker = AlertTracker(
             cfg.threshold,
@@ -234,58 +229,47 @@ class CameraWorker:
             self.recordings[seg.alert_id] = Recording(seg, self._folder(seg.alert_id), None, time.time())
             self._start_clip(self.recordings[seg.alert_id], buffer)
         self.monitor.reporter.submit(self._place)  # drawn before any alert needs it
-        last_frame_at, last_status, last_check = None, 0.0, time.monotonic()
+        last_status, last_check = 0.0, time.monotonic()
         try:
             while not stop.is_set():
                 if time.monotonic() - last_check > SCHEDULE_CHECK_S:
                     last_check = time.monotonic()
                     if not self._in_schedule():
                         break
-                frame = self.reader.read(0.25)
-                now = time.time()
-                if frame is None:
-                    if now - last_status >= STATUS_EVERY_S:
-                        self._publish(None)
-                        last_status = now
-                    continue
-                if last_frame_at is not None and frame.at - last_frame_at > GAP_RESET_S:
-                    windows.reset()
-                last_frame_at = frame.at
-                gate(frame.image)
-                buffer.append(frame)
-                self._record(frame)
-                window = windows.push(frame, gate.moving)
-                if window is None:
-                    if now - last_status >= STATUS_EVERY_S:
-                        self._publish(None)
-                        last_status = now
-                    continue
-                features = self.features(window)
-                self.history.add(window.start, window.end, features)
-                score = self.monitor.backend.score(cfg.name, features)
-                self.level = None
-                self.curve.append(((window.start + window.end) / 2, round(score, 4)))
-                warm = self.snippets >= WARMUP_SNIPPETS
-                events = tracker.update(window.start, window.end, score) if warm else []
-                self.level = tracker.level()
-                self._publish(jpeg(frame.image))
-                last_status = time.time()
-                self.monitor.latencies.add("snippet", last_status - window.end)
-                self.snippets += 1
-                for event in events:
-                    self._on_event(event.kind, event.segment, window, buffer)
+                arrived = self.pipeline.read(0.25)
+                if not any(isinstance(a, Scored) for a in arrived) and time.time() - last_status >= STATUS_EVERY_S:
+                    self._publish(None)
+                    last_status = time.time()
+                for item in arrived:
+                    if not isinstance(item, Scored):  # a frame: kept for clips
+                        buffer.append(item)
+                        self._record(item)
+                        continue
+                    window, score = item.window, item.score
+                    self.history.add(window.start, window.end, item.features)
+                    self.level = None
+                    self.curve.append(((window.start + window.end) / 2, round(score, 4)))
+                    warm = self.snippets >= WARMUP_SNIPPETS
+                    events = tracker.update(window.start, window.end, score) if warm else []
+                    self.level = tracker.level()
+                    self._publish(jpeg(window.frames[-1].image))
+                    last_status = time.time()
+                    self.monitor.latencies.add("snippet", last_status - window.end)
+                    self.snippets += 1
+                    for event in events:
+                        self._on_event(event.kind, event.segment, window, buffer)
         finally:
             for event in tracker.stop(time.time()):
                 self._on_event(event.kind, event.segment, None, buffer)
             for alert_id in list(self.recordings):
                 self._finish(alert_id)
-            self.reader.stop()
+            self.pipeline.stop()
             self._publish(None)
 
     # -- state ------------------------------------------------------------------------
     def _publish(self, latest_jpeg: bytes | None) -> None:
         """Hands the camera's state, score level, rolling scores and latest frame to the status writer."""
-        status = self.reader.status() if self.reader else {"state": "stopped", "fps": 0, "frames": 0}
+        status = self.pipeline.status() if self.pipeline else {"state": "stopped", "fps": 0, "frames": 0}
         self.monitor.status_writer.put(self.cfg.camera_id, status, self.level, list(self.curve), latest_jpeg)
 
     def _folder(self, alert_id: int) -> Path:

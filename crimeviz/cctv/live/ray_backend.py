@@ -1,16 +1,23 @@
-"""Snippet features and scoring on Ray: feature actors run the backbone, one shared scorer actor batches.
+"""Live cameras on Ray: a camera actor per camera, feature actors for the backbone, one shared scorer.
 
-Camera threads (decoding is FFmpeg's own process per camera; the motion gate and motion
-statistics cost milliseconds) send the few frames a snippet's appearance needs to a
-feature actor (:class:`FeatureActor`, the EfficientNet-Lite0 backbone; cameras are spread
-over ``feature_actors`` of them) and the snippet's features to the scorer.
+Each camera runs in its own actor (:class:`CameraActor`, a small explicit CPU share,
+``camera_cpus``): its FFmpeg reader is a child of the actor's process, and the motion gate,
+the snippet windows and the features (:class:`camera.CameraPipeline`, the same class the
+in-process backend runs in the monitor's thread) run there too. The actor sends the few
+frames a snippet's appearance needs to a feature actor (:class:`FeatureActor`, the
+EfficientNet-Lite0 backbone; cameras are spread over ``feature_actors`` of them) and the
+snippet's features to the scorer. The monitor's camera thread polls its actor
+(:class:`RayCameraPipeline`): each frame at the analysis size, which the monitor keeps for
+pre/post-capture clips and snapshots, and each window's score with its features; a window's
+frames are sent once, as frames, and named by index in the scored window. The monitor then
+only turns scores into alerts, clips, pings and reports (:mod:`monitor`).
 
 The scorer (:class:`ScorerActor`, an asyncio actor) waits at most ``max_wait_s`` for
 snippets of other cameras, then scores up to ``max_batch`` of them in one MGFN pass
 (:class:`backend.ContextScorer`; which requests go together is
 :class:`backend.PendingRequests`, tested without Ray). Every actor asks for an explicit
-share of a CPU (``num_cpus``, ``feature_cpus``): on a two-core machine an actor that asks
-for a whole core can wait for one forever.
+share of a CPU (``num_cpus``, ``feature_cpus``, ``camera_cpus``): on a two-core machine an
+actor that asks for a whole core can wait for one forever.
 
 ``ray.init()`` starts a local one-node cluster unless ``address`` (or ``$RAY_ADDRESS``)
 names a cluster to join. Ray docs: "Actors", "AsyncIO / Concurrency for Actors",
@@ -21,10 +28,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-import zlib
+import threading
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from crimeviz.cctv.cameras import CameraConfig
+from crimeviz.cctv.features import FeatureSpec
+from crimeviz.cctv.live.camera import CameraPipeline, Scored
+from crimeviz.cctv.live.snippets import Window
+from crimeviz.cctv.live.source import CONNECTING, STOPPED, Frame
+
+OUTBOX = 32  # frames and scores a camera actor holds for the monitor; when full, its reader's queue fills and drops
+POLL_GRACE_S = 5.0  # a poll not answered this long after its own timeout is given up (the actor may still be starting)
 
 
 class ScorerActor:
@@ -114,8 +132,138 @@ class FeatureActor:
         return True
 
 
+@dataclass(frozen=True)
+class SentScore:
+    """A scored window as a camera actor sends it: its frames by index (the monitor has them already)."""
+
+    indices: tuple[int, ...]
+    previous: int | None
+    moving: bool
+    features: np.ndarray
+    score: float
+
+
+class CameraActor:
+    """One camera's :class:`camera.CameraPipeline` in a Ray actor, read by a pump thread into a bounded outbox.
+
+    Started idle (its process and imports ready before any camera is timed), then ``open(cfg, …)``;
+    ``poll(timeout)`` -> (frames and :class:`SentScore` since the last poll, the camera's status).
+    """
+
+    def __init__(self, scorer, embedder):
+        import ray
+        import torch
+
+        torch.set_num_threads(1)
+        self.ray, self.scorer, self.embedder = ray, scorer, embedder
+        self.pipeline: CameraPipeline | None = None
+        self.outbox: deque = deque()
+        self.changed = threading.Condition()
+        self.stopped = threading.Event()
+        self.pump = threading.Thread(target=self._pump, daemon=True, name="camera-pump")
+
+    def ready(self) -> bool:
+        return True
+
+    def open(self, cfg: CameraConfig, spec: FeatureSpec, snippet_len: int, stride: int, reader_options) -> None:
+        self.pipeline = CameraPipeline(cfg, spec, snippet_len, stride, self._embed, self._score, reader_options)
+        self.pipeline.start()
+        self.pump.start()
+
+    def _embed(self, frames: np.ndarray) -> np.ndarray:
+        return self.ray.get(self.embedder.embed.remote(np.ascontiguousarray(frames)))
+
+    def _score(self, camera: str, features: np.ndarray) -> float:
+        return self.ray.get(self.scorer.score.remote(camera, features))
+
+    def _pump(self) -> None:
+        while not self.stopped.is_set():
+            for event in self.pipeline.read(0.25):
+                if isinstance(event, Scored):
+                    w = event.window
+                    previous = w.previous.index if w.previous else None
+                    event = SentScore(tuple(f.index for f in w.frames), previous, w.moving, event.features, event.score)
+                with self.changed:
+                    while len(self.outbox) >= OUTBOX and not self.stopped.is_set():
+                        self.changed.wait(0.25)
+                    self.outbox.append(event)
+                    self.changed.notify_all()
+
+    def poll(self, timeout: float) -> tuple[list, dict]:
+        with self.changed:
+            if not self.outbox:
+                self.changed.wait(timeout)
+            events = list(self.outbox)
+            self.outbox.clear()
+            self.changed.notify_all()
+        return events, self.pipeline.status()
+
+    def stop(self) -> dict:
+        self.stopped.set()
+        self.pump.join(timeout=10)
+        return self.pipeline.stop()
+
+
+class RayCameraPipeline:
+    """The monitor's side of a :class:`CameraActor`: the same ``read``/``status``/``stop`` as
+    :class:`camera.CameraPipeline`, windows rebuilt from the frames already received."""
+
+    def __init__(self, ray, actor, opened, snippet_len: int):
+        self.ray, self.actor, self.opened = ray, actor, opened
+        self.recent: deque[Frame] = deque(maxlen=snippet_len + 1)
+        self.pending = None
+        self.last = {"state": CONNECTING, "fps": 0.0, "frames": 0, "dropped": 0, "reconnects": 0}
+
+    def start(self) -> RayCameraPipeline:
+        return self
+
+    @property
+    def frames(self) -> int:
+        return self.last["frames"]
+
+    def status(self) -> dict:
+        return self.last
+
+    def read(self, timeout: float) -> list[Frame | Scored]:
+        if self.opened is not None:  # the actor's calls may run in any order: its camera is open before a poll
+            if not self.ray.wait([self.opened], timeout=timeout)[0]:
+                return []
+            self.ray.get(self.opened)  # the reason, if it could not open
+            self.opened = None
+        if self.pending is None:
+            self.pending = self.actor.poll.remote(timeout)
+        ready, _ = self.ray.wait([self.pending], timeout=timeout + POLL_GRACE_S)
+        if not ready:
+            return []
+        events, self.last = self.ray.get(self.pending)
+        self.pending = None
+        out = []
+        for event in events:
+            if isinstance(event, Frame):
+                self.recent.append(event)
+                out.append(event)
+            else:
+                by_index = {f.index: f for f in self.recent}
+                frames = tuple(by_index[i] for i in event.indices)
+                window = Window(frames, by_index.get(event.previous), event.moving)
+                out.append(Scored(window, event.features, event.score))
+        return out
+
+    def stop(self) -> dict:
+        try:
+            self.last = self.ray.get(self.actor.stop.remote(), timeout=30)
+        except (self.ray.exceptions.RayError, TimeoutError) as exc:  # a dead actor has stopped its reader with it
+            self.last = {**self.last, "state": STOPPED, "last_error": f"{type(exc).__name__}: {exc}"[:300]}
+        self.ray.kill(self.actor)
+        return self.last
+
+
 class RayBackend:
-    """The monitor's scoring backend on Ray (same interface as :class:`backend.InProcessBackend`)."""
+    """The monitor's backend on Ray (same interface as :class:`backend.InProcessBackend`: ``pipeline``, ``close``).
+
+    ``cameras``: camera actors started with the scorer and feature actors, so the cameras a monitor
+    watches start together once everything is loaded (a camera beyond them starts its actor then).
+    """
 
     name = "ray"
 
@@ -129,26 +277,38 @@ class RayBackend:
         context: int = 16,
         feature_actors: int = 1,
         feature_cpus: float = 0.5,
+        camera_cpus: float = 0.25,
+        cameras: int = 0,
     ):
         import ray
 
-        self.ray = ray
+        self.ray, self.camera_cpus = ray, camera_cpus
         if not ray.is_initialized():
             init(address)
         actor = ray.remote(ScorerActor).options(num_cpus=num_cpus, max_concurrency=1000)
         self.actor = actor.remote(str(Path(scorer_path)), context, max_batch, max_wait_s)
         features = ray.remote(FeatureActor).options(num_cpus=feature_cpus)
         self.embedders = [features.remote() for _ in range(max(1, feature_actors))]
-        # ready (models loaded) before the first snippet is timed
+        self.cameras: list = []
+        self.idle = [self._camera_actor() for _ in range(cameras)]
+        # ready (models loaded, camera processes started) before the first snippet is timed
         ray.get([self.actor.stats.remote()] + [e.ready.remote() for e in self.embedders])
+        ray.get([c.ready.remote() for c in self.idle])
 
-    def embed(self, camera: str, frames: np.ndarray) -> np.ndarray:
-        """Backbone features computed by the camera's feature actor (cameras spread over the actors)."""
-        actor = self.embedders[zlib.crc32(camera.encode()) % len(self.embedders)]
-        return self.ray.get(actor.embed.remote(np.ascontiguousarray(frames)))
+    def _camera_actor(self):
+        actor = self.ray.remote(CameraActor).options(num_cpus=self.camera_cpus, max_concurrency=4)
+        handle = actor.remote(self.actor, self.embedders[len(self.cameras) % len(self.embedders)])
+        self.cameras.append(handle)
+        return handle
 
-    def score(self, camera: str, features: np.ndarray) -> float:
-        return self.ray.get(self.actor.score.remote(camera, np.asarray(features, np.float32)))
+    def pipeline(
+        self, cfg: CameraConfig, spec: FeatureSpec, snippet_len: int, stride: int, reader_options: dict | None = None
+    ) -> RayCameraPipeline:
+        """The camera's pipeline in its own actor (``camera_cpus`` of a CPU; one started beforehand if any is
+        left), read by the monitor's camera thread."""
+        actor = self.idle.pop() if self.idle else self._camera_actor()
+        opened = actor.open.remote(cfg, spec, snippet_len, stride, reader_options)
+        return RayCameraPipeline(self.ray, actor, opened, snippet_len)
 
     def reset(self, camera: str) -> None:
         self.ray.get(self.actor.reset.remote(camera))
@@ -157,5 +317,5 @@ class RayBackend:
         return self.ray.get(self.actor.stats.remote())
 
     def close(self) -> None:
-        for actor in [self.actor, *self.embedders]:
+        for actor in [*self.cameras, self.actor, *self.embedders]:
             self.ray.kill(actor)
