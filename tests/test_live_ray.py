@@ -99,6 +99,8 @@ def _decoders(url: str) -> dict[int, int]:
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None or not VTEST.exists(), reason="needs ffmpeg and opencv-doc")
 def test_cameras_run_in_their_own_actors_and_a_dead_one_does_not_stop_the_others_alerts(ray_cluster, tmp_path):
+    """A camera's reader, gate and features run in its actor; one that never connects goes offline while the other
+    raises an alert (ping, clip from the frames the actor sent); a failed scorer is reported by the camera using it."""
     con = db.connect(tmp_path / "store.duckdb")
     clip = anomaly_clip(tmp_path / "gate.avi", normal_s=5.0)
     with MjpegServer(clip) as server, WebhookReceiver() as hook:
@@ -132,12 +134,16 @@ def test_cameras_run_in_their_own_actors_and_a_dead_one_does_not_stop_the_others
             assert dead_worker.status()["pid"] not in (None, os.getpid(), actor_pid)  # its own actor
             assert wait_until(lambda: mon.opened, 90), (worker.status(), mon.latencies.summary())
             assert wait_until(lambda: hook.received, 30)
+            ray.kill(backend.actor)  # the scorer dies: the camera that scores says why, the dead one goes on
+            assert wait_until(lambda: worker.error, 30), worker.status()
+            assert dead_worker.error is None and dead_worker.status()["state"] == OFFLINE
         finally:
             mon.stop()
         assert not any(pid in _decoders(server.url) for pid in decoders)  # stopped with the camera
     summary = mon.summary()
     statuses = {c["name"]: c for c in summary["cameras"]}
-    assert statuses["Gate"]["snippets"] >= 4 and statuses["Gate"]["frames"] > 50 and statuses["Gate"]["error"] is None
+    assert statuses["Gate"]["snippets"] >= 4 and statuses["Gate"]["frames"] > 50
+    assert "ActorDiedError" in statuses["Gate"]["error"], statuses["Gate"]["error"]
     assert statuses["Back door"]["frames"] == 0 and statuses["Back door"]["error"] is None
     assert [a["camera"] for a in summary["alerts"]] == ["Gate"]
     alert = summary["alerts"][0]

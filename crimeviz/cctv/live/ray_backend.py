@@ -160,6 +160,7 @@ class CameraActor:
         self.outbox: deque = deque()
         self.changed = threading.Condition()
         self.stopped = threading.Event()
+        self.failure: Exception | None = None  # what stopped the pump, raised to the monitor by the next poll
         self.pump = threading.Thread(target=self._pump, daemon=True, name="camera-pump")
 
     def ready(self) -> bool:
@@ -177,22 +178,32 @@ class CameraActor:
         return self.ray.get(self.scorer.score.remote(camera, features))
 
     def _pump(self) -> None:
-        while not self.stopped.is_set():
-            for event in self.pipeline.read(0.25):
-                if isinstance(event, Scored):
-                    w = event.window
-                    previous = w.previous.index if w.previous else None
-                    event = SentScore(tuple(f.index for f in w.frames), previous, w.moving, event.features, event.score)
-                with self.changed:
-                    while len(self.outbox) >= OUTBOX and not self.stopped.is_set():
-                        self.changed.wait(0.25)
-                    self.outbox.append(event)
-                    self.changed.notify_all()
+        try:
+            while not self.stopped.is_set():
+                for event in self.pipeline.read(0.25):
+                    self._put(event)
+        except Exception as exc:  # e.g. the scorer is gone: the monitor reports it, as it would in-process
+            with self.changed:
+                self.failure = exc
+                self.changed.notify_all()
+
+    def _put(self, event) -> None:
+        if isinstance(event, Scored):
+            w = event.window
+            previous = w.previous.index if w.previous else None
+            event = SentScore(tuple(f.index for f in w.frames), previous, w.moving, event.features, event.score)
+        with self.changed:
+            while len(self.outbox) >= OUTBOX and not self.stopped.is_set():
+                self.changed.wait(0.25)
+            self.outbox.append(event)
+            self.changed.notify_all()
 
     def poll(self, timeout: float) -> tuple[list, dict]:
         with self.changed:
-            if not self.outbox:
+            if not self.outbox and self.failure is None:
                 self.changed.wait(timeout)
+            if not self.outbox and self.failure is not None:
+                raise self.failure
             events = list(self.outbox)
             self.outbox.clear()
             self.changed.notify_all()
