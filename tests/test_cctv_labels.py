@@ -357,3 +357,25 @@ def test_a_labelled_alert_has_its_clip_decoded_once_and_its_segment_marked(con, 
     assert item.snippet_labels.tolist() == [0, 1, 1, 0]  # the segment: 1.6 s (pre-capture) to 4.0 s
     _, counts = retrain.labelled_items(con, scorer)
     assert counts["alert_clips_decoded"] == 0  # stored the first time
+
+
+def test_labelled_alerts_scored_on_another_models_features_are_left_out_of_retraining(con, random_weights):
+    """An alert from a monitor that ran the official detector stored 2048-d I3D features: not this model's input."""
+    from crimeviz.cctv import cameras, snippet_store
+    from crimeviz.cctv.live import alert_store
+    from crimeviz.cctv.live.alerts import Segment
+    from crimeviz.cctv.model import load_scorer
+
+    cameras.add(con, cameras.CameraConfig("Door", "rtsp://127.0.0.1:9/cam", 43.6, -79.4), "admin")
+    cfg = cameras.get(con, name="Door")
+    start = datetime(2026, 1, 1, 12).timestamp()
+    alert_id = alert_store.open_alert(
+        con, cfg, Segment(start, start + 2.4, 0.9, start + 1.0, "alert"), ("v", "l"), [], start
+    )
+    i3d = np.random.default_rng(1).random((5, 2048), dtype=np.float32)
+    snippet_store.save(con, "alert", alert_id, cfg.camera_id, i3d, 3.2, "mgfn-ucf/i3d-r50-1crop", {"features": "i3d"})
+    labels.save_label(con, {"source": "alert", "source_id": alert_id, "verdict": "true"}, "rev")
+    items, counts = retrain.labelled_items(con, load_scorer(random_weights))
+    assert items == [] and counts["other_features"] == 1 and counts["alert_clips_decoded"] == 0
+    items, counts = retrain.labelled_items(con)  # without a model to compare, every stored item counts
+    assert len(items) == 1 and items[0].features.shape == (5, 2048)

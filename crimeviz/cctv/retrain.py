@@ -159,7 +159,8 @@ def _missing(value) -> bool:
 
 
 def labelled_items(con, scorer: Scorer | None = None) -> tuple[list[Item], dict]:
-    """Labelled clips with stored features (``unsure`` left out), and counts of what was skipped.
+    """Labelled clips with stored features (``unsure`` left out, and with ``scorer`` those whose features are
+    another model's input), and counts of what was skipped.
 
     A labelled alert without stored features has its recorded clip decoded once (with ``scorer``'s
     feature recipe) and its features stored, so the next retraining decodes nothing.
@@ -167,7 +168,7 @@ def labelled_items(con, scorer: Scorer | None = None) -> tuple[list[Item], dict]
     from crimeviz.cctv import labels
 
     frame = labels.labels(con)
-    items, skipped = [], {"unsure": 0, "no_stored_features": 0, "alert_clips_decoded": 0}
+    items, skipped = [], {"unsure": 0, "no_stored_features": 0, "alert_clips_decoded": 0, "other_features": 0}
     for row in frame.itertuples(index=False):
         if row.verdict == "unsure":
             skipped["unsure"] += 1
@@ -181,6 +182,9 @@ def labelled_items(con, scorer: Scorer | None = None) -> tuple[list[Item], dict]
             skipped["no_stored_features"] += 1
             continue
         features, meta = stored
+        if scorer is not None and features.shape[1] != scorer.model.feature_dim:  # e.g. I3D features of a monitor
+            skipped["other_features"] += 1  # that ran the official detector: another model's input
+            continue
         threshold, alerted = _alerted_spans(con, row.source, row.source_id)
         if row.verdict == "true":
             bounds = alerted if _missing(row.start_s) else [(row.start_s, row.end_s)]
