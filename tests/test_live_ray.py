@@ -54,7 +54,7 @@ def test_pending_requests_take_one_snippet_per_camera_oldest_first():
 def test_ray_scorer_batches_cameras_and_matches_in_process_scores(ray_cluster, random_weights, scorer):  # noqa: F811
     from crimeviz.cctv.live.ray_backend import RayBackend
 
-    backend = RayBackend(random_weights, num_cpus=0.5, max_wait_s=0.05, context=4)
+    backend = RayBackend(random_weights, num_cpus=0.5, max_wait_s=0.05, context=4, feature_actors=1)
     rng = np.random.default_rng(1)
     features = {c: rng.normal(size=(5, scorer.model.feature_dim)).astype(np.float32) for c in ("gate", "yard")}
     expected = {c: [] for c in features}
