@@ -3,7 +3,9 @@
 Each camera is the sample clip with a blackout painted in (``cctv.synthetic``, an anomaly the
 demo model was trained on), looped in real time by FFmpeg as a demo camera, so every camera
 raises alerts. A local HTTP receiver takes the signed webhooks and a local SMTP server
-(``aiosmtpd``) the e-mails. Measured per run:
+(``aiosmtpd``) the e-mails. On ``ray`` each camera runs in its own actor (reader, gate,
+features; ``ray_backend``), started with the models before the run is timed, so a run's
+snippets are the cameras' steady state, as in-process. Measured per run:
 
 - ``snippet_p50``/``snippet_p95``: from a snippet's last frame arriving to its score and alert
   decision made (target p95 ≤ 0.2 s on CPU with the product features);
