@@ -279,3 +279,42 @@ def test_bench_i3d_command_parses_its_options():
     args = parser.parse_args(["bench-i3d", "--snippets", "2", "--device", "cpu", "--i3d-weights", "w.pth"])
     assert args.func is cli.cmd_bench_i3d and args.snippets == 2 and str(args.i3d_weights) == "w.pth"
     assert parser.parse_args(["score", "x.mp4"]).features == "crimeviz"  # the default path is unchanged
+
+
+def test_the_monitor_watches_a_camera_on_the_official_path(tmp_path, weight_files, store_path):
+    """``monitor --features i3d``: a served MJPEG camera scored with live 1-crop I3D features and the official
+    MGFN weights (key-seeded, not trained: the scores mean nothing; the path is what is tested)."""
+    from crimeviz.cctv import cameras
+    from crimeviz.cli import monitor as monitor_cli
+    from tests.live_helpers import VTEST, MjpegServer, anomaly_clip
+
+    if not VTEST.exists():
+        pytest.skip("needs OpenCV's sample clip (Debian opencv-doc)")
+    i3d, mgfn = weight_files
+    parser = argparse.ArgumentParser()
+    monitor_cli.add_arguments(parser)
+
+    def run(*argv):
+        args = parser.parse_args([str(a) for a in argv] + ["--db", str(store_path), "--user", "rev", "--threads", "2"])
+        return args.func(args)
+
+    with MjpegServer(anomaly_clip(tmp_path / "walk.avi", 6, 0, 6)) as server:
+        con = db.connect(store_path)
+        cameras.add(con, cameras.CameraConfig("Lobby", server.url, 43.65, -79.38, detect_fps=10.0), "rev")
+        con.close()
+        out = tmp_path / "monitor.json"
+        official = ["--features", "i3d", "--i3d-weights", i3d, "--weights", mgfn]
+        assert run("--camera", "lobby", "--for", 20, "--json", out, *official) == 0
+    summary = json.loads(out.read_text())
+    camera = summary["cameras"][0]
+    assert camera["error"] is None and camera["frames"] > 30 and camera["snippets"] >= 2, summary
+    assert camera["backbone_runs"] >= 1 and summary["latency_s"]["snippet_p50"] > 0
+    assert summary["model"]["version"].startswith("mgfn-ucf+") and "/i3d-r50-1crop+" in summary["model"]["version"]
+    with pytest.raises(CommandError, match="--features i3d runs in the monitor's process"):
+        run(*official, "--backend", "ray")
+    with pytest.raises(CommandError, match="--features i3d needs --weights"):
+        run("--features", "i3d", "--i3d-weights", i3d)
+    with pytest.raises(CommandError, match="--i3d-weights and --device are used with --features i3d"):
+        run("--i3d-weights", i3d, "--weights", mgfn)
+    with pytest.raises(ValueError, match="these MGFN weights take I3D features"):
+        run("--weights", mgfn)

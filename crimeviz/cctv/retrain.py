@@ -456,6 +456,8 @@ def classify_alert(promoted: PromotedHeads, features: np.ndarray, snippet_s: flo
     if current is None:
         return {"note": NO_MODEL}
     pointer, scorer, heads = current
+    if features.shape[1] != scorer.model.feature_dim:
+        return {"note": "the promoted classification model takes other features than this monitor computes"}
     mask = _snippet_mask(len(features), snippet_s, [span])
     if not mask.any():
         return {"note": "no snippet of the segment was kept"}

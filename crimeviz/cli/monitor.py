@@ -48,7 +48,7 @@ def cmd_monitor(args) -> int:
         scorer = registry.PromotedScorer(registry.CurrentScorer())
     else:
         scorer = load_scorer(args.weights)
-    backend = None
+    backend = _official_backend(args, scorer)
     if args.backend == "ray":
         from crimeviz.cctv.live import ray_backend
 
@@ -78,7 +78,31 @@ def cmd_monitor(args) -> int:
     return 0
 
 
+def _official_backend(args, scorer):
+    """With ``--features i3d``, the in-process backend on the official path (I3D ResNet-50, 1 crop, on ``--device``,
+    and the official MGFN weights); otherwise None (the monitor's default). One-line errors for unfit options."""
+    from crimeviz.cli.cctv import _device
+    from crimeviz.cli.common import CommandError
+
+    if args.features != "i3d":
+        if args.i3d_weights or args.device != "cpu":
+            raise CommandError("--i3d-weights and --device are used with --features i3d")
+        return None
+    if args.backend == "ray":
+        raise CommandError(
+            "--features i3d runs in the monitor's process (on --device); --backend ray scores CrimeViz features"
+        )
+    if args.weights is None or not args.i3d_weights:
+        raise CommandError("--features i3d needs --weights (the official MGFN UCF-Crime state dict) and --i3d-weights")
+    from crimeviz.cctv.i3d_features import I3DFeatureExtractor, i3d_version, load_i3d
+    from crimeviz.cctv.live.backend import InProcessBackend
+
+    extractor = I3DFeatureExtractor(load_i3d(args.i3d_weights), 1, _device(args.device))
+    return InProcessBackend(scorer, i3d=(extractor, i3d_version(args.i3d_weights, 1)))
+
+
 def add_arguments(p) -> None:
+    from crimeviz.cli.cctv import _i3d_args
     from crimeviz.cli.common import db_arg, user_args
 
     p.add_argument("--camera", action="append", default=None, metavar="NAME", help="watch this camera (repeatable)")
@@ -100,6 +124,15 @@ def add_arguments(p) -> None:
         help="MGFN checkpoint (default: $CRIMEVIZ_CCTV_WEIGHTS, else the registry's promoted version, followed "
         "after a promotion or rollback without a restart, else the demo model)",
     )
+    p.add_argument(
+        "--features",
+        choices=("crimeviz", "i3d"),
+        default="crimeviz",
+        help="snippet features: CrimeViz's own (default) or the official path's I3D ResNet-50 (1 centre crop, "
+        "with --weights an official MGFN state dict; a GPU with --device cuda keeps up with a camera)",
+    )
+    _i3d_args(p)
+    p.add_argument("--device", default="cpu", help="where I3D runs with --features i3d: cpu (default) or cuda")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for PyTorch (default 1)")
     db_arg(p)
     user_args(p)

@@ -23,7 +23,9 @@ import torch
 
 from crimeviz.cctv.cameras import CameraConfig
 from crimeviz.cctv.features import FeatureSpec
+from crimeviz.cctv.i3d_features import I3DFeatureExtractor, LiveI3DFeatures, check_official_mgfn
 from crimeviz.cctv.live.camera import CameraPipeline
+from crimeviz.cctv.live.snippets import LiveFeatures
 from crimeviz.cctv.model import Scorer
 from models.mgfn import append_magnitude
 
@@ -53,9 +55,6 @@ class ContextScorer:
         self.scorer, self.context = scorer, context
         self.contexts: dict[str, deque[np.ndarray]] = {}
         self.batches = self.scored = 0
-
-    def reset(self, camera: str) -> None:
-        self.contexts.pop(camera, None)
 
     def score_batch(self, requests: list[tuple[str, np.ndarray]]) -> list[float]:
         """Appends each request's features to its camera's context, then scores; one request per camera per call."""
@@ -102,12 +101,20 @@ class PendingRequests:
 
 
 class InProcessBackend:
-    """Scores each snippet as it comes, in the calling thread (one or two cameras in one process)."""
+    """Scores each snippet as it comes, in the calling thread (one or two cameras in one process).
+
+    With ``i3d`` (an extractor in the 1-crop mode and its version, :func:`crimeviz.cctv.i3d_features.i3d_version`),
+    cameras run the official path: I3D ResNet-50 features of each 16-frame window, scored by the official MGFN
+    weights (on the extractor's device, a GPU where there is one).
+    """
 
     name = "in-process"
 
-    def __init__(self, scorer: Scorer, context: int = 16):
-        self.scorer = scorer
+    def __init__(self, scorer: Scorer, context: int = 16, i3d: tuple[I3DFeatureExtractor, str] | None = None):
+        if i3d is not None:
+            check_official_mgfn(scorer)
+            LiveI3DFeatures(i3d[0])  # refuses an extractor that is not in the 1-crop mode
+        self.scorer, self.i3d = scorer, i3d
         self.contexts = ContextScorer(scorer, context)
         self._lock = threading.Lock()
 
@@ -115,7 +122,11 @@ class InProcessBackend:
         self, cfg: CameraConfig, spec: FeatureSpec, snippet_len: int, stride: int, reader_options: dict | None = None
     ) -> CameraPipeline:
         """The camera's pipeline, run by the monitor's camera thread."""
-        return CameraPipeline(cfg, spec, snippet_len, stride, partial(self.embed, cfg.name), self.score, reader_options)
+        if self.i3d is not None:
+            features = LiveI3DFeatures(self.i3d[0])
+        else:
+            features = LiveFeatures(spec, partial(self.embed, cfg.name))
+        return CameraPipeline(cfg, features, snippet_len, stride, self.score, reader_options)
 
     def embed(self, camera: str, frames: np.ndarray) -> np.ndarray:
         """(N, h, w, 3) prepared frames -> (N, 1280) backbone features, in the calling thread."""
@@ -124,10 +135,6 @@ class InProcessBackend:
     def score(self, camera: str, features: np.ndarray) -> float:
         with self._lock:
             return self.contexts.score_batch([(camera, features)])[0]
-
-    def reset(self, camera: str) -> None:
-        with self._lock:
-            self.contexts.reset(camera)
 
     def close(self) -> None:
         pass

@@ -22,9 +22,8 @@ from functools import partial
 import numpy as np
 
 from crimeviz.cctv.cameras import CameraConfig, connect_url, redact
-from crimeviz.cctv.features import FeatureSpec
 from crimeviz.cctv.live.motion import MotionGate
-from crimeviz.cctv.live.snippets import LiveFeatures, SnippetWindows, Window
+from crimeviz.cctv.live.snippets import SnippetWindows, Window
 from crimeviz.cctv.live.source import Frame, StreamReader
 
 GAP_RESET_S = 2.0  # frames further apart than this start new windows (after a reconnection)
@@ -42,16 +41,16 @@ class Scored:
 class CameraPipeline:
     """``start()``, then ``read(timeout)`` -> the frames and scored windows since the last call; ``stop()``.
 
-    ``embed(frames)`` runs the backbone, ``score(camera, features)`` MGFN with the camera's context.
+    ``features(window)`` is the feature stage (:class:`snippets.LiveFeatures`, or the official path's
+    :class:`crimeviz.cctv.i3d_features.LiveI3DFeatures`), ``score(camera, features)`` MGFN with the camera's context.
     """
 
     def __init__(
         self,
         cfg: CameraConfig,
-        spec: FeatureSpec,
+        features: Callable[[Window], np.ndarray],
         snippet_len: int,
         stride: int,
-        embed: Callable[[np.ndarray], np.ndarray],
         score: Callable[[str, np.ndarray], float],
         reader_options: dict | None = None,
     ):
@@ -62,7 +61,7 @@ class CameraPipeline:
         )
         self.gate = MotionGate([list(p) for p in cfg.masks], [list(p) for _, p in cfg.zones])
         self.windows = SnippetWindows(snippet_len, stride)
-        self.features = LiveFeatures(spec, embed)
+        self.features = features
         self.last_frame_at: float | None = None
 
     def start(self) -> CameraPipeline:

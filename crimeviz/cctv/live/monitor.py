@@ -38,6 +38,7 @@ import numpy as np
 
 from crimeviz.cctv import retrain, snippet_store
 from crimeviz.cctv.cameras import CameraConfig, in_schedule, redact
+from crimeviz.cctv.i3d_features import SNIPPET_LEN as I3D_SNIPPET_LEN
 from crimeviz.cctv.live import alert_store, alerts_dir, live_report, notify, retention
 from crimeviz.cctv.live.alerts import ALERT, AlertTracker, Segment
 from crimeviz.cctv.live.camera import Scored
@@ -350,9 +351,15 @@ class CameraWorker:
             return {"note": "the alert's snippets were not kept (the monitor restarted during it)"}
         features, snippet_s, span = snippets
         try:
-            spec = {**monitor.scorer.spec.to_dict(), "snippet_len": monitor.snippet_len}
             snippet_store.save(
-                monitor.reporter_con, "alert", alert_id, self.cfg.camera_id, features, snippet_s, monitor.model[0], spec
+                monitor.reporter_con,
+                "alert",
+                alert_id,
+                self.cfg.camera_id,
+                features,
+                snippet_s,
+                monitor.model[0],
+                monitor.feature_spec,
             )
             return retrain.classify_alert(monitor.heads, features, snippet_s, span)
         except Exception as exc:  # the report goes out without a classification rather than not at all
@@ -483,17 +490,25 @@ class Monitor:
         from crimeviz.cctv.cameras import ensure_tables
         from crimeviz.cctv.live.backend import InProcessBackend
 
-        if scorer.spec is None or scorer.embed is None:
-            raise ValueError("these weights score precomputed I3D features only; live cameras need raw-video weights")
+        self.backend = backend or InProcessBackend(scorer)
+        i3d = getattr(self.backend, "i3d", None)
+        if i3d is None and (scorer.spec is None or scorer.embed is None):
+            raise ValueError("these MGFN weights take I3D features: watch with --features i3d and --i3d-weights")
         ensure_tables(con)
         alert_store.ensure_tables(con)
         self.con, self.scorer, self.by = con, scorer, by
         self.nearby_units = nearby_units
-        self.model = (scorer.version, scorer.label)
-        self.snippet_len = snippet_len or scorer.spec.snippet_len
+        if i3d is None:
+            self.model = (scorer.version, scorer.label)
+            self.snippet_len = snippet_len or scorer.spec.snippet_len
+            self.feature_spec = {**scorer.spec.to_dict(), "snippet_len": self.snippet_len}
+        else:  # the official path: 16-frame I3D snippets
+            label = "Official MGFN UCF-Crime checkpoint on live I3D ResNet-50 features (1 centre crop)."
+            self.model = (f"{scorer.version}/{i3d[1]}", label)
+            self.snippet_len = I3D_SNIPPET_LEN
+            self.feature_spec = {"features": i3d[1], "snippet_len": I3D_SNIPPET_LEN}
         self.stride = stride
         self.settings = settings or notify.Settings()
-        self.backend = backend or InProcessBackend(scorer)
         self.media_dir = Path(media_dir) if media_dir else alerts_dir()
         self.reader_options = reader_options or {}
         self.latencies = Latencies()
@@ -567,6 +582,7 @@ class Monitor:
         statuses = [w.status() for w in self.workers]
         return {
             "backend": self.backend.name,
+            "model": {"version": self.model[0], "label": self.model[1]},
             "cameras": statuses,
             "alerts": self.alerts_since(),
             "latency_s": self.latencies.summary(),

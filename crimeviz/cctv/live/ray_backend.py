@@ -41,7 +41,7 @@ import numpy as np
 from crimeviz.cctv.cameras import CameraConfig
 from crimeviz.cctv.features import FeatureSpec
 from crimeviz.cctv.live.camera import CameraPipeline, Scored
-from crimeviz.cctv.live.snippets import Window
+from crimeviz.cctv.live.snippets import LiveFeatures, Window
 from crimeviz.cctv.live.source import CONNECTING, STOPPED, Frame
 
 OUTBOX = 32  # frames and scores a camera actor holds for the monitor; when full, its reader's queue fills and drops
@@ -89,9 +89,6 @@ class ScorerActor:
                     future.set_result(score)
         if len(self.pending):
             self.timer = asyncio.get_running_loop().call_later(0, self._flush)
-
-    def reset(self, camera: str) -> None:
-        self.scorer.reset(camera)
 
     def stats(self) -> dict:
         return {"batches": self.scorer.batches, "scored": self.scorer.scored}
@@ -173,7 +170,8 @@ class CameraActor:
         return True
 
     def open(self, cfg: CameraConfig, spec: FeatureSpec, snippet_len: int, stride: int, reader_options) -> None:
-        self.pipeline = CameraPipeline(cfg, spec, snippet_len, stride, self._embed, self._score, reader_options)
+        features = LiveFeatures(spec, self._embed)
+        self.pipeline = CameraPipeline(cfg, features, snippet_len, stride, self._score, reader_options)
         self.pipeline.start()
         self.pump.start()
 
@@ -330,9 +328,6 @@ class RayBackend:
         actor = self.idle.pop() if self.idle else self._camera_actor()
         opened = actor.open.remote(cfg, spec, snippet_len, stride, reader_options)
         return RayCameraPipeline(self.ray, actor, opened, snippet_len)
-
-    def reset(self, camera: str) -> None:
-        self.ray.get(self.actor.reset.remote(camera))
 
     def stats(self) -> dict:
         return self.ray.get(self.actor.stats.remote())
