@@ -14,6 +14,7 @@ import streamlit as st
 
 from crimeviz.cctv import cameras
 from crimeviz.cctv.live import alert_store, live_report, motion
+from crimeviz.cctv.live.recorder import clip_parts
 from crimeviz.explore import maps
 from crimeviz.store import audit, counts
 from crimeviz.web import tiles, ui
@@ -24,6 +25,7 @@ STATE_COLOURS = {
     "reconnecting": "orange",
     "connecting": "orange",
     "offline": "red",
+    "failed": "red",
     "off schedule": "blue",
 }
 NEARBY_M = 300
@@ -60,8 +62,8 @@ def show_alert(alert_id: int) -> None:
     st.caption(f"Model {row['model_version']}: {row['model_label']}")
     if row["snapshot"] and Path(row["snapshot"]).is_file():
         st.image(Path(row["snapshot"]).read_bytes(), caption="Snapshot at the peak")
-    if row["clip"] and Path(row["clip"]).is_file():
-        st.video(Path(row["clip"]).read_bytes(), format="video/mp4")
+    for clip in clip_parts(Path(row["clip"]).parent) if row["clip"] else []:  # a reopened alert has parts
+        st.video(clip.read_bytes(), format="video/mp4")
     curve = alert_store.curve_frame(row["curve"])
     if not curve.empty:
         st.line_chart(curve, y="score", height=160)

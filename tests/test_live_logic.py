@@ -308,3 +308,13 @@ def test_the_report_map_counts_the_incidents_around_the_camera(small_store):
     assert len(counts) == 61  # the camera's cell and four rings around it
     assert counts[h3.latlng_to_cell(43.6532, -79.3832, 9)] == 4 and sum(counts.values()) == 4  # the Annex is too far
     assert live_report.location_map(43.6532, -79.3832, counts)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failing_report_job_is_counted_and_the_next_one_still_runs():
+    from crimeviz.cctv.live.monitor import Latencies, Reporter
+
+    reporter, done = Reporter(None, Latencies()), []
+    reporter.submit(lambda: 1 / 0)
+    reporter.submit(lambda: done.append("report"))
+    reporter.stop()
+    assert done == ["report"] and reporter.failures == 1 and reporter.last_error.startswith("ZeroDivisionError")

@@ -54,7 +54,11 @@ def test_pending_requests_take_one_snippet_per_camera_oldest_first():
 def test_ray_scorer_batches_cameras_and_matches_in_process_scores(ray_cluster, random_weights, scorer):  # noqa: F811
     from crimeviz.cctv.live.ray_backend import RayBackend
 
-    backend = RayBackend(random_weights, num_cpus=0.5, max_wait_s=0.05, context=4, feature_actors=1)
+    # three cameras asking for more CPU than the cluster has: none is started ahead (waiting would never end)
+    backend = RayBackend(
+        random_weights, num_cpus=0.5, max_wait_s=0.05, context=4, feature_actors=1, camera_cpus=5.0, cameras=3
+    )
+    assert backend.idle == []
     rng = np.random.default_rng(1)
     features = {c: rng.normal(size=(5, scorer.model.feature_dim)).astype(np.float32) for c in ("gate", "yard")}
     expected = {c: [] for c in features}
@@ -87,12 +91,13 @@ def test_ray_scorer_batches_cameras_and_matches_in_process_scores(ray_cluster, r
     assert embedded == pytest.approx(scorer.embed(frames), abs=1e-4)  # the feature actor's backbone is the product's
 
 
-def _decoders(url: str) -> dict[int, int]:
-    """{pid: parent pid} of the FFmpeg processes decoding ``url`` (reading it with ``-i``)."""
+def _readers() -> dict[int, int]:
+    """{pid: parent pid} of the FFmpeg processes reading a camera (raw frames to their stdout)."""
     out = {}
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError, IndexError):
-            if entry.name.isdigit() and f"\0-i\0{url}\0".encode() in (entry / "cmdline").read_bytes():
+            cmdline = (entry / "cmdline").read_bytes()
+            if entry.name.isdigit() and b"ffmpeg" in cmdline and b"\0rawvideo\0pipe:1\0" in cmdline:
                 out[int(entry.name)] = int((entry / "stat").read_text().split(") ")[1].split()[1])
     return out
 
@@ -125,11 +130,12 @@ def test_cameras_run_in_their_own_actors_and_a_dead_one_does_not_stop_the_others
         ).start()
         worker, dead_worker = mon.workers
         try:
-            assert wait_until(lambda: _decoders(server.url), 60), "the camera actor never started its reader"
-            decoders = _decoders(server.url)
-            assert wait_until(lambda: worker.status()["pid"] is not None, 30)
+            assert wait_until(lambda: worker.status()["pid"] is not None, 60)
             actor_pid = worker.status()["pid"]
-            assert actor_pid != os.getpid() and list(decoders.values()) == [actor_pid]  # FFmpeg is the actor's child
+            assert actor_pid != os.getpid()
+            assert wait_until(lambda: actor_pid in _readers().values(), 60), "the camera actor never started its reader"
+            decoders = [pid for pid, parent in _readers().items() if parent == actor_pid]
+            assert len(decoders) == 1 and os.getpid() not in _readers().values()  # FFmpeg is the actor's child
             assert wait_until(lambda: dead_worker.status()["state"] == OFFLINE, 60), dead_worker.status()
             assert dead_worker.status()["pid"] not in (None, os.getpid(), actor_pid)  # its own actor
             assert wait_until(lambda: mon.opened, 90), (worker.status(), mon.latencies.summary())
@@ -139,12 +145,15 @@ def test_cameras_run_in_their_own_actors_and_a_dead_one_does_not_stop_the_others
             assert dead_worker.error is None and dead_worker.status()["state"] == OFFLINE
         finally:
             mon.stop()
-        assert not any(pid in _decoders(server.url) for pid in decoders)  # stopped with the camera
+        assert not any(pid in _readers() for pid in decoders)  # stopped with the camera
     summary = mon.summary()
     statuses = {c["name"]: c for c in summary["cameras"]}
     assert statuses["Gate"]["snippets"] >= 4 and statuses["Gate"]["frames"] > 50
     assert "ActorDiedError" in statuses["Gate"]["error"], statuses["Gate"]["error"]
     assert statuses["Back door"]["frames"] == 0 and statuses["Back door"]["error"] is None
+    stored = alert_store.camera_status(con).set_index("name")  # what the Live page shows
+    assert stored.loc["Gate", "state"] == "failed" and "ActorDiedError" in stored.loc["Gate", "last_error"]
+    assert stored.loc["Back door", "state"] == "stopped"  # stopped with the monitor, no error
     assert [a["camera"] for a in summary["alerts"]] == ["Gate"]
     alert = summary["alerts"][0]
     assert json.loads(hook.received[0][2])["alert_id"] == alert["id"]

@@ -21,7 +21,7 @@ import cv2
 import pytest
 
 from crimeviz.access import auth
-from crimeviz.cctv import cameras
+from crimeviz.cctv import cameras, snippet_store
 from crimeviz.cctv.live import alert_store
 from crimeviz.store import db
 from tests.live_helpers import ROOT, VTEST, MultipartCamera, WebhookReceiver, wait_until
@@ -130,7 +130,10 @@ def test_a_monitor_killed_during_an_alert_continues_it_after_a_restart_without_a
     report = json.loads(Path(alert["report_json"]).read_text())
     assert report["status"] == "complete" and report["alert_id"] == alert_id
     # the clip cut short by the kill plays (fragmented MP4), and the continued alert has its own part
-    assert Path(alert["clip"]).name == "clip-2.mp4" and report["clips"] == ["clip.mp4", "clip-2.mp4"]
+    assert Path(alert["clip"]).name == "clip.mp4" and report["clips"] == ["clip.mp4", "clip-2.mp4"]
+    # the features stored when it opened stop at the kill: removed, so retraining decodes the clip instead
+    assert _read(path, lambda con: snippet_store.load(con, "alert", alert_id)) is None
+    assert alert["classification"]["note"].startswith("not classified: this monitor began watching after")
     for clip in report["clips"]:
         probe = subprocess.run(
             ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "json"]

@@ -25,6 +25,7 @@ resize directly, so the JPEG re-encoding loss is absent. The network is
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -96,7 +97,7 @@ class I3DFeatureExtractor:
     """Decoded frames -> (T, crops, 2048) features, as the official extractor computes them.
 
     ``timings`` accumulates seconds spent on preprocessing (resize, scale, crops) and
-    in the network.
+    in the network. One snippet at a time: cameras sharing the extractor take turns.
     """
 
     def __init__(self, model: I3DResNet50, crops: int = 10, device: str | torch.device = "cpu"):
@@ -106,9 +107,14 @@ class I3DFeatureExtractor:
         self.crops = crops
         self.device = torch.device(device)
         self.timings = {"preprocess_s": 0.0, "i3d_s": 0.0}
+        self._lock = threading.Lock()
 
     def snippet(self, scaled: np.ndarray) -> np.ndarray:
         """(16, 256, 340, 3) scaled frames (:func:`scale_frame`) -> (crops, 2048) features."""
+        with self._lock:
+            return self._snippet(scaled)
+
+    def _snippet(self, scaled: np.ndarray) -> np.ndarray:
         start = time.perf_counter()
         clips = to_clips(crop_views(scaled, self.crops)).to(self.device)
         middle = time.perf_counter()

@@ -2,9 +2,10 @@
 
 Data (:func:`labelled_items`): every labelled report or alert whose snippet features
 were stored at scoring time (:mod:`crimeviz.cctv.snippet_store`; the live monitor stores
-an alert's when it closes); a labelled alert without them (raised before the monitor
-stored features, or interrupted by a restart) has its recorded clip decoded once and its
-features stored (:func:`alert_clip_features`); ``unsure`` labels are left out. Items are split per verdict into training and held-out sets by a hash
+an alert's when it opens and again, complete, when it ends, with the segment's place in them);
+a labelled alert without them (raised before the monitor stored features, or whose monitor
+began watching after its clip began, e.g. after a restart) has its recorded clip decoded
+once and its features stored (:func:`alert_clip_features`); ``unsure`` labels are left out. Items are split per verdict into training and held-out sets by a hash
 of their id (:func:`split`), so a rerun holds out the same clips.
 
 Detector (:func:`fine_tune`): the current MGFN, fine-tuned with video-level (weak)
@@ -186,6 +187,8 @@ def labelled_items(con, scorer: Scorer | None = None) -> tuple[list[Item], dict]
             skipped["other_features"] += 1  # that ran the official detector: another model's input
             continue
         threshold, alerted = _alerted_spans(con, row.source, row.source_id)
+        if "segment_s" in meta["feature_spec"]:  # the monitor stored where the segment lies in its snippets
+            alerted = [tuple(meta["feature_spec"]["segment_s"])]
         if row.verdict == "true":
             bounds = alerted if _missing(row.start_s) else [(row.start_s, row.end_s)]
             mask = _snippet_mask(len(features), meta["snippet_s"], bounds)

@@ -93,6 +93,13 @@ def save(
         )
 
 
+def forget(con, source: str, source_id: int) -> None:
+    """Removes the stored features of one report or alert (none stored: nothing happens)."""
+    ensure_tables(con)
+    with transaction(con):
+        con.execute("DELETE FROM cctv_snippet_features WHERE source = ? AND source_id = ?", [source, int(source_id)])
+
+
 def load(con, source: str, source_id: int) -> tuple[np.ndarray, dict] | None:
     """(features (S, F) float32, {camera_id, snippet_s, model_version, feature_spec}) or None."""
     ensure_tables(con)

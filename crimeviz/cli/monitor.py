@@ -60,7 +60,7 @@ def cmd_monitor(args) -> int:
         chosen,
         settings,
         backend=backend,
-        stride=args.stride,
+        stride=args.stride or (16 if args.features == "i3d" else 8),
         by=user.username,
         nearby_units=partial(nearest.units_near, con.cursor()),
     )
@@ -114,7 +114,13 @@ def add_arguments(p) -> None:
     p.add_argument("--email-to", action="append", default=None, metavar="ADDRESS", help="e-mail alerts here")
     p.add_argument("--smtp", default=None, metavar="HOST[:PORT]", help="SMTP server (default $CRIMEVIZ_SMTP_HOST)")
     p.add_argument("--public-url", default=None, help="the app's address, for links in pings ($CRIMEVIZ_PUBLIC_URL)")
-    p.add_argument("--stride", type=int, default=8, help="frames between snippet windows (16 long; default 8)")
+    p.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="frames between snippet windows (16 long; default 8, with --features i3d 16: the official snippets "
+        "do not overlap)",
+    )
     p.add_argument("--backend", choices=("in-process", "ray"), default="in-process", help="where snippets are scored")
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default $RAY_ADDRESS, else a local one)")
     p.add_argument(

@@ -104,8 +104,8 @@ class InProcessBackend:
     """Scores each snippet as it comes, in the calling thread (one or two cameras in one process).
 
     With ``i3d`` (an extractor in the 1-crop mode and its version, :func:`crimeviz.cctv.i3d_features.i3d_version`),
-    cameras run the official path: I3D ResNet-50 features of each 16-frame window, scored by the official MGFN
-    weights (on the extractor's device, a GPU where there is one).
+    cameras run the official path: I3D ResNet-50 features of each 16-frame window on the extractor's device (a
+    GPU where there is one; cameras take turns), scored by the official MGFN weights on the CPU (a small network).
     """
 
     name = "in-process"

@@ -42,7 +42,7 @@ from crimeviz.cctv.i3d_features import SNIPPET_LEN as I3D_SNIPPET_LEN
 from crimeviz.cctv.live import alert_store, alerts_dir, live_report, notify, retention
 from crimeviz.cctv.live.alerts import ALERT, AlertTracker, Segment
 from crimeviz.cctv.live.camera import Scored
-from crimeviz.cctv.live.recorder import ClipWriter, FrameBuffer, jpeg
+from crimeviz.cctv.live.recorder import ClipWriter, FrameBuffer, clip_parts, jpeg
 from crimeviz.cctv.live.snippets import FeatureHistory
 from crimeviz.cctv.model import Scorer
 
@@ -55,6 +55,7 @@ SNAPSHOT = "snapshot.jpg"
 HOUSEKEEPING_S = 3600.0  # the monitor purges alert media this often (and once when it starts)
 SCHEDULE_CHECK_S = 5.0  # how often a camera with a schedule checks whether it should be watched
 OFF_SCHEDULE = "off schedule"
+FAILED = "failed"  # the camera's loop stopped on an error (shown with it); the others go on
 
 
 def _off_schedule(pipeline) -> dict:
@@ -136,10 +137,12 @@ class StatusWriter:
 
 
 class Reporter:
-    """Writes reports in a background thread (a PDF takes tens of milliseconds)."""
+    """Writes reports in a background thread (a PDF takes tens of milliseconds); a job that fails is counted and
+    its error kept (``failures``, ``last_error``), and the next job runs."""
 
     def __init__(self, con, latencies: Latencies):
         self.con, self.latencies = con, latencies
+        self.failures, self.last_error = 0, None
         self.queue: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self._run, daemon=True, name="reporter")
         self.thread.start()
@@ -153,7 +156,11 @@ class Reporter:
 
     def _run(self) -> None:
         while (job := self.queue.get()) is not None:
-            job()
+            try:
+                job()
+            except Exception as exc:  # one report lost is better than every later one
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
 
 
 class CameraWorker:
@@ -173,7 +180,6 @@ class CameraWorker:
         self.error: str | None = None
         self.off_schedule = False
         self.place: bytes | None = None
-        self.place_error: str | None = None
 
     def start(self) -> None:
         self.thread.start()
@@ -209,29 +215,34 @@ class CameraWorker:
                 else:
                     self.monitor.status_writer.put(self.cfg.camera_id, _off_schedule(self.pipeline), None, [], None)
                     stop.wait(SCHEDULE_CHECK_S)
-        except Exception as exc:  # one camera's failure must not stop the others; it is reported
+        except Exception as exc:  # one camera's failure must not stop the others; it is reported, on the Live page too
             self.error = redact(f"{type(exc).__name__}: {exc}", self.cfg)
+            frames = self.pipeline.frames if self.pipeline else 0
+            failed = {"state": FAILED, "fps": 0.0, "frames": frames, "last_error": self.error[:300]}
+            self.monitor.status_writer.put(self.cfg.camera_id, failed, None, list(self.curve), None)
 
     def _run(self) -> None:
         cfg, stop, monitor = self.cfg, self.monitor.stop_event, self.monitor
         self.pipeline = monitor.backend.pipeline(
             cfg, monitor.scorer.spec, monitor.snippet_len, monitor.stride, monitor.reader_options
-        ).start()
-        buffer = FrameBuffer(cfg.pre_capture_s + self.monitor.snippet_len / cfg.detect_fps + 1, cfg.detect_fps)
-        tracker = AlertTracker(
-            cfg.threshold,
-            cfg.hysteresis_n,
-            cfg.min_duration_s,
-            cfg.cooldown_s,
-            alert_store.last_segment(self.con, cfg.camera_id),
         )
-        if tracker.current is not None:  # an alert interrupted by a crash: continue it, in a new clip part
-            seg = tracker.current
-            self.recordings[seg.alert_id] = Recording(seg, self._folder(seg.alert_id), None, time.time())
-            self._start_clip(self.recordings[seg.alert_id], buffer)
-        self.monitor.reporter.submit(self._place)  # drawn before any alert needs it
-        last_status, last_check = 0.0, time.monotonic()
-        try:
+        buffer = FrameBuffer(cfg.pre_capture_s + self.monitor.snippet_len / cfg.detect_fps + 1, cfg.detect_fps)
+        tracker = None
+        try:  # from here on, the camera's reader (and its actor on Ray) is stopped however the loop ends
+            self.pipeline.start()
+            tracker = AlertTracker(
+                cfg.threshold,
+                cfg.hysteresis_n,
+                cfg.min_duration_s,
+                cfg.cooldown_s,
+                alert_store.last_segment(self.con, cfg.camera_id),
+            )
+            if tracker.current is not None:  # an alert interrupted by a crash: continue it, in a new clip part
+                seg = tracker.current
+                self.recordings[seg.alert_id] = Recording(seg, self._folder(seg.alert_id), None, time.time())
+                self._start_clip(self.recordings[seg.alert_id], buffer)
+            self.monitor.reporter.submit(self._place)  # drawn before any alert needs it
+            last_status, last_check = 0.0, time.monotonic()
             while not stop.is_set():
                 if time.monotonic() - last_check > SCHEDULE_CHECK_S:
                     last_check = time.monotonic()
@@ -260,7 +271,7 @@ class CameraWorker:
                     for event in events:
                         self._on_event(event.kind, event.segment, window, buffer)
         finally:
-            for event in tracker.stop(time.time()):
+            for event in tracker.stop(time.time()) if tracker else []:
                 self._on_event(event.kind, event.segment, None, buffer)
             for alert_id in list(self.recordings):
                 self._finish(alert_id)
@@ -335,7 +346,7 @@ class CameraWorker:
     def _snippets(self, seg: Segment, end: float) -> tuple[np.ndarray, float, tuple[float, float]] | None:
         """The snippet features scored over the alert's clip (pre-capture through ``end``), their length in seconds
         and the segment's span in seconds from the first one; None when they do not reach back to the clip's start
-        (a monitor restarted during the alert)."""
+        (this monitor began watching after the clip began: it started, restarted or reconnected)."""
         since = seg.start - self.cfg.pre_capture_s
         snippet_s = self.monitor.snippet_len / self.cfg.detect_fps
         kept = self.history.snippets(since, end)
@@ -344,11 +355,15 @@ class CameraWorker:
         features, first = kept
         return features, snippet_s, (seg.start - first, (seg.end or seg.last_above) - first)
 
-    def _keep_snippets(self, alert_id: int, snippets) -> dict:
-        """In the report thread: stores the alert's snippet features and returns its classification."""
+    def _keep_snippets(self, alert_id: int, snippets, complete: bool) -> dict:
+        """In the report thread: stores the alert's snippet features (with the segment's span in seconds from the
+        first snippet, for retraining) and returns its classification. Features that do not cover the whole alert
+        are not kept: those stored when it opened are removed at its end, so retraining decodes its clip."""
         monitor = self.monitor
         if snippets is None:
-            return {"note": "the alert's snippets were not kept (the monitor restarted during it)"}
+            if complete:
+                snippet_store.forget(monitor.reporter_con, "alert", alert_id)
+            return {"note": "not classified: this monitor began watching after the alert's clip began"}
         features, snippet_s, span = snippets
         try:
             snippet_store.save(
@@ -359,7 +374,7 @@ class CameraWorker:
                 features,
                 snippet_s,
                 monitor.model[0],
-                monitor.feature_spec,
+                {**monitor.feature_spec, "segment_s": [round(span[0], 3), round(span[1], 3)]},
             )
             return retrain.classify_alert(monitor.heads, features, snippet_s, span)
         except Exception as exc:  # the report goes out without a classification rather than not at all
@@ -371,8 +386,8 @@ class CameraWorker:
             try:
                 counts = live_report.location_counts(self.monitor.reporter_con, self.cfg.lat, self.cfg.lon)
                 self.place = live_report.location_map(self.cfg.lat, self.cfg.lon, counts)
-            except Exception as exc:  # a report without its map is better than none
-                self.place, self.place_error = b"", f"{type(exc).__name__}: {exc}"
+            except Exception:  # a report without its map is better than none
+                self.place = b""
         return self.place or None
 
     def _message(self, seg: Segment) -> dict:
@@ -389,13 +404,12 @@ class CameraWorker:
         return content
 
     def _start_clip(self, rec: Recording, buffer: FrameBuffer) -> None:
-        part = 1 + len(list(rec.folder.glob("clip*.mp4"))) if rec.folder.exists() else 1
+        """A new clip part (the alert's ``clip`` stays the first; the Live page and the report list every part)."""
+        part = 1 + len(clip_parts(rec.folder))
         name = "clip.mp4" if part == 1 else f"clip-{part}.mp4"
         rec.writer = ClipWriter(rec.folder / name, (self.cfg.detect_width, self.cfg.detect_height), self.cfg.detect_fps)
         for frame in buffer.since(rec.segment.start - self.cfg.pre_capture_s):
             rec.writer.write(frame)
-        if part > 1:
-            alert_store.set_files(self.con, rec.segment.alert_id, clip=str(rec.writer.path))
 
     def _snapshot(self, rec: Recording, window) -> None:
         if window is None:
@@ -431,11 +445,7 @@ class CameraWorker:
         start = seg.start - self.cfg.pre_capture_s
         end = (seg.end if seg.end is not None else time.time()) + self.cfg.post_capture_s
         curve = [(t, s) for t, s in self.curve if start <= t <= end]
-        clips = (
-            sorted((p.name for p in rec.folder.glob("clip*.mp4")), key=lambda n: (len(n), n))
-            if rec.folder.is_dir()
-            else []
-        )
+        clips = [p.name for p in clip_parts(rec.folder)]
         alert = {
             "alert_id": seg.alert_id,
             "start": seg.start,
@@ -452,7 +462,7 @@ class CameraWorker:
         snippets = self._snippets(seg, end)
 
         def job():
-            alert["classification"] = self._keep_snippets(seg.alert_id, snippets)
+            alert["classification"] = self._keep_snippets(seg.alert_id, snippets, complete)
             record = live_report.build(alert, cfg, curve, monitor.model, complete)
             json_path, pdf_path = live_report.write(rec.folder, record, keyframes, self._place())
             if not complete and opened is not None:  # ready: the files are in place
@@ -535,6 +545,7 @@ class Monitor:
             self.latencies.add("ping", at - opened)
 
     def start(self) -> Monitor:
+        self.reporter.submit(self.heads.get)  # the promoted classifier loaded before the first alert's report
         self.notifier.start()
         for worker in self.workers:
             worker.start()
@@ -587,6 +598,7 @@ class Monitor:
             "alerts": self.alerts_since(),
             "latency_s": self.latencies.summary(),
             "pings": {"delivered": self.notifier.delivered, "failed": self.notifier.failed},
+            "reports": {"failed": self.reporter.failures, "last_error": self.reporter.last_error},
         }
 
 

@@ -33,12 +33,12 @@ import asyncio
 import os
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from crimeviz.cctv.cameras import CameraConfig
+from crimeviz.cctv.cameras import CameraConfig, resolve_credentials
 from crimeviz.cctv.features import FeatureSpec
 from crimeviz.cctv.live.camera import CameraPipeline, Scored
 from crimeviz.cctv.live.snippets import LiveFeatures, Window
@@ -308,7 +308,9 @@ class RayBackend:
         features = ray.remote(FeatureActor).options(num_cpus=feature_cpus)
         self.embedders = [features.remote() for _ in range(feature_actors)]
         self.cameras: list = []
-        self.idle = [self._camera_actor() for _ in range(cameras)]
+        # as many camera actors as the cluster has CPU shares for start now; waiting on more would never end
+        free = ray.cluster_resources().get("CPU", 0.0) - num_cpus - feature_cpus * feature_actors
+        self.idle = [self._camera_actor() for _ in range(min(cameras, max(0, int(free / camera_cpus + 1e-9))))]
         # ready (models loaded, camera processes started) before the first snippet is timed
         ray.get([self.actor.stats.remote()] + [e.ready.remote() for e in self.embedders])
         ray.get([c.ready.remote() for c in self.idle])
@@ -326,6 +328,8 @@ class RayBackend:
         """The camera's pipeline in its own actor (``camera_cpus`` of a CPU; one started beforehand if any is
         left), read by the monitor's camera thread."""
         actor = self.idle.pop() if self.idle else self._camera_actor()
+        # the credentials as this process resolves them ($VAR of an env: camera is set here, not on every node)
+        cfg = replace(cfg, credentials=resolve_credentials(cfg.credentials))
         opened = actor.open.remote(cfg, spec, snippet_len, stride, reader_options)
         return RayCameraPipeline(self.ray, actor, opened, snippet_len)
 

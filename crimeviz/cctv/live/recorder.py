@@ -43,6 +43,12 @@ class FrameBuffer:
         return [f for f in self.frames if f.at >= moment]
 
 
+def clip_parts(folder: Path) -> list[Path]:
+    """An alert's clip files in order: ``clip.mp4``, then ``clip-2.mp4``, … (a reopened or resumed alert's parts)."""
+    parts = Path(folder).glob("clip*.mp4") if Path(folder).is_dir() else []
+    return sorted(parts, key=lambda p: (len(p.name), p.name))
+
+
 class ClipWriter:
     """An MP4 clip being written by FFmpeg from raw frames; ``close()`` finishes it.
 
