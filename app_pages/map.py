@@ -37,12 +37,49 @@ LAYERS = [
     SPIKES,
 ]
 DEFAULT_LAYERS = ["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"]
+ALERT_HEADINGS = {
+    "alert_id": "alert",
+    "started_at": "started",
+    "severity": "severity (1–10)",
+    "status": "review",
+    "model": "model's classification",
+    "link": "page",
+}
+ALERT_TABLE_ROWS = 12  # more scroll in a fixed height
+
+
+def alert_table(alerts):
+    """The listed alerts as the table shows them, as text: st.table renders Markdown, so the cells are escaped
+    and the alert's page is a Markdown link."""
+    listed = alerts.loc[:, ALERT_COLUMNS].assign(
+        started_at=alerts["started_at"].astype(str).str[:19], peak=alerts["peak"].map("{:.2f}".format)
+    )
+    table = listed.astype("string").fillna("—").map(ui.plain)
+    table["link"] = [f"[open]({link})" for link in alerts["link"]]
+    return table.rename(columns=ALERT_HEADINGS)
+
 
 user, con, f = ui.filtered_page("Incident map")
-SHARED = share.map_fields(LAYERS, DEFAULT_LAYERS)  # resolution, layers, cell and playback in the URL
-ui.link_notes(share.sync("map", SHARED))
+# Live alerts carry the reviewers' work (review status, verdicts, labels, the model's classification): the
+# layer, its filters, table and link fields are only for roles with CCTV access. A link that asks such a user
+# for the layer opens the rest of its view without it.
+with_alerts = user.may("cctv")
+offered = [x for x in LAYERS if with_alerts or x != ALERTS]
+fields = share.map_fields(offered, DEFAULT_LAYERS)
+SHARED = [x for x in fields if with_alerts or not x.key.startswith("map_alert_")]
+asked_for_alerts = not with_alerts and ALERTS in st.query_params.get_all("layers")
+if not with_alerts:  # drop the link's alert fields before it is read
+    for field in fields:
+        if field not in SHARED:
+            st.query_params.pop(field.param, None)
+    if asked_for_alerts:
+        if rest := [x for x in st.query_params.get_all("layers") if x != ALERTS]:
+            st.query_params["layers"] = rest
+        else:  # the link's only layer: the default layers
+            del st.query_params["layers"]
+ui.link_notes(share.sync("map", SHARED))  # resolution, layers, cell and playback in the URL
 st.session_state.setdefault("map_res", 8)
-st.session_state.setdefault("map_layers", DEFAULT_LAYERS)
+st.session_state["map_layers"] = [x for x in st.session_state.get("map_layers", DEFAULT_LAYERS) if x in offered]
 for field in SHARED:
     if field.key.startswith("map_alert_"):
         st.session_state.setdefault(field.key, field.default)
@@ -57,10 +94,12 @@ res = left.radio(
 )
 shown = right.multiselect(
     "Layers",
-    LAYERS,
+    offered,
     key="map_layers",
     help="Areas: a choropleth of the areas of a layer (beats, divisions, wards), instead of or under the hexagons.",
 )
+if asked_for_alerts:
+    right.caption("The link's CCTV alerts layer is not shown: it needs CCTV access (reviewer or admin role).")
 area_map = area_views.choropleth(con, f) if "Areas" in shown else None
 live_alerts = alert_map.alerts_for_map(con, f.start, f.end) if ALERTS in shown else None
 kept, alert_markers, alert_legend = None, None, []
@@ -71,14 +110,16 @@ if live_alerts is not None and not live_alerts.empty:
         sorted(set(live_alerts["type"]) | set(st.session_state["map_alert_types"])),
         key="map_alert_types",
         placeholder="All types",
-        help="The type a reviewer labelled the alert with; unlabelled: nobody has labelled it yet.",
+        help="A reviewer's label, else the model's classification stored with the alert; unlabelled: neither "
+        "says a type.",
     )
     lowest = a2.slider(
         "Lowest alert severity",
         1,
         10,
         key="map_alert_severity",
-        help="The reviewer's rating, 1–10. At 1 every alert shows, unrated ones too; above 1 only alerts rated this or more.",
+        help="The rating, 1–10, of a reviewer's label, else of the model's classification. At 1 every alert shows, "
+        "unrated ones too; above 1 only alerts rated this or more.",
     )
     classes = a3.multiselect(
         "Detection",
@@ -181,22 +222,15 @@ with tab_deck:
         if alert_legend:
             st.markdown(maps.legend_html(alert_legend, f"CCTV alerts by {colour_by}"), unsafe_allow_html=True)
         st.caption(f"CCTV alerts: {len(kept):,} of the {len(live_alerts):,} that started in these dates.")
-        st.dataframe(
-            kept.loc[
-                :, ALERT_COLUMNS + (["link"] if user.may("cctv") else [])
-            ],  # the alert's page is for CCTV reviewers
-            hide_index=True,
-            width="stretch",
-            key="map_alert_table",
-            column_config={
-                "alert_id": "alert",
-                "started_at": "started",
-                "peak": st.column_config.NumberColumn(format="%.2f"),
-                "severity": "severity (1–10)",
-                "model": "model's classification",
-                "status": "review",
-                "link": st.column_config.LinkColumn("page", display_text="open"),
-            },
+        # st.table, not st.dataframe: its toolbar's CSV download could not be audited; the button below is.
+        st.table(alert_table(kept), hide_index=True, height="content" if len(kept) <= ALERT_TABLE_ROWS else 420)
+        st.download_button(
+            f"Download the {len(kept):,} alerts listed (CSV)",
+            lambda: alert_map.alerts_csv(con, user, kept.loc[:, ALERT_COLUMNS], f.start, f.end),
+            f"cctv-alerts-{f.start}-{f.end}.csv",
+            "text/csv",
+            key="map_alert_csv",
+            on_click="ignore",
         )
     if "Points" in shown and total > MAX_POINTS:
         st.caption(f"Points: a sample of {MAX_POINTS:,} of the {total:,} incidents.")

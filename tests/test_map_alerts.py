@@ -1,6 +1,8 @@
 """Live CCTV alerts on the Map: read with their camera's place, label and the model's classification, filtered
-by type, severity and detection class, kept in the share link, and camera names shown as text."""
+by type, severity and detection class, kept in the share link, camera names shown as text, offered only to
+roles with CCTV access and exported (audited) by them."""
 
+import io
 import json
 import shutil
 from datetime import date, datetime
@@ -8,10 +10,13 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
+from crimeviz.access import auth
 from crimeviz.cctv import cameras, labels, retrain
 from crimeviz.cctv.live import alert_map, alert_store
 from crimeviz.cctv.live.alerts import Segment
-from crimeviz.store import db
+from crimeviz.store import audit, db
+from crimeviz.store.safe_csv import read_csv
+from crimeviz.web import ui
 from tests.test_pages import deck_specs, page
 
 GATE = "<img src=x onerror=alert(1)> Gate"
@@ -148,10 +153,15 @@ def markers(at) -> dict[int, str]:
     return {int(row["tooltip"].split("\n")[0].split(": ")[1]): row["tooltip"] for row in layer["data"]}
 
 
+def table(at) -> pd.DataFrame:
+    """The alert table under the map."""
+    return at.table[0].value
+
+
 def shown(at, ids: dict[str, int]) -> set[str]:
     names = {v: k for k, v in ids.items()}
     drawn = {names[i] for i in markers(at) if i in names}
-    listed = {names[int(i)] for i in at.dataframe[0].value["alert_id"] if int(i) in names}
+    listed = {names[int(i)] for i in table(at)["alert"] if int(i) in names}
     assert drawn == listed  # the table lists what the map shows
     return drawn
 
@@ -183,16 +193,45 @@ def test_alert_tooltips_and_table_keep_an_html_camera_name_as_text(june, app_db)
     assert "Severity: 8 of 10" in tip and "Type and severity by: reviewer" in tip and "Review: confirmed" in tip
     # deck.gl shows a "text" tooltip with innerText, and the table's cells are text: never HTML.
     assert json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip) == {"text": "{tooltip}"}
-    assert at.dataframe[0].value["camera"].tolist() == [GATE]
+    assert table(at)["camera"].tolist() == [ui.plain(GATE)]  # st.table renders Markdown: the name is escaped
     assert not any("<img" in m.value for m in at.markdown)
 
 
-def test_the_alert_page_link_is_listed_for_cctv_reviewers_only(june, app_db):
+def test_the_alert_layer_is_offered_to_cctv_roles_only(june, app_db):
     admin = map_with_alerts(map_alert_types=["robbery"], map_alert_severity=8)
-    assert admin.dataframe[0].value["link"].tolist() == [f"/live?alert={june['robbery']}"]
-    analyst = map_with_alerts("analyst", map_alert_types=["robbery"], map_alert_severity=8)
-    assert not analyst.exception and "link" not in analyst.dataframe[0].value.columns
-    assert analyst.dataframe[0].value["alert_id"].tolist() == [june["robbery"]]
+    assert table(admin)["page"].tolist() == [f"[open](/live?alert={june['robbery']})"]
+    assert "CCTV alerts" in admin.multiselect(key="map_layers").options
+    for role in ("analyst", "commander"):
+        assert not auth.User("x", "x", role).may("cctv")
+        at = map_with_alerts(role)
+        assert not at.exception and not at.error
+        assert "CCTV alerts" not in at.multiselect(key="map_layers").options
+        assert "CCTV alerts" not in at.session_state["map_layers"]
+        assert not at.table and not markers(at)
+        assert not [w for w in at if getattr(w, "key", None) in ("map_alert_types", "map_alert_csv")]
+
+
+def test_a_permitted_users_alert_csv_is_audited_and_spreadsheet_safe(june, app_db):
+    con = db.connect(app_db)
+    listed = alert_map.alerts_for_map(con, *JUNE).loc[lambda x: x["alert_id"].isin(june.values())].head(2)
+    listed.loc[listed.index[0], "camera"] = "=HYPERLINK(1)"
+    with pytest.raises(auth.AccessDenied):
+        alert_map.alerts_csv(con, auth.User("a", "A", "analyst"), listed, *JUNE)
+    before = len(audit.entries(con, action="map.export.alerts_csv"))
+    data = alert_map.alerts_csv(con, auth.User("rev", "Rev", "reviewer"), listed, *JUNE)
+    entries = audit.entries(con, action="map.export.alerts_csv")
+    con.close()
+    assert len(entries) == before + 1 and entries.iloc[0]["username"] == "rev"
+    assert json.loads(entries.iloc[0]["detail"]) == {"rows": 2, "alerts": [int(a) for a in listed["alert_id"]]}
+    assert data.decode().splitlines()[1].split(",")[1] == "'=HYPERLINK(1)"  # text, not a formula
+    assert read_csv(io.BytesIO(data))["alert_id"].tolist() == listed["alert_id"].tolist()
+
+
+def test_the_map_offers_the_alert_csv_instead_of_the_tables_own_download(june, app_db):
+    at = map_with_alerts(map_alert_types=["robbery"], map_alert_severity=8)
+    assert not at.dataframe  # st.dataframe's toolbar download could not be audited
+    button = next(b for b in at.get("download_button") if "alerts listed" in b.proto.label)
+    assert button.proto.label == "Download the 1 alerts listed (CSV)"
 
 
 def test_the_alert_layer_and_its_filters_travel_in_the_share_link(june, app_db):
@@ -206,7 +245,7 @@ def test_the_alert_layer_and_its_filters_travel_in_the_share_link(june, app_db):
     assert (link["alert_severity"], link["alert_class"], link["alert_colour"]) == ("3", "alert", "severity")
     drawn = markers(at)
 
-    colleague = page("map", "analyst")
+    colleague = page("map", "admin")
     colleague.query_params.update(link)
     colleague.run()
     assert not colleague.exception and not colleague.warning
@@ -215,9 +254,31 @@ def test_the_alert_layer_and_its_filters_travel_in_the_share_link(june, app_db):
     assert colleague.session_state["map_alert_classes"] == ["alert"]
     assert colleague.radio(key="map_alert_colour").value == "severity"
     assert markers(colleague) == drawn and shown(colleague, june) == {"robbery", "vandalism", "classified"}
-    assert "CCTV alerts by severity" in colleague.markdown[-1].value or any(
-        "CCTV alerts by severity" in m.value for m in colleague.markdown
-    )
+    assert any("CCTV alerts by severity" in m.value for m in colleague.markdown)
+
+
+def test_a_link_asking_an_analyst_for_the_alert_layer_opens_the_rest_of_the_view(june, app_db):
+    at = map_with_alerts()
+    at.multiselect(key="map_alert_types").set_value(["robbery"])
+    at.slider(key="map_alert_severity").set_value(3).run()
+    link = dict(at.query_params)
+    assert link["layers"] == ["Hexagons", "CCTV alerts"] and link["alert_type"] == "robbery"
+
+    analyst = page("map", "analyst")
+    analyst.query_params.update(link)
+    analyst.run()
+    assert not analyst.exception and not analyst.error and not analyst.warning
+    assert analyst.session_state["map_layers"] == ["Hexagons"]
+    assert any("needs CCTV access" in c.value for c in analyst.caption)
+    assert not analyst.table and not markers(analyst) and "map_alert_types" not in analyst.session_state
+    assert analyst.query_params["layers"] in ("Hexagons", ["Hexagons"])
+    assert not {"alert_type", "alert_severity"} & set(analyst.query_params)
+
+    alone = page("map", "analyst")
+    alone.query_params.update({"dates": "2021-06-01..2021-06-30", "layers": "CCTV alerts"})
+    alone.run()
+    assert not alone.exception and not alone.warning and not alone.table
+    assert alone.session_state["map_layers"] == ["Hexagons", "Neighbourhoods", "Street-view deviance", "CCTV reports"]
 
 
 def test_a_map_of_a_store_without_alert_tables_turns_the_layer_on_without_an_error(toronto_db, tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""The Map's live CCTV alerts in a real headless Chromium: the marker's tooltip shows an HTML camera name as text."""
+"""The Map's live CCTV alerts in a real headless Chromium: the marker's tooltip and the table show an HTML camera
+name as text."""
 
 import shutil
 from datetime import datetime
@@ -70,3 +71,8 @@ def test_the_alert_marker_tooltip_shows_the_camera_name_as_text(alerts_app, brow
     assert f"Camera: {GATE}" in text and "Type: robbery" in text and "Severity: 8 of 10" in text
     assert page.locator("img[src='x']").count() == 0  # the name was never parsed as HTML
     screenshot(page, "e2e-map-alerts-tooltip")
+    table = page.locator('[data-testid="stTable"]').first
+    table.scroll_into_view_if_needed()
+    assert GATE in table.inner_text() and table.locator("img").count() == 0  # Markdown escaped: shown as text
+    assert table.get_by_role("link", name="open").count() == 2  # each alert's page
+    screenshot(page, "e2e-map-alerts-table", full_page=True)

@@ -57,9 +57,10 @@ def nearby(con, places: pd.DataFrame, f: IncidentFilter) -> list[int]:
     return [found[place] for place in zip(places["lat"], places["lon"])]
 
 
-# A live alert's colour: by its label's type (a qualitative palette, ColorBrewer "Paired", in the order
-# of the types found) or by the label's severity (:data:`SEVERITY_RAMP`); alerts without a type or rating
-# in grey tones. Dark outlines set them apart from the other markers.
+# A live alert's colour: by its type (a qualitative palette, ColorBrewer "Paired", in the order of the
+# types found) or by its severity (:data:`SEVERITY_RAMP`), each a reviewer's label's, else the model's
+# classification's (a label outranks the model); alerts without a type or rating in grey tones. Dark
+# outlines set them apart from the other markers.
 ALERT_COLOURINGS = ("type", "severity")
 NOT_RATED = "true alarm, not rated"
 TYPE_PALETTE = [

@@ -5,7 +5,8 @@ reviewer's label (:mod:`crimeviz.cctv.labels`, issue 19): a true alarm's type an
 "false alarm" or "unsure" for the other verdicts. Where nobody labelled it, the promoted model's
 classification stored with the alert (:func:`crimeviz.cctv.retrain.classify_alert`) says, as far as its
 heads could; an alert with neither is ``unlabelled``. Stores made before the live monitor have no alert
-tables: they have no alerts to show.
+tables: they have no alerts to show. Review status, verdicts, labels and classifications are the reviewers'
+work: the Map offers them only to roles with the ``cctv`` permission, and their CSV export is audited.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 
+from crimeviz.access import auth
 from crimeviz.cctv.labels import INSTRUMENTS
 from crimeviz.cctv.live import live_report, notify
+from crimeviz.store import audit
 from crimeviz.store.db import column_names, table_names
+from crimeviz.store.safe_csv import to_csv_bytes
 
 UNLABELLED = "unlabelled"
 FALSE_ALARM = "false alarm"
@@ -127,3 +131,12 @@ def keep(alerts: pd.DataFrame, types: list[str], min_severity: int, classes: lis
     if min_severity > 1:
         kept &= alerts["severity"].fillna(0) >= min_severity
     return alerts[kept].reset_index(drop=True)
+
+
+def alerts_csv(con, user: auth.User, alerts: pd.DataFrame, start: date, end: date) -> bytes:
+    """``alerts`` (those the Map lists for ``start`` to ``end``) as spreadsheet-safe CSV, for roles with CCTV
+    access only (audited: ``map.export.alerts_csv``)."""
+    auth.require(user, "cctv")
+    detail = {"rows": len(alerts), "alerts": [int(a) for a in alerts["alert_id"]]}
+    audit.record(con, user.username, "map.export.alerts_csv", "cctv_alerts", f"{start}..{end}", detail)
+    return to_csv_bytes(alerts)
