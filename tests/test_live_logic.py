@@ -318,3 +318,12 @@ def test_a_failing_report_job_is_counted_and_the_next_one_still_runs():
     reporter.submit(lambda: done.append("report"))
     reporter.stop()
     assert done == ["report"] and reporter.failures == 1 and reporter.last_error.startswith("ZeroDivisionError")
+
+
+def test_a_stride_that_does_not_tile_the_snippets_is_refused(camera_store, tmp_path):
+    from crimeviz.cctv.live.monitor import Monitor
+    from crimeviz.cctv.model import load_scorer
+
+    con, cfg = camera_store
+    with pytest.raises(ValueError, match=r"the stride must divide the snippet length \(16\), not be 5"):
+        Monitor(con, load_scorer(), [cfg], stride=5, media_dir=tmp_path)

@@ -121,20 +121,20 @@ def run_once(n_cameras: int, seconds: float, backend_name: str, weights: Path, f
         cameras.add(con, cfg, "bench")
         configs.append(cameras.get(con, cfg.name))
     receivers = _Receivers()
-    settings = notify.Settings(
-        webhooks=(receivers.url,),
-        webhook_secret="bench",
-        email_to=("duty@example.org",),
-        smtp_host="127.0.0.1",
-        smtp_port=receivers.smtp_port,
-    )
-    scorer = load_scorer(weights)
-    backend = None
-    if backend_name == "ray":
-        from crimeviz.cctv.live.ray_backend import RayBackend
-
-        backend = RayBackend(weights, cameras=n_cameras)  # camera actors started before the run is timed
     try:
+        settings = notify.Settings(
+            webhooks=(receivers.url,),
+            webhook_secret="bench",
+            email_to=("duty@example.org",),
+            smtp_host="127.0.0.1",
+            smtp_port=receivers.smtp_port,
+        )
+        scorer = load_scorer(weights)
+        backend = None
+        if backend_name == "ray":
+            from crimeviz.cctv.live.ray_backend import RayBackend
+
+            backend = RayBackend(weights, cameras=n_cameras)  # camera actors started before the run is timed
         mon = monitor.Monitor(
             con, scorer, configs, settings, backend=backend, stride=STRIDE, media_dir=folder / "alerts"
         )

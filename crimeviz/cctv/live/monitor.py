@@ -517,6 +517,9 @@ class Monitor:
             self.model = (f"{scorer.version}/{i3d[1]}", label)
             self.snippet_len = I3D_SNIPPET_LEN
             self.feature_spec = {"features": i3d[1], "snippet_len": I3D_SNIPPET_LEN}
+        if stride < 1 or self.snippet_len % stride:
+            # windows every stride frames must tile the snippets back to back for the alert features stored
+            raise ValueError(f"the stride must divide the snippet length ({self.snippet_len}), not be {stride}")
         self.stride = stride
         self.settings = settings or notify.Settings()
         self.media_dir = Path(media_dir) if media_dir else alerts_dir()
