@@ -11,9 +11,12 @@ import os
 import random
 import shutil
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from functools import partial
 from pathlib import Path
 
@@ -24,7 +27,7 @@ import pytest
 from crimeviz.access import auth
 from crimeviz.cctv import cameras
 from crimeviz.cctv.live import alert_store, notify
-from crimeviz.cctv.live.source import OFFLINE, ONLINE, StreamReader
+from crimeviz.cctv.live.source import OFFLINE, ONLINE, STOPPED, StreamReader
 from crimeviz.store import db
 from tests.live_helpers import (
     ROOT,
@@ -166,35 +169,105 @@ def test_a_camera_that_never_connects_goes_offline_without_showing_its_password(
         assert reader.frames == 0 and reader.last_error and "topsecret42" not in reader.last_error
 
 
-def _ffmpeg_children(pid: int) -> list[str]:
-    """The command lines of ``pid``'s FFmpeg children, as every local user can read them."""
-    out = []
+def _ffmpeg_children(pid: int) -> dict[int, str]:
+    """``pid``'s FFmpeg children and their command lines, as every local user can read them."""
+    out = {}
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             if entry.name.isdigit() and (entry / "stat").read_text().split(") ")[1].split()[1] == str(pid):
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
                 if "ffmpeg" in cmdline:
-                    out.append(cmdline)
+                    out[int(entry.name)] = cmdline
     return out
 
 
-def test_rtsp_credentials_reach_the_camera_but_never_a_command_line():
+def _leaks(secrets: list[str], since: float) -> list[str]:
+    """Where ``secrets`` lie outside this process: an FFmpeg child's command line, a file an FFmpeg child holds
+    open (deleted or not), a file in the temporary directory written since ``since``."""
+
+    def holds(path: Path, info: os.stat_result) -> bool:
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 24:
+            return False
+        data = path.read_bytes()
+        return any(secret.encode() in data for secret in secrets)
+
+    found = []
+    for pid, cmdline in _ffmpeg_children(os.getpid()).items():
+        found += [f"command line {cmdline!r}" for secret in secrets if secret in cmdline]
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if holds(fd, fd.stat()):
+                    found.append(f"FFmpeg's open file {os.readlink(fd)}")
+    for root, _, names in os.walk(tempfile.gettempdir()):
+        for name in names:
+            path = Path(root, name)
+            with contextlib.suppress(OSError):
+                info = path.lstat()
+                if info.st_mtime >= since and holds(path, info):
+                    found.append(f"temporary file {path}")
+    return found
+
+
+def test_rtsp_credentials_reach_the_camera_but_never_a_command_line_or_a_file():
+    since = time.time()
     with RtspServer(credentials="viewer:topsecret42") as server:
         good = cameras.CameraConfig("Gate", server.url, 43.6, -79.4, credentials="viewer:topsecret42")
         reader = StreamReader(cameras.connect_url(good), 5, (160, 120), redact=partial(cameras.redact, cfg=good))
         with reader:
             assert wait_until(lambda: _ffmpeg_children(os.getpid()), 5)
-            commands = _ffmpeg_children(os.getpid())
-            assert "concat" in commands[0] and "topsecret42" not in " ".join(commands)
+            assert "concat" in next(iter(_ffmpeg_children(os.getpid()).values()))
+            assert _leaks(["topsecret42"], since) == []  # while FFmpeg connects
             assert frames_arrive(reader, 3, 15)[-1].image.shape == (120, 160, 3)
-            assert reader._url_dir is None  # the private URL file is gone once FFmpeg has read it
+            assert _leaks(["topsecret42"], since) == []
         bad = cameras.CameraConfig("Gate", server.url, 43.6, -79.4, credentials="viewer:wrongguess9")
         reader = StreamReader(
             cameras.connect_url(bad), 5, (160, 120), redact=partial(cameras.redact, cfg=bad), backoff_s=0.1
         )
         with reader:
+            assert wait_until(lambda: _ffmpeg_children(os.getpid()), 5)
+            assert _leaks(["wrongguess9"], since) == []
             assert wait_until(lambda: reader.last_error is not None, 10)
             assert reader.frames == 0 and "401" in reader.last_error and "wrongguess9" not in reader.last_error
+
+
+def test_credentials_in_a_cameras_query_string_stay_off_the_command_line_and_out_of_its_errors():
+    """Hikvision/Dahua style ``?user=...&password=...`` (and ``user:password@``) over HTTP MJPEG."""
+    since = time.time()
+    secrets = ["topsecret42", "qs-secret-77"]
+    with MultipartCamera(partial(_pattern, (320, 240))) as camera:
+        url = camera.url.replace("http://", "http://viewer:topsecret42@") + "?user=admin&password=qs-secret-77"
+        reader = StreamReader(url, 5, (160, 120), stall_s=1.5, connect_timeout_s=3, backoff_s=0.1)
+        reader.start()
+        try:
+            assert frames_arrive(reader, 3, 10)[-1].image.shape == (120, 160, 3)
+            assert "concat" in next(iter(_ffmpeg_children(os.getpid()).values()))
+            assert _leaks(secrets, since) == []
+        except BaseException:
+            reader.stop()
+            raise
+    with reader:  # the camera is gone: FFmpeg's message names neither its URL nor the script pipe
+        assert wait_until(lambda: reader.state != ONLINE and reader.failures >= 1, 10)
+        assert reader.last_error and not any(secret in reader.last_error for secret in secrets), reader.last_error
+        assert "/dev/fd" not in reader.last_error
+
+
+def test_a_camera_url_ffmpeg_cannot_be_given_fails_like_a_connection():
+    """A URL with a control character cannot go into the ffconcat script (a newline would add a directive):
+    each try fails, the camera goes offline with the reason in one line, and the reader goes on until stopped."""
+    reader = StreamReader(
+        "rtsp://viewer:topsecret42@127.0.0.1:1/cam\nfile '/etc/passwd'",
+        5,
+        (160, 120),
+        redact=cameras.redact,
+        backoff_s=0.05,
+        max_backoff_s=0.1,
+        offline_after=2,
+    )
+    with reader:
+        assert wait_until(lambda: reader.state == OFFLINE and reader.reconnects >= 3, 5)
+        assert reader.last_error == "FFmpeg could not be started: a camera URL cannot hold control characters"
+        assert reader.frames == 0 and not _ffmpeg_children(os.getpid())
+    assert reader.state == STOPPED and not any(thread.is_alive() for thread in reader._threads)
 
 
 def test_resolution_change_keeps_the_analysis_size(tmp_path):

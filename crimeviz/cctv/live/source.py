@@ -9,33 +9,40 @@ by the decoder (``-fflags +discardcorrupt``).
 A watchdog thread kills FFmpeg when no frame arrived for ``stall_s`` (a dead or frozen
 server), none within ``connect_timeout_s`` of connecting (a camera that never answers),
 or the picture has not changed for ``freeze_s``;
-the reader then reconnects after a back-off that doubles up to ``max_backoff_s``. The
+the reader then reconnects after a back-off that doubles up to ``max_backoff_s``; an
+FFmpeg that cannot be started counts as a failed connection, with its reason. The
 state follows Frigate's camera states: ``connecting``, ``online``, ``reconnecting``,
 ``offline`` (``offline_after`` failed tries in a row; it keeps retrying) and ``stopped``.
 
 Frames wait in a bounded queue; when the consumer falls behind, the oldest are dropped
 and counted (``dropped``) rather than memory growing (Frigate's ``skipped_fps``).
+
+A network camera's URL never appears on FFmpeg's command line (``/proc/PID/cmdline`` is
+readable by every local user) nor in a file: FFmpeg's concat demuxer reads an ffconcat
+script naming the URL, with its input options as ``option`` lines, from a pipe it
+inherits (``-f concat -safe 0 -i /dev/fd/N``). Credentials as ``user:password@`` and as
+query parameters (``?user=...&password=...``) are kept off alike, and nothing is left on
+disk when the monitor is killed. A file looped as a demo camera is named directly.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 
 CONNECTING, ONLINE, RECONNECTING, OFFLINE, STOPPED = "connecting", "online", "reconnecting", "offline", "stopped"
 PROTOCOLS = "file,http,https,tcp,tls,rtp,rtsp,rtsps,udp,crypto,httpproxy"
+_SCRIPT_INPUT = re.compile(r"^/dev/fd/\d+: ")
 
 
 class FFmpegMissing(RuntimeError):
@@ -59,47 +66,50 @@ def ffmpeg_binary() -> str:
 
 
 def ffmpeg_command(
-    url: str, fps: float, size: tuple[int, int], is_file: bool, timeout_s: float = 5.0, url_file: Path | None = None
+    url: str, fps: float, size: tuple[int, int], is_file: bool, script_fd: int | None = None
 ) -> list[str]:
-    """The FFmpeg command line that turns ``url`` into raw BGR frames on stdout.
+    """The FFmpeg command line that turns a camera into raw BGR frames on stdout.
 
-    With ``url_file``, the URL and its input options are written to that file (see
-    :func:`write_url_file`) and FFmpeg's concat demuxer reads them from it, so a URL's
-    credentials never appear on the command line (``/proc/PID/cmdline`` is readable by
-    every local user).
+    A file (``is_file``) is named directly; a network camera's URL is read from the
+    :func:`ffconcat_script` waiting in the inherited pipe ``script_fd``.
     """
     width, height = size
     cmd = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-fflags", "+discardcorrupt+genpts"]
     if is_file:
         cmd += ["-re", "-stream_loop", "-1", "-i", url]
     else:
-        cmd += ["-protocol_whitelist", PROTOCOLS, "-use_wallclock_as_timestamps", "1"]
-        micro = str(int(timeout_s * 1_000_000))
-        options = (
-            {"rtsp_transport": "tcp", "timeout": micro} if url.lower().startswith("rtsp") else {"rw_timeout": micro}
-        )
-        if url_file is None:
-            cmd += [arg for key, value in options.items() for arg in (f"-{key}", value)] + ["-i", url]
-        else:
-            write_url_file(url_file, url, options)
-            cmd += ["-f", "concat", "-safe", "0", "-i", str(url_file)]
+        cmd += ["-protocol_whitelist", PROTOCOLS, "-f", "concat", "-safe", "0", "-i", f"/dev/fd/{script_fd}"]
     cmd += ["-an", "-sn", "-dn", "-vf", f"fps={fps:g},scale={width}:{height}", "-pix_fmt", "bgr24"]
     return cmd + ["-f", "rawvideo", "pipe:1"]
 
 
-def has_credentials(url: str) -> bool:
-    return "@" in urlsplit(url).netloc
-
-
-def write_url_file(path: Path, url: str, options: dict[str, str]) -> None:
-    """An ffconcat script (readable by its owner only) naming ``url`` with its input ``options``."""
+def ffconcat_script(url: str, timeout_s: float = 5.0) -> bytes:
+    """An ffconcat script naming ``url`` with its input options: RTSP over TCP, a socket timeout, and wall-clock
+    timestamps from the camera's own demuxer (given to the concat demuxer instead, the frames buffered while
+    FFmpeg probes the stream would all get one time, and the fps filter would drop all but one)."""
     if any(ord(c) < 32 for c in url):
         raise ValueError("a camera URL cannot hold control characters")
+    micro = str(int(timeout_s * 1_000_000))
+    options = {"rtsp_transport": "tcp", "timeout": micro} if url.lower().startswith("rtsp") else {"rw_timeout": micro}
+    options["use_wallclock_as_timestamps"] = "1"
     quoted = "'" + url.replace("'", "'\\''") + "'"
     lines = ["ffconcat version 1.0", f"file {quoted}", *(f"option {k} {v}" for k, v in options.items())]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write("\n".join(lines) + "\n")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def script_pipe(script: bytes) -> int:
+    """The read end of a pipe that holds ``script`` and is closed for writing (the reader meets its end)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.set_blocking(write_end, False)
+        if os.write(write_end, script) < len(script):
+            raise ValueError("a camera URL this long does not fit in a pipe")
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    return read_end
 
 
 class StreamReader:
@@ -144,7 +154,6 @@ class StreamReader:
         self._arrivals: deque[float] = deque(maxlen=int(fps * 10) + 2)
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._url_dir: str | None = None
 
     # -- life cycle -------------------------------------------------------------------
     def start(self) -> StreamReader:
@@ -201,58 +210,64 @@ class StreamReader:
 
     # -- reader thread ----------------------------------------------------------------
     def _spawn(self) -> subprocess.Popen:
-        """FFmpeg for one connection; a URL with credentials goes through a private file that is removed as soon
-        as FFmpeg has read it (first frame) or has ended (:meth:`_forget_url_file`)."""
-        url_file = None
-        if not self.is_file and has_credentials(self.url):
-            self._url_dir = tempfile.mkdtemp(prefix="crimeviz-camera-")
-            url_file = Path(self._url_dir) / "input.ffconcat"
-        cmd = ffmpeg_command(self.url, self.fps, self.size, self.is_file, timeout_s=self.stall_s, url_file=url_file)
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def _forget_url_file(self) -> None:
-        if self._url_dir is not None:
-            shutil.rmtree(self._url_dir, ignore_errors=True)
-            self._url_dir = None
+        """FFmpeg for one connection, a network camera's URL handed over in an inherited pipe (closed here once
+        FFmpeg holds it). Raises OSError or ValueError (a URL that cannot be handed over) when it cannot start."""
+        pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        if self.is_file:
+            return subprocess.Popen(ffmpeg_command(self.url, self.fps, self.size, True), **pipes)
+        script_fd = script_pipe(ffconcat_script(self.url, timeout_s=self.stall_s))
+        try:
+            cmd = ffmpeg_command(self.url, self.fps, self.size, False, script_fd=script_fd)
+            return subprocess.Popen(cmd, pass_fds=(script_fd,), **pipes)
+        finally:
+            os.close(script_fd)
 
     def _run(self) -> None:
-        width, height = self.size
-        frame_bytes = width * height * 3
+        """Connects, reads until the stream ends or the watchdog kills it, and tries again after a back-off; an
+        FFmpeg that cannot even start counts as a failed connection."""
         while not self._stop.is_set():
-            errors: deque[str] = deque(maxlen=5)
-            with self._lock:
-                self._kill_reason = None
-                self._proc = proc = self._spawn()
-                self._proc_started = self._last_change = time.monotonic()
-            drain = threading.Thread(target=_drain, args=(proc.stderr, errors), daemon=True)
-            drain.start()
-            got_any, previous = False, None
-            while not self._stop.is_set():
-                data = _read_exactly(proc.stdout, frame_bytes)
-                if data is None:
-                    break
-                now = self.clock()
-                self._last_frame_mono = time.monotonic()
-                if previous is None or data != previous:
-                    self._last_change = self._last_frame_mono
-                previous = data
-                if not got_any:
-                    self._forget_url_file()
-                got_any = True
-                self.state = ONLINE
-                self.failures = 0
-                self._push(Frame(self.frames, now, np.frombuffer(data, np.uint8).reshape(height, width, 3)))
-            _end(proc, drain)
-            self._forget_url_file()
+            try:
+                got_any, reason = self._connection()
+            except (OSError, ValueError, FFmpegMissing) as error:
+                got_any, reason = False, f"FFmpeg could not be started: {error}"
             if self._stop.is_set():
                 break
-            reason = self._kill_reason or (self.redact(errors[-1]) if errors else "the stream ended")
-            self.last_error = reason[:300]
+            self.last_error = " ".join(self.redact(reason).split())[:300]
             self.failures = 0 if got_any else self.failures + 1
             self.reconnects += 1
             self.state = OFFLINE if self.failures >= self.offline_after else RECONNECTING
             delay = min(self.max_backoff_s, self.backoff_s * 2 ** max(0, self.failures - 1))
             self._stop.wait(delay)
+
+    def _connection(self) -> tuple[bool, str]:
+        """One FFmpeg run: whether it gave a frame, and why it ended."""
+        width, height = self.size
+        frame_bytes = width * height * 3
+        errors: deque[str] = deque(maxlen=5)
+        with self._lock:
+            self._kill_reason = None
+            self._proc = proc = self._spawn()
+            self._proc_started = self._last_change = time.monotonic()
+        drain = threading.Thread(target=_drain, args=(proc.stderr, errors), daemon=True)
+        drain.start()
+        got_any, previous = False, None
+        while not self._stop.is_set():
+            data = _read_exactly(proc.stdout, frame_bytes)
+            if data is None:
+                break
+            now = self.clock()
+            self._last_frame_mono = time.monotonic()
+            if previous is None or data != previous:
+                self._last_change = self._last_frame_mono
+            previous = data
+            got_any = True
+            self.state = ONLINE
+            self.failures = 0
+            self._push(Frame(self.frames, now, np.frombuffer(data, np.uint8).reshape(height, width, 3)))
+        _end(proc, drain)
+        # FFmpeg names the script pipe (/dev/fd/N) as its input; the message is about the camera
+        last = _SCRIPT_INPUT.sub("", errors[-1]) if errors else "the stream ended"
+        return got_any, self._kill_reason or last
 
     def _push(self, frame: Frame) -> None:
         with self._ready:
