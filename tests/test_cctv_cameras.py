@@ -1,6 +1,7 @@
 """The live camera registry: settings validated by key, credentials kept apart, audited CLI."""
 
 import json
+from dataclasses import replace
 from datetime import datetime, time
 
 import pytest
@@ -23,6 +24,31 @@ def test_credentials_leave_the_url_and_come_back_only_to_connect():
     assert cameras.connect_url(cfg) == "rtsp://bob:p%40ss@10.0.0.5:554/live?ch=1"
     message = "Connection to rtsp://bob:p%40ss@10.0.0.5:554/live failed (password p@ss)"
     assert cameras.redact(message, cfg) == "Connection to rtsp://***@10.0.0.5:554/live failed (password ***)"
+
+
+def test_credentials_in_the_query_string_are_kept_like_user_and_password():
+    """Cameras that take ?user=…&pwd=… (Foscam, some Dahua CGI streams): stored apart, put back only to connect."""
+    url, secret = cameras.split_credentials("http://cam:81/videostream.cgi?ch=1&user=admin&pwd=s3cr%26t")
+    assert (url, secret) == ("http://cam:81/videostream.cgi?ch=1", "?user=admin&pwd=s3cr%26t")
+    cfg = cameras.CameraConfig("gate", url, 43.6, -79.4, credentials=secret)
+    assert "s3cr" not in json.dumps(cfg.public()) and cfg.public()["credentials"] == "stored"
+    assert cameras.connect_url(cfg) == "http://cam:81/videostream.cgi?ch=1&user=admin&pwd=s3cr%26t"
+    message = "Impossible to open 'http://cam:81/videostream.cgi?ch=1&user=admin&pwd=s3cr%26t'; pwd s3cr&t"
+    assert (
+        cameras.redact(message, cfg)
+        == "Impossible to open 'http://cam:81/videostream.cgi?ch=1&user=***&pwd=***'; pwd ***"
+    )
+    door_url, door_secret = cameras.split_credentials("rtsp://bob:pw1@cam/x?token=abc&ch=2")
+    both = cameras.CameraConfig("door", door_url, 43.6, -79.4, credentials=door_secret)
+    assert cameras.connect_url(both) == "rtsp://bob:pw1@cam/x?ch=2&token=abc"
+    con = db.connect(":memory:")
+    cameras.add(con, cfg, "admin")
+    assert cameras.get(con, "gate").url == url and cameras.get(con, "gate").credentials == secret
+    for bad in ("?ch=1", "?pwd=x&ch=1", "a:b?ch=1", "nocolon"):
+        with pytest.raises(cameras.CameraConfigError, match="credentials: give user:password"):
+            cameras.add(con, replace(cfg, name=f"bad {bad}", credentials=bad), "admin")
+    with pytest.raises(cameras.CameraConfigError, match="url: credentials belong in the credentials setting"):
+        cameras.add(con, replace(cfg, name="leaky", url="http://cam/v.cgi?password=x", credentials=None), "admin")
 
 
 def test_env_credentials_are_read_when_connecting():

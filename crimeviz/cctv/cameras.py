@@ -10,7 +10,9 @@ defaults in one place (:class:`CameraConfig`).
 Credentials never sit in the stored URL: ``rtsp://user:pw@host/x`` is stored as
 ``rtsp://host/x`` with ``user:pw`` in a separate column that nothing prints, or as
 ``env:VAR``, a reference to an environment variable of the monitor's process that
-holds ``user:pw``. :func:`redact` takes them out of any text (ffmpeg messages).
+holds ``user:pw``. Credentials some cameras take in the query string
+(``http://cam/video.cgi?ch=1&user=admin&pwd=x``, :data:`SECRET_PARAMS`) are kept
+the same way, as ``?user=admin&pwd=x`` (after ``user:pw`` when there are both). :func:`redact` takes them out of any text (ffmpeg messages).
 Only the schemes of :data:`SCHEMES` are accepted, so a stream URL cannot name
 another FFmpeg protocol (``concat:``, ``subfile:``, ``pipe:``).
 """
@@ -24,7 +26,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, time
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from crimeviz.cctv import store
 from crimeviz.store import audit
@@ -53,6 +55,10 @@ CREATE TABLE IF NOT EXISTS camera_streams (
 """
 SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
 ENV_PREFIX = "env:"
+# query parameters that carry a camera's credentials (Foscam's user=&pwd=, others' password=, token=, …)
+SECRET_PARAMS = frozenset(
+    {"user", "username", "usr", "password", "pass", "passwd", "pwd", "token", "auth", "key", "apikey", "api_key"}
+)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _SCHEDULE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 MAX_POLYGONS = 16
@@ -162,7 +168,8 @@ def _validate(cfg: CameraConfig) -> None:
     scheme = cfg.url.split(":", 1)[0].lower() if ":" in cfg.url else ""
     if scheme not in SCHEMES:
         raise CameraConfigError(f"url: give an rtsp://, http(s):// or file: URL (got {scheme or 'no'} scheme)")
-    if urlsplit(cfg.url).username or urlsplit(cfg.url).password:
+    parts = urlsplit(cfg.url)
+    if parts.username or parts.password or _secret_params(parts.query)[0]:
         raise CameraConfigError("url: credentials belong in the credentials setting, not in the stored URL")
     for key, low, high in (
         ("lat", -90, 90),
@@ -194,8 +201,11 @@ def _validate(cfg: CameraConfig) -> None:
         if creds.startswith(ENV_PREFIX):
             if not _ENV_NAME.match(creds[len(ENV_PREFIX) :]):
                 raise CameraConfigError("credentials: env: must name an environment variable (letters, digits, _)")
-        elif ":" not in creds or "\n" in creds:
-            raise CameraConfigError("credentials: give user:password, or env:VAR naming a variable that holds it")
+        elif "\n" in creds or not _valid_secret(creds):
+            raise CameraConfigError(
+                "credentials: give user:password (and/or the URL's ?user=…&pwd=…), or env:VAR naming a variable "
+                "that holds them"
+            )
 
 
 def _check_polygons(key: str, polygons) -> None:
@@ -268,22 +278,37 @@ def in_schedule(schedule: str | None, moment: time) -> bool:
     return start <= moment < end if start < end else moment >= start or moment < end
 
 
+def _secret_params(query: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A query string's (credential parameters, other parameters)."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return [p for p in pairs if p[0].lower() in SECRET_PARAMS], [p for p in pairs if p[0].lower() not in SECRET_PARAMS]
+
+
+def _valid_secret(secret: str) -> bool:
+    """``user:pw``, ``?user=…&pwd=…`` (credential parameters only) or both."""
+    userinfo, mark, query = secret.partition("?")
+    params, others = _secret_params(query)
+    return (not userinfo or ":" in userinfo) and (not mark or (params and not others)) and bool(userinfo or mark)
+
+
 def split_credentials(url: str) -> tuple[str, str | None]:
-    """``rtsp://user:pw@host/x`` -> (``rtsp://host/x``, ``user:pw``); a path becomes a ``file:`` URL."""
+    """``rtsp://user:pw@host/x`` -> (``rtsp://host/x``, ``user:pw``); ``http://cam/v.cgi?ch=1&pwd=x`` ->
+    (``http://cam/v.cgi?ch=1``, ``?pwd=x``); a path becomes a ``file:`` URL."""
     url = url.strip()
     if "://" not in url and not url.startswith("file:"):
         return Path(url).expanduser().resolve().as_uri(), None
     parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
+    params, others = _secret_params(parts.query)
+    if parts.username is None and parts.password is None and not params:
         return url, None
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    user = unquote(parts.username or "")
-    return urlunsplit(
-        (parts.scheme, netloc, parts.path, parts.query, parts.fragment)
-    ), f"{user}:{unquote(parts.password or '')}"
+    netloc, userinfo = parts.netloc, ""
+    if parts.username is not None or parts.password is not None:
+        host = parts.hostname or ""
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+        userinfo = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    query = urlencode(others) if params else parts.query
+    secret = userinfo + (f"?{urlencode(params)}" if params else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)), secret
 
 
 def resolve_credentials(credentials: str | None, environ=os.environ) -> str | None:
@@ -302,21 +327,30 @@ def connect_url(cfg: CameraConfig, environ=os.environ) -> str:
     secret = resolve_credentials(cfg.credentials, environ)
     if not secret:
         return cfg.url
-    user, _, password = secret.partition(":")
+    userinfo, _, params = secret.partition("?")
     parts = urlsplit(cfg.url)
-    userinfo = quote(user, safe="") + ":" + quote(password, safe="")
-    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{netloc}"
+    query = "&".join(q for q in (parts.query, params) if q)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&#\s'\"]*")
 
 
 def redact(text: str, cfg: CameraConfig | None = None, environ=os.environ) -> str:
-    """``text`` with every URL's user:password and the camera's own secret replaced by ``***``."""
-    out = _USERINFO.sub(r"\1***@", text)
+    """``text`` with every URL's user:password and credential parameters, and the camera's own secret, replaced
+    by ``***``."""
+    out = _QUERY_SECRET.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
     secret = resolve_credentials(cfg.credentials, environ) if cfg else None
     if secret:
-        for part in {secret, secret.partition(":")[2], quote(secret.partition(":")[2], safe="")}:
+        userinfo, _, params = secret.partition("?")
+        password = userinfo.partition(":")[2]
+        values = [v for _, v in parse_qsl(params, keep_blank_values=True)]
+        for part in {secret, userinfo, password, quote(password, safe=""), *values, *(quote(v) for v in values)}:
             if len(part) >= 3:
                 out = out.replace(part, "***")
     return out
