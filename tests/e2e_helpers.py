@@ -93,12 +93,20 @@ def open_page(page, section: str, title: str) -> None:
 
 
 def wait_for_pixels(element, name: str, count, at_least: int, timeout_s: float = 60) -> Path:
-    """Screenshot ``element`` as ``name`` until ``count(path) >= at_least`` (WebGL draws asynchronously)."""
+    """Screenshot ``element`` as ``name`` until ``count(path) >= at_least`` (WebGL draws asynchronously; a map
+    Streamlit draws again meanwhile is taken again: the locator finds the new one)."""
+    from playwright.sync_api import Error
+
     deadline = time.time() + timeout_s
     while True:
-        path = screenshot(element, name)
-        if count(path) >= at_least or time.time() > deadline:
-            return path
+        try:
+            path = screenshot(element, name)
+        except Error as exc:
+            if "not attached to the DOM" not in str(exc) or time.time() > deadline:
+                raise
+        else:
+            if count(path) >= at_least or time.time() > deadline:
+                return path
         time.sleep(1)
 
 
