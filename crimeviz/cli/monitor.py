@@ -81,19 +81,17 @@ def cmd_monitor(args) -> int:
 def _official_backend(args, scorer):
     """With ``--features i3d``, the in-process backend on the official path (I3D ResNet-50, 1 crop, on ``--device``,
     and the official MGFN weights); otherwise None (the monitor's default). One-line errors for unfit options."""
-    from crimeviz.cli.cctv import _device
+    from crimeviz.cli.cctv import _check_i3d_args, _device
     from crimeviz.cli.common import CommandError
 
-    if args.features != "i3d":
-        if args.i3d_weights or args.device != "cpu":
-            raise CommandError("--i3d-weights and --device are used with --features i3d")
+    if not _check_i3d_args(args, features=False):
         return None
     if args.backend == "ray":
         raise CommandError(
             "--features i3d runs in the monitor's process (on --device); --backend ray scores CrimeViz features"
         )
-    if args.weights is None or not args.i3d_weights:
-        raise CommandError("--features i3d needs --weights (the official MGFN UCF-Crime state dict) and --i3d-weights")
+    if args.weights is None:
+        raise CommandError("--features i3d needs --weights (the official MGFN UCF-Crime state dict)")
     from crimeviz.cctv.i3d_features import I3DFeatureExtractor, i3d_version, load_i3d
     from crimeviz.cctv.live.backend import InProcessBackend
 
