@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -187,6 +188,18 @@ class SmtpReceiver:
 
     def __exit__(self, *exc):
         self.controller.stop()
+
+
+def ffmpeg_processes() -> dict[int, tuple[int, str]]:
+    """{pid: (parent pid, command line with spaces for NULs)} of every FFmpeg process, read from /proc as any
+    local user can."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            if entry.name.isdigit() and b"ffmpeg" in (cmdline := (entry / "cmdline").read_bytes()):
+                parent = int((entry / "stat").read_text().split(") ")[1].split()[1])
+                out[int(entry.name)] = (parent, cmdline.replace(b"\0", b" ").decode())
+    return out
 
 
 def wait_until(condition, timeout: float, step: float = 0.1) -> bool:

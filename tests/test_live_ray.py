@@ -1,12 +1,10 @@
 """The Ray backend: a camera actor per camera, a shared scorer actor batching snippets of several cameras; one
 cluster per session."""
 
-import contextlib
 import json
 import os
 import shutil
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +22,7 @@ from tests.live_helpers import (
     WebhookReceiver,
     anomaly_clip,
     clip_stream,
+    ffmpeg_processes,
     free_port,
     wait_until,
 )
@@ -93,13 +92,7 @@ def test_ray_scorer_batches_cameras_and_matches_in_process_scores(ray_cluster, r
 
 def _readers() -> dict[int, int]:
     """{pid: parent pid} of the FFmpeg processes reading a camera (raw frames to their stdout)."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError, IndexError):
-            cmdline = (entry / "cmdline").read_bytes()
-            if entry.name.isdigit() and b"ffmpeg" in cmdline and b"\0rawvideo\0pipe:1\0" in cmdline:
-                out[int(entry.name)] = int((entry / "stat").read_text().split(") ")[1].split()[1])
-    return out
+    return {pid: parent for pid, (parent, cmdline) in ffmpeg_processes().items() if " rawvideo pipe:1 " in cmdline}
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None or not VTEST.exists(), reason="needs ffmpeg and opencv-doc")

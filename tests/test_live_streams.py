@@ -39,6 +39,7 @@ from tests.live_helpers import (
     WebhookReceiver,
     anomaly_clip,
     clip_stream,
+    ffmpeg_processes,
     free_port,
     wait_until,
 )
@@ -171,14 +172,7 @@ def test_a_camera_that_never_connects_goes_offline_without_showing_its_password(
 
 def _ffmpeg_children(pid: int) -> dict[int, str]:
     """``pid``'s FFmpeg children and their command lines, as every local user can read them."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if entry.name.isdigit() and (entry / "stat").read_text().split(") ")[1].split()[1] == str(pid):
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                if "ffmpeg" in cmdline:
-                    out[int(entry.name)] = cmdline
-    return out
+    return {child: cmdline for child, (parent, cmdline) in ffmpeg_processes().items() if parent == pid}
 
 
 def _leaks(secrets: list[str], since: float) -> list[str]:
